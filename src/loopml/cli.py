@@ -1,0 +1,375 @@
+"""The ``loopml`` command: parse flags, call :class:`~loopml.project.Project`, print.
+
+Every command takes ``-c/--config`` (default ``./loopml.yaml``) and ``--json``; user mistakes
+end in a one-paragraph error on stderr and a non-zero exit code (see ``loopml.errors``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loopml.errors import LoopmlError, exit_code
+
+app = typer.Typer(
+    name="loopml",
+    help="The machine-learning lifecycle for tabular data, from raw data to a monitored model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(
+    help="List, inspect and promote registered model versions.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = typer.Option(Path("loopml.yaml"), "-c", "--config", help="The project file.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn loopml errors into a message and an exit code; no traceback for user mistakes."""
+    try:
+        yield
+    except LoopmlError as exc:
+        err.print(
+            f"[bold red]Error:[/] {type(exc).__name__}: {exc}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exit_code(exc)) from None
+    except KeyboardInterrupt:
+        err.print("Interrupted; nothing was registered.")
+        raise typer.Exit(130) from None
+
+
+def _project(config: Path) -> Any:
+    from loopml.project import Project
+
+    return Project(config)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def _training_progress(
+    enabled: bool, budget: float
+) -> Iterator[Callable[[float, str], None] | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("[bold]searching[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:>5.0f}/{task.total:.0f} s"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("starting", total=budget)
+
+        def update(elapsed: float, message: str) -> None:
+            progress.update(task, completed=elapsed, description=message)
+
+        yield update
+
+
+def _print_train(result: Any) -> None:
+    board = result.leaderboard
+    table = Table(title=f"Leaderboard: CV {board.metric} ({board.n_folds} folds)")
+    for col in ("#", "model", "from", "status", board.metric, "± std", "s"):
+        table.add_column(
+            col, justify="right" if col in (board.metric, "± std", "s", "#") else "left"
+        )
+    for i, t in enumerate(board.ranked()[:10], start=1):
+        table.add_row(
+            str(i),
+            t.family,
+            t.source,
+            t.status,
+            f"{t.mean:.4f}",
+            f"{t.std:.4f}",
+            f"{t.seconds:.1f}",
+        )
+    out.print(table)
+    if len(board.trials) > 10:
+        out.print(f"… and {len(board.trials) - 10} more trials (all in the report).")
+    ev = result.evaluation
+    metrics = Table(title=f"Holdout metrics ({ev.n_rows} rows never seen by the search)")
+    for name in ev.metrics:
+        metrics.add_column(name, justify="right")
+    metrics.add_row(*(f"{v:.4f}" for v in ev.metrics.values()))
+    out.print(metrics)
+    style = "green" if ev.gate.passed else "red"
+    out.print(f"Gate: [{style}]{ev.gate.describe()}[/]")
+    out.print(
+        f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
+        f"as [bold]{result.alias}[/]: {result.decision.reason}."
+    )
+    out.print(f"Report: {result.report}")
+
+
+def _print_scoring(summary: Any) -> None:
+    out.print(
+        f"Scored {summary.rows} rows in {summary.chunks} chunk(s) with version "
+        f"{summary.model_version} in {summary.seconds:.1f} s → {summary.output}"
+    )
+    if summary.prediction_counts:
+        shown = ", ".join(f"{k}: {v}" for k, v in summary.prediction_counts.items())
+        out.print(f"Predictions: {shown}")
+    if summary.issues:
+        table = Table(title="Input values outside what the model saw in training (still scored)")
+        table.add_column("column")
+        table.add_column("issue")
+        table.add_column("rows", justify="right")
+        for col, found in summary.issues.items():
+            for kind, n in found.items():
+                table.add_row(col, kind.replace("_", " "), str(n))
+        out.print(table)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what happens.")) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def init(
+    data: Path = typer.Argument(..., help="A CSV or Parquet file with the training data."),
+    target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Project directory to write into."),
+    name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write a commented draft loopml.yaml inferred from DATA."""
+    from loopml.data import draft_config
+    from loopml.errors import ConfigError, DataError
+
+    with _errors():
+        if not data.is_file():
+            raise DataError(f"data file {data} not found.")
+        target_file = directory / "loopml.yaml"
+        if target_file.exists() and not force:
+            raise ConfigError(f"{target_file} already exists; pass --force to overwrite it.")
+        text = draft_config(data, target, directory, name=name)
+        directory.mkdir(parents=True, exist_ok=True)
+        target_file.write_text(text, encoding="utf-8")
+        if as_json:
+            _emit_json({"config": str(target_file)})
+        else:
+            out.print(text, highlight=False, markup=False)
+            out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
+
+
+@app.command()
+def train(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Train, evaluate on the holdout, register, and set champion or challenger."""
+    with _errors():
+        project = _project(config)
+        with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
+            result = project.train(progress=progress)
+        _emit_json(result.to_dict()) if as_json else _print_train(result)
+
+
+@app.command()
+def run(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """The whole loop once: train → evaluate → register → promote → batch score."""
+    with _errors():
+        project = _project(config)
+        with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
+            result = project.run(progress=progress)
+        if as_json:
+            _emit_json(result.to_dict())
+            return
+        _print_train(result.train)
+        if result.scoring is not None:
+            _print_scoring(result.scoring)
+        else:
+            out.print(f"No batch scoring: {result.scoring_note}.")
+
+
+@app.command()
+def evaluate(
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="Labelled file (default: the holdout)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score a registered model on labelled data and check the success gate."""
+    with _errors():
+        result = _project(config).evaluate(model=model, data=data)
+        if as_json:
+            _emit_json(result.to_dict())
+            return
+        table = Table(title=f"{model} on {data or 'the holdout'} ({result.n_rows} rows)")
+        for name in result.metrics:
+            table.add_column(name, justify="right")
+        table.add_row(*(f"{v:.4f}" for v in result.metrics.values()))
+        out.print(table)
+        out.print(f"Gate: {result.gate.describe()}")
+
+
+@app.command()
+def score(
+    input: Path = typer.Argument(..., help="CSV or Parquet file to score."),
+    output: Path = typer.Argument(..., help="Where to write predictions (.csv or .parquet)."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
+    with _errors():
+        project = _project(config)
+        summary = project.score(input.resolve(), output.resolve(), model=model)
+        _emit_json(summary.to_dict()) if as_json else _print_scoring(summary)
+
+
+@models_app.command("list")
+def models_list(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Registered versions, newest first, with their aliases and holdout metric."""
+    with _errors():
+        project = _project(config)
+        versions = project.models()
+        if as_json:
+            _emit_json([v.to_dict() for v in versions])
+            return
+        if not versions:
+            out.print("No model registered yet. Run `loopml train`.")
+            return
+        metric = "holdout_" + (project.config.problem.metric or "")
+        table = Table(title=f"Model {project.config.model_name}")
+        for col in ("version", "aliases", "created", "metric", "gate passed", "run"):
+            table.add_column(col)
+        for v in versions:
+            value = v.metrics.get(metric)
+            if value is None:
+                found = sorted(k for k in v.metrics if k.startswith("cv_"))
+                value = v.metrics.get(found[0]) if found else None
+            table.add_row(
+                v.version,
+                ", ".join(v.aliases) or "-",
+                v.created,
+                f"{value:.4f}" if value is not None else "-",
+                v.tags.get("loopml.gate_passed", "-"),
+                v.run_id[:8],
+            )
+        out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    ref: str = typer.Argument("champion", help="champion, challenger, latest or a version."),
+    config: Path = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Details of one version: aliases, metrics, run, tags."""
+    with _errors():
+        info = _project(config).model(ref)
+        if as_json:
+            _emit_json(info.to_dict())
+            return
+        data = info.to_dict()
+        table = Table(title=f"{info.name} version {info.version}", show_header=False)
+        table.add_column("key")
+        table.add_column("value")
+        for key in ("aliases", "created", "run_id"):
+            table.add_row(key, str(data[key]))
+        for key, value in sorted(info.metrics.items()):
+            table.add_row(key, f"{value:.4f}")
+        for key, value in sorted(data["tags"].items()):
+            table.add_row(key, value)
+        out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    ref: str = typer.Argument(..., help="The version to promote (or challenger)."),
+    alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
+    config: Path = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Point an alias (champion by default) at a version after verifying its files."""
+    with _errors():
+        info = _project(config).promote(ref, alias=alias)
+        if as_json:
+            _emit_json(info.to_dict())
+        else:
+            out.print(f"{info.name} version {info.version} is now {alias}.")
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("demo-project"), help="Where to write the demo."),
+    rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
+    budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
+    folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write the churn demo project into DIRECTORY and run the whole loop on it."""
+    from loopml.demo import write_demo_project
+
+    with _errors():
+        if not as_json:
+            out.print(f"Writing the churn demo ({rows} customers) to {directory} …")
+        config = write_demo_project(
+            directory, rows=rows, budget_seconds=budget, cv_folds=folds, overwrite=overwrite
+        )
+        project = _project(config)
+        with _training_progress(not as_json, budget) as progress:
+            result = project.run(progress=progress)
+        if as_json:
+            _emit_json({"project": str(config), **result.to_dict()})
+            return
+        _print_train(result.train)
+        if result.scoring is not None:
+            _print_scoring(result.scoring)
+        out.print(f"\n[bold]Done.[/] Project: {config}")
+        out.print(f"  report: {result.train.report}")
+        if result.scoring is not None:
+            out.print(f"  scores: {result.scoring.output}")
+        out.print(f"  next:   loopml models list -c {config}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

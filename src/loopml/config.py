@@ -1,0 +1,325 @@
+"""The project file, ``loopml.yaml``, as pydantic models.
+
+Loading validates everything before any work starts. Errors name the key, the file and line,
+the value that arrived and what is allowed::
+
+    ConfigError: training.budget_seconds: Input should be greater than 0, got -5
+    (loopml.yaml, line 14). ...
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loopml.errors import ConfigError
+
+Task = Literal["auto", "binary", "multiclass", "regression"]
+
+#: Metrics per task family, and whether larger is better.
+CLASSIFICATION_METRICS: dict[str, bool] = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+}
+REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
+ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
+
+MODEL_FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm")
+ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting", "lightgbm"]
+
+_GATE = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Gate(_Section):
+    """A success gate such as ``roc_auc >= 0.80``."""
+
+    metric: str
+    op: Literal[">=", "<=", ">", "<"]
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> Gate:
+        match = _GATE.match(text)
+        if not match:
+            raise ValueError(
+                f"success gate {text!r} is not of the form '<metric> <op> <number>', "
+                "e.g. 'roc_auc >= 0.80'"
+            )
+        metric, op, number = match.groups()
+        if metric not in ALL_METRICS:
+            raise ValueError(
+                f"success gate names unknown metric {metric!r}; known: {', '.join(ALL_METRICS)}"
+            )
+        return cls(metric=metric, op=op, threshold=float(number))  # type: ignore[arg-type]
+
+    def passes(self, value: float) -> bool:
+        return {
+            ">=": value >= self.threshold,
+            "<=": value <= self.threshold,
+            ">": value > self.threshold,
+            "<": value < self.threshold,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+class ProblemConfig(_Section):
+    task: Task = "auto"
+    target: str = Field(min_length=1)
+    positive_class: str | int | bool | None = None
+    metric: str | None = None
+    success: str | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in ALL_METRICS:
+            raise ValueError(f"unknown metric {value!r}; allowed: {', '.join(ALL_METRICS)}")
+        return value
+
+    @field_validator("success")
+    @classmethod
+    def _valid_gate(cls, value: str | None) -> str | None:
+        if value is not None:
+            Gate.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProblemConfig:
+        if self.task == "regression":
+            if self.positive_class is not None:
+                raise ValueError("positive_class only applies to binary tasks, not regression")
+            if self.metric in CLASSIFICATION_METRICS:
+                raise ValueError(
+                    f"metric {self.metric!r} is a classification metric but task is regression;"
+                    f" use one of {', '.join(REGRESSION_METRICS)}"
+                )
+        if self.task in ("binary", "multiclass") and self.metric in REGRESSION_METRICS:
+            raise ValueError(
+                f"metric {self.metric!r} is a regression metric but task is {self.task}; "
+                f"use one of {', '.join(CLASSIFICATION_METRICS)}"
+            )
+        if self.task == "multiclass" and self.positive_class is not None:
+            raise ValueError("positive_class only applies to binary tasks, not multiclass")
+        if self.success is not None:
+            gate = Gate.parse(self.success)
+            metric_set = CLASSIFICATION_METRICS if self.task != "regression" else REGRESSION_METRICS
+            if self.task != "auto" and gate.metric not in metric_set:
+                raise ValueError(
+                    f"success gate metric {gate.metric!r} does not apply to {self.task}"
+                )
+        return self
+
+    @property
+    def gate(self) -> Gate | None:
+        return Gate.parse(self.success) if self.success else None
+
+
+class FileSource(_Section):
+    """CSV or Parquet files: one path or a glob, relative to the project directory."""
+
+    type: Literal["csv", "parquet"]
+    path: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+Source = Annotated[FileSource, Field(discriminator="type")]
+
+
+class DataConfig(_Section):
+    source: Source
+    id_columns: list[str] = Field(default_factory=list)
+    time_column: str | None = None
+    group_column: str | None = None
+    drop_columns: list[str] = Field(default_factory=list)
+
+
+class TrainingConfig(_Section):
+    budget_seconds: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    split: Literal["auto", "stratified", "random", "time", "group"] = "auto"
+    seed: int = 42
+    n_jobs: int = Field(default=-1, description="-1 uses every core")
+    models: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
+    tune: bool = True
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError("n_jobs must be a positive number of cores or -1 for all")
+        return value
+
+
+class TrackingConfig(_Section):
+    uri: str = "sqlite:///.loopml/mlflow.db"
+    experiment: str | None = None
+    registered_model: str | None = None
+
+
+class ScoringConfig(_Section):
+    input: str | None = None
+    output: str | None = None
+    chunk_rows: int = Field(default=50_000, ge=1)
+
+    @model_validator(mode="after")
+    def _both(self) -> ScoringConfig:
+        if (self.input is None) != (self.output is None):
+            raise ValueError("scoring needs both input and output, or neither")
+        return self
+
+
+class ProjectConfig(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    problem: ProblemConfig
+    data: DataConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> ProjectConfig:
+        target = self.problem.target
+        if target in self.data.id_columns:
+            raise ValueError(f"problem.target {target!r} is also listed in data.id_columns")
+        if target in self.data.drop_columns:
+            raise ValueError(f"problem.target {target!r} is also listed in data.drop_columns")
+        if target == self.data.time_column:
+            raise ValueError(f"problem.target {target!r} cannot also be data.time_column")
+        if self.training.split == "time" and not self.data.time_column:
+            raise ValueError("training.split is 'time' but data.time_column is not set")
+        if self.training.split == "group" and not self.data.group_column:
+            raise ValueError("training.split is 'group' but data.group_column is not set")
+        if self.training.split == "stratified" and self.problem.task == "regression":
+            raise ValueError("training.split 'stratified' needs a classification task")
+        return self
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or self.name
+
+    @property
+    def model_name(self) -> str:
+        return self.tracking.registered_model or self.name
+
+
+# --------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a YAML document to its 1-based line."""
+    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key_path = (*path, key_node.value)
+            lines.update(_line_index(value_node, key_path))
+            lines[key_path] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _format_errors(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int]) -> str:
+    messages = []
+    for err in exc.errors():
+        loc = tuple(part for part in err["loc"] if part not in ("csv", "parquet"))
+        # pydantic appends the discriminator tag and validator names to locations; drop them
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+        where = f"{source}, line {line}" if line else source
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            allowed = _allowed_keys(parent)
+            hint = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
+            messages.append(f"{key}: unknown key ({where}).{hint} Remove it or fix its spelling.")
+        elif err["type"] == "missing":
+            messages.append(f"{key}: required key is missing ({where}). Add it.")
+        else:
+            value = err.get("input")
+            got = "" if isinstance(value, dict) else f", got {value!r}"
+            messages.append(f"{key}: {msg}{got} ({where}).")
+    return "\n".join(messages)
+
+
+def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
+    model: Any = ProjectConfig
+    for part in path:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        model = next(
+            (
+                a
+                for a in (annotation, *getattr(annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
+    """Validate the text of a project file.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found, each naming key, file and line.
+    """
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source} is not valid YAML ({where}): {problem}.") from exc
+    if raw is None:
+        raise ConfigError(f"{source} is empty. Run `loopml init DATA --target COLUMN` for a draft.")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a mapping of sections (name, problem, data, ...).")
+    lines = _line_index(node) if node is not None else {}
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is invalid:\n{_format_errors(exc, source, lines)}") from exc
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate ``loopml.yaml`` at ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "loopml.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"project file {path} not found. Run `loopml init DATA --target COLUMN` to write one, "
+            "or pass -c/--config."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read project file {path}: {exc}") from exc
+    return parse_config(text, source=str(path))

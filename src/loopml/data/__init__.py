@@ -1,0 +1,50 @@
+"""Stage 2 and 3: collect data into a :class:`DataSet`, infer its schema, settle the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loopml.config import DataConfig
+from loopml.data._draft import draft_config
+from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
+from loopml.data._schema import (
+    FEATURE_ROLES,
+    ColumnSchema,
+    Schema,
+    infer_schema,
+    normalize_category,
+    reference_statistics,
+    to_boolean,
+    to_datetime,
+    to_numeric,
+)
+from loopml.data._sources import file_kind, fingerprint, load_files, read_file, read_header
+from loopml.types import DataSet
+
+__all__ = [
+    "FEATURE_ROLES",
+    "ColumnSchema",
+    "DataSet",
+    "Problem",
+    "Schema",
+    "collect",
+    "draft_config",
+    "file_kind",
+    "fingerprint",
+    "infer_schema",
+    "infer_task",
+    "normalize_category",
+    "prepare_target",
+    "read_file",
+    "read_header",
+    "reference_statistics",
+    "resolve_problem",
+    "to_boolean",
+    "to_datetime",
+    "to_numeric",
+]
+
+
+def collect(cfg: DataConfig, base_dir: Path) -> DataSet:
+    """Load the configured source (paths relative to ``base_dir``) into a :class:`DataSet`."""
+    return load_files(cfg.source, base_dir)

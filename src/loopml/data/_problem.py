@@ -1,0 +1,191 @@
+"""The problem as the data allows it: task, classes, positive class, metric, and target checks."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Gate, ProblemConfig
+from loopml.errors import ConfigError, DataError
+from loopml.metrics import default_metric
+from loopml.types import TaskKind
+
+_POSITIVE_NAMES = ("yes", "true", "1", "y", "positive", "churn", "churned", "fraud", "default")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A resolved problem definition: no more 'auto'."""
+
+    task: TaskKind
+    target: str
+    metric: str
+    gate: Gate | None
+    classes: tuple[Any, ...] = ()
+    positive_class: Any = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "target": self.target,
+            "metric": self.metric,
+            "gate": str(self.gate) if self.gate else None,
+            "classes": [_jsonable(c) for c in self.classes],
+            "positive_class": _jsonable(self.positive_class),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        return cls(
+            task=data["task"],
+            target=data["target"],
+            metric=data["metric"],
+            gate=Gate.parse(data["gate"]) if data.get("gate") else None,
+            classes=tuple(data.get("classes", ())),
+            positive_class=data.get("positive_class"),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def infer_task(target: pd.Series) -> TaskKind:
+    """binary, multiclass or regression from the target's values."""
+    values = target.dropna()
+    n_unique = values.nunique()
+    if n_unique <= 2:
+        return "binary"
+    if pd.api.types.is_bool_dtype(values):
+        return "binary"
+    if pd.api.types.is_numeric_dtype(values):
+        integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+        if not integral or n_unique > 20:
+            return "regression"
+        return "multiclass"
+    return "multiclass"
+
+
+def prepare_target(values: pd.Series, task: TaskKind) -> pd.Series:
+    """Target values in a type every estimator accepts: floats, ints, bools or strings."""
+    if task == "regression":
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            example = values[bad].iloc[0]
+            raise DataError(
+                f"target column {values.name!r} holds non-numeric values (e.g. {example!r} in "
+                f"{int(bad.sum())} rows) but the task is regression. Fix the values or set "
+                "problem.task to binary/multiclass."
+            )
+        return numbers.astype(float)
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return values
+    if pd.api.types.is_float_dtype(values):
+        non_null = values.dropna()
+        if bool(np.all(np.mod(non_null.to_numpy(), 1) == 0)):
+            return values.astype("Int64").astype(object).where(values.notna(), None)
+        return values
+    return values.astype("string").str.strip().astype(object).where(values.notna(), None)
+
+
+def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: int = 2) -> Problem:
+    """Check the target against the data and settle task, classes and metric.
+
+    Raises
+    ------
+    DataError
+        The target is absent, entirely missing, constant, or a class is too rare to split.
+    ConfigError
+        The configured metric, gate or positive class does not fit the data.
+    """
+    target = cfg.target
+    if target not in frame.columns:
+        close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        shown = ", ".join(map(str, list(frame.columns)[:20]))
+        raise DataError(
+            f"target column {target!r} (problem.target) is not in the data.{hint} "
+            f"Columns are: {shown}."
+        )
+    raw = frame[target]
+    n_missing = int(raw.isna().sum())
+    if n_missing == len(raw):
+        raise DataError(f"target column {target!r} has no values: every row is missing.")
+    task: TaskKind = infer_task(raw) if cfg.task == "auto" else cfg.task  # type: ignore[assignment]
+    values = prepare_target(raw, task).dropna()
+    notes = []
+    if n_missing:
+        notes.append(f"{n_missing} rows without a target value are left out of training")
+    if values.nunique() < 2:
+        only = values.iloc[0]
+        raise DataError(
+            f"target column {target!r} has only one value ({only!r}) in {len(values)} rows; "
+            "a model needs at least two classes or distinct values. Check the filter or the file."
+        )
+    metric = cfg.metric or default_metric(task)
+    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    if metric not in allowed:
+        raise ConfigError(
+            f"problem.metric {metric!r} does not apply to a {task} task (inferred from "
+            f"{target!r}); use one of {', '.join(allowed)}, or set problem.task."
+        )
+    gate = cfg.gate
+    if gate is not None and gate.metric not in allowed:
+        raise ConfigError(
+            f"problem.success gate {str(gate)!r} uses {gate.metric!r}, which does not apply to a "
+            f"{task} task; use one of {', '.join(allowed)}."
+        )
+    if task == "regression":
+        return Problem(task=task, target=target, metric=metric, gate=gate, notes=tuple(notes))
+    counts = values.value_counts()
+    if task == "binary" and len(counts) > 2:
+        raise ConfigError(
+            f"problem.task is binary but target {target!r} has {len(counts)} classes "
+            f"({', '.join(map(str, counts.index[:5]))}...). Use task: multiclass."
+        )
+    rare = counts[counts < min_class_rows]
+    if len(rare):
+        raise DataError(
+            f"target class(es) {', '.join(map(repr, rare.index.tolist()))} of {target!r} have "
+            f"fewer than {min_class_rows} rows, too few to keep one in both the training data and "
+            "the holdout. Merge rare classes or collect more rows."
+        )
+    classes = tuple(sorted(counts.index.tolist(), key=lambda c: (str(type(c)), c)))
+    positive = None
+    if task == "binary":
+        positive = _positive_class(cfg.positive_class, classes, counts, target)
+    return Problem(
+        task=task,
+        target=target,
+        metric=metric,
+        gate=gate,
+        classes=classes,
+        positive_class=positive,
+        notes=tuple(notes),
+    )
+
+
+def _positive_class(declared: Any, classes: tuple[Any, ...], counts: pd.Series, target: str) -> Any:
+    if declared is not None:
+        for c in classes:
+            if c == declared or str(c).strip().casefold() == str(declared).strip().casefold():
+                return c
+        raise ConfigError(
+            f"problem.positive_class {declared!r} is not a value of {target!r}; "
+            f"the classes are {', '.join(map(repr, classes))}."
+        )
+    for name in _POSITIVE_NAMES:
+        for c in classes:
+            if str(c).strip().casefold() == name:
+                return c
+    return counts.idxmin()  # the minority class is the one worth finding

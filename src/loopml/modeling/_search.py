@@ -1,0 +1,330 @@
+"""The model search: a portfolio of strong defaults, then Optuna, under a wall-clock budget.
+
+Every trial is cross-validated on the training part only (the holdout never reaches this
+module) and recorded on the :class:`Leaderboard`, including the ones that failed, were pruned
+or ran out of time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from loopml.errors import TrainingError
+from loopml.features import build_preprocessor
+from loopml.metrics import greater_is_better, score
+from loopml.modeling._candidates import CANDIDATES, PORTFOLIO_ORDER, relevant_params
+from loopml.modeling._split import Folds
+from loopml.types import TaskKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One cross-validated configuration: a row of the leaderboard."""
+
+    number: int
+    family: str
+    params: dict[str, Any]
+    fold_scores: tuple[float, ...]
+    seconds: float
+    status: str  # ok | pruned | timeout | failed
+    source: str = "portfolio"  # portfolio | optuna
+    error: str = ""
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_scores)) if self.fold_scores else float("nan")
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.fold_scores)) if len(self.fold_scores) > 1 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "family": self.family,
+            "params": self.params,
+            "cv_mean": self.mean,
+            "cv_std": self.std,
+            "fold_scores": list(self.fold_scores),
+            "seconds": round(self.seconds, 3),
+            "status": self.status,
+            "source": self.source,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """All trials of one search, with the metric they were ranked by."""
+
+    metric: str
+    greater_is_better: bool
+    trials: tuple[TrialResult, ...]
+    budget_seconds: float
+    elapsed_seconds: float
+    n_folds: int
+
+    def ranked(self) -> list[TrialResult]:
+        """Completed trials, best first; then the rest in order."""
+        done = [t for t in self.trials if t.status == "ok" and not math.isnan(t.mean)]
+        done.sort(key=lambda t: (-t.mean if self.greater_is_better else t.mean, t.number))
+        return done + [t for t in self.trials if t not in done]
+
+    @property
+    def best(self) -> TrialResult:
+        ranked = self.ranked()
+        if not ranked or ranked[0].status != "ok":
+            raise TrainingError("no trial completed")
+        return ranked[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "greater_is_better": self.greater_is_better,
+            "budget_seconds": self.budget_seconds,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "n_folds": self.n_folds,
+            "trials": [t.to_dict() for t in self.ranked()],
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    leaderboard: Leaderboard
+    pipeline: Pipeline  # the best configuration refitted on all the training rows
+    feature_roles: dict[str, str] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+def make_pipeline(
+    roles: dict[str, str],
+    family: str,
+    task: TaskKind,
+    params: dict[str, Any] | None,
+    seed: int,
+    n_jobs: int,
+) -> Pipeline:
+    """The one fitted object: coercion, features, preprocessing and the model."""
+    candidate = CANDIDATES[family]
+    pre = build_preprocessor(roles, candidate.encoding)
+    model = candidate.make(task, params, seed, n_jobs)
+    return Pipeline([*pre.steps, ("model", model)])
+
+
+def predict_scores(
+    pipeline: Pipeline, X: pd.DataFrame, task: TaskKind, classes: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and, for classification, probabilities aligned to ``classes``."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=float), None
+    raw = pipeline.predict_proba(X)
+    fitted = list(pipeline.classes_)
+    proba = np.zeros((len(X), len(classes)))
+    for j, c in enumerate(fitted):
+        proba[:, list(classes).index(c)] = raw[:, j]
+    pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    return pred, proba
+
+
+class _Budget:
+    def __init__(self, seconds: float, clock: Callable[[], float]):
+        self.seconds = seconds
+        self.clock = clock
+        self.start = clock()
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    @property
+    def left(self) -> float:
+        return self.seconds - self.elapsed
+
+
+def search(
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: TaskKind,
+    metric: str,
+    roles: dict[str, str],
+    folds: Folds,
+    budget_seconds: float,
+    classes: Sequence[Any] = (),
+    positive_class: Any = None,
+    families: Sequence[str] = PORTFOLIO_ORDER,
+    tune: bool = True,
+    max_trials: int | None = None,
+    seed: int = 42,
+    n_jobs: int = -1,
+    progress: ProgressFn | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchResult:
+    """Cross-validate candidates within ``budget_seconds`` and refit the best on all rows.
+
+    The budget covers the search and the final refit: a trial is stopped between folds when
+    what is left would not fit another fold and the refit of the current best.
+
+    Raises
+    ------
+    TrainingError
+        When no candidate completed.
+    """
+    jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    budget = _Budget(budget_seconds, clock)
+    bigger = greater_is_better(metric)
+    order = [f for f in PORTFOLIO_ORDER if f in families]
+    trials: list[TrialResult] = []
+    fold_seconds: dict[str, float] = {}
+
+    def report(message: str) -> None:
+        if progress is not None:
+            progress(min(budget.elapsed, budget.seconds), message)
+
+    def best_so_far() -> TrialResult | None:
+        ok = [t for t in trials if t.status == "ok" and not math.isnan(t.mean)]
+        if not ok:
+            return None
+        return max(ok, key=lambda t: t.mean if bigger else -t.mean)
+
+    def refit_reserve() -> float:
+        best = best_so_far()
+        if best is None:
+            return 0.0
+        per_fold = fold_seconds.get(best.family, 0.0)
+        return per_fold * len(folds) / max(len(folds) - 1, 1) * 1.1
+
+    def run_trial(
+        family: str, params: dict[str, Any], source: str, optuna_trial: optuna.Trial | None
+    ) -> TrialResult:
+        number = len(trials)
+        started = clock()
+        scores: list[float] = []
+        status = "ok"
+        error = ""
+        must_finish = best_so_far() is None  # the first model always completes
+        for k, (train_idx, valid_idx) in enumerate(folds):
+            estimate = fold_seconds.get(family, 0.0)
+            if not must_finish and budget.left - refit_reserve() < estimate:
+                status = "timeout"
+                break
+            t0 = clock()
+            try:
+                pipe = make_pipeline(roles, family, task, params, seed, jobs)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
+                    pred, proba = predict_scores(pipe, X.iloc[valid_idx], task, classes)
+                value = score(metric, task, y.iloc[valid_idx], pred, proba, classes, positive_class)
+            except Exception as exc:  # a candidate failing is recorded, not fatal
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+                log.warning("trial %d (%s) failed: %s", number, family, error)
+                break
+            spent = clock() - t0
+            fold_seconds[family] = max(fold_seconds.get(family, 0.0) * 0.5 + spent * 0.5, spent)
+            if not math.isnan(value):
+                scores.append(value)
+            report(f"{family} fold {k + 1}/{len(folds)}")
+            if optuna_trial is not None and scores:
+                optuna_trial.report(float(np.mean(scores)), k)
+                if optuna_trial.should_prune():
+                    status = "pruned"
+                    break
+        if status == "ok" and not scores:
+            status, error = "failed", "metric undefined on every fold"
+        result = TrialResult(
+            number=number,
+            family=family,
+            params=relevant_params(family, task, {**CANDIDATES[family].defaults, **params}),
+            fold_scores=tuple(scores),
+            seconds=clock() - started,
+            status=status,
+            source=source,
+            error=error,
+        )
+        trials.append(result)
+        report(f"{family}: {result.mean:.4f}" if status == "ok" else f"{family}: {status}")
+        return result
+
+    def may_continue() -> bool:
+        if max_trials is not None and len(trials) >= max_trials:
+            return False
+        return best_so_far() is None or budget.left - refit_reserve() > 0
+
+    for family in order:
+        if not may_continue():
+            break
+        run_trial(family, {}, "portfolio", None)
+
+    if tune and best_so_far() is not None and may_continue():
+        _tune(run_trial, trials, order, task, seed, may_continue, bigger)
+
+    best = best_so_far()
+    if best is None:
+        reasons = "; ".join(f"{t.family}: {t.error or t.status}" for t in trials)
+        raise TrainingError(f"no candidate model could be trained ({reasons}).")
+    report(f"refitting {best.family} on all training rows")
+    pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(X, y)
+    board = Leaderboard(
+        metric=metric,
+        greater_is_better=bigger,
+        trials=tuple(trials),
+        budget_seconds=budget_seconds,
+        elapsed_seconds=budget.elapsed,
+        n_folds=len(folds),
+    )
+    report("done")
+    return SearchResult(leaderboard=board, pipeline=pipeline, feature_roles=dict(roles))
+
+
+def _tune(
+    run_trial: Callable[..., TrialResult],
+    trials: list[TrialResult],
+    order: list[str],
+    task: TaskKind,
+    seed: int,
+    may_continue: Callable[[], bool],
+    bigger: bool,
+) -> None:
+    """Bayesian search (TPE) over the two best families, pruning weak trials between folds."""
+    ok = [t for t in trials if t.status == "ok" and not math.isnan(t.mean)]
+    ok.sort(key=lambda t: -t.mean if bigger else t.mean)
+    families = [t.family for t in ok][:2] or order[:1]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize" if bigger else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    )
+    while may_continue():
+        trial = study.ask()
+        family = trial.suggest_categorical("family", families)
+        params = CANDIDATES[family].space(trial, task)
+        result = run_trial(family, params, "optuna", trial)
+        if result.status == "ok":
+            study.tell(trial, result.mean)
+        elif result.status == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            if result.status == "timeout":
+                break

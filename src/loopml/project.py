@@ -1,0 +1,492 @@
+"""``Project``: the workspace of one loopml.yaml and the runner that wires the stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loopml import __version__
+from loopml.config import ProjectConfig, load_config
+from loopml.data import (
+    DataSet,
+    Problem,
+    Schema,
+    collect,
+    file_kind,
+    infer_schema,
+    prepare_target,
+    read_file,
+    reference_statistics,
+    resolve_problem,
+    to_datetime,
+)
+from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
+from loopml.evaluation import Evaluation, evaluate
+from loopml.loop import PromotionDecision, decide_promotion
+from loopml.modeling import (
+    Leaderboard,
+    Split,
+    choose_strategy,
+    cv_folds,
+    holdout_split,
+    search,
+)
+from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
+from loopml.reports import render_training_report
+from loopml.serving import ScoringSummary, score_file
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+WORKSPACE = ".loopml"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The training table split for one run: everything the search and evaluation need."""
+
+    data: DataSet
+    problem: Problem
+    schema: Schema
+    X: pd.DataFrame
+    y: pd.Series
+    split: Split
+    time: pd.Series | None
+    groups: pd.Series | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced and where it went."""
+
+    version: ModelVersionInfo
+    alias: str
+    decision: PromotionDecision
+    leaderboard: Leaderboard
+    evaluation: Evaluation
+    report: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.version.name,
+            "version": self.version.version,
+            "run_id": self.version.run_id,
+            "alias": self.alias,
+            "promotion_reason": self.decision.reason,
+            "evaluation": self.evaluation.to_dict(),
+            "leaderboard": self.leaderboard.to_dict(),
+            "report": str(self.report),
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    train: TrainResult
+    scoring: ScoringSummary | None
+    scoring_note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "train": self.train.to_dict(),
+            "scoring": self.scoring.to_dict() if self.scoring else None,
+            "scoring_note": self.scoring_note,
+        }
+
+
+class Project:
+    """A loopml project: its ``loopml.yaml``, its workspace, and one method per stage.
+
+    Parameters
+    ----------
+    path
+        The project directory or its ``loopml.yaml``.
+
+    Examples
+    --------
+    >>> project = Project("demo-project")            # doctest: +SKIP
+    >>> result = project.train()                     # doctest: +SKIP
+    >>> result.alias, result.evaluation.primary      # doctest: +SKIP
+    ('champion', 0.86)
+    """
+
+    def __init__(self, path: str | Path = ".", config: ProjectConfig | None = None):
+        path = Path(path)
+        self.config_path = path / "loopml.yaml" if path.is_dir() else path
+        self.root = self.config_path.parent.resolve()
+        self.config = config if config is not None else load_config(self.config_path)
+        self.workspace = self.root / WORKSPACE
+
+    # ------------------------------------------------------------------ stores
+
+    @property
+    def registry(self) -> Registry:
+        cfg = self.config
+        return Registry(
+            uri=resolve_tracking_uri(cfg.tracking.uri, self.root),
+            experiment=cfg.experiment_name,
+            model_name=cfg.model_name,
+            artifact_root=self.workspace / "artifacts",
+        )
+
+    def path(self, value: str | Path) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else self.root / p
+
+    # ------------------------------------------------------------------ stages
+
+    def collect(self) -> DataSet:
+        """Stage 2: load the configured source."""
+        return collect(self.config.data, self.root)
+
+    def prepare(self, data: DataSet | None = None) -> PreparedData:
+        """Stages 1 and 3: settle the problem, infer the schema, split off the holdout.
+
+        Everything that can be wrong with the data is found here, before any training.
+        """
+        cfg = self.config
+        data = data if data is not None else self.collect()
+        frame = data.frame
+        self._check_declared_columns(frame)
+        problem = resolve_problem(frame, cfg.problem)
+        has_target = frame[problem.target].notna()
+        frame = frame.loc[has_target].reset_index(drop=True)
+        y = prepare_target(frame[problem.target], problem.task).reset_index(drop=True)
+        ids = list(cfg.data.id_columns)
+        if cfg.data.group_column:
+            ids.append(cfg.data.group_column)
+        schema = infer_schema(
+            frame,
+            problem.target,
+            id_columns=ids,
+            time_column=cfg.data.time_column,
+            drop_columns=cfg.data.drop_columns,
+        )
+        if not schema.feature_columns:
+            raise DataError(
+                f"no usable feature columns in {data.origin}: every column is the target, an id, "
+                "free text, personal data or dropped. Add feature columns or revise "
+                "data.id_columns / data.drop_columns."
+            )
+        X = frame.drop(columns=[problem.target])
+        time = None
+        if cfg.data.time_column:
+            time = to_datetime(frame[cfg.data.time_column])
+            bad = int(time.isna().sum())
+            if bad > len(time) * 0.05:
+                raise DataError(
+                    f"data.time_column {cfg.data.time_column!r}: {bad} of {len(time)} values are "
+                    "missing or not dates; a time-ordered split needs timestamps in every row."
+                )
+            time = time.fillna(time.min())
+        groups = frame[cfg.data.group_column] if cfg.data.group_column else None
+        strategy = choose_strategy(cfg.training.split, problem.task, time, groups)
+        split = holdout_split(
+            y,
+            strategy=strategy,
+            fraction=cfg.training.holdout_fraction,
+            seed=cfg.training.seed,
+            time=time,
+            groups=groups,
+        )
+        if problem.is_classification:
+            missing = set(problem.classes) - set(y.iloc[split.train].unique())
+            if missing:
+                raise DataError(
+                    f"class(es) {sorted(map(str, missing))} of {problem.target!r} occur only "
+                    "in the holdout; the model could never learn them. Collect more rows of "
+                    "them, or use training.split: stratified."
+                )
+        return PreparedData(data, problem, schema, X, y, split, time, groups)
+
+    def _check_declared_columns(self, frame: pd.DataFrame) -> None:
+        d = self.config.data
+        declared = [("data.id_columns", c) for c in d.id_columns]
+        declared += [("data.drop_columns", c) for c in d.drop_columns]
+        if d.time_column:
+            declared.append(("data.time_column", d.time_column))
+        if d.group_column:
+            declared.append(("data.group_column", d.group_column))
+        for key, column in declared:
+            if column not in frame.columns:
+                raise ConfigError(
+                    f"{key} names column {column!r}, which is not in the data "
+                    f"({', '.join(map(str, list(frame.columns)[:15]))}...). Fix the name in "
+                    f"{self.config_path.name}."
+                )
+
+    def train(self, progress: ProgressFn | None = None) -> TrainResult:
+        """Stages 2–7: collect, prepare, search, evaluate, register and set the alias.
+
+        If anything fails, nothing is registered and no report is written.
+        """
+        cfg = self.config
+        prepared = self.prepare()
+        problem, split = prepared.problem, prepared.split
+        X_train = prepared.X.iloc[split.train].reset_index(drop=True)
+        y_train = prepared.y.iloc[split.train].reset_index(drop=True)
+        X_hold = prepared.X.iloc[split.holdout].reset_index(drop=True)
+        y_hold = prepared.y.iloc[split.holdout].reset_index(drop=True)
+        t_train = (
+            prepared.time.iloc[split.train].reset_index(drop=True)
+            if prepared.time is not None
+            else None
+        )
+        g_train = (
+            prepared.groups.iloc[split.train].reset_index(drop=True)
+            if prepared.groups is not None
+            else None
+        )
+        folds = cv_folds(
+            y_train,
+            strategy=split.strategy,
+            n_folds=cfg.training.cv_folds,
+            seed=cfg.training.seed,
+            time=t_train,
+            groups=g_train,
+        )
+        result = search(
+            X_train,
+            y_train,
+            task=problem.task,
+            metric=problem.metric,
+            roles=prepared.schema.roles(),
+            folds=folds,
+            budget_seconds=cfg.training.budget_seconds,
+            classes=problem.classes,
+            positive_class=problem.positive_class,
+            families=cfg.training.models,
+            tune=cfg.training.tune,
+            seed=cfg.training.seed,
+            n_jobs=cfg.training.n_jobs,
+            progress=progress,
+        )
+        evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
+        registry = self.registry
+        champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
+        decision = decide_promotion(evaluation, champion_eval)
+        best = result.leaderboard.best
+        data_summary = {
+            "origin": prepared.data.origin,
+            "fingerprint": prepared.data.fingerprint,
+            "rows": prepared.data.n_rows,
+            "rows_with_target": len(prepared.y),
+            "train_rows": len(split.train),
+            "holdout_rows": len(split.holdout),
+            "split": split.strategy,
+            "features": len(prepared.schema.feature_columns),
+            "ignored_columns": ", ".join(
+                f"{c.name} ({c.pii or c.role})" for c in prepared.schema.columns if not c.is_feature
+            )
+            or "none",
+            "notes": "; ".join(problem.notes) or "none",
+        }
+        bundle = ModelBundle(
+            pipeline=result.pipeline,
+            schema=prepared.schema,
+            problem=problem,
+            metrics=evaluation.metrics,
+            config=cfg.model_dump(mode="json"),
+            reference=reference_statistics(X_train, prepared.schema),
+            data_fingerprint=prepared.data.fingerprint,
+            id_columns=tuple(c for c in cfg.data.id_columns if c in prepared.X.columns),
+            info={
+                "loopml_version": __version__,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "family": best.family,
+                "params": best.params,
+                "cv_score": best.mean,
+            },
+        )
+        summary = {
+            "task": problem.task,
+            "target": problem.target,
+            "model": best.family,
+            **data_summary,
+        }
+        html = render_training_report(
+            title=f"{cfg.name}: training report",
+            evaluation=evaluation,
+            leaderboard=result.leaderboard,
+            summary=summary,
+            promotion=f"Alias: {decision.alias} — {decision.reason}.",
+        )
+        if progress is not None:
+            progress(cfg.training.budget_seconds, "registering the model")
+        with tempfile.TemporaryDirectory() as tmp:
+            report_tmp = Path(tmp) / "report.html"
+            report_tmp.write_text(html, encoding="utf-8")
+            params = {
+                "model_family": best.family,
+                **{f"model.{k}": v for k, v in best.params.items()},
+                "task": problem.task,
+                "metric": problem.metric,
+                "split": split.strategy,
+                "budget_seconds": cfg.training.budget_seconds,
+                "cv_folds": len(folds),
+                "n_trials": len(result.leaderboard.trials),
+                "train_rows": len(split.train),
+                "holdout_rows": len(split.holdout),
+                "data_origin": prepared.data.origin,
+                "data_fingerprint": prepared.data.fingerprint,
+            }
+            metrics = {f"holdout_{k}": v for k, v in evaluation.metrics.items()}
+            metrics["cv_" + problem.metric] = best.mean
+            version = registry.register(
+                bundle,
+                params=params,
+                metrics=metrics,
+                artifacts={"report": report_tmp},
+                tags={
+                    "loopml.version": __version__,
+                    "loopml.run_name": f"{cfg.name}-{best.family}",
+                    "loopml.data_fingerprint": prepared.data.fingerprint,
+                    "loopml.gate_passed": str(evaluation.gate.passed).lower(),
+                },
+            )
+        registry.set_alias(version.version, decision.alias)
+        report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
+        _write_atomic(report, html)
+        version = registry.version_info(version.version)
+        return TrainResult(
+            version=version,
+            alias=decision.alias,
+            decision=decision,
+            leaderboard=result.leaderboard,
+            evaluation=evaluation,
+            report=report,
+            data=data_summary,
+        )
+
+    def _champion_on(
+        self, registry: Registry, X: pd.DataFrame, y: pd.Series, problem: Problem
+    ) -> Evaluation | None:
+        if not registry.exists():
+            return None
+        try:
+            bundle, _ = registry.load("champion")
+        except LoopmlError as exc:
+            if "has no champion" not in str(exc) and "no model is registered" not in str(exc):
+                log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
+            return None
+        if bundle.problem.task != problem.task or bundle.problem.classes != problem.classes:
+            return None
+        try:
+            bundle.schema.check(X.columns, where="the new holdout")
+            return evaluate(bundle.pipeline, X, y, problem)
+        except (SchemaError, ValueError) as exc:
+            log.warning("the champion cannot score the new holdout (%s)", exc)
+            return None
+
+    def evaluate(self, model: str = "champion", data: str | Path | None = None) -> Evaluation:
+        """Score a registered model on labelled data: a file, or the project's holdout."""
+        bundle, _ = self.registry.load(model)
+        problem = bundle.problem
+        if data is not None:
+            path = self.path(data)
+            if not path.is_file():
+                raise DataError(f"evaluation data {path} not found.")
+            frame = read_file(path, file_kind(path))
+            if problem.target not in frame.columns:
+                raise DataError(
+                    f"{path} has no target column {problem.target!r}; evaluation needs labels."
+                )
+            frame = frame[frame[problem.target].notna()].reset_index(drop=True)
+            y = prepare_target(frame[problem.target], problem.task)
+            X = frame.drop(columns=[problem.target])
+        else:
+            prepared = self.prepare()
+            X = prepared.X.iloc[prepared.split.holdout].reset_index(drop=True)
+            y = prepared.y.iloc[prepared.split.holdout].reset_index(drop=True)
+        bundle.schema.check(X.columns, where=str(data or "the holdout"))
+        problem = Problem(
+            task=problem.task,
+            target=problem.target,
+            metric=problem.metric,
+            gate=self.config.problem.gate or problem.gate,
+            classes=problem.classes,
+            positive_class=problem.positive_class,
+        )
+        if problem.is_classification:
+            unknown = set(y.unique()) - set(problem.classes)
+            if unknown:
+                raise DataError(
+                    f"labels {sorted(map(str, unknown))} in {problem.target!r} were never seen in "
+                    "training; the model cannot be evaluated on them."
+                )
+        return evaluate(bundle.pipeline, X, y, problem)
+
+    def score(
+        self,
+        input: str | Path,
+        output: str | Path,
+        model: str = "champion",
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoringSummary:
+        """Stage 7: batch-score a CSV or Parquet file in chunks."""
+        source, target = self.path(input), self.path(output)
+        if not source.is_file():
+            raise DataError(f"input file {source} not found.")
+        bundle, info = self.registry.load(model)
+        return score_file(
+            bundle,
+            source,
+            target,
+            model_version=info.version,
+            chunk_rows=self.config.scoring.chunk_rows,
+            progress=progress,
+        )
+
+    def run(self, progress: ProgressFn | None = None) -> RunResult:
+        """The whole loop once: train, evaluate, register, promote, then batch-score."""
+        scoring_cfg = self.config.scoring
+        if scoring_cfg.input and not self.path(scoring_cfg.input).is_file():
+            raise DataError(
+                f"scoring.input {self.path(scoring_cfg.input)} not found. Fix the path in "
+                f"{self.config_path.name} or remove the scoring section."
+            )
+        trained = self.train(progress=progress)
+        if not scoring_cfg.input or not scoring_cfg.output:
+            return RunResult(trained, None, "no scoring section in loopml.yaml")
+        try:
+            version = self.registry.resolve("champion")
+        except LoopmlError:
+            return RunResult(trained, None, "no champion to score with (the gate was not met)")
+        summary = self.score(scoring_cfg.input, scoring_cfg.output, model=version)
+        return RunResult(trained, summary)
+
+    # ------------------------------------------------------------------ registry
+
+    def models(self) -> list[ModelVersionInfo]:
+        return self.registry.versions()
+
+    def model(self, ref: str = "champion") -> ModelVersionInfo:
+        return self.registry.version_info(ref)
+
+    def promote(self, ref: str, alias: str = "champion") -> ModelVersionInfo:
+        """Move ``alias`` to a version (after checking its files are intact)."""
+        registry = self.registry
+        _, info = registry.load(ref)
+        registry.set_alias(info.version, alias)
+        return registry.version_info(info.version)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

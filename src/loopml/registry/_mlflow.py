@@ -1,0 +1,394 @@
+"""The MLflow-backed registry: runs, registered versions, aliases, verified loading."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import loopml
+from loopml.errors import ModelNotFoundError, RegistryError
+from loopml.registry._bundle import MANIFEST_FILE, ModelBundle
+
+log = logging.getLogger(__name__)
+
+ALIASES = ("champion", "challenger")
+CHECKSUM_TAG = "loopml.sha256."
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """A registered model version as the registry sees it."""
+
+    name: str
+    version: str
+    run_id: str
+    aliases: tuple[str, ...]
+    created: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "aliases": list(self.aliases),
+            "created": self.created,
+            "metrics": self.metrics,
+            "tags": {k: v for k, v in self.tags.items() if not k.startswith(CHECKSUM_TAG)},
+        }
+
+
+def resolve_tracking_uri(uri: str, base_dir: Path) -> str:
+    """Make a relative ``sqlite:///`` path absolute against the project directory."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = (base_dir / uri[len(prefix) :]).resolve()
+        return prefix + str(path)
+    return uri
+
+
+class Registry:
+    """Model registry and tracking for one project, on an MLflow tracking URI.
+
+    Parameters
+    ----------
+    uri
+        MLflow tracking URI (``sqlite:////abs/path/mlflow.db`` by default).
+    experiment
+        Experiment name for training runs.
+    model_name
+        Registered model name.
+    artifact_root
+        Where a new experiment stores artifacts (a local directory).
+    """
+
+    def __init__(self, uri: str, experiment: str, model_name: str, artifact_root: Path):
+        self.uri = uri
+        self.experiment = experiment
+        self.model_name = model_name
+        self.artifact_root = artifact_root
+        self._client_obj: Any = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def exists(self) -> bool:
+        """False when the store was never created (nothing was ever registered)."""
+        if self.uri.startswith("sqlite:///"):
+            return Path(self.uri[len("sqlite:///") :]).is_file()
+        return True
+
+    @property
+    def _client(self) -> Any:
+        if self._client_obj is None:
+            from mlflow import MlflowClient
+
+            # MLflow's per-file download bars are noise for a model of a few files
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            for name in (
+                "alembic",
+                "mlflow.store.db.utils",
+                "mlflow.tracking._model_registry",
+                "mlflow.pyfunc",
+                "mlflow.models.model",
+            ):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            if self.uri.startswith("sqlite:///"):
+                Path(self.uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._client_obj = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            except Exception as exc:
+                raise RegistryError(f"cannot open the MLflow store {self.uri}: {exc}") from exc
+        return self._client_obj
+
+    def _experiment_id(self) -> str:
+        exp = self._client.get_experiment_by_name(self.experiment)
+        if exp is not None:
+            return str(exp.experiment_id)
+        self.artifact_root.mkdir(parents=True, exist_ok=True)
+        return str(
+            self._client.create_experiment(
+                self.experiment, artifact_location=self.artifact_root.resolve().as_uri()
+            )
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def register(
+        self,
+        bundle: ModelBundle,
+        *,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        artifacts: Mapping[str, Path],
+        tags: Mapping[str, str],
+    ) -> ModelVersionInfo:
+        """Log one training run with its model and register a new version.
+
+        Atomic for the user: if anything fails, the run and the version are deleted again.
+        """
+        import mlflow
+        import mlflow.pyfunc
+
+        from loopml.registry._pyfunc import LoopmlPyfunc
+
+        client = self._client
+        experiment_id = self._experiment_id()
+        run = client.create_run(
+            experiment_id, tags=dict(tags), run_name=tags.get("loopml.run_name")
+        )
+        run_id = run.info.run_id
+        version: str | None = None
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                bundle_dir = Path(tmp) / "bundle"
+                checksums = bundle.save(bundle_dir)
+                for key, value in params.items():
+                    client.log_param(run_id, key, _short(value))
+                for key, value in metrics.items():
+                    if value == value:  # NaN is not loggable as a metric
+                        client.log_metric(run_id, key, float(value))
+                for name, path in artifacts.items():
+                    client.log_artifact(run_id, str(path), artifact_path=name)
+                mlflow.set_tracking_uri(self.uri)
+                mlflow.set_registry_uri(self.uri)
+                with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+                    # MLflow nudges towards type hints and input examples; our explicit
+                    # signature and bundle schema cover what those would give.
+                    warnings.simplefilter("ignore", UserWarning)
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=LoopmlPyfunc(),
+                        artifacts={"bundle": str(bundle_dir)},
+                        code_paths=[str(Path(loopml.__file__).parent)],
+                        pip_requirements=_requirements(),
+                        signature=_signature(bundle),
+                    )
+                self._ensure_registered_model()
+                mv = client.create_model_version(
+                    self.model_name,
+                    source=info.model_uri,
+                    run_id=run_id,
+                    tags={CHECKSUM_TAG + k: v for k, v in checksums.items()},
+                )
+                version = str(mv.version)
+            client.set_terminated(run_id, "FINISHED")
+        except BaseException as exc:
+            self._rollback(run_id, version)
+            if isinstance(exc, Exception) and not isinstance(exc, RegistryError):
+                raise RegistryError(f"registering the model failed: {exc}") from exc
+            raise
+        return self.version_info(version)
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._client.get_registered_model(self.model_name)
+        except MlflowException:
+            self._client.create_registered_model(self.model_name)
+
+    def _rollback(self, run_id: str, version: str | None) -> None:
+        with contextlib.suppress(Exception):
+            if version is not None:
+                self._client.delete_model_version(self.model_name, version)
+        with contextlib.suppress(Exception):
+            self._client.delete_run(run_id)
+
+    def set_alias(self, version: str, alias: str) -> None:
+        if alias not in ALIASES:
+            raise RegistryError(f"unknown alias {alias!r}; use one of {', '.join(ALIASES)}")
+        self.version_info(version)  # raises if absent
+        self._client.set_registered_model_alias(self.model_name, alias, str(version))
+
+    def delete_alias(self, alias: str) -> None:
+        with contextlib.suppress(Exception):
+            self._client.delete_registered_model_alias(self.model_name, alias)
+
+    # ------------------------------------------------------------------ reading
+
+    def versions(self) -> list[ModelVersionInfo]:
+        if not self.exists():
+            return []
+        found = self._client.search_model_versions(f"name = '{self.model_name}'")
+        infos = [self._info(mv) for mv in found]
+        return sorted(infos, key=lambda i: int(i.version), reverse=True)
+
+    def resolve(self, ref: str | int) -> str:
+        """A version number for ``ref`` (a number, ``champion``, ``challenger`` or ``latest``)."""
+        ref = str(ref)
+        if ref.isdigit():
+            return ref
+        if not self.exists():
+            raise ModelNotFoundError(
+                f"no model is registered yet (no store at {self.uri}). Run `loopml train` first."
+            )
+        if ref == "latest":
+            versions = self.versions()
+            if not versions:
+                raise ModelNotFoundError(f"model {self.model_name!r} has no versions yet.")
+            return versions[0].version
+        if ref not in ALIASES:
+            raise ModelNotFoundError(
+                f"unknown model reference {ref!r}; use a version number, champion, challenger "
+                "or latest."
+            )
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self._client.get_model_version_by_alias(self.model_name, ref)
+        except MlflowException as exc:
+            raise ModelNotFoundError(
+                f"model {self.model_name!r} has no {ref} yet. Train one with `loopml train`, or "
+                "promote a version with `loopml models promote VERSION`."
+            ) from exc
+        return str(mv.version)
+
+    def version_info(self, ref: str | int | None) -> ModelVersionInfo:
+        from mlflow.exceptions import MlflowException
+
+        version = self.resolve(ref if ref is not None else "latest")
+        try:
+            mv = self._client.get_model_version(self.model_name, version)
+        except MlflowException as exc:
+            raise ModelNotFoundError(
+                f"model {self.model_name!r} has no version {version}. See `loopml models list`."
+            ) from exc
+        return self._info(mv)
+
+    def _info(self, mv: Any) -> ModelVersionInfo:
+        metrics: dict[str, float] = {}
+        if mv.run_id:
+            with contextlib.suppress(Exception):
+                metrics = dict(self._client.get_run(mv.run_id).data.metrics)
+        created = ""
+        if mv.creation_timestamp:
+            import datetime as dt
+
+            created = dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=dt.UTC).strftime(
+                "%Y-%m-%d %H:%M:%S UTC"
+            )
+        return ModelVersionInfo(
+            name=self.model_name,
+            version=str(mv.version),
+            run_id=mv.run_id or "",
+            aliases=tuple(sorted(getattr(mv, "aliases", []) or [])),
+            created=created,
+            metrics=metrics,
+            tags=dict(mv.tags or {}),
+        )
+
+    @contextlib.contextmanager
+    def _downloaded(self, version: str) -> Iterator[Path]:
+        import mlflow.artifacts
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{self.model_name}/{version}",
+                    dst_path=tmp,
+                    tracking_uri=self.uri,
+                )
+            except Exception as exc:
+                raise RegistryError(
+                    f"cannot fetch model {self.model_name!r} version {version}: {exc}"
+                ) from exc
+            matches = list(Path(local).rglob(MANIFEST_FILE))
+            if not matches:
+                raise RegistryError(f"model version {version} holds no loopml bundle.")
+            yield matches[0].parent
+
+    def load(self, ref: str | int = "champion") -> tuple[ModelBundle, ModelVersionInfo]:
+        """The bundle of a version, its files checked against the checksums registered."""
+        info = self.version_info(ref)
+        expected = {
+            k[len(CHECKSUM_TAG) :]: v for k, v in info.tags.items() if k.startswith(CHECKSUM_TAG)
+        }
+        if not expected:
+            raise RegistryError(
+                f"model {self.model_name!r} version {info.version} has no recorded checksums; "
+                "it was not registered by loopml."
+            )
+        with self._downloaded(info.version) as bundle_dir:
+            bundle = ModelBundle.load(bundle_dir, expected=expected)
+        return bundle, info
+
+    def report_path(self, run_id: str, name: str, dst: Path) -> Path | None:
+        """Download artifact ``name`` of a run into ``dst``; None if it has none."""
+        try:
+            local = self._client.download_artifacts(run_id, name, str(dst))
+        except Exception:
+            return None
+        return Path(local)
+
+    def wipe(self) -> None:
+        """Remove a sqlite store entirely (used only by tests and `forget`)."""
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///") :]).unlink(missing_ok=True)
+        shutil.rmtree(self.artifact_root, ignore_errors=True)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _requirements() -> list[str]:
+    """Pinned requirements of the running environment, so MLflow does not infer them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = [
+        "mlflow",
+        "scikit-learn",
+        "lightgbm",
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "joblib",
+        "pydantic",
+        "pyyaml",
+        "optuna",
+    ]
+    reqs = []
+    for name in names:
+        try:
+            reqs.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+def _signature(bundle: ModelBundle) -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    def kind(dtype: str) -> str:
+        # the type the column had in the training data, so the same kind of input passes
+        if dtype.startswith(("int", "Int", "uint")):
+            return "long"
+        if dtype.startswith(("float", "Float")):
+            return "double"
+        if dtype == "bool":
+            return "boolean"
+        if dtype.startswith("datetime"):
+            return "datetime"
+        return "string"
+
+    inputs = Schema(
+        [ColSpec(kind(c.dtype), c.name, required=False) for c in bundle.schema.feature_columns]
+    )
+    out_type = "double" if bundle.problem.task == "regression" else "string"
+    outputs = Schema(
+        [ColSpec(out_type, "prediction")]
+        + [ColSpec("double", f"proba_{c}") for c in bundle.problem.classes]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)

@@ -1,0 +1,21 @@
+"""The MLflow pyfunc flavour of a loopml model, so `mlflow models serve` works on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+
+class LoopmlPyfunc(mlflow.pyfunc.PythonModel):
+    """Loads the :class:`~loopml.registry.ModelBundle` (checksums verified) and predicts."""
+
+    def load_context(self, context):
+        from loopml.registry._bundle import ModelBundle
+
+        self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context, model_input, params=None):
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        return self.bundle.predict_frame(frame)

@@ -1,0 +1,7 @@
+"""HTML reports: Jinja2 templates and Plotly figures, self-contained for offline use."""
+
+from __future__ import annotations
+
+from loopml.reports._training import figures, render_training_report
+
+__all__ = ["figures", "render_training_report"]
