@@ -107,10 +107,10 @@ class DatetimeExpander(TransformerMixin, BaseEstimator):
             out[f"{name}__year"] = stamps.dt.year.astype(float)
             out[f"{name}__month"] = stamps.dt.month.astype(float)
             out[f"{name}__day"] = stamps.dt.day.astype(float)
-            out[f"{name}__dayofweek"] = stamps.dt.dayofweek.astype(float)
+            out[f"{name}__dayofweek"] = stamps.dt.day_of_week.astype(float)
             out[f"{name}__hour"] = stamps.dt.hour.astype(float)
             out[f"{name}__is_weekend"] = (
-                (stamps.dt.dayofweek >= 5).astype(float).where(stamps.notna())
+                (stamps.dt.day_of_week >= 5).astype(float).where(stamps.notna())
             )
             seconds = stamps.astype("datetime64[s]").astype("int64").astype(float)
             seconds = seconds.where(stamps.notna())

@@ -139,7 +139,10 @@ class Registry:
         import mlflow
         import mlflow.pyfunc
 
-        from loopml.registry._pyfunc import LoopmlPyfunc
+        with warnings.catch_warnings():
+            # MLflow asks for type hints on predict(); the bundle's schema does that job
+            warnings.simplefilter("ignore", UserWarning)
+            from loopml.registry._pyfunc import LoopmlPyfunc
 
         client = self._client
         experiment_id = self._experiment_id()
@@ -293,10 +296,9 @@ class Registry:
 
         with tempfile.TemporaryDirectory() as tmp:
             try:
+                uri = self._client.get_model_version_download_uri(self.model_name, version)
                 local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{self.model_name}/{version}",
-                    dst_path=tmp,
-                    tracking_uri=self.uri,
+                    artifact_uri=uri, dst_path=tmp, tracking_uri=self.uri
                 )
             except Exception as exc:
                 raise RegistryError(

@@ -1,0 +1,278 @@
+"""The CLI on real files: the demo end to end, and every bad input a user is likely to make."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from loopml.cli import app
+from loopml.demo import generate_customers
+
+runner = CliRunner()
+
+LOOPML = [sys.executable, "-m", "loopml.cli"]
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _model_versions(project: Path) -> int:
+    db = project / ".loopml" / "mlflow.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as con:
+        return con.execute("select count(*) from model_versions").fetchone()[0]
+
+
+def _active_runs(project: Path) -> int:
+    db = project / ".loopml" / "mlflow.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as con:
+        return con.execute("select count(*) from runs where lifecycle_stage='active'").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo project trained once through the real CLI in a subprocess."""
+    root = tmp_path_factory.mktemp("demo") / "churn"
+    done = subprocess.run(
+        [*LOOPML, "demo", str(root), "--rows", "1500", "--budget", "6", "--folds", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["train"]["alias"] in ("champion", "challenger")
+    return root
+
+
+def test_demo_end_to_end_registers_reports_and_scores(trained: Path) -> None:
+    assert _model_versions(trained) == 1
+    report = trained / ".loopml" / "reports" / "churn-demo-v1.html"
+    html = report.read_text(encoding="utf-8")
+    assert "Leaderboard" in html and "ROC curve" in html
+    # opens offline: no external script, stylesheet or image; Plotly's JS is inlined
+    assert not re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']?https?:", html)
+    assert "Plotly.newPlot" in html and len(html) > 1_000_000
+    scores = pd.read_csv(trained / "scores" / "new_customers_scored.csv")
+    new = pd.read_csv(trained / "data" / "new_customers.csv")
+    assert len(scores) == len(new)
+    assert list(scores.columns) == ["customer_id", "prediction", "proba_no", "proba_yes"]
+    assert scores["customer_id"].tolist() == new["customer_id"].tolist()
+    assert set(scores["prediction"]) <= {"yes", "no"}
+    assert (scores[["proba_no", "proba_yes"]].sum(axis=1) - 1).abs().max() < 1e-9
+    # personal data never reaches the output
+    assert "email" not in scores.columns
+
+
+def test_models_list_show_and_promote(trained: Path) -> None:
+    config = str(trained / "loopml.yaml")
+    listed = _invoke("models", "list", "-c", config, "--json")
+    assert listed.exit_code == 0, listed.output
+    versions = json.loads(listed.stdout)
+    assert [v["version"] for v in versions] == ["1"]
+    shown = _invoke("models", "show", "1", "-c", config, "--json")
+    assert shown.exit_code == 0
+    assert json.loads(shown.stdout)["version"] == "1"
+    promoted = _invoke("models", "promote", "1", "--alias", "challenger", "-c", config)
+    assert promoted.exit_code == 0, promoted.output
+    assert "now challenger" in promoted.stdout
+    missing = _invoke("models", "show", "7", "-c", config)
+    assert missing.exit_code == 6
+    assert "has no version 7" in missing.stderr
+
+
+def test_second_training_compares_with_champion_on_same_holdout(trained: Path) -> None:
+    project = trained.parent / "second"
+    shutil.copytree(trained, project)
+    done = _invoke("train", "-c", str(project / "loopml.yaml"), "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["version"] == "2"
+    reason = result["promotion_reason"]
+    if result["evaluation"]["gate"]["passed"]:
+        assert "champion" in reason and "same holdout" in reason
+    assert _model_versions(project) == 2
+
+
+def test_score_and_evaluate_commands(trained: Path, tmp_path: Path) -> None:
+    config = str(trained / "loopml.yaml")
+    fresh = generate_customers(300, seed=7, with_target=False, id_offset=10_000)
+    source = tmp_path / "batch.parquet"
+    fresh.to_parquet(source)
+    out = tmp_path / "scored.parquet"
+    done = _invoke("score", str(source), str(out), "-c", config, "--model", "1", "--json")
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["rows"] == len(fresh) and summary["model_version"] == "1"
+    assert len(pd.read_parquet(out)) == len(fresh)
+    evaluated = _invoke("evaluate", "-c", config, "--model", "1", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)["metrics"]
+    assert 0.5 < metrics["roc_auc"] <= 1.0
+
+
+def test_tampered_model_is_refused(trained: Path, tmp_path: Path) -> None:
+    from loopml import Project
+
+    registry = Project(trained).registry
+    stored = registry._client.get_model_version_download_uri(registry.model_name, "1")
+    pipeline = Path(stored.removeprefix("file://")).rglob("pipeline.joblib").__next__()
+    original = pipeline.read_bytes()
+    try:
+        pipeline.write_bytes(original + b"\0")
+        out = tmp_path / "x.csv"
+        done = _invoke(
+            "score",
+            str(trained / "data" / "new_customers.csv"),
+            str(out),
+            "-c",
+            str(trained / "loopml.yaml"),
+            "--model",
+            "1",
+        )
+        assert done.exit_code == 7
+        assert "modified after registration" in done.stderr
+        assert not out.exists()
+    finally:
+        pipeline.write_bytes(original)
+
+
+def test_init_writes_a_valid_draft(tmp_path: Path) -> None:
+    data = tmp_path / "customers.csv"
+    generate_customers(400, seed=3).to_csv(data, index=False)
+    done = _invoke("init", str(data), "--target", "churned", "--dir", str(tmp_path))
+    assert done.exit_code == 0, done.output
+    text = (tmp_path / "loopml.yaml").read_text()
+    assert "task: binary" in text
+    assert "metric: roc_auc" in text
+    assert "customer_id" in text and "email" in text and "signup_at" in text
+    again = _invoke("init", str(data), "--target", "churned", "--dir", str(tmp_path))
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+
+
+# ----------------------------------------------------------------------------------- bad input
+
+
+def _project(tmp_path: Path, config: str, csv: str | None = None) -> Path:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    if csv is not None:
+        (tmp_path / "data" / "train.csv").write_text(csv)
+    (tmp_path / "loopml.yaml").write_text(config)
+    return tmp_path / "loopml.yaml"
+
+
+BASE = """\
+name: bad
+problem:
+  target: y
+data:
+  source: {type: csv, path: data/train.csv}
+training: {budget_seconds: 3, cv_folds: 2}
+"""
+
+
+def _good_csv(n: int = 60) -> str:
+    rows = [f"{i},{i % 7},{'a' if i % 3 else 'b'},{'yes' if i % 2 else 'no'}" for i in range(n)]
+    return "id,x,c,y\n" + "\n".join(rows) + "\n"
+
+
+def _assert_failed_cleanly(result, code: int, *fragments: str, project: Path) -> None:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    assert _model_versions(project) == 0
+    assert _active_runs(project) == 0
+    assert not (project / ".loopml" / "reports").exists()
+
+
+def test_unknown_config_key(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE.replace("training:", "trainig: {}\ntraining:"), _good_csv())
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(
+        result, 2, "trainig: unknown key", "line 6", "Allowed keys here", project=tmp_path
+    )
+
+
+def test_wrong_type_in_config(tmp_path: Path) -> None:
+    config = _project(
+        tmp_path, BASE.replace("budget_seconds: 3", "budget_seconds: -5"), _good_csv()
+    )
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 2, "training.budget_seconds", "-5", "line 6", project=tmp_path)
+
+
+def test_missing_data_file(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE)
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 3, "train.csv not found", "data.source.path", project=tmp_path)
+
+
+def test_target_column_absent(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE.replace("target: y", "target: Y_label"), _good_csv())
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 3, "'Y_label'", "not in the data", project=tmp_path)
+
+
+def test_target_with_one_class(tmp_path: Path) -> None:
+    csv = "x,y\n" + "\n".join(f"{i},yes" for i in range(40)) + "\n"
+    config = _project(tmp_path, BASE, csv)
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 3, "only one value ('yes')", project=tmp_path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE, "")
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 3, "is empty (0 bytes)", project=tmp_path)
+
+
+def test_header_only_file(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE, "id,x,c,y\n")
+    result = _invoke("train", "-c", str(config))
+    _assert_failed_cleanly(result, 3, "has a header but no rows", project=tmp_path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = _invoke("train", "-c", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2
+    assert "not found" in result.stderr and "loopml init" in result.stderr
+
+
+def test_scoring_file_missing_a_column(trained: Path, tmp_path: Path) -> None:
+    before = _model_versions(trained)
+    frame = pd.read_csv(trained / "data" / "new_customers.csv").drop(columns=["contract", "age"])
+    source = tmp_path / "incomplete.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "out" / "scores.csv"
+    result = _invoke("score", str(source), str(out), "-c", str(trained / "loopml.yaml"))
+    assert result.exit_code == 4, result.output
+    assert "missing 2 column(s)" in result.stderr
+    assert "age" in result.stderr and "contract" in result.stderr
+    assert not out.exists()
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+    assert _model_versions(trained) == before
+
+
+def test_score_without_any_model(tmp_path: Path) -> None:
+    config = _project(tmp_path, BASE, _good_csv())
+    result = _invoke(
+        "score", str(tmp_path / "data" / "train.csv"), str(tmp_path / "o.csv"), "-c", str(config)
+    )
+    assert result.exit_code == 6
+    assert "no model is registered yet" in result.stderr
+    assert not (tmp_path / "o.csv").exists()
