@@ -128,10 +128,13 @@ def generate_customers(
         + 1.3 * (contract == "Month-to-month")
         - 0.7 * (contract == "Two year")
         - 0.035 * np.minimum(tenure, 36)
-        + 0.38 * tickets
-        + 0.045 * np.minimum(last_login, 60)
+        + 0.3 * tickets
+        + 0.9 * (tickets >= 3) * (contract == "Month-to-month")
+        + 0.02 * np.minimum(last_login, 60)
+        + 1.1 * (last_login > 30)
         - 0.06 * logins
-        - 0.45 * (satisfaction - 3)
+        - 0.4 * (satisfaction - 3) * (1 + (contract == "Month-to-month"))
+        + 0.0012 * (age - 45) ** 2
         + 0.012 * (monthly - 55)
         - 0.5 * autopay
         + 0.35 * (payment == "electronic check")

@@ -139,11 +139,6 @@ class Registry:
         import mlflow
         import mlflow.pyfunc
 
-        with warnings.catch_warnings():
-            # MLflow asks for type hints on predict(); the bundle's schema does that job
-            warnings.simplefilter("ignore", UserWarning)
-            from loopml.registry._pyfunc import LoopmlPyfunc
-
         client = self._client
         experiment_id = self._experiment_id()
         run = client.create_run(
@@ -170,7 +165,9 @@ class Registry:
                     warnings.simplefilter("ignore", UserWarning)
                     info = mlflow.pyfunc.log_model(
                         name="model",
-                        python_model=LoopmlPyfunc(),
+                        # "models from code": MLflow runs this file to build the model, so
+                        # nothing is cloudpickled; code_paths ships the loopml package.
+                        python_model=str(Path(__file__).with_name("_pyfunc_model.py")),
                         artifacts={"bundle": str(bundle_dir)},
                         code_paths=[str(Path(loopml.__file__).parent)],
                         pip_requirements=_requirements(),

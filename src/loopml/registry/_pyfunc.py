@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
@@ -11,11 +12,13 @@ import pandas as pd
 class LoopmlPyfunc(mlflow.pyfunc.PythonModel):
     """Loads the :class:`~loopml.registry.ModelBundle` (checksums verified) and predicts."""
 
-    def load_context(self, context):
+    def load_context(self, context: Any) -> None:
         from loopml.registry._bundle import ModelBundle
 
         self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input, params=None):
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.bundle.predict_frame(frame)
