@@ -285,7 +285,12 @@ class Project:
             "split": split.strategy,
             "features": len(prepared.schema.feature_columns),
             "ignored_columns": ", ".join(
-                f"{c.name} ({c.pii or c.role})" for c in prepared.schema.columns if not c.is_feature
+                [
+                    f"{c.name} ({c.pii or c.role})"
+                    for c in prepared.schema.columns
+                    if not c.is_feature
+                ]
+                + [f"{name} (dropped in loopml.yaml)" for name in prepared.schema.ignored]
             )
             or "none",
             "notes": "; ".join(problem.notes) or "none",

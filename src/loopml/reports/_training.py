@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from functools import lru_cache
 from typing import Any
@@ -151,7 +150,7 @@ def render_training_report(
             "mean": t.mean,
             "std": t.std,
             "seconds": t.seconds,
-            "params": html.escape(json.dumps(t.params, default=str)),
+            "params": json.dumps(t.params, default=str),
         }
         for i, t in enumerate(leaderboard.ranked())
     ]
