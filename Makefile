@@ -27,14 +27,14 @@ run: install
 	$(BIN)/loopml demo $(DEMO) --overwrite
 
 ## test: install what tests need, lint, and run the whole suite
-test: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+test: lint
 	$(BIN)/pytest
 
+## lint: ruff, and the import contract that keeps stages from importing later ones
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

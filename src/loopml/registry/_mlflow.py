@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import loopml
 from loopml.errors import ModelNotFoundError, RegistryError
 from loopml.registry._bundle import MANIFEST_FILE, ModelBundle
 
@@ -169,7 +168,7 @@ class Registry:
                         # nothing is cloudpickled; code_paths ships the loopml package.
                         python_model=str(Path(__file__).with_name("_pyfunc_model.py")),
                         artifacts={"bundle": str(bundle_dir)},
-                        code_paths=[str(Path(loopml.__file__).parent)],
+                        code_paths=[str(Path(__file__).resolve().parents[1])],  # the loopml package
                         pip_requirements=_requirements(),
                         signature=_signature(bundle),
                     )
