@@ -37,7 +37,9 @@ ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 MODEL_FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm")
 ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting", "lightgbm"]
 
-_GATE = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_GATE = re.compile(
+    r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
+)
 
 
 class _Section(BaseModel):
@@ -281,6 +283,25 @@ def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
     """Validate the text of a project file.
 
@@ -291,7 +312,7 @@ def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
     """
     try:
         node = yaml.compose(text)
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark else source

@@ -64,8 +64,9 @@ def score(
         return float(skm.f1_score(y_true, y_pred, average=average, zero_division=0, **pos))
     if proba is None or classes is None:
         raise ValueError(f"metric {metric!r} needs class probabilities")
-    classes = list(classes)
-    proba = clip_proba(proba)
+    order = sorted(range(len(classes)), key=lambda i: (str(type(classes[i])), classes[i]))
+    classes = [list(classes)[i] for i in order]  # scikit-learn expects sorted labels
+    proba = clip_proba(np.asarray(proba)[:, order])
     present = set(np.unique(y_true).tolist())
     if metric == "log_loss":
         return float(skm.log_loss(y_true, proba, labels=classes))

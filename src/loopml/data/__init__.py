@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from loopml.config import DataConfig
 from loopml.data._draft import draft_config
 from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
 from loopml.data._schema import (
@@ -18,7 +15,7 @@ from loopml.data._schema import (
     to_datetime,
     to_numeric,
 )
-from loopml.data._sources import file_kind, fingerprint, load_files, read_file, read_header
+from loopml.data._sources import collect, file_kind, fingerprint, read_file, read_header
 from loopml.types import DataSet
 
 __all__ = [
@@ -43,8 +40,3 @@ __all__ = [
     "to_datetime",
     "to_numeric",
 ]
-
-
-def collect(cfg: DataConfig, base_dir: Path) -> DataSet:
-    """Load the configured source (paths relative to ``base_dir``) into a :class:`DataSet`."""
-    return load_files(cfg.source, base_dir)

@@ -37,7 +37,7 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
     lines = [
         "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
         f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
-        f"name: {name}",
+        f"name: {_quote(name)}",
         "",
         "problem:",
         f"  task: {problem.task}            # inferred from {target!r}; auto | binary | "

@@ -121,13 +121,17 @@ def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: 
     n_missing = int(raw.isna().sum())
     if n_missing == len(raw):
         raise DataError(f"target column {target!r} has no values: every row is missing.")
-    task: TaskKind = infer_task(raw) if cfg.task == "auto" else cfg.task  # type: ignore[assignment]
+    if cfg.task == "auto":
+        labels = raw if pd.api.types.is_numeric_dtype(raw) else raw.astype("string").str.strip()
+        task: TaskKind = infer_task(labels)
+    else:
+        task = cfg.task  # type: ignore[assignment]
     values = prepare_target(raw, task).dropna()
     notes = []
     if n_missing:
         notes.append(f"{n_missing} rows without a target value are left out of training")
     if values.nunique() < 2:
-        only = values.iloc[0]
+        only = _jsonable(values.iloc[0])
         raise DataError(
             f"target column {target!r} has only one value ({only!r}) in {len(values)} rows; "
             "a model needs at least two classes or distinct values. Check the filter or the file."
@@ -176,6 +180,12 @@ def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: 
 
 
 def _positive_class(declared: Any, classes: tuple[Any, ...], counts: pd.Series, target: str) -> Any:
+    if isinstance(declared, bool):
+        # YAML 1.1 reads an unquoted yes/no/true/false as a boolean
+        spellings = {"true", "yes", "y", "t", "1"} if declared else {"false", "no", "n", "f", "0"}
+        for c in classes:
+            if c is declared or str(c).strip().casefold() in spellings:
+                return c
     if declared is not None:
         for c in classes:
             if c == declared or str(c).strip().casefold() == str(declared).strip().casefold():

@@ -116,6 +116,9 @@ class Schema:
                     entry["out_of_range"] = int(
                         ((numbers < col.minimum) | (numbers > col.maximum)).sum()
                     )
+            elif col.role == "boolean":
+                flags = to_boolean(values)
+                entry["invalid"] = int((flags.isna() & present).sum())
             elif col.role == "categorical" and col.categories:
                 normal = normalize_category(values)
                 known = set(col.categories)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopml.config import FileSource
+from loopml.config import DataConfig, FileSource
 from loopml.errors import DataError
 from loopml.types import DataSet
 
@@ -70,12 +70,28 @@ def read_file(path: Path, kind: str, options: dict | None = None) -> pd.DataFram
         raise DataError(f"data file {path} is not valid CSV: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"data file {path} is not UTF-8 ({exc.reason} at byte {exc.start}). Re-save it as "
+            f"data file {path} is not UTF-8 ({_decode_problem(path, exc)}). Re-save it as "
             "UTF-8, or set data.source.options.encoding (e.g. latin-1)."
+        ) from exc
+    except TypeError as exc:
+        raise DataError(
+            f"data.source.options {sorted(options)} are not valid for reading {kind} files: "
+            f"{exc}. Remove or fix the option."
         ) from exc
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"cannot read {kind} file {path}: {exc}") from exc
     return frame
+
+
+def _decode_problem(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where the first byte that is not UTF-8 sits in the file (pandas reports its buffer)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as real:
+        data = real.object
+        line = data.count(b"\n", 0, real.start) + 1
+        return f"byte 0x{data[real.start]:02x} at offset {real.start}, line {line}"
+    return exc.reason
 
 
 def load_files(source: FileSource, base_dir: Path) -> DataSet:
@@ -84,7 +100,10 @@ def load_files(source: FileSource, base_dir: Path) -> DataSet:
     frames = [read_file(p, source.type, source.options) for p in paths]
     if len(frames) > 1:
         first = list(frames[0].columns)
-        for p, f in zip(paths[1:], frames[1:], strict=True):
+        for i, (p, f) in enumerate(zip(paths[1:], frames[1:], strict=True), start=1):
+            if set(f.columns) == set(first):
+                frames[i] = f[first]  # same columns in another order: align by name
+                continue
             if list(f.columns) != first:
                 missing = sorted(set(first) - set(f.columns))
                 extra = sorted(set(f.columns) - set(first))
@@ -130,3 +149,8 @@ def file_kind(path: Path) -> str:
         if suffix in (".csv", ".parquet", ".pq"):
             return FILE_TYPES[suffix]
     raise DataError(f"{path}: cannot tell the format from the name; use a .csv or .parquet file.")
+
+
+def collect(cfg: DataConfig, base_dir: Path) -> DataSet:
+    """Load the configured source (paths relative to ``base_dir``) into a :class:`DataSet`."""
+    return load_files(cfg.source, base_dir)
