@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from loopml.data import (
 )
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
 from loopml.evaluation import Evaluation, evaluate
+from loopml.files import write_text_atomic
 from loopml.loop import PromotionDecision, decide_promotion
 from loopml.modeling import (
     Leaderboard,
@@ -360,7 +360,7 @@ class Project:
             )
         registry.set_alias(version.version, decision.alias)
         report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
-        _write_atomic(report, html)
+        write_text_atomic(report, html)
         version = registry.version_info(version.version)
         return TrainResult(
             version=version,
@@ -483,15 +483,3 @@ class Project:
         _, info = registry.load(ref)
         registry.set_alias(info.version, alias)
         return registry.version_info(info.version)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

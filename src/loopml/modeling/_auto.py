@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -17,6 +19,19 @@ from loopml.modeling._candidates import PORTFOLIO_ORDER
 from loopml.modeling._search import Leaderboard, search
 from loopml.modeling._split import cv_folds
 from loopml.types import TaskKind
+
+
+def _ravel_y(y: Any) -> np.ndarray:
+    """y as a 1-d array; a column vector is raveled with scikit-learn's usual warning."""
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y_arr = y_arr.ravel()
+    return y_arr
 
 
 class _AutoBase(BaseEstimator):
@@ -144,18 +159,7 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
     """
 
     def fit(self, X: Any, y: Any) -> AutoClassifier:
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            import warnings
-
-            from sklearn.exceptions import DataConversionWarning
-
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected; it was raveled.",
-                DataConversionWarning,
-                stacklevel=2,
-            )
-            y_arr = y_arr.ravel()
+        y_arr = _ravel_y(y)
         check_classification_targets(y_arr)
         classes = np.unique(y_arr)
         if len(classes) < 2:
@@ -194,18 +198,7 @@ class AutoRegressor(RegressorMixin, _AutoBase):
     """
 
     def fit(self, X: Any, y: Any) -> AutoRegressor:
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            import warnings
-
-            from sklearn.exceptions import DataConversionWarning
-
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected; it was raveled.",
-                DataConversionWarning,
-                stacklevel=2,
-            )
-            y_arr = y_arr.ravel()
+        y_arr = _ravel_y(y)
         y_arr = check_array(y_arr, ensure_2d=False, dtype="numeric", ensure_all_finite=True)
         self._fit(X, y_arr.astype(float), "regression", [])
         return self

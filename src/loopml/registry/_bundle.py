@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from sklearn.pipeline import Pipeline
 
 from loopml.data import Problem, Schema
 from loopml.errors import IntegrityError, RegistryError
+from loopml.files import write_text_atomic
 
 FORMAT_VERSION = 1
 PIPELINE_FILE = "pipeline.joblib"
@@ -104,7 +103,7 @@ class ModelBundle:
         joblib.dump(self.pipeline, pipeline_path, compress=3)
         manifest = self.manifest()
         manifest["checksums"] = {PIPELINE_FILE: sha256_file(pipeline_path)}
-        _write_atomic(directory / MANIFEST_FILE, json.dumps(manifest, indent=2, default=_json))
+        write_text_atomic(directory / MANIFEST_FILE, json.dumps(manifest, indent=2, default=_json))
         return {
             PIPELINE_FILE: manifest["checksums"][PIPELINE_FILE],
             MANIFEST_FILE: sha256_file(directory / MANIFEST_FILE),
@@ -160,17 +159,6 @@ def _verify(path: Path, digest: str) -> None:
             f"recorded {digest[:12]}…). Refusing to load it. Restore the file or register a "
             "newly trained model."
         )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json(value: Any) -> Any:
