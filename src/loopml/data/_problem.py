@@ -92,8 +92,8 @@ def prepare_target(values: pd.Series, task: TaskKind) -> pd.Series:
         return values
     if pd.api.types.is_float_dtype(values):
         non_null = values.dropna()
-        if bool(np.all(np.mod(non_null.to_numpy(), 1) == 0)):
-            return values.astype("Int64").astype(object).where(values.notna(), None)
+        if len(non_null) == len(values) and bool(np.all(np.mod(non_null.to_numpy(), 1) == 0)):
+            return values.astype("int64")  # 0.0/1.0 read from a CSV are the labels 0 and 1
         return values
     return values.astype("string").str.strip().astype(object).where(values.notna(), None)
 
@@ -126,7 +126,7 @@ def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: 
         task: TaskKind = infer_task(labels)
     else:
         task = cfg.task  # type: ignore[assignment]
-    values = prepare_target(raw, task).dropna()
+    values = prepare_target(raw.dropna(), task)
     notes = []
     if n_missing:
         notes.append(f"{n_missing} rows without a target value are left out of training")

@@ -21,8 +21,10 @@ from loopml.modeling._split import cv_folds
 from loopml.types import TaskKind
 
 
-def _ravel_y(y: Any) -> np.ndarray:
+def _ravel_y(y: Any, estimator: str) -> np.ndarray:
     """y as a 1-d array; a column vector is raveled with scikit-learn's usual warning."""
+    if y is None:
+        raise ValueError(f"{estimator} requires y to be passed, but the target y is None.")
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         warnings.warn(
@@ -159,12 +161,14 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
     """
 
     def fit(self, X: Any, y: Any) -> AutoClassifier:
-        y_arr = _ravel_y(y)
+        y_arr = _ravel_y(y, type(self).__name__)
+        if len(y_arr) == 0:
+            raise ValueError("Found array with 0 sample(s) (shape=(0,)); at least one is required.")
         check_classification_targets(y_arr)
         classes = np.unique(y_arr)
         if len(classes) < 2:
             raise ValueError(
-                f"y has one class ({classes[0]!r}); a classifier needs at least two classes."
+                f"y has one class ({classes[0].item()!r}); a classifier needs at least two classes."
             )
         self.classes_ = classes
         task: TaskKind = "binary" if len(classes) == 2 else "multiclass"
@@ -198,7 +202,7 @@ class AutoRegressor(RegressorMixin, _AutoBase):
     """
 
     def fit(self, X: Any, y: Any) -> AutoRegressor:
-        y_arr = _ravel_y(y)
+        y_arr = _ravel_y(y, type(self).__name__)
         y_arr = check_array(y_arr, ensure_2d=False, dtype="numeric", ensure_all_finite=True)
         self._fit(X, y_arr.astype(float), "regression", [])
         return self

@@ -20,6 +20,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from loopml.errors import TrainingError
 from loopml.features import build_preprocessor
@@ -138,7 +139,7 @@ def predict_scores(
     proba = np.zeros((len(X), len(classes)))
     for j, c in enumerate(fitted):
         proba[:, list(classes).index(c)] = raw[:, j]
-    pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    pred = np.asarray(list(classes))[np.argmax(proba, axis=1)]
     return pred, proba
 
 
@@ -227,7 +228,7 @@ def search(
             t0 = clock()
             try:
                 pipe = make_pipeline(roles, family, task, params, seed, jobs)
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
                     warnings.simplefilter("ignore")
                     pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
                     pred, proba = predict_scores(pipe, X.iloc[valid_idx], task, classes)
@@ -281,7 +282,7 @@ def search(
         raise TrainingError(f"no candidate model could be trained ({reasons}).")
     report(f"refitting {best.family} on all training rows")
     pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
         warnings.simplefilter("ignore")
         pipeline.fit(X, y)
     board = Leaderboard(

@@ -110,7 +110,13 @@ def cv_folds(
     if strategy == "group" and groups is not None:
         g = groups.to_numpy()
         n_folds = min(n_folds, len(np.unique(g)))
-        if y.dtype == object or isinstance(y.dtype, pd.CategoricalDtype):
+        labels = (
+            pd.api.types.is_object_dtype(y)
+            or pd.api.types.is_string_dtype(y)
+            or pd.api.types.is_bool_dtype(y)
+            or isinstance(y.dtype, pd.CategoricalDtype)
+        )
+        if labels:
             split = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         else:
             split = GroupKFold(n_splits=n_folds)

@@ -78,7 +78,7 @@ class ModelBundle:
         out = pd.DataFrame(
             {f"proba_{c}": proba[:, j] for j, c in enumerate(classes)}, index=frame.index
         )
-        out.insert(0, "prediction", np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)])
+        out.insert(0, "prediction", np.asarray(classes)[np.argmax(proba, axis=1)])
         return out
 
     # ---------------------------------------------------------------- persistence

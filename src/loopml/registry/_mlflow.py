@@ -156,9 +156,11 @@ class Registry:
                         client.log_metric(run_id, key, float(value))
                 for name, path in artifacts.items():
                     client.log_artifact(run_id, str(path), artifact_path=name)
-                mlflow.set_tracking_uri(self.uri)
-                mlflow.set_registry_uri(self.uri)
-                with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+                with (
+                    _global_uris(self.uri),
+                    mlflow.start_run(run_id=run_id),
+                    warnings.catch_warnings(),
+                ):
                     # MLflow nudges towards type hints and input examples; our explicit
                     # signature and bundle schema cover what those would give.
                     warnings.simplefilter("ignore", UserWarning)
@@ -172,17 +174,18 @@ class Registry:
                         pip_requirements=_requirements(),
                         signature=_signature(bundle),
                     )
-                self._ensure_registered_model()
-                mv = client.create_model_version(
-                    self.model_name,
-                    source=info.model_uri,
-                    run_id=run_id,
-                    tags={CHECKSUM_TAG + k: v for k, v in checksums.items()},
-                )
-                version = str(mv.version)
+                    self._ensure_registered_model()
+                    # inside: MLflow resolves the models:/ source through the global URIs
+                    mv = client.create_model_version(
+                        self.model_name,
+                        source=info.model_uri,
+                        run_id=run_id,
+                        tags={CHECKSUM_TAG + k: v for k, v in checksums.items()},
+                    )
+                    version = str(mv.version)
             client.set_terminated(run_id, "FINISHED")
         except BaseException as exc:
-            self._rollback(run_id, version)
+            self._rollback(experiment_id, run_id, version)
             if isinstance(exc, Exception) and not isinstance(exc, RegistryError):
                 raise RegistryError(f"registering the model failed: {exc}") from exc
             raise
@@ -196,12 +199,25 @@ class Registry:
         except MlflowException:
             self._client.create_registered_model(self.model_name)
 
-    def _rollback(self, run_id: str, version: str | None) -> None:
+    def _rollback(self, experiment_id: str, run_id: str, version: str | None) -> None:
+        """Undo a partial registration: version, logged model, run, and their local files."""
+        client = self._client
         with contextlib.suppress(Exception):
             if version is not None:
-                self._client.delete_model_version(self.model_name, version)
+                client.delete_model_version(self.model_name, version)
         with contextlib.suppress(Exception):
-            self._client.delete_run(run_id)
+            if not client.search_model_versions(f"name = '{self.model_name}'"):
+                client.delete_registered_model(self.model_name)
+        with contextlib.suppress(Exception):
+            for logged in client.search_logged_models(
+                experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+            ):
+                client.delete_logged_model(logged.model_id)
+                _remove_local(logged.artifact_location)
+        with contextlib.suppress(Exception):
+            _remove_local(client.get_run(run_id).info.artifact_uri)
+        with contextlib.suppress(Exception):
+            client.delete_run(run_id)
 
     def set_alias(self, version: str, alias: str) -> None:
         if alias not in ALIASES:
@@ -219,7 +235,13 @@ class Registry:
         if not self.exists():
             return []
         found = self._client.search_model_versions(f"name = '{self.model_name}'")
-        infos = [self._info(mv) for mv in found]
+        # search results carry no aliases; the registered model has them all
+        aliases: dict[str, list[str]] = {}
+        if found:
+            model = self._client.get_registered_model(self.model_name)
+            for alias, version in (getattr(model, "aliases", None) or {}).items():
+                aliases.setdefault(str(version), []).append(alias)
+        infos = [self._info(mv, aliases.get(str(mv.version), [])) for mv in found]
         return sorted(infos, key=lambda i: int(i.version), reverse=True)
 
     def resolve(self, ref: str | int) -> str:
@@ -264,7 +286,7 @@ class Registry:
             ) from exc
         return self._info(mv)
 
-    def _info(self, mv: Any) -> ModelVersionInfo:
+    def _info(self, mv: Any, aliases: list[str] | None = None) -> ModelVersionInfo:
         metrics: dict[str, float] = {}
         if mv.run_id:
             with contextlib.suppress(Exception):
@@ -280,7 +302,7 @@ class Registry:
             name=self.model_name,
             version=str(mv.version),
             run_id=mv.run_id or "",
-            aliases=tuple(sorted(getattr(mv, "aliases", []) or [])),
+            aliases=tuple(sorted(aliases or getattr(mv, "aliases", None) or [])),
             created=created,
             metrics=metrics,
             tags=dict(mv.tags or {}),
@@ -333,6 +355,26 @@ class Registry:
         if self.uri.startswith("sqlite:///"):
             Path(self.uri[len("sqlite:///") :]).unlink(missing_ok=True)
         shutil.rmtree(self.artifact_root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _global_uris(uri: str) -> Iterator[None]:
+    """MLflow's fluent logging reads process-wide URIs; set them only while we log."""
+    import mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+
+
+def _remove_local(uri: str | None) -> None:
+    if uri and uri.startswith("file://"):
+        shutil.rmtree(uri[len("file://") :], ignore_errors=True)
 
 
 def _short(value: Any) -> str:

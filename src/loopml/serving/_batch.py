@@ -101,6 +101,8 @@ def score_file(
     writer: pq.ParquetWriter | None = None
     try:
         for chunk in _chunks(input_path, in_kind, chunk_rows):
+            if chunk.empty:
+                continue
             scored = bundle.predict_frame(chunk)
             for col, found in bundle.schema.inspect(chunk).items():
                 slot = issues.setdefault(col, {})

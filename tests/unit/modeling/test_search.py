@@ -1,0 +1,428 @@
+"""The model search under a budget (loopml.modeling._search)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from loopml.errors import TrainingError
+from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds, search
+
+
+@pytest.fixture(autouse=True)
+def _one_openmp_thread() -> Iterator[None]:
+    # HistGradientBoosting ignores n_jobs and starts an OpenMP thread per core; on a busy
+    # two-core machine their spin-waits make a fold several times slower.
+    with threadpool_limits(limits=1):
+        yield
+
+
+ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
+
+
+def _frame(n: int = 120, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Numbers with gaps, a category with gaps, a datetime column, and a signal in x1/color."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
+    X = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": rng.uniform(0, 10, size=n),
+            "color": color,
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
+    )
+    X.loc[rng.choice(n, 10, replace=False), "x1"] = np.nan
+    X.loc[[3, 7, 11], "color"] = None
+    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
+    return X, signal
+
+
+@pytest.fixture(scope="module")
+def binary() -> tuple[pd.DataFrame, pd.Series]:
+    X, signal = _frame()
+    return X, pd.Series(np.where(signal > 0.5, "yes", "no"), dtype=object)
+
+
+@pytest.fixture(scope="module")
+def regression() -> tuple[pd.DataFrame, pd.Series]:
+    X, signal = _frame()
+    return X, pd.Series(3.0 * signal + 10.0)
+
+
+def _search_binary(
+    data: tuple[pd.DataFrame, pd.Series], *, metric: str = "roc_auc", **kwargs: Any
+) -> Any:
+    X, y = data
+    options: dict[str, Any] = {
+        "families": ("linear", "hist_gradient_boosting"),
+        "budget_seconds": 600.0,
+        "seed": 0,
+        "n_jobs": 1,
+        "clock": _frozen,
+    }
+    options.update(kwargs)
+    return search(
+        X,
+        y,
+        task="binary",
+        metric=metric,
+        roles=ROLES,
+        folds=cv_folds(y, strategy="stratified", n_folds=3, seed=0),
+        classes=("no", "yes"),
+        positive_class="yes",
+        **options,
+    )
+
+
+def _frozen() -> float:
+    """A clock that never moves: the budget never binds, max_trials decides."""
+    return 0.0
+
+
+class TickingClock:
+    """A fake clock that advances one second on every call."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def _rows(board: Leaderboard) -> list[tuple[Any, ...]]:
+    return [(t.family, t.source, t.status, len(t.fold_scores)) for t in board.trials]
+
+
+# ---------------------------------------------------------------------------- results
+
+
+def test_search_returns_a_fitted_pipeline(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, _ = binary
+
+    result = _search_binary(binary, tune=False)
+
+    pipe = result.pipeline
+    assert isinstance(pipe, Pipeline)
+    assert [name for name, _ in pipe.steps] == ["coerce", "datetime", "columns", "model"]
+    check_is_fitted(pipe)
+    assert result.feature_roles == ROLES
+    assert set(pipe.predict(X)) <= {"no", "yes"}
+    proba = pipe.predict_proba(X)
+    assert proba.shape == (120, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # the refitted pipeline is the best trial's family with its parameters
+    best = result.leaderboard.best
+    assert best.family == "linear"
+    assert isinstance(pipe.named_steps["model"], LogisticRegression)
+    assert best.params["C"] == pipe.named_steps["model"].C
+
+
+def test_portfolio_trials_are_recorded(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    board = _search_binary(binary, tune=False).leaderboard
+
+    assert board.metric == "roc_auc"
+    assert board.greater_is_better is True
+    assert board.n_folds == 3
+    assert board.budget_seconds == 600.0
+    assert _rows(board) == [
+        ("linear", "portfolio", "ok", 3),
+        ("hist_gradient_boosting", "portfolio", "ok", 3),
+    ]
+    assert board.trials[0].params == {"C": 1.0}
+    assert board.trials[1].params == CANDIDATES["hist_gradient_boosting"].defaults
+    assert [t.number for t in board.trials] == [0, 1]
+
+
+def test_leaderboard_ranks_higher_is_better_metrics_best_first(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    board = _search_binary(binary, max_trials=4).leaderboard
+
+    ranked = board.ranked()
+    means = [t.mean for t in ranked]
+    assert means == sorted(means, reverse=True)
+    assert board.best is ranked[0]
+    assert board.to_dict()["trials"] == [t.to_dict() for t in ranked]
+
+
+def test_leaderboard_ranks_lower_is_better_metrics_best_first(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    board = _search_binary(binary, metric="log_loss", max_trials=4).leaderboard
+
+    assert board.greater_is_better is False
+    ranked = board.ranked()
+    means = [t.mean for t in ranked]
+    assert len(means) == 4
+    assert means == sorted(means)
+    assert board.best.mean == min(means)
+
+
+def test_regression_search_ranks_rmse_ascending(
+    regression: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = regression
+
+    result = search(
+        X,
+        y,
+        task="regression",
+        metric="rmse",
+        roles=ROLES,
+        folds=cv_folds(y, strategy="random", n_folds=3, seed=0),
+        budget_seconds=600.0,
+        families=("linear", "hist_gradient_boosting"),
+        max_trials=3,
+        seed=0,
+        n_jobs=1,
+        clock=_frozen,
+    )
+
+    board = result.leaderboard
+    assert board.greater_is_better is False
+    means = [t.mean for t in board.ranked()]
+    assert means == sorted(means)
+    assert board.trials[0].params == {"alpha": 1.0}  # only what matters for Ridge
+    assert result.pipeline.predict(X).shape == (120,)
+
+
+def test_ranked_puts_unfinished_trials_last() -> None:
+    def trial(number: int, status: str, scores: tuple[float, ...]) -> TrialResult:
+        return TrialResult(number, "linear", {}, scores, 1.0, status)
+
+    board = Leaderboard(
+        metric="rmse",
+        greater_is_better=False,
+        trials=(
+            trial(0, "failed", ()),
+            trial(1, "ok", (3.0, 5.0)),
+            trial(2, "timeout", (0.1,)),
+            trial(3, "ok", (2.0, 2.0)),
+            trial(4, "pruned", (1.0,)),
+            trial(5, "ok", (4.0, 2.0)),
+            trial(6, "ok", (3.0, 3.0)),
+        ),
+        budget_seconds=10.0,
+        elapsed_seconds=9.0,
+        n_folds=2,
+    )
+
+    # means: 1 -> 4.0, 3 -> 2.0, 5 -> 3.0, 6 -> 3.0; the tie of 5 and 6 goes by number
+    assert [t.number for t in board.ranked()] == [3, 5, 6, 1, 0, 2, 4]
+    assert board.best.number == 3
+    assert board.best.std == 0.0
+    assert board.trials[1].std == 1.0
+
+
+def test_best_raises_when_no_trial_completed() -> None:
+    board = Leaderboard(
+        metric="roc_auc",
+        greater_is_better=True,
+        trials=(TrialResult(0, "linear", {}, (), 0.5, "failed", error="ValueError: x"),),
+        budget_seconds=1.0,
+        elapsed_seconds=1.0,
+        n_folds=3,
+    )
+    with pytest.raises(TrainingError, match="no trial completed"):
+        _ = board.best
+
+
+# ---------------------------------------------------------------------------- trial count
+
+
+def test_max_trials_caps_the_trial_count(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    board = _search_binary(binary, families=("linear",), max_trials=3).leaderboard
+
+    assert _rows(board) == [
+        ("linear", "portfolio", "ok", 3),
+        ("linear", "optuna", "ok", 3),
+        ("linear", "optuna", "ok", 3),
+    ]
+    tuned = [t.params["C"] for t in board.trials[1:]]
+    assert all(1e-3 <= c <= 1e2 for c in tuned)
+    assert len({1.0, *tuned}) == 3
+
+
+def test_max_trials_below_the_portfolio_size(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    board = _search_binary(binary, max_trials=1).leaderboard
+    assert _rows(board) == [("linear", "portfolio", "ok", 3)]
+
+
+def test_same_seed_gives_identical_leaderboards(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    first = _search_binary(binary, max_trials=3, seed=3).leaderboard
+    again = _search_binary(binary, max_trials=3, seed=3).leaderboard
+    other = _search_binary(binary, max_trials=3, seed=4).leaderboard
+
+    assert first.to_dict() == again.to_dict()
+    assert [t.source for t in first.trials] == ["portfolio", "portfolio", "optuna"]
+    assert first.trials[2].params != other.trials[2].params
+
+
+# ---------------------------------------------------------------------------- budget
+
+
+def test_first_model_completes_even_when_the_budget_is_spent(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    clock = TickingClock()
+
+    result = _search_binary(binary, budget_seconds=1.0, clock=clock)
+
+    board = result.leaderboard
+    assert _rows(board) == [("linear", "portfolio", "ok", 3)]
+    assert board.elapsed_seconds > board.budget_seconds
+    check_is_fitted(result.pipeline)
+
+
+def test_search_stops_when_the_budget_is_spent(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    # one second per clock call: the first trial takes 7 "seconds" (3 folds), after which
+    # 15 - 9 = 6 are left; the second trial runs one fold and is stopped before the next,
+    # which would not leave room for the refit of the best model.
+    clock = TickingClock()
+
+    board = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
+
+    assert _rows(board) == [
+        ("linear", "portfolio", "ok", 3),
+        ("hist_gradient_boosting", "portfolio", "timeout", 1),
+    ]
+    assert [t.seconds for t in board.trials] == [7.0, 5.0]
+    assert board.best.family == "linear"
+    assert [t.number for t in board.ranked()] == [0, 1]
+
+
+def test_a_larger_budget_runs_more_trials(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    counts = []
+    for budget in (1.0, 20.0, 40.0):
+        board = _search_binary(binary, budget_seconds=budget, clock=TickingClock()).leaderboard
+        counts.append(sum(t.status == "ok" for t in board.trials))
+    assert counts == sorted(counts)
+    assert counts[0] == 1
+    assert counts[-1] > counts[0]
+
+
+def test_progress_is_reported(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    seen: list[tuple[float, str]] = []
+
+    _search_binary(
+        binary,
+        families=("linear",),
+        tune=False,
+        progress=lambda seconds, message: seen.append((seconds, message)),
+    )
+
+    messages = [m for _, m in seen]
+    assert messages[:3] == ["linear fold 1/3", "linear fold 2/3", "linear fold 3/3"]
+    assert messages[-2:] == ["refitting linear on all training rows", "done"]
+    assert all(0.0 <= seconds <= 600.0 for seconds, _ in seen)
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def _raising_build(message: str) -> Callable[..., Any]:
+    def build(task: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+        raise RuntimeError(message)
+
+    return build
+
+
+def test_every_candidate_failing_raises_training_error(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
+    monkeypatch.setitem(CANDIDATES, "linear", broken)
+
+    with pytest.raises(
+        TrainingError, match=r"no candidate model could be trained \(linear: RuntimeError: boom\)"
+    ):
+        _search_binary(binary, families=("linear",))
+
+
+def test_a_failing_candidate_is_recorded_not_fatal(
+    binary: tuple[pd.DataFrame, pd.Series],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
+    monkeypatch.setitem(CANDIDATES, "linear", broken)
+
+    with caplog.at_level(logging.WARNING, logger="loopml.modeling._search"):
+        result = _search_binary(binary, tune=False)
+
+    board = result.leaderboard
+    assert _rows(board) == [
+        ("linear", "portfolio", "failed", 0),
+        ("hist_gradient_boosting", "portfolio", "ok", 3),
+    ]
+    assert board.trials[0].error == "RuntimeError: boom"
+    assert board.best.family == "hist_gradient_boosting"
+    assert [t.number for t in board.ranked()] == [1, 0]
+    assert "trial 0 (linear) failed: RuntimeError: boom" in caplog.text
+
+
+def test_metric_undefined_on_every_fold_fails_the_trial(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = binary
+    # every validation fold holds a single class: roc_auc is undefined there
+    yes = np.flatnonzero(y.to_numpy() == "yes")
+    no = np.flatnonzero(y.to_numpy() == "no")
+    folds = [
+        (np.sort(np.concatenate([no, yes[10:]])), yes[:10]),
+        (np.sort(np.concatenate([no[10:], yes])), no[:10]),
+    ]
+
+    with pytest.raises(TrainingError, match=r"linear: metric undefined on every fold"):
+        search(
+            X,
+            y,
+            task="binary",
+            metric="roc_auc",
+            roles=ROLES,
+            folds=folds,
+            budget_seconds=600.0,
+            classes=("no", "yes"),
+            positive_class="yes",
+            families=("linear",),
+            seed=0,
+            n_jobs=1,
+            clock=_frozen,
+        )
+
+
+def test_integer_labels_with_a_label_metric(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, y = binary
+    labels = pd.Series(np.where(y == "yes", 1, 0))
+
+    result = search(
+        X,
+        labels,
+        task="binary",
+        metric="accuracy",
+        roles=ROLES,
+        folds=cv_folds(labels, strategy="stratified", n_folds=3, seed=0),
+        budget_seconds=600.0,
+        classes=(0, 1),
+        positive_class=1,
+        families=("linear",),
+        tune=False,
+        seed=0,
+        n_jobs=1,
+        clock=_frozen,
+    )
+
+    assert result.leaderboard.trials[0].status == "ok"
