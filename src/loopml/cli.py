@@ -189,7 +189,7 @@ def init(
         if as_json:
             _emit_json({"config": str(target_file)})
         else:
-            out.print(text, highlight=False, markup=False)
+            out.print(text, highlight=False, markup=False, soft_wrap=True)
             out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
 
 

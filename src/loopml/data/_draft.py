@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from loopml.config import ProblemConfig, parse_config
 from loopml.data._problem import resolve_problem
 from loopml.data._schema import infer_schema
@@ -33,7 +36,7 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
     if not re.match(r"^[A-Za-z0-9]", name):
         name = "project-" + name.lstrip("-_.")
 
-    gate = _suggest_gate(problem.task)
+    gate = _suggest_gate(problem.task, frame[target])
     lines = [
         "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
         f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
@@ -104,12 +107,15 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
     return text
 
 
-def _suggest_gate(task: str) -> str:
+def _suggest_gate(task: str, target: pd.Series) -> str:
     if task == "regression":
         return "r2 >= 0.5"
     if task == "binary":
         return "roc_auc >= 0.75"
-    return "balanced_accuracy >= 0.5"
+    # multiclass: 10% below the log loss of always predicting the class frequencies
+    shares = target.dropna().value_counts(normalize=True).to_numpy()
+    prior = float(-(shares * np.log(shares)).sum())
+    return f"log_loss <= {0.9 * prior:.3f}"
 
 
 def _quote(value: object) -> str:

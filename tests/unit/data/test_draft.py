@@ -83,6 +83,8 @@ def test_multiclass_draft_lists_the_classes(tmp_path: Path) -> None:
     cfg = parse_config(text)
     assert (cfg.problem.task, cfg.problem.metric) == ("multiclass", "log_loss")
     assert "  # 3 classes: basic, gold, pro" in text
+    # three equal classes: the prior's log loss is ln 3 = 1.0986; the gate asks 10% better
+    assert str(cfg.problem.gate) == "log_loss <= 0.989"
 
 
 def test_integer_target_positive_class_stays_an_integer(tmp_path: Path) -> None:
