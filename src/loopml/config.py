@@ -133,22 +133,181 @@ class ProblemConfig(_Section):
 
 
 class FileSource(_Section):
-    """CSV or Parquet files: one path or a glob, relative to the project directory."""
+    """CSV, Parquet, JSON or JSON-lines files: one path or a glob, relative to the project."""
 
-    type: Literal["csv", "parquet"]
+    type: Literal["csv", "parquet", "json", "jsonl"]
     path: str = Field(min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-Source = Annotated[FileSource, Field(discriminator="type")]
+class SqlSource(_Section):
+    """A table or a query through SQLAlchemy (SQLite, PostgreSQL, ...).
+
+    Credentials never live in the file: ``url`` carries no password; ``username_env`` and
+    ``password_env`` name environment variables, or ``url_env`` names one holding the URL.
+    """
+
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        if self.url is not None and re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", self.url):
+            raise ValueError(
+                "url must not contain a password; put it in an environment variable and name "
+                "it in password_env (or the whole URL in url_env)"
+            )
+        if self.params and self.table is not None:
+            raise ValueError("params apply to a query, not to a table")
+        return self
+
+
+class DuckDbSource(_Section):
+    """DuckDB SQL over local files, e.g. ``select * from read_parquet('data/*.parquet')``.
+
+    Relative paths in the query are resolved against the project directory.
+    """
+
+    type: Literal["duckdb"]
+    query: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Pagination(_Section):
+    style: Literal["none", "next_link", "page", "offset"] = "none"
+    next_path: str = "next"  # next_link: dotted path of the next URL in the response body
+    page_param: str = "page"  # page: the page number parameter
+    offset_param: str = "offset"  # offset: the offset parameter
+    size_param: str | None = "limit"  # page/offset: the page size parameter
+    page_size: int = Field(default=100, ge=1)
+    start: int = 0  # first page number or offset
+    max_pages: int = Field(default=10_000, ge=1)
+
+
+class HttpSource(_Section):
+    """A JSON API: records at ``records_path`` of each response, pages followed as declared."""
+
+    type: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    params: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="header name -> environment variable with its value"
+    )
+    records_path: str = ""  # dotted path to the list of records; "" when the body is the list
+    pagination: Pagination = Field(default_factory=Pagination)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=20)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+
+
+Source = Annotated[FileSource | SqlSource | DuckDbSource | HttpSource, Field(discriminator="type")]
+
+
+class Join(_Section):
+    """Another source joined onto the main one on key columns."""
+
+    source: Source
+    on: list[str] = Field(min_length=1)
+    how: Literal["left", "inner"] = "left"
+    relationship: Literal["many_to_one", "one_to_one"] = "many_to_one"
+    suffix: str = "_right"
+
+
+class Incremental(_Section):
+    """Load only rows newer than the last successful run, by ``column``."""
+
+    column: str = Field(min_length=1)
 
 
 class DataConfig(_Section):
     source: Source
+    joins: list[Join] = Field(default_factory=list)
+    incremental: Incremental | None = None
     id_columns: list[str] = Field(default_factory=list)
     time_column: str | None = None
     group_column: str | None = None
     drop_columns: list[str] = Field(default_factory=list)
+
+
+class Expectation(_Section):
+    """What a column must satisfy; a violation is a finding of ``severity``."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+    not_null: bool = False
+    unique: bool = False
+    severity: Literal["error", "warning"] = "error"
+
+    @model_validator(mode="after")
+    def _range(self) -> Expectation:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class QualityConfig(_Section):
+    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    fail_on: Literal["error", "warning", "never"] = "error"
+    max_missing_fraction: float = Field(default=0.5, gt=0, le=1)
+    near_constant_fraction: float = Field(default=0.99, gt=0.5, le=1)
+    high_cardinality: int = Field(default=100, ge=2)
+    leakage_auc: float = Field(default=0.98, gt=0.5, le=1)
+    imbalance_ratio: float = Field(default=0.02, gt=0, lt=0.5)
+
+
+PiiPolicy = Literal["drop", "hash", "keep"]
+
+
+class PrivacyConfig(_Section):
+    pii: PiiPolicy = "drop"
+    columns: dict[str, PiiPolicy] = Field(default_factory=dict)  # per-column overrides
+    salt_env: str = "LOOPML_PII_SALT"
+
+
+class CategoryCleaning(_Section):
+    normalize: bool = True  # trim and lower-case labels
+    merge_similar: bool = True  # map near-duplicate spellings to the most frequent one
+    similarity: float = Field(default=0.88, gt=0.5, le=1.0)
+
+
+class MissingCleaning(_Section):
+    numeric: Literal["median", "mean", "zero"] = "median"
+    categorical: Literal["most_frequent", "constant"] = "constant"
+    indicators: bool = True
+
+
+class CleaningConfig(_Section):
+    duplicates: Literal["drop", "keep"] = "drop"
+    categories: CategoryCleaning = Field(default_factory=CategoryCleaning)
+    outliers: Literal["keep", "clip"] = "keep"
+    outlier_quantiles: tuple[float, float] = (0.001, 0.999)
+    missing: MissingCleaning = Field(default_factory=MissingCleaning)
+
+    @field_validator("outlier_quantiles")
+    @classmethod
+    def _quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if not 0 <= lo < hi <= 1:
+            raise ValueError("outlier_quantiles must be two numbers 0 <= low < high <= 1")
+        return value
+
+
+class ProfileConfig(_Section):
+    sample_rows: int = Field(default=200_000, ge=1000)
+    output: str = ".loopml/profile.html"
 
 
 class TrainingConfig(_Section):
@@ -194,6 +353,10 @@ class ProjectConfig(_Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    profile: ProfileConfig = Field(default_factory=ProfileConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:
@@ -242,7 +405,8 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, 
 def _format_errors(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int]) -> str:
     messages = []
     for err in exc.errors():
-        loc = tuple(part for part in err["loc"] if part not in ("csv", "parquet"))
+        tags = ("csv", "parquet", "json", "jsonl", "sql", "duckdb", "http")
+        loc = tuple(part for part in err["loc"] if part not in tags)
         # pydantic appends the discriminator tag and validator names to locations; drop them
         loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
         key = ".".join(str(p) for p in loc) or "(top level)"
@@ -250,8 +414,7 @@ def _format_errors(exc: ValidationError, source: str, lines: dict[tuple[Any, ...
         where = f"{source}, line {line}" if line else source
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            parent = loc[:-1]
-            allowed = _allowed_keys(parent)
+            allowed = _allowed_keys(tuple(err["loc"][:-1]))
             hint = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
             messages.append(f"{key}: unknown key ({where}).{hint} Remove it or fix its spelling.")
         elif err["type"] == "missing":
@@ -264,23 +427,33 @@ def _format_errors(exc: ValidationError, source: str, lines: dict[tuple[Any, ...
 
 
 def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
-    model: Any = ProjectConfig
+    """Field names of the model at ``path`` (pydantic's location, union tags included)."""
+    candidates: list[Any] = [ProjectConfig]
     for part in path:
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        if field is None:
+        tagged = [c for c in candidates if part in _type_tags(c)]
+        if tagged:  # a discriminated union's tag picks the member
+            candidates = tagged
+            continue
+        fields = [c.model_fields[part] for c in candidates if part in c.model_fields]
+        if not fields:
             return []
-        annotation = field.annotation
-        model = next(
-            (
-                a
-                for a in (annotation, *getattr(annotation, "__args__", ()))
-                if isinstance(a, type) and issubclass(a, BaseModel)
-            ),
-            None,
-        )
-        if model is None:
-            return []
-    return list(model.model_fields)
+        annotation = fields[0].annotation
+        members = getattr(annotation, "__args__", ())
+        if members and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            candidates = list(members)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            candidates = [annotation]
+        else:
+            nested = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            if not nested:
+                return []
+            candidates = nested
+    return list(candidates[0].model_fields) if len(candidates) == 1 else []
+
+
+def _type_tags(model: Any) -> tuple[str, ...]:
+    field = getattr(model, "model_fields", {}).get("type")
+    return tuple(getattr(field.annotation, "__args__", ())) if field is not None else ()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

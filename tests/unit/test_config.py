@@ -144,7 +144,7 @@ def test_unknown_top_level_key_names_allowed_keys_and_line() -> None:
     assert message == (
         "loopml.yaml is invalid:\n"
         "trainig: unknown key (loopml.yaml, line 7). Allowed keys here: name, problem, data, "
-        "training, tracking, scoring. Remove it or fix its spelling."
+        "training, tracking, scoring, quality, privacy, cleaning, profile. Remove it or fix its spelling."
     )
 
 
@@ -261,7 +261,7 @@ def test_unsupported_source_type_is_named() -> None:
     message = error_of(BASE.replace("type: csv", "type: excel"))
     assert message.splitlines()[1] == (
         "data.source: Input tag 'excel' found using 'type' does not match any of the expected "
-        "tags: 'csv', 'parquet' (loopml.yaml, line 6)."
+        "tags: 'csv', 'parquet', 'json', 'jsonl', 'sql', 'duckdb', 'http' (loopml.yaml, line 6)."
     )
 
 
