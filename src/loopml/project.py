@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import tempfile
@@ -158,6 +159,15 @@ class Project:
         frame = data.frame
         self._check_declared_columns(frame)
         problem = resolve_problem(frame, cfg.problem)
+        notes = list(problem.notes)
+        if cfg.cleaning.duplicates == "drop":
+            duplicated = frame.duplicated()
+            if duplicated.any():
+                notes.append(
+                    f"{int(duplicated.sum())} duplicate rows dropped (cleaning.duplicates)"
+                )
+                frame = frame.loc[~duplicated]
+        problem = dataclasses.replace(problem, notes=tuple(notes))
         has_target = frame[problem.target].notna()
         frame = frame.loc[has_target].reset_index(drop=True)
         y = prepare_target(frame[problem.target], problem.task).reset_index(drop=True)
@@ -266,6 +276,7 @@ class Project:
             positive_class=problem.positive_class,
             families=cfg.training.models,
             tune=cfg.training.tune,
+            cleaning=cfg.cleaning,
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loopml.features._cleaning import CategoryMerger, OutlierClipper
 from loopml.features._transformers import (
     DATETIME_PARTS,
     DatetimeExpander,
@@ -9,4 +10,11 @@ from loopml.features._transformers import (
     build_preprocessor,
 )
 
-__all__ = ["DATETIME_PARTS", "DatetimeExpander", "FrameCoercer", "build_preprocessor"]
+__all__ = [
+    "DATETIME_PARTS",
+    "CategoryMerger",
+    "DatetimeExpander",
+    "FrameCoercer",
+    "OutlierClipper",
+    "build_preprocessor",
+]

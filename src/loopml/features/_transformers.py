@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from loopml.config import CleaningConfig
 from loopml.data import normalize_category, to_boolean, to_datetime, to_numeric
+from loopml.features._cleaning import CategoryMerger, OutlierClipper
 
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "is_weekend", "elapsed_days")
 
@@ -30,10 +32,13 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
     roles
         Column name -> role (numeric, boolean, categorical, datetime). ``None`` infers from the
         data at fit time: numbers numeric, everything else categorical.
+    normalize_categories
+        Trim and lower-case category labels ("Yes ", "YES" -> "yes").
     """
 
-    def __init__(self, roles: dict[str, str] | None = None):
+    def __init__(self, roles: dict[str, str] | None = None, normalize_categories: bool = True):
         self.roles = roles
+        self.normalize_categories = normalize_categories
 
     def fit(self, X: Any, y: Any = None) -> FrameCoercer:
         frame = _as_frame(X)
@@ -67,8 +72,11 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
                 out[name] = to_boolean(values)
             elif role == "datetime":
                 out[name] = to_datetime(values)
-            else:
+            elif self.normalize_categories:
                 out[name] = normalize_category(values)
+            else:
+                text = values.astype("string")
+                out[name] = text.astype(object).where(text.notna(), np.nan)
         return pd.DataFrame(out, index=frame.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -133,76 +141,75 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
-def build_preprocessor(roles: dict[str, str], encoding: str) -> Pipeline:
-    """Coercion, datetime expansion, imputation and encoding for one model family.
+def build_preprocessor(
+    roles: dict[str, str], encoding: str, cleaning: CleaningConfig | None = None
+) -> Pipeline:
+    """Coercion, cleaning, datetime expansion, imputation and encoding for one model family.
 
-    ``encoding="onehot"`` adds one-hot categories, missing indicators and scaling (linear
-    models, neural nets); ``"ordinal"`` gives integer codes and leaves numbers as they are
-    (tree ensembles, which split on raw values and handle missing values themselves).
+    ``encoding="onehot"`` imputes, adds one-hot categories and scales (linear models);
+    ``"ordinal"`` gives integer codes and leaves missing numbers to the model (tree ensembles
+    split on raw values and route missing values themselves). ``cleaning`` is the declared
+    policy (``cleaning:`` in loopml.yaml); its defaults apply when it is None.
     """
+    policy = cleaning or CleaningConfig()
     datetimes = tuple(c for c, r in roles.items() if r == "datetime")
+    plain_numeric = [c for c, r in roles.items() if r == "numeric"]
     numeric = [c for c, r in roles.items() if r in ("numeric", "boolean")]
     numeric += [f"{c}__{p}" for c in datetimes for p in DATETIME_PARTS]
     categorical = [c for c, r in roles.items() if r == "categorical"]
+    num_strategy = {"median": "median", "mean": "mean", "zero": "constant"}[policy.missing.numeric]
+    num_impute = SimpleImputer(
+        strategy=num_strategy,
+        fill_value=0.0,
+        add_indicator=policy.missing.indicators,
+        keep_empty_features=True,
+    )
+    cat_impute = SimpleImputer(
+        strategy=policy.missing.categorical,
+        fill_value="__missing__",
+        keep_empty_features=True,
+    )
     if encoding == "onehot":
-        num = Pipeline(
-            [
-                (
-                    "impute",
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                ),
-                ("scale", StandardScaler()),
-            ]
-        )
-        cat = Pipeline(
-            [
-                (
-                    "impute",
-                    SimpleImputer(
-                        strategy="constant", fill_value="__missing__", keep_empty_features=True
-                    ),
-                ),
-                (
-                    "encode",
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist",
-                        min_frequency=5,
-                        max_categories=40,
-                        sparse_output=False,
-                    ),
-                ),
-            ]
+        num: Any = Pipeline([("impute", num_impute), ("scale", StandardScaler())])
+        encoder: Any = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            min_frequency=5,
+            max_categories=40,
+            sparse_output=False,
         )
     else:
-        num = "passthrough"
-        cat = Pipeline(
-            [
-                (
-                    "impute",
-                    SimpleImputer(
-                        strategy="constant", fill_value="__missing__", keep_empty_features=True
-                    ),
-                ),
-                (
-                    "encode",
-                    OrdinalEncoder(
-                        handle_unknown="use_encoded_value",
-                        unknown_value=-1,
-                        min_frequency=5,
-                        max_categories=250,
-                    ),
-                ),
-            ]
+        num = (
+            MissingIndicator(features="missing-only", error_on_new=False)
+            if policy.missing.indicators
+            else "drop"
         )
-    columns = ColumnTransformer(
-        [("num", num, numeric), ("cat", cat, categorical)],
-        remainder="drop",
-        verbose_feature_names_out=False,
-    )
-    return Pipeline(
-        [
-            ("coerce", FrameCoercer(roles=dict(roles))),
-            ("datetime", DatetimeExpander(columns=datetimes)),
-            ("columns", columns),
-        ]
-    )
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            min_frequency=5,
+            max_categories=250,
+        )
+    parts: list[tuple[str, Any, list[str]]] = [
+        ("cat", Pipeline([("impute", cat_impute), ("encode", encoder)]), categorical)
+    ]
+    if encoding == "onehot":
+        parts.insert(0, ("num", num, numeric))
+    else:
+        parts.insert(0, ("num", "passthrough", numeric))
+        if policy.missing.indicators and numeric:
+            parts.append(("missing", num, numeric))
+    columns = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    steps: list[tuple[str, Any]] = [
+        (
+            "coerce",
+            FrameCoercer(roles=dict(roles), normalize_categories=policy.categories.normalize),
+        )
+    ]
+    if policy.categories.merge_similar and categorical:
+        steps.append(
+            ("categories", CategoryMerger(tuple(categorical), policy.categories.similarity))
+        )
+    if policy.outliers == "clip" and plain_numeric:
+        steps.append(("outliers", OutlierClipper(tuple(plain_numeric), policy.outlier_quantiles)))
+    steps += [("datetime", DatetimeExpander(columns=datetimes)), ("columns", columns)]
+    return Pipeline(steps)

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from loopml.config import CleaningConfig
 from loopml.errors import TrainingError
 from loopml.features import build_preprocessor
 from loopml.metrics import greater_is_better, score
@@ -120,10 +121,11 @@ def make_pipeline(
     params: dict[str, Any] | None,
     seed: int,
     n_jobs: int,
+    cleaning: CleaningConfig | None = None,
 ) -> Pipeline:
-    """The one fitted object: coercion, features, preprocessing and the model."""
+    """The one fitted object: coercion, cleaning, features, preprocessing and the model."""
     candidate = CANDIDATES[family]
-    pre = build_preprocessor(roles, candidate.encoding)
+    pre = build_preprocessor(roles, candidate.encoding, cleaning)
     model = candidate.make(task, params, seed, n_jobs)
     return Pipeline([*pre.steps, ("model", model)])
 
@@ -172,6 +174,7 @@ def search(
     families: Sequence[str] = PORTFOLIO_ORDER,
     tune: bool = True,
     max_trials: int | None = None,
+    cleaning: CleaningConfig | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
@@ -227,7 +230,7 @@ def search(
                 break
             t0 = clock()
             try:
-                pipe = make_pipeline(roles, family, task, params, seed, jobs)
+                pipe = make_pipeline(roles, family, task, params, seed, jobs, cleaning)
                 with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
                     warnings.simplefilter("ignore")
                     pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
@@ -281,7 +284,7 @@ def search(
         reasons = "; ".join(f"{t.family}: {t.error or t.status}" for t in trials)
         raise TrainingError(f"no candidate model could be trained ({reasons}).")
     report(f"refitting {best.family} on all training rows")
-    pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs)
+    pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs, cleaning)
     with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
         warnings.simplefilter("ignore")
         pipeline.fit(X, y)

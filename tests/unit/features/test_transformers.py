@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from loopml.config import CleaningConfig, MissingCleaning
 from loopml.features import DATETIME_PARTS, DatetimeExpander, FrameCoercer, build_preprocessor
 
 ROLES = {"num": "numeric", "flag": "boolean", "cat": "categorical", "when": "datetime"}
@@ -115,7 +116,7 @@ def test_frame_coercer_missing_columns_at_fit_and_transform() -> None:
 
 def test_frame_coercer_clones_with_its_parameters() -> None:
     coercer = FrameCoercer(ROLES)
-    assert clone(coercer).get_params() == {"roles": ROLES}
+    assert clone(coercer).get_params() == {"roles": ROLES, "normalize_categories": True}
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +232,8 @@ def test_onehot_unseen_category_without_infrequent_ones_is_all_zeros() -> None:
 
 
 def test_ordinal_preprocessor_keeps_numbers_and_codes_categories() -> None:
-    pipe = build_preprocessor(ROLES, "ordinal").fit(train_frame())
+    no_indicators = CleaningConfig(missing=MissingCleaning(indicators=False))
+    pipe = build_preprocessor(ROLES, "ordinal", no_indicators).fit(train_frame())
     out = pipe.transform(TEST_ROWS)
     names = pipe.get_feature_names_out().tolist()
 
@@ -266,3 +268,56 @@ def test_preprocessor_is_deterministic_and_clonable(encoding: str) -> None:
     first = clone(pipe).fit(train_frame()).transform(TEST_ROWS)
     second = clone(pipe).fit(train_frame()).transform(TEST_ROWS)
     np.testing.assert_array_equal(first, second)
+
+
+# --------------------------------------------------------------------------------------------
+# cleaning policy
+
+
+def test_ordinal_preprocessor_adds_indicators_for_numbers_missing_in_training() -> None:
+    pipe = build_preprocessor({"a": "numeric", "b": "numeric"}, "ordinal")
+    train = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]})
+    out = pipe.fit(train).transform(pd.DataFrame({"a": [np.nan], "b": [np.nan]}))
+    assert pipe.get_feature_names_out().tolist() == ["a", "b", "missingindicator_a"]
+    assert np.isnan(out[0, 0]) and np.isnan(out[0, 1]) and out[0, 2] == 1.0
+
+
+def test_category_merger_maps_spelling_variants_to_the_most_frequent() -> None:
+    from loopml.features import CategoryMerger
+
+    train = pd.DataFrame(
+        {
+            "plan": ["standard"] * 6
+            + ["standrad"] * 2
+            + ["premium"] * 4
+            + ["yes", "y", "yes"]
+            + ["gold", "goal"]
+        }
+    )
+    merger = CategoryMerger(("plan",), similarity=0.85).fit(train)
+    assert merger.mappings_["plan"] == {"standrad": "standard", "y": "yes"}
+    out = merger.transform(pd.DataFrame({"plan": ["standrad", "y", "gold", "goal", None]}))
+    assert out["plan"].tolist()[:4] == ["standard", "yes", "gold", "goal"]
+
+
+def test_outlier_clipper_clips_to_training_quantiles() -> None:
+    from loopml.features import OutlierClipper
+
+    train = pd.DataFrame({"x": np.arange(101, dtype=float)})
+    clipper = OutlierClipper(("x",), (0.1, 0.9)).fit(train)
+    assert clipper.bounds_ == {"x": (10.0, 90.0)}
+    out = clipper.transform(pd.DataFrame({"x": [-5.0, 50.0, 1e9, np.nan]}))
+    assert out["x"].tolist()[:3] == [10.0, 50.0, 90.0] and np.isnan(out["x"].iloc[3])
+
+
+def test_declared_cleaning_policy_shapes_the_pipeline() -> None:
+    from loopml.config import CategoryCleaning
+
+    policy = CleaningConfig(
+        outliers="clip", categories=CategoryCleaning(normalize=False, merge_similar=False)
+    )
+    pipe = build_preprocessor({"x": "numeric", "c": "categorical"}, "onehot", policy)
+    assert [name for name, _ in pipe.steps] == ["coerce", "outliers", "datetime", "columns"]
+    out = pipe.fit(pd.DataFrame({"x": [1.0, 2.0] * 5, "c": ["A", "a"] * 5}))
+    names = out.get_feature_names_out().tolist()
+    assert "c_A" in names and "c_a" in names  # not normalised: two categories

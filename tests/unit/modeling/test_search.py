@@ -116,7 +116,13 @@ def test_search_returns_a_fitted_pipeline(binary: tuple[pd.DataFrame, pd.Series]
 
     pipe = result.pipeline
     assert isinstance(pipe, Pipeline)
-    assert [name for name, _ in pipe.steps] == ["coerce", "datetime", "columns", "model"]
+    assert [name for name, _ in pipe.steps] == [
+        "coerce",
+        "categories",
+        "datetime",
+        "columns",
+        "model",
+    ]
     check_is_fitted(pipe)
     assert result.feature_roles == ROLES
     assert set(pipe.predict(X)) <= {"no", "yes"}
