@@ -163,7 +163,7 @@ class SqlSource(_Section):
             raise ValueError("give exactly one of url or url_env")
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of table or query")
-        if self.url is not None and re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", self.url):
+        if self.url is not None and _has_password(self.url):
             raise ValueError(
                 "url must not contain a password; put it in an environment variable and name "
                 "it in password_env (or the whole URL in url_env)"
@@ -171,6 +171,17 @@ class SqlSource(_Section):
         if self.params and self.table is not None:
             raise ValueError("params apply to a query, not to a table")
         return self
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password is not None
+    except (ArgumentError, ValueError):
+        # unparseable: fall back to looking for user:secret@ before the host
+        return re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:.*@", url) is not None
 
 
 class DuckDbSource(_Section):
@@ -237,6 +248,7 @@ class DataConfig(_Section):
     incremental: Incremental | None = None
     id_columns: list[str] = Field(default_factory=list)
     time_column: str | None = None
+    label_time_column: str | None = None  # when the label became known; later data leaks
     group_column: str | None = None
     drop_columns: list[str] = Field(default_factory=list)
 

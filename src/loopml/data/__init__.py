@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from loopml.data._draft import draft_config
+from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
 from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
+from loopml.data._profile import Profile, profile
+from loopml.data._quality import validate
 from loopml.data._schema import (
     FEATURE_ROLES,
     ColumnSchema,
@@ -15,7 +18,14 @@ from loopml.data._schema import (
     to_datetime,
     to_numeric,
 )
-from loopml.data._sources import collect, file_kind, fingerprint, read_file, read_header
+from loopml.data._sources import (
+    collect,
+    file_kind,
+    fingerprint,
+    load_source,
+    read_file,
+    read_header,
+)
 from loopml.types import DataSet
 
 __all__ = [
@@ -23,15 +33,21 @@ __all__ = [
     "ColumnSchema",
     "DataSet",
     "Problem",
+    "Profile",
     "Schema",
+    "apply_privacy",
     "collect",
+    "detect_pii",
     "draft_config",
     "file_kind",
     "fingerprint",
     "infer_schema",
     "infer_task",
+    "load_source",
     "normalize_category",
+    "pii_findings",
     "prepare_target",
+    "profile",
     "read_file",
     "read_header",
     "reference_statistics",
@@ -39,4 +55,5 @@ __all__ = [
     "to_boolean",
     "to_datetime",
     "to_numeric",
+    "validate",
 ]

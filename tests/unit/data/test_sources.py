@@ -353,3 +353,126 @@ def test_file_kind_unknown(name: str) -> None:
         DataError, match=rf"^{re.escape(name)}: cannot tell the format from the name; use a \.csv"
     ):
         file_kind(Path(name))
+
+
+# --------------------------------------------------------------------------------------------
+# JSON and JSON lines
+
+
+def json_source(path: str, kind: str = "json", **options: object) -> FileSource:
+    return FileSource(type=kind, path=path, options=options)  # type: ignore[arg-type]
+
+
+def test_json_list_of_records_with_nested_objects(tmp_path: Path) -> None:
+    write(
+        tmp_path / "a.json",
+        '[{"id": 1, "address": {"city": "Oslo"}, "tags": ["a"]},\n'
+        ' {"id": 2, "address": {"city": "Rome"}}]',
+    )
+    data = load_files(json_source("a.json"), tmp_path)
+    assert data.origin == "json:a.json"
+    assert list(data.frame.columns) == ["id", "tags", "address.city"]
+    assert data.frame["address.city"].tolist() == ["Oslo", "Rome"]
+    assert data.frame["tags"].iloc[0] == ["a"]
+    assert re.fullmatch(r"[0-9a-f]{64}", data.fingerprint)
+
+
+def test_json_records_under_a_key(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", '{"meta": {}, "data": {"items": [{"x": 1}, {"x": 2}]}}')
+    data = load_files(json_source("a.json", records_path="data.items"), tmp_path)
+    assert data.frame.to_dict("list") == {"x": [1, 2]}
+
+
+def test_json_object_with_records_says_to_set_records_path(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", '{"results": [{"x": 1}]}')
+    with pytest.raises(
+        DataError, match=r"its key 'results' holds a list of objects\. Set data\.source\.options"
+    ):
+        load_files(json_source("a.json"), tmp_path)
+
+
+def test_json_in_a_pandas_layout(tmp_path: Path) -> None:
+    write(tmp_path / "cols.json", '{"x": {"0": 1, "1": 2}, "y": {"0": "a", "1": "b"}}')
+    write(tmp_path / "split.json", '{"columns": ["x"], "index": [0, 1], "data": [[1], [2]]}')
+    assert load_files(json_source("cols.json"), tmp_path).frame.to_dict("list") == {
+        "x": [1, 2],
+        "y": ["a", "b"],
+    }
+    split = load_files(json_source("split.json", orient="split"), tmp_path)
+    assert split.frame.to_dict("list") == {"x": [1, 2]}
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", '{"x": 1, "y": "a"}\n\n{"x": 2, "y": null}\n')
+    data = load_files(json_source("a.jsonl", "jsonl"), tmp_path)
+    assert data.origin == "jsonl:a.jsonl"
+    assert data.frame["x"].tolist() == [1, 2]
+    assert data.frame["y"].isna().tolist() == [False, True]
+
+
+def test_jsonl_glob_skips_files_without_records(tmp_path: Path) -> None:
+    write(tmp_path / "d" / "1.jsonl", '{"x": 1}\n')
+    write(tmp_path / "d" / "2.jsonl", "\n")
+    write(tmp_path / "d" / "3.json", "[]")
+    write(tmp_path / "d" / "4.json", '[{"x": 4}]')
+    assert load_files(json_source("d/*.jsonl", "jsonl"), tmp_path).frame["x"].tolist() == [1]
+    assert load_files(json_source("d/*.json"), tmp_path).frame["x"].tolist() == [4]
+
+
+def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.json", '[{"x": 1},\n {"x": }]')
+    expected = f"data file {path} is not valid JSON: Expecting value at line 2, column 8."
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}"):
+        load_files(json_source("bad.json"), tmp_path)
+
+
+def test_invalid_jsonl_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.jsonl", '{"x": 1}\n{"x": 2\n')
+    expected = f"data file {path} is not valid JSON lines: line 2, column 8: "
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}.*fix or remove that line"):
+        load_files(json_source("bad.jsonl", "jsonl"), tmp_path)
+
+
+def test_jsonl_record_that_is_not_an_object(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", '{"x": 1}\n[1, 2]\n')
+    expected = f"data file {path}: record 2 is a JSON list ([1, 2]), not an object."
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}"):
+        load_files(json_source("a.jsonl", "jsonl"), tmp_path)
+
+
+def test_json_scalar(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", "42")
+    with pytest.raises(DataError, match=r"holds a single JSON int, not records"):
+        load_files(json_source("a.json"), tmp_path)
+
+
+@pytest.mark.parametrize(("name", "text"), [("e.json", "[]"), ("e.jsonl", "\n\n")])
+def test_json_without_records(tmp_path: Path, name: str, text: str) -> None:
+    path = write(tmp_path / name, text)
+    kind = "jsonl" if name.endswith("l") else "json"
+    with pytest.raises(
+        DataError, match=f"^data file {re.escape(str(path))} holds no records\\. Add records\\.$"
+    ):
+        load_files(json_source(name, kind), tmp_path)
+
+
+def test_latin1_json(tmp_path: Path) -> None:
+    (tmp_path / "l.json").write_bytes('[{"name": "José"}]'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"is not utf-8 \(byte 0xe9 at offset 14, line 1\)"):
+        load_files(json_source("l.json"), tmp_path)
+    data = load_files(json_source("l.json", encoding="latin-1"), tmp_path)
+    assert data.frame["name"].tolist() == ["José"]
+
+
+def test_unknown_json_option(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", '[{"x": 1}]')
+    with pytest.raises(DataError, match=r"^data\.source\.options \['bogus'\] are not valid"):
+        load_files(json_source("a.json", bogus=True), tmp_path)
+
+
+def test_collect_json_source(tmp_path: Path) -> None:
+    write(tmp_path / "data" / "a.json", '[{"x": 1}, {"x": 2}]')
+    cfg = DataConfig(source=json_source("data/a.json"))
+    data = collect(cfg, tmp_path)
+    assert data.frame["x"].tolist() == [1, 2]
+    assert data.watermark is None
