@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,7 +48,7 @@ def _errors() -> Iterator[None]:
         yield
     except LoopmlError as exc:
         err.print(
-            f"[bold red]Error:[/] {type(exc).__name__}: {exc}",
+            f"[bold red]Error:[/] {type(exc).__name__}: {escape(str(exc))}",
             markup=True,
             highlight=False,
             soft_wrap=True,
@@ -84,13 +85,21 @@ def _training_progress(
         console=err,
         transient=False,
     )
-    with progress:
-        task = progress.add_task("starting", total=budget)
+    task = progress.add_task("starting", total=budget)
+    started = False
 
-        def update(elapsed: float, message: str) -> None:
-            progress.update(task, completed=elapsed, description=message)
+    def update(elapsed: float, message: str) -> None:
+        nonlocal started
+        if not started:  # shown from the first model on, not while data is being checked
+            progress.start()
+            started = True
+        progress.update(task, completed=elapsed, description=message)
 
+    try:
         yield update
+    finally:
+        if started:
+            progress.stop()
 
 
 def _print_train(result: Any) -> None:
@@ -191,6 +200,66 @@ def init(
         else:
             out.print(text, highlight=False, markup=False, soft_wrap=True)
             out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
+
+
+def _print_findings(report: Any, limit: int = 40) -> None:
+    counts = {s: len(report.by_severity(s)) for s in ("error", "warning", "info")}
+    out.print(
+        f"{report.origin}: {report.n_rows} rows x {report.n_columns} columns — "
+        f"[red]{counts['error']} error(s)[/], [yellow]{counts['warning']} warning(s)[/], "
+        f"{counts['info']} note(s)"
+    )
+    if not report.findings:
+        return
+    table = Table(show_lines=False)
+    for col in ("severity", "check", "column", "rows", "finding", "suggested fix"):
+        table.add_column(col, overflow="fold")
+    colors = {"error": "red", "warning": "yellow", "info": "dim"}
+    for f in report.findings[:limit]:
+        table.add_row(
+            f"[{colors[f.severity]}]{f.severity}[/]",
+            f.id,
+            f.column or "",
+            str(f.count),
+            f.message,
+            f.suggestion,
+        )
+    out.print(table)
+    if len(report.findings) > limit:
+        out.print(f"… and {len(report.findings) - limit} more (use --json for all).")
+
+
+@app.command()
+def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Check the data: quality findings, expectations, personal data. Non-zero on errors."""
+    from loopml.errors import DataError
+
+    with _errors():
+        project = _project(config)
+        report = project.validate()
+        _emit_json(report.to_dict()) if as_json else _print_findings(report)
+        fail_on = project.config.quality.fail_on
+        if report.fails(fail_on):
+            raise DataError(
+                f"validation failed: findings at or above '{fail_on}' (quality.fail_on). Fix "
+                "them, or relax quality.expectations / quality.fail_on in loopml.yaml."
+            )
+
+
+@app.command()
+def profile(
+    config: Path = ConfigOpt,
+    output: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write the EDA profile of the data: statistics, charts, correlations, findings."""
+    with _errors():
+        path, report = _project(config).profile(output)
+        if as_json:
+            _emit_json({"profile": str(path), "quality": report.to_dict()})
+        else:
+            _print_findings(report, limit=15)
+            out.print(f"Profile: {path}")
 
 
 @app.command()

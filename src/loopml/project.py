@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,20 +16,26 @@ from typing import Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import ProjectConfig, load_config
+from loopml.config import PrivacyConfig, ProjectConfig, load_config
 from loopml.data import (
     DataSet,
     Problem,
     Schema,
+    apply_privacy,
     collect,
+    detect_pii,
     file_kind,
     infer_schema,
+    infer_task,
+    pii_findings,
     prepare_target,
     read_file,
     reference_statistics,
     resolve_problem,
     to_datetime,
+    validate,
 )
+from loopml.data import profile as profile_frame
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
 from loopml.evaluation import Evaluation, evaluate
 from loopml.files import write_text_atomic
@@ -41,8 +49,9 @@ from loopml.modeling import (
     search,
 )
 from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.reports import render_training_report
+from loopml.reports import render_profile_report, render_training_report
 from loopml.serving import ScoringSummary, score_file
+from loopml.types import SEVERITY_ORDER, Finding, QualityReport
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class PreparedData:
     split: Split
     time: pd.Series | None
     groups: pd.Series | None
+    privacy: dict[str, str] = field(default_factory=dict)  # column -> drop | hash | keep
 
 
 @dataclass(frozen=True)
@@ -120,12 +130,19 @@ class Project:
     ('champion', 0.86)
     """
 
-    def __init__(self, path: str | Path = ".", config: ProjectConfig | None = None):
+    def __init__(
+        self,
+        path: str | Path = ".",
+        config: ProjectConfig | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         path = Path(path)
         self.config_path = path / "loopml.yaml" if path.is_dir() else path
         self.root = self.config_path.parent.resolve()
         self.config = config if config is not None else load_config(self.config_path)
         self.workspace = self.root / WORKSPACE
+        # the one place the environment is read: credentials, API headers, the PII salt
+        self.env: dict[str, str] = dict(os.environ if env is None else env)
 
     # ------------------------------------------------------------------ stores
 
@@ -145,9 +162,153 @@ class Project:
 
     # ------------------------------------------------------------------ stages
 
-    def collect(self) -> DataSet:
-        """Stage 2: load the configured source."""
-        return collect(self.config.data, self.root)
+    def collect(self, *, incremental: bool = False) -> DataSet:
+        """Stage 2: load the configured source and its joins.
+
+        With ``incremental``, only rows whose ``data.incremental.column`` is newer than the
+        watermark committed by :meth:`commit_watermark` after the last successful run.
+        """
+        if incremental and self.config.data.incremental is None:
+            raise ConfigError(
+                "incremental loading needs data.incremental.column in loopml.yaml "
+                "(the time column that tells new rows from old ones)."
+            )
+        since = self.watermark() if incremental else None
+        return collect(self.config.data, self.root, env=self.env, since=since)
+
+    def watermark(self) -> Any:
+        """The incremental watermark committed last, or None before the first run."""
+        inc = self.config.data.incremental
+        path = self.workspace / "state" / "watermark.json"
+        if inc is None or not path.is_file():
+            return None
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("column") != inc.column:
+            return None  # the column changed: start over
+        value = state.get("value")
+        return pd.Timestamp(value) if state.get("kind") == "timestamp" else value
+
+    def commit_watermark(self, data: DataSet) -> None:
+        """Remember ``data.watermark`` so the next incremental collect starts after it."""
+        inc = self.config.data.incremental
+        if inc is None or data.watermark is None:
+            return
+        value = data.watermark
+        kind = "timestamp" if isinstance(value, (pd.Timestamp, dt.datetime)) else "value"
+        state = {
+            "column": inc.column,
+            "kind": kind,
+            "value": pd.Timestamp(value).isoformat() if kind == "timestamp" else value,
+        }
+        write_text_atomic(
+            self.workspace / "state" / "watermark.json", json.dumps(state, default=str)
+        )
+
+    def protect(self, data: DataSet) -> tuple[DataSet, dict[str, str], dict[str, str]]:
+        """Apply the privacy policy: detect personal data, then drop, hash or keep it.
+
+        Returns the protected data, the detected columns (column -> kind) and the action
+        taken per column. The target is never touched.
+        """
+        cfg = self.config
+        features = data.frame.drop(columns=[cfg.problem.target], errors="ignore")
+        pii = detect_pii(features)
+        pii.update({c: "declared" for c in cfg.privacy.columns if c not in pii and c in features})
+        if not pii:
+            return data, {}, {}
+        frame, actions = apply_privacy(
+            data.frame, pii, cfg.privacy, salt=self.env.get(cfg.privacy.salt_env)
+        )
+        return dataclasses.replace(data, frame=frame), pii, actions
+
+    def validate(self, data: DataSet | None = None) -> QualityReport:
+        """Stage 3: the quality report of the (protected) data, personal-data findings included."""
+        cfg = self.config
+        raw = data if data is not None else self.collect()
+        self._check_declared_columns(raw.frame)
+        protected, pii, actions = self.protect(raw)
+        frame = protected.frame
+        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        task = cfg.problem.task
+        if task == "auto" and target is not None:
+            labels = frame[target].dropna()
+            task = infer_task(labels) if len(labels) else "auto"
+        report = validate(
+            frame,
+            target=target,
+            task=None if task == "auto" else task,
+            quality=cfg.quality,
+            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
+            time_column=cfg.data.time_column,
+            label_time_column=cfg.data.label_time_column,
+            origin=raw.origin,
+            seed=cfg.training.seed,
+        )
+        findings = sorted(
+            [
+                *pii_findings(pii, actions, cfg.privacy),
+                *report.findings,
+                *self._holdout_mismatch(raw),
+            ],
+            key=lambda f: SEVERITY_ORDER[f.severity],
+        )
+        return QualityReport(
+            findings=tuple(findings),
+            n_rows=report.n_rows,
+            n_columns=report.n_columns,
+            origin=raw.origin,
+        )
+
+    def _holdout_mismatch(self, raw: DataSet) -> list[Finding]:
+        """Columns distributed clearly differently in the holdout than in the training part."""
+        try:
+            prepared = self.prepare(raw)
+        except LoopmlError:
+            return []  # the target problems are findings of their own
+        X = prepared.X
+        report = validate(
+            X.iloc[prepared.split.train],
+            target=None,
+            task=None,
+            quality=self.config.quality,
+            holdout=X.iloc[prepared.split.holdout],
+            seed=self.config.training.seed,
+        )
+        return [f for f in report.findings if f.id == "train-holdout-mismatch"]
+
+    def profile(self, output: str | Path | None = None) -> tuple[Path, QualityReport]:
+        """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
+        cfg = self.config
+        raw = self.collect()
+        report = self.validate(raw)
+        protected, _, _ = self.protect(raw)
+        frame = protected.frame
+        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
+        if target is not None and task is None:
+            labels = frame[target].dropna()
+            report_task = infer_task(labels) if len(labels) else None
+        schema = infer_schema(
+            frame,
+            target or "",
+            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
+            time_column=cfg.data.time_column,
+            drop_columns=[c for c in cfg.data.drop_columns if c in frame.columns],
+        )
+        result = profile_frame(
+            frame,
+            target=target,
+            task=report_task,
+            schema=schema,
+            sample_rows=cfg.profile.sample_rows,
+            seed=cfg.training.seed,
+        )
+        html = render_profile_report(
+            result, title=f"{cfg.name}: data profile ({raw.origin})", findings=report.findings
+        )
+        path = self.path(output or cfg.profile.output)
+        write_text_atomic(path, html)
+        return path, report
 
     def prepare(self, data: DataSet | None = None) -> PreparedData:
         """Stages 1 and 3: settle the problem, infer the schema, split off the holdout.
@@ -156,8 +317,10 @@ class Project:
         """
         cfg = self.config
         data = data if data is not None else self.collect()
+        self._check_declared_columns(data.frame)
+        resolve_problem(data.frame, cfg.problem)  # target problems first, with their own message
+        data, _, actions = self.protect(data)
         frame = data.frame
-        self._check_declared_columns(frame)
         problem = resolve_problem(frame, cfg.problem)
         notes = list(problem.notes)
         if cfg.cleaning.duplicates == "drop":
@@ -216,7 +379,7 @@ class Project:
                     "in the holdout; the model could never learn them. Collect more rows of "
                     "them, or use training.split: stratified."
                 )
-        return PreparedData(data, problem, schema, X, y, split, time, groups)
+        return PreparedData(data, problem, schema, X, y, split, time, groups, actions)
 
     def _check_declared_columns(self, frame: pd.DataFrame) -> None:
         d = self.config.data
@@ -224,6 +387,8 @@ class Project:
         declared += [("data.drop_columns", c) for c in d.drop_columns]
         if d.time_column:
             declared.append(("data.time_column", d.time_column))
+        if d.label_time_column:
+            declared.append(("data.label_time_column", d.label_time_column))
         if d.group_column:
             declared.append(("data.group_column", d.group_column))
         for key, column in declared:
@@ -240,7 +405,13 @@ class Project:
         If anything fails, nothing is registered and no report is written.
         """
         cfg = self.config
-        prepared = self.prepare()
+        raw = self.collect()
+        self._check_declared_columns(raw.frame)
+        resolve_problem(raw.frame, cfg.problem)  # target problems first, with their own message
+        quality = self.validate(raw)
+        if quality.fails(cfg.quality.fail_on):
+            raise DataError(_quality_failure(quality, cfg.quality.fail_on))
+        prepared = self.prepare(raw)
         problem, split = prepared.problem, prepared.split
         X_train = prepared.X.iloc[split.train].reset_index(drop=True)
         y_train = prepared.y.iloc[split.train].reset_index(drop=True)
@@ -321,6 +492,8 @@ class Project:
                 "family": best.family,
                 "params": best.params,
                 "cv_score": best.mean,
+                "privacy": prepared.privacy,
+                "privacy_salt_env": cfg.privacy.salt_env,
             },
         )
         summary = {
@@ -460,7 +633,24 @@ class Project:
             model_version=info.version,
             chunk_rows=self.config.scoring.chunk_rows,
             progress=progress,
+            transform=self._privacy_replay(bundle),
         )
+
+    def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+        """The privacy actions the model was trained under, applied to rows to score."""
+        actions: dict[str, str] = bundle.info.get("privacy", {})
+        if not any(a in ("drop", "hash") for a in actions.values()):
+            return None
+        salt_env = bundle.info.get("privacy_salt_env", self.config.privacy.salt_env)
+        policy = PrivacyConfig(pii="keep", columns=actions, salt_env=salt_env)
+        salt = self.env.get(salt_env)
+
+        def replay(chunk: pd.DataFrame) -> pd.DataFrame:
+            present = {c: "trained" for c in actions if c in chunk.columns}
+            frame, _ = apply_privacy(chunk, present, policy, salt=salt)
+            return frame
+
+        return replay
 
     def run(self, progress: ProgressFn | None = None) -> RunResult:
         """The whole loop once: train, evaluate, register, promote, then batch-score."""
@@ -494,3 +684,23 @@ class Project:
         _, info = registry.load(ref)
         registry.set_alias(info.version, alias)
         return registry.version_info(info.version)
+
+
+def _quality_failure(report: QualityReport, fail_on: str) -> str:
+    limit = SEVERITY_ORDER[fail_on]
+    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] <= limit]
+    lines = [
+        f"- [{f.severity}] {f.id}"
+        + (f" ({f.column})" if f.column else "")
+        + f": {f.message}"
+        + (f" Fix: {f.suggestion}" if f.suggestion else "")
+        for f in failing[:10]
+    ]
+    more = f"\n... and {len(failing) - 10} more" if len(failing) > 10 else ""
+    return (
+        f"data quality check failed with {len(failing)} finding(s) at or above "
+        f"'{fail_on}' (quality.fail_on) in {report.origin}; nothing was trained:\n"
+        + "\n".join(lines)
+        + more
+        + "\nRun `loopml validate` for the full report."
+    )

@@ -68,11 +68,14 @@ def score_file(
     model_version: str = "",
     chunk_rows: int = 50_000,
     progress: Callable[[int], None] | None = None,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> ScoringSummary:
     """Score ``input_path`` into ``output_path`` (CSV or Parquet, by extension).
 
     Id columns the model was trained with are copied to the output when present. The output
     appears only when every chunk was scored (written to a temporary file, then renamed).
+    ``transform`` is applied to each chunk first (the privacy policy the model was trained
+    under, so personal data is dropped or hashed before scoring and in the output).
 
     Raises
     ------
@@ -103,6 +106,8 @@ def score_file(
         for chunk in _chunks(input_path, in_kind, chunk_rows):
             if chunk.empty:
                 continue
+            if transform is not None:
+                chunk = transform(chunk)
             scored = bundle.predict_frame(chunk)
             for col, found in bundle.schema.inspect(chunk).items():
                 slot = issues.setdefault(col, {})
