@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from loopml.config import ALL_METRICS
 from loopml.types import TaskKind
@@ -37,6 +36,8 @@ def score(
     positive_class: Any = None,
 ) -> float:
     """One metric value. ``proba`` columns follow ``classes``."""
+    from sklearn import metrics as skm  # loaded on first use: the data stages do not need it
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if task == "regression":

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from loopml.data._quality_base import N_EXAMPLES, plain
 from loopml.data._schema import to_datetime, to_numeric
@@ -65,7 +64,7 @@ def leakage_findings(
         y_raw = to_numeric(frame[target]).to_numpy(dtype=float)
         keep = np.isfinite(y_raw)
         frame, y_raw = frame[keep], y_raw[keep]
-        y = stats.rankdata(y_raw) / max(len(y_raw), 1)
+        y = _stats().rankdata(y_raw) / max(len(y_raw), 1)
         n_classes = 0
     else:
         labels = frame[target]
@@ -234,7 +233,7 @@ def _score(
         return r2, "R² on the target's ranks"
     positive = target == 1
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    ranks = stats.rankdata(predicted_f)
+    ranks = _stats().rankdata(predicted_f)
     auc = (float(ranks[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return max(auc, 1 - auc), "ROC-AUC"
 
@@ -300,7 +299,7 @@ def holdout_findings(
             xa = to_numeric(a[present_a]).dropna().to_numpy(dtype=float)
             xb = to_numeric(b[present_b]).dropna().to_numpy(dtype=float)
             if len(xa) >= 20 and len(xb) >= 20:
-                result = stats.ks_2samp(xa, xb)
+                result = _stats().ks_2samp(xa, xb)
                 examples = {
                     "train_median": float(np.median(xa)),
                     "holdout_median": float(np.median(xb)),
@@ -357,9 +356,16 @@ def _label_shift(a: pd.Series, b: pd.Series) -> tuple[float, float, dict[str, li
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0, {}
-    p_value = float(stats.chi2_contingency(table)[1])
+    p_value = float(_stats().chi2_contingency(table)[1])
     shares = table / table.sum(axis=1, keepdims=True)
     pa, pb = np.clip(shares[0], 1e-4, None), np.clip(shares[1], 1e-4, None)
     psi = float(np.sum((pa - pb) * np.log(pa / pb)))
     shown = {str(k): [round(float(x), 4) for x in shares[:, i]] for i, k in enumerate(top[:3])}
     return psi, p_value, shown
+
+
+def _stats() -> Any:
+    """scipy.stats, imported on first use (it costs about a second at start-up)."""
+    from scipy import stats
+
+    return stats

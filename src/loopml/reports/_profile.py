@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from loopml.data import Profile
+from loopml.reports._assets import environment, plotly_js
 from loopml.reports._format import fmt, fmt_bytes, fmt_label, fmt_pct, fmt_score
 from loopml.reports._profile_figures import (
     BLUE,
@@ -22,7 +23,6 @@ from loopml.reports._profile_figures import (
     missing_figures,
     scores_figure,
 )
-from loopml.reports._training import _env, _plotly_js
 from loopml.types import Finding
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def render_profile_report(profile: Profile, *, title: str, findings: Sequence[Fi
         ("quality findings", _finding_counts(findings)),
     ]
     return (
-        _env()
+        environment()
         .get_template("profile.html")
         .render(
             title=title,
@@ -171,7 +171,7 @@ def render_profile_report(profile: Profile, *, title: str, findings: Sequence[Fi
             target=target,
             sample_note=_sample_note(profile),
             figures=figures,
-            plotly_js=_plotly_js(),
+            plotly_js=plotly_js(),
         )
     )
 

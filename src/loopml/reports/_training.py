@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
-from jinja2 import Environment, PackageLoader, select_autoescape
+from loopml.reports._assets import environment, plotly_js
 
-from loopml.evaluation import Evaluation
-from loopml.modeling import Leaderboard
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from loopml.evaluation import Evaluation
+    from loopml.modeling import Leaderboard
 
 _LAYOUT = {
     "template": "plotly_white",
@@ -19,25 +20,10 @@ _LAYOUT = {
 }
 
 
-@lru_cache(maxsize=1)
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    # keep "</script>" inside the bundle from closing our script tag
-    return get_plotlyjs().replace("</script", "<\\/script")
-
-
-def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("loopml.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def figures(evaluation: Evaluation) -> dict[str, go.Figure]:
     """Plotly figures for the evaluation: ROC, PR, confusion; or residuals, predicted/actual."""
+    import plotly.graph_objects as go  # heavy; only training reports need it
+
     curves = evaluation.curves
     figs: dict[str, go.Figure] = {}
     if evaluation.task == "regression":
@@ -140,7 +126,7 @@ def render_training_report(
     """The HTML text of the training report."""
     figs = figures(evaluation)
     fig_json = {name: json.loads(fig.to_json()) for name, fig in figs.items()}
-    template = _env().get_template("training.html")
+    template = environment().get_template("training.html")
     rows = [
         {
             "rank": i + 1,
@@ -162,5 +148,5 @@ def render_training_report(
         summary=summary,
         promotion=promotion,
         figures=fig_json,
-        plotly_js=_plotly_js(),
+        plotly_js=plotly_js(),
     )
