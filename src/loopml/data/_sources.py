@@ -109,7 +109,11 @@ def read_file(
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"data file {path} has no columns: it is empty or blank.") from exc
     except pd.errors.ParserError as exc:
-        raise DataError(f"data file {path} is not valid CSV: {exc}") from exc
+        raise DataError(
+            f"data file {path} is not valid CSV: {exc}. Fix that row (every row needs as many "
+            "fields as the header), or set data.source.options (e.g. sep, quotechar, or "
+            "on_bad_lines: skip to drop malformed rows)."
+        ) from exc
     except UnicodeDecodeError as exc:
         raise DataError(
             f"data file {path} is not UTF-8 ({_decode_problem(path, exc)}). Re-save it as "
@@ -121,7 +125,10 @@ def read_file(
             f"{exc}. Remove or fix the option."
         ) from exc
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {kind} file {path}: {exc}") from exc
+        raise DataError(
+            f"cannot read {kind} file {path}: {exc}. Re-export the file, or check that "
+            "data.source.path and data.source.type match it."
+        ) from exc
     return frame
 
 
