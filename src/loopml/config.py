@@ -34,8 +34,30 @@ CLASSIFICATION_METRICS: dict[str, bool] = {
 REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
 ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
-MODEL_FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm")
-ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting", "lightgbm"]
+#: Every candidate family loopml knows. xgboost and catboost need the [boost] extra; a family
+#: whose library is not installed is skipped with a note on the leaderboard.
+MODEL_FAMILIES = (
+    "linear",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "knn",
+    "mlp",
+)
+ModelFamily = Literal[
+    "linear",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "knn",
+    "mlp",
+]
 
 _GATE = re.compile(
     r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
@@ -80,12 +102,30 @@ class Gate(_Section):
         return f"{self.metric} {self.op} {self.threshold:g}"
 
 
+class Constraints(_Section):
+    """What a deployable model must respect; candidates that break a constraint are excluded."""
+
+    max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict latency
+    interpretable: bool = False  # linear models and shallow trees only
+    max_model_mb: float | None = Field(default=None, gt=0)  # serialised pipeline size
+
+
+class Costs(_Section):
+    """The business cost of each error, for binary tasks: tunes the decision threshold."""
+
+    false_positive: float = Field(ge=0)
+    false_negative: float = Field(ge=0)
+
+
 class ProblemConfig(_Section):
     task: Task = "auto"
     target: str = Field(min_length=1)
     positive_class: str | int | bool | None = None
     metric: str | None = None
     success: str | None = None
+    constraints: Constraints = Field(default_factory=Constraints)
+    threshold: Literal["default", "f1", "cost"] = "default"  # binary decision threshold tuning
+    costs: Costs | None = None
 
     @field_validator("metric")
     @classmethod
@@ -118,6 +158,15 @@ class ProblemConfig(_Section):
             )
         if self.task == "multiclass" and self.positive_class is not None:
             raise ValueError("positive_class only applies to binary tasks, not multiclass")
+        if self.threshold == "cost" and self.costs is None:
+            raise ValueError(
+                "threshold 'cost' needs problem.costs (false_positive, false_negative)"
+            )
+        if (self.threshold != "default" or self.costs is not None) and self.task in (
+            "regression",
+            "multiclass",
+        ):
+            raise ValueError("threshold tuning and costs apply to binary tasks only")
         if self.success is not None:
             gate = Gate.parse(self.success)
             metric_set = CLASSIFICATION_METRICS if self.task != "regression" else REGRESSION_METRICS
@@ -322,6 +371,28 @@ class ProfileConfig(_Section):
     output: str = ".loopml/profile.html"
 
 
+class SelectionConfig(_Section):
+    method: Literal["none", "auto", "correlation", "mutual_info", "rfe", "permutation"] = "auto"
+    correlation_threshold: float = Field(default=0.95, gt=0, le=1)
+    max_features: int | None = Field(default=None, ge=1)
+
+
+class TextConfig(_Section):
+    max_features: int = Field(default=200, ge=1)  # TF-IDF terms kept per text column
+    ngram_max: int = Field(default=2, ge=1, le=3)
+
+
+class FeaturesConfig(_Section):
+    """Feature engineering declared in loopml.yaml."""
+
+    expressions: dict[str, str] = Field(default_factory=dict)  # new column -> pandas expression
+    target_encoding: Literal["auto", "always", "never"] = "auto"  # high-cardinality categories
+    high_cardinality: int = Field(default=30, ge=2)  # distinct labels above which it applies
+    text: TextConfig = Field(default_factory=TextConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    absolute_time: Literal["auto", "keep", "drop"] = "auto"  # year/epoch features: search decides
+
+
 class TrainingConfig(_Section):
     budget_seconds: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
     cv_folds: int = Field(default=5, ge=2, le=20)
@@ -331,6 +402,8 @@ class TrainingConfig(_Section):
     n_jobs: int = Field(default=-1, description="-1 uses every core")
     models: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     tune: bool = True
+    ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
 
     @field_validator("n_jobs")
     @classmethod
@@ -369,6 +442,7 @@ class ProjectConfig(_Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
     profile: ProfileConfig = Field(default_factory=ProfileConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:

@@ -144,7 +144,7 @@ def test_unknown_top_level_key_names_allowed_keys_and_line() -> None:
     assert message == (
         "loopml.yaml is invalid:\n"
         "trainig: unknown key (loopml.yaml, line 7). Allowed keys here: name, problem, data, "
-        "training, tracking, scoring, quality, privacy, cleaning, profile. "
+        "training, tracking, scoring, quality, privacy, cleaning, profile, features. "
         "Remove it or fix its spelling."
     )
 
@@ -153,7 +153,8 @@ def test_unknown_problem_key_names_allowed_keys_and_line() -> None:
     message = error_of(with_problem("metirc: roc_auc"))
     assert message.splitlines()[1] == (
         "problem.metirc: unknown key (loopml.yaml, line 4). Allowed keys here: task, target, "
-        "positive_class, metric, success. Remove it or fix its spelling."
+        "positive_class, metric, success, constraints, threshold, costs. "
+        "Remove it or fix its spelling."
     )
 
 
@@ -211,9 +212,10 @@ def test_source_name_is_used_in_messages() -> None:
             "(loopml.yaml, line 8).",
         ),
         (
-            "training:\n  models: [linear, xgboost]\n",
-            "training.models.1: Input should be 'linear', 'random_forest', "
-            "'hist_gradient_boosting' or 'lightgbm', got 'xgboost' (loopml.yaml, line 8).",
+            "training:\n  models: [linear, xgbost]\n",
+            "training.models.1: Input should be 'linear', 'random_forest', 'extra_trees', "
+            "'hist_gradient_boosting', 'lightgbm', 'xgboost', 'catboost', 'knn' or 'mlp', "
+            "got 'xgbost' (loopml.yaml, line 8).",
         ),
         (
             "training:\n  models: []\n",
