@@ -448,6 +448,7 @@ class Project:
             families=cfg.training.models,
             tune=cfg.training.tune,
             cleaning=cfg.cleaning,
+            ensemble=cfg.training.ensemble,
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,

@@ -27,6 +27,7 @@ from loopml.errors import TrainingError
 from loopml.features import build_preprocessor
 from loopml.metrics import greater_is_better, score
 from loopml.modeling._candidates import CANDIDATES, PORTFOLIO_ORDER, relevant_params
+from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
 
@@ -175,6 +176,7 @@ def search(
     tune: bool = True,
     max_trials: int | None = None,
     cleaning: CleaningConfig | None = None,
+    ensemble: bool = True,
     seed: int = 42,
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
@@ -196,6 +198,8 @@ def search(
     order = [f for f in PORTFOLIO_ORDER if f in families]
     trials: list[TrialResult] = []
     fold_seconds: dict[str, float] = {}
+    oof_store: dict[int, np.ndarray] = {}  # trial number -> out-of-fold predictions
+    width = len(classes) if task != "regression" else 1
 
     def report(message: str) -> None:
         if progress is not None:
@@ -223,6 +227,7 @@ def search(
         status = "ok"
         error = ""
         must_finish = best_so_far() is None  # the first model always completes
+        oof = np.full((len(X), width), np.nan)
         for k, (train_idx, valid_idx) in enumerate(folds):
             estimate = fold_seconds.get(family, 0.0)
             if not must_finish and budget.left - refit_reserve() < estimate:
@@ -236,6 +241,7 @@ def search(
                     pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
                     pred, proba = predict_scores(pipe, X.iloc[valid_idx], task, classes)
                 value = score(metric, task, y.iloc[valid_idx], pred, proba, classes, positive_class)
+                oof[valid_idx] = proba if proba is not None else np.asarray(pred).reshape(-1, 1)
             except Exception as exc:  # a candidate failing is recorded, not fatal
                 status, error = "failed", f"{type(exc).__name__}: {exc}"
                 log.warning("trial %d (%s) failed: %s", number, family, error)
@@ -263,6 +269,9 @@ def search(
             error=error,
         )
         trials.append(result)
+        if status == "ok" and len(scores) == len(folds):
+            oof_store[number] = oof
+            _keep_best(oof_store, trials, bigger, limit=20)
         report(f"{family}: {result.mean:.4f}" if status == "ok" else f"{family}: {status}")
         return result
 
@@ -283,8 +292,37 @@ def search(
     if best is None:
         reasons = "; ".join(f"{t.family}: {t.error or t.status}" for t in trials)
         raise TrainingError(f"no candidate model could be trained ({reasons}).")
-    report(f"refitting {best.family} on all training rows")
-    pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs, cleaning)
+    chosen = None
+    if ensemble:
+        chosen = _ensemble_trial(
+            oof_store,
+            trials,
+            y,
+            folds,
+            metric=metric,
+            task=task,
+            classes=classes,
+            positive_class=positive_class,
+            bigger=bigger,
+            best=best,
+            seconds_left=budget.left,
+            fold_seconds=fold_seconds,
+        )
+    if chosen is not None:
+        trials.append(chosen)
+        members = [trials[n] for n in chosen.params["members"]]
+        report(f"refitting an ensemble of {len(members)} models on all training rows")
+        pipeline: Any = WeightedEnsemble(
+            estimators=[
+                make_pipeline(roles, m.family, task, m.params, seed, jobs, cleaning)
+                for m in members
+            ],
+            weights=list(chosen.params["members"].values()),
+            task=task,
+        )
+    else:
+        report(f"refitting {best.family} on all training rows")
+        pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs, cleaning)
     with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
         warnings.simplefilter("ignore")
         pipeline.fit(X, y)
@@ -332,3 +370,82 @@ def _tune(
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             if result.status == "timeout":
                 break
+
+
+def _keep_best(
+    store: dict[int, np.ndarray], trials: list[TrialResult], bigger: bool, limit: int
+) -> None:
+    """Keep out-of-fold predictions of the ``limit`` best trials only (memory stays bounded)."""
+    if len(store) <= limit:
+        return
+    by_number = {t.number: t for t in trials}
+    ranked = sorted(store, key=lambda n: -by_number[n].mean if bigger else by_number[n].mean)
+    for n in ranked[limit:]:
+        del store[n]
+
+
+def _ensemble_trial(
+    store: dict[int, np.ndarray],
+    trials: list[TrialResult],
+    y: pd.Series,
+    folds: Folds,
+    *,
+    metric: str,
+    task: TaskKind,
+    classes: Sequence[Any],
+    positive_class: Any,
+    bigger: bool,
+    best: TrialResult,
+    seconds_left: float,
+    fold_seconds: dict[str, float],
+) -> TrialResult | None:
+    """The ensemble as a leaderboard row, when it beats the best single model's pooled
+    out-of-fold score and refitting its members fits in what is left of the budget."""
+    choice = select_ensemble(
+        store,
+        y.to_numpy(),
+        metric=metric,
+        task=task,
+        classes=classes,
+        positive_class=positive_class,
+    )
+    if choice is None or not choice.improves:
+        return None
+    better = (
+        choice.score > choice.best_single_score
+        if bigger
+        else (choice.score < choice.best_single_score)
+    )
+    if not better:
+        return None
+    by_number = {t.number: t for t in trials}
+    members = {n: w for n, w in sorted(choice.weights.items(), key=lambda kv: -kv[1])}
+    refit = sum(fold_seconds.get(by_number[n].family, 0.0) for n in members) * 1.25
+    extra = refit - fold_seconds.get(best.family, 0.0) * 1.25
+    if extra > max(seconds_left, 0.0):
+        return None  # no time to refit the members: the single best model it is
+    stacked = sum(w * store[n] for n, w in members.items())
+    fold_scores = []
+    for _, valid_idx in folds:
+        part = stacked[valid_idx]
+        y_part = y.iloc[valid_idx].to_numpy()
+        if task == "regression":
+            fold_scores.append(
+                score(metric, task, y_part, part[:, 0], None, classes, positive_class)
+            )
+        else:
+            pred = np.asarray(list(classes))[np.argmax(part, axis=1)]
+            fold_scores.append(score(metric, task, y_part, pred, part, classes, positive_class))
+    kept = [v for v in fold_scores if not math.isnan(v)]
+    mean = float(np.mean(kept)) if kept else float("nan")
+    if not (mean > best.mean if bigger else mean < best.mean):
+        return None  # better pooled but not per fold: keep the simpler model
+    return TrialResult(
+        number=len(trials),
+        family="ensemble",
+        params={"members": members},
+        fold_scores=tuple(kept),
+        seconds=0.0,
+        status="ok",
+        source="ensemble",
+    )

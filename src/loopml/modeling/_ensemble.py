@@ -1,0 +1,168 @@
+"""Greedy ensemble selection (Caruana et al., 2004) on out-of-fold predictions.
+
+Members are added one at a time, with replacement, each time the one that improves the
+pooled out-of-fold score of the averaged prediction most; the weights are how often each was
+picked. The result is used only when it beats the best single model on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from loopml.metrics import greater_is_better, score
+from loopml.types import TaskKind
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """The selected members (trial number -> weight) and the pooled out-of-fold scores."""
+
+    weights: dict[int, float]
+    score: float
+    best_single_score: float
+    best_single: int
+
+    @property
+    def improves(self) -> bool:
+        return len(self.weights) > 1 and self.score != self.best_single_score
+
+
+def _pooled(
+    metric: str,
+    task: TaskKind,
+    y: np.ndarray,
+    oof: np.ndarray,
+    classes: Sequence[Any],
+    positive_class: Any,
+) -> float:
+    if task == "regression":
+        return score(metric, task, y, oof, None, classes, positive_class)
+    pred = np.asarray(list(classes))[np.argmax(oof, axis=1)]
+    return score(metric, task, y, pred, oof, classes, positive_class)
+
+
+def select_ensemble(
+    oof: Mapping[int, np.ndarray],
+    y: np.ndarray,
+    *,
+    metric: str,
+    task: TaskKind,
+    classes: Sequence[Any] = (),
+    positive_class: Any = None,
+    max_members: int = 10,
+    rounds: int = 25,
+) -> EnsembleChoice | None:
+    """Pick weights over the trials in ``oof`` (trial number -> out-of-fold predictions,
+    NaN where a row was never validated). None when fewer than two trials are given."""
+    if len(oof) < 2:
+        return None
+    covered = np.all(np.isfinite(np.stack([_as_2d(p) for p in oof.values()])), axis=(0, 2))
+    if covered.sum() < 2:
+        return None
+    y_cov = np.asarray(y)[covered]
+    preds = {n: _as_2d(p)[covered] for n, p in oof.items()}
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    singles = {
+        n: _pooled(metric, task, y_cov, _unwrap(p, task), classes, positive_class)
+        for n, p in preds.items()
+    }
+    ranked = sorted(singles, key=lambda n: -sign * singles[n])[:max_members]
+    best_single = ranked[0]
+    picks: list[int] = []
+    total = np.zeros_like(preds[best_single])
+    current = -np.inf
+    for _ in range(rounds):
+        step_best, step_score = None, -np.inf
+        for n in ranked:
+            trial = (total + preds[n]) / (len(picks) + 1)
+            value = sign * _pooled(
+                metric, task, y_cov, _unwrap(trial, task), classes, positive_class
+            )
+            if value > step_score:
+                step_best, step_score = n, value
+        if step_best is None or (picks and step_score <= current):
+            break
+        picks.append(step_best)
+        total += preds[step_best]
+        current = step_score
+    counts = Counter(picks)
+    weights = {n: c / len(picks) for n, c in counts.items()}
+    return EnsembleChoice(
+        weights=weights,
+        score=sign * current,
+        best_single_score=singles[best_single],
+        best_single=best_single,
+    )
+
+
+def _as_2d(pred: np.ndarray) -> np.ndarray:
+    pred = np.asarray(pred, dtype=float)
+    return pred.reshape(-1, 1) if pred.ndim == 1 else pred
+
+
+def _unwrap(pred: np.ndarray, task: TaskKind) -> np.ndarray:
+    return pred[:, 0] if task == "regression" else pred
+
+
+class WeightedEnsemble(BaseEstimator):
+    """A weighted average of fitted pipelines' predictions (probabilities for classifiers).
+
+    Parameters
+    ----------
+    estimators
+        The member pipelines.
+    weights
+        One non-negative weight per member.
+    task
+        binary, multiclass or regression.
+    """
+
+    def __init__(
+        self,
+        estimators: Sequence[Any] = (),
+        weights: Sequence[float] = (),
+        task: str = "binary",
+    ):
+        self.estimators = estimators
+        self.weights = weights
+        self.task = task
+
+    def fit(self, X: Any, y: Any) -> WeightedEnsemble:
+        if len(self.estimators) != len(self.weights) or not self.estimators:
+            raise ValueError("WeightedEnsemble needs one weight per estimator, and at least one")
+        self.estimators_ = [clone(e).fit(X, y) for e in self.estimators]
+        self.weights_ = np.asarray(self.weights, dtype=float) / float(np.sum(self.weights))
+        if self.task != "regression":
+            self.classes_ = np.unique(np.concatenate([e.classes_ for e in self.estimators_]))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimators_")
+        if self.task == "regression":
+            raise AttributeError("a regression ensemble has no predict_proba")
+        out = np.zeros((len(X), len(self.classes_)))
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        for weight, member in zip(self.weights_, self.estimators_, strict=True):
+            proba = member.predict_proba(X)
+            for j, c in enumerate(member.classes_.tolist()):
+                out[:, index[c]] += weight * proba[:, j]
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimators_")
+        if self.task == "regression":
+            return np.sum(
+                [
+                    w * np.asarray(m.predict(X), dtype=float)
+                    for w, m in zip(self.weights_, self.estimators_, strict=True)
+                ],
+                axis=0,
+            )
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
