@@ -449,6 +449,7 @@ class Project:
             tune=cfg.training.tune,
             cleaning=cfg.cleaning,
             ensemble=cfg.training.ensemble,
+            constraints=cfg.problem.constraints,
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from loopml.config import CleaningConfig
+from loopml.config import CleaningConfig, Constraints
 from loopml.errors import TrainingError
 from loopml.features import build_preprocessor
 from loopml.metrics import greater_is_better, score
@@ -43,7 +44,7 @@ class TrialResult:
     params: dict[str, Any]
     fold_scores: tuple[float, ...]
     seconds: float
-    status: str  # ok | pruned | timeout | failed
+    status: str  # ok | pruned | timeout | failed | excluded (broke a constraint)
     source: str = "portfolio"  # portfolio | optuna
     error: str = ""
 
@@ -177,6 +178,7 @@ def search(
     max_trials: int | None = None,
     cleaning: CleaningConfig | None = None,
     ensemble: bool = True,
+    constraints: Constraints | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
@@ -193,12 +195,21 @@ def search(
         When no candidate completed.
     """
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    limits = constraints or Constraints()
+    if limits.interpretable:
+        families = [f for f in families if f in INTERPRETABLE]
+        if not families:
+            raise TrainingError(
+                "problem.constraints.interpretable allows only "
+                f"{', '.join(INTERPRETABLE)}; add one of them to training.models."
+            )
     budget = _Budget(budget_seconds, clock)
     bigger = greater_is_better(metric)
     order = [f for f in PORTFOLIO_ORDER if f in families]
     trials: list[TrialResult] = []
     fold_seconds: dict[str, float] = {}
     oof_store: dict[int, np.ndarray] = {}  # trial number -> out-of-fold predictions
+    excluded: set[str] = set()  # families whose defaults broke a constraint
     width = len(classes) if task != "regression" else 1
 
     def report(message: str) -> None:
@@ -258,6 +269,11 @@ def search(
                     break
         if status == "ok" and not scores:
             status, error = "failed", "metric undefined on every fold"
+        if status == "ok" and (limits.max_latency_ms or limits.max_model_mb):
+            broken = _constraint_broken(pipe, X.iloc[valid_idx[:1]], limits)
+            if broken:
+                status, error = "excluded", broken
+                excluded.add(family)
         result = TrialResult(
             number=number,
             family=family,
@@ -286,7 +302,8 @@ def search(
         run_trial(family, {}, "portfolio", None)
 
     if tune and best_so_far() is not None and may_continue():
-        _tune(run_trial, trials, order, task, seed, may_continue, bigger)
+        allowed = [f for f in order if f not in excluded]
+        _tune(run_trial, trials, allowed, task, seed, may_continue, bigger)
 
     best = best_so_far()
     if best is None:
@@ -449,3 +466,34 @@ def _ensemble_trial(
         status="ok",
         source="ensemble",
     )
+
+
+#: Families a person can read: coefficients, or a shallow tree.
+INTERPRETABLE = ("linear", "decision_tree")
+
+
+def _constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:
+    """Why a fitted pipeline breaks ``limits`` ('' when it does not)."""
+    if limits.max_model_mb is not None:
+        size_mb = len(pickle.dumps(pipeline)) / 2**20
+        if size_mb > limits.max_model_mb:
+            return (
+                f"model is {size_mb:.1f} MB, over problem.constraints.max_model_mb "
+                f"{limits.max_model_mb:g}"
+            )
+    if limits.max_latency_ms is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.predict(row)  # warm-up
+            timings = []
+            for _ in range(15):
+                t0 = time.perf_counter()
+                pipeline.predict(row)
+                timings.append((time.perf_counter() - t0) * 1000)
+        latency = float(np.median(timings))
+        if latency > limits.max_latency_ms:
+            return (
+                f"single-row latency {latency:.1f} ms is over problem.constraints."
+                f"max_latency_ms {limits.max_latency_ms:g}"
+            )
+    return ""
