@@ -46,6 +46,7 @@ MODEL_FAMILIES = (
     "catboost",
     "knn",
     "mlp",
+    "decision_tree",
 )
 ModelFamily = Literal[
     "linear",
@@ -57,6 +58,7 @@ ModelFamily = Literal[
     "catboost",
     "knn",
     "mlp",
+    "decision_tree",
 ]
 
 _GATE = re.compile(

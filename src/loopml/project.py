@@ -38,6 +38,7 @@ from loopml.data import (
 from loopml.data import profile as profile_frame
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
 from loopml.evaluation import Evaluation, evaluate
+from loopml.features import check_expressions
 from loopml.files import write_text_atomic
 from loopml.loop import PromotionDecision, decide_promotion
 from loopml.modeling import (
@@ -351,6 +352,7 @@ class Project:
                 "data.id_columns / data.drop_columns."
             )
         X = frame.drop(columns=[problem.target])
+        check_expressions(cfg.features.expressions, list(schema.roles()))
         time = None
         if cfg.data.time_column:
             time = to_datetime(frame[cfg.data.time_column])
@@ -450,6 +452,8 @@ class Project:
             cleaning=cfg.cleaning,
             ensemble=cfg.training.ensemble,
             constraints=cfg.problem.constraints,
+            features=cfg.features,
+            class_weight=cfg.training.class_weight,
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,

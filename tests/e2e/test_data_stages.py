@@ -96,7 +96,15 @@ def test_no_raw_personal_data_leaves_the_run(tmp_path: Path, policy: str, monkey
     scores = project_dir / "scores.csv"
     scored = runner.invoke(
         app,
-        ["score", str(project_dir / "data" / "new_customers.csv"), str(scores), "-c", str(config)],
+        [
+            "score",
+            str(project_dir / "data" / "new_customers.csv"),
+            str(scores),
+            "-c",
+            str(config),
+            "--model",
+            "latest",
+        ],
     )
     assert scored.exit_code == 0, scored.output
     profiled = runner.invoke(app, ["profile", "-c", str(config)])

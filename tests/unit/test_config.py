@@ -214,7 +214,8 @@ def test_source_name_is_used_in_messages() -> None:
         (
             "training:\n  models: [linear, xgbost]\n",
             "training.models.1: Input should be 'linear', 'random_forest', 'extra_trees', "
-            "'hist_gradient_boosting', 'lightgbm', 'xgboost', 'catboost', 'knn' or 'mlp', "
+            "'hist_gradient_boosting', 'lightgbm', 'xgboost', 'catboost', 'knn', 'mlp' or "
+            "'decision_tree', "
             "got 'xgbost' (loopml.yaml, line 8).",
         ),
         (

@@ -18,7 +18,7 @@ import pandas as pd
 from loopml.errors import SchemaError
 
 Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
-FEATURE_ROLES: tuple[Role, ...] = ("numeric", "categorical", "boolean", "datetime")
+FEATURE_ROLES: tuple[Role, ...] = ("numeric", "categorical", "boolean", "datetime", "text")
 
 MAX_CATEGORIES_KEPT = 500
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")

@@ -13,6 +13,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from loopml.config import FeaturesConfig
 from loopml.data import infer_schema
 from loopml.metrics import default_metric
 from loopml.modeling._candidates import PORTFOLIO_ORDER
@@ -132,6 +133,7 @@ class _AutoBase(BaseEstimator):
             positive_class=positive,
             families=families,
             max_trials=self.max_trials,
+            features=FeaturesConfig(),
             seed=seed,
             n_jobs=self.n_jobs,
         )

@@ -23,11 +23,19 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from loopml.config import CleaningConfig, Constraints
+from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.errors import TrainingError
-from loopml.features import build_preprocessor
+from loopml.features import absolute_time_options, build_preprocessor, selection_options
 from loopml.metrics import greater_is_better, score
-from loopml.modeling._candidates import CANDIDATES, PORTFOLIO_ORDER, relevant_params
+from loopml.modeling._candidates import (
+    CANDIDATES,
+    INTERPRETABLE_FAMILIES,
+    PORTFOLIO_ORDER,
+    available_families,
+    relevant_params,
+    resolve_class_weight,
+    unavailable_families,
+)
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
@@ -124,10 +132,28 @@ def make_pipeline(
     seed: int,
     n_jobs: int,
     cleaning: CleaningConfig | None = None,
+    features: FeaturesConfig | None = None,
 ) -> Pipeline:
-    """The one fitted object: coercion, cleaning, features, preprocessing and the model."""
+    """The one fitted object: coercion, cleaning, features, preprocessing and the model.
+
+    ``params`` may carry two pipeline-level choices besides the model's own parameters:
+    ``absolute_time`` (keep year/elapsed-time features) and ``selection`` (a feature
+    selection method), which the search tries when ``features`` leaves them open.
+    """
     candidate = CANDIDATES[family]
-    pre = build_preprocessor(roles, candidate.encoding, cleaning)
+    params = dict(params or {})
+    absolute_time = params.pop("absolute_time", None)
+    selection = params.pop("selection", None)
+    pre = build_preprocessor(
+        roles,
+        candidate.encoding,
+        cleaning,
+        features,
+        task=task,
+        seed=seed,
+        absolute_time=absolute_time,
+        selection=selection,
+    )
     model = candidate.make(task, params, seed, n_jobs)
     return Pipeline([*pre.steps, ("model", model)])
 
@@ -179,6 +205,8 @@ def search(
     cleaning: CleaningConfig | None = None,
     ensemble: bool = True,
     constraints: Constraints | None = None,
+    features: FeaturesConfig | None = None,
+    class_weight: str = "auto",
     seed: int = 42,
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
@@ -197,12 +225,17 @@ def search(
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     limits = constraints or Constraints()
     if limits.interpretable:
-        families = [f for f in families if f in INTERPRETABLE]
+        families = [f for f in families if f in INTERPRETABLE_FAMILIES]
         if not families:
             raise TrainingError(
                 "problem.constraints.interpretable allows only "
-                f"{', '.join(INTERPRETABLE)}; add one of them to training.models."
+                f"{', '.join(INTERPRETABLE_FAMILIES)}; add one of them to training.models."
             )
+    for family, reason in unavailable_families(families).items():
+        log.info("candidate %s skipped: %s", family, reason)
+    families = list(available_families(families))
+    weight = resolve_class_weight(class_weight, y) if task != "regression" else None
+    extra: dict[str, Any] = {"class_weight": weight} if weight else {}
     budget = _Budget(budget_seconds, clock)
     bigger = greater_is_better(metric)
     order = [f for f in PORTFOLIO_ORDER if f in families]
@@ -246,7 +279,7 @@ def search(
                 break
             t0 = clock()
             try:
-                pipe = make_pipeline(roles, family, task, params, seed, jobs, cleaning)
+                pipe = make_pipeline(roles, family, task, params, seed, jobs, cleaning, features)
                 with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
                     warnings.simplefilter("ignore")
                     pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
@@ -277,7 +310,7 @@ def search(
         result = TrialResult(
             number=number,
             family=family,
-            params=relevant_params(family, task, {**CANDIDATES[family].defaults, **params}),
+            params=_trial_params(family, task, params),
             fold_scores=tuple(scores),
             seconds=clock() - started,
             status=status,
@@ -299,11 +332,17 @@ def search(
     for family in order:
         if not may_continue():
             break
-        run_trial(family, {}, "portfolio", None)
+        run_trial(family, dict(extra), "portfolio", None)
 
     if tune and best_so_far() is not None and may_continue():
         allowed = [f for f in order if f not in excluded]
-        _tune(run_trial, trials, allowed, task, seed, may_continue, bigger)
+        options: dict[str, tuple[Any, ...]] = {}
+        if features is not None:
+            options = {
+                "absolute_time": absolute_time_options(features, roles),
+                "selection": selection_options(features),
+            }
+        _tune(run_trial, trials, allowed, task, seed, may_continue, bigger, options, extra)
 
     best = best_so_far()
     if best is None:
@@ -331,7 +370,7 @@ def search(
         report(f"refitting an ensemble of {len(members)} models on all training rows")
         pipeline: Any = WeightedEnsemble(
             estimators=[
-                make_pipeline(roles, m.family, task, m.params, seed, jobs, cleaning)
+                make_pipeline(roles, m.family, task, m.params, seed, jobs, cleaning, features)
                 for m in members
             ],
             weights=list(chosen.params["members"].values()),
@@ -339,7 +378,9 @@ def search(
         )
     else:
         report(f"refitting {best.family} on all training rows")
-        pipeline = make_pipeline(roles, best.family, task, best.params, seed, jobs, cleaning)
+        pipeline = make_pipeline(
+            roles, best.family, task, best.params, seed, jobs, cleaning, features
+        )
     with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
         warnings.simplefilter("ignore")
         pipeline.fit(X, y)
@@ -363,6 +404,8 @@ def _tune(
     seed: int,
     may_continue: Callable[[], bool],
     bigger: bool,
+    options: dict[str, tuple[Any, ...]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Bayesian search (TPE) over the two best families, pruning weak trials between folds."""
     ok = [t for t in trials if t.status == "ok" and not math.isnan(t.mean)]
@@ -377,7 +420,10 @@ def _tune(
     while may_continue():
         trial = study.ask()
         family = trial.suggest_categorical("family", families)
-        params = CANDIDATES[family].space(trial, task)
+        params = {**CANDIDATES[family].space(trial, task), **(extra or {})}
+        for key, values in (options or {}).items():
+            if len(values) > 1:  # pipeline choices the data leaves open: the search decides
+                params[key] = trial.suggest_categorical(key, list(values))
         result = run_trial(family, params, "optuna", trial)
         if result.status == "ok":
             study.tell(trial, result.mean)
@@ -468,10 +514,6 @@ def _ensemble_trial(
     )
 
 
-#: Families a person can read: coefficients, or a shallow tree.
-INTERPRETABLE = ("linear", "decision_tree")
-
-
 def _constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:
     """Why a fitted pipeline breaks ``limits`` ('' when it does not)."""
     if limits.max_model_mb is not None:
@@ -497,3 +539,15 @@ def _constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) ->
                 f"max_latency_ms {limits.max_latency_ms:g}"
             )
     return ""
+
+
+#: Parameters that shape the pipeline rather than the model.
+PIPELINE_PARAMS = ("absolute_time", "selection")
+
+
+def _trial_params(family: str, task: TaskKind, params: dict[str, Any]) -> dict[str, Any]:
+    """What a trial ran with: the model's relevant parameters plus pipeline choices."""
+    model = {k: v for k, v in params.items() if k not in PIPELINE_PARAMS}
+    out = relevant_params(family, task, {**CANDIDATES[family].defaults, **model})
+    out.update({k: params[k] for k in PIPELINE_PARAMS if k in params})
+    return out

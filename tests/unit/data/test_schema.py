@@ -82,13 +82,14 @@ def test_target_is_left_out_and_order_is_kept(schema: Schema, training: pd.DataF
     assert schema.names == [c for c in training.columns if c != "churned"]
 
 
-def test_feature_columns_leave_out_ids_text_and_personal_data(schema: Schema) -> None:
+def test_feature_columns_leave_out_ids_and_personal_data(schema: Schema) -> None:
     assert schema.roles() == {
         "age": "numeric",
         "income": "numeric",
         "active": "boolean",
         "opted_in": "boolean",
         "signup": "datetime",
+        "comment": "text",  # free text becomes TF-IDF terms in the pipeline
         "plan": "categorical",
     }
     assert not schema["email"].is_feature
@@ -197,7 +198,7 @@ def test_unknown_column_is_a_key_error(schema: Schema) -> None:
 
 def test_check_names_every_missing_feature_column(schema: Schema) -> None:
     expected = (
-        "batch.csv is missing 3 column(s) the model needs: age, signup, plan. "
+        "batch.csv is missing 4 column(s) the model needs: age, signup, comment, plan. "
         "Add them (empty values are allowed) and retry."
     )
     with pytest.raises(SchemaError, match=f"^{re.escape(expected)}$"):
@@ -205,11 +206,11 @@ def test_check_names_every_missing_feature_column(schema: Schema) -> None:
 
 
 def test_check_is_a_data_error(schema: Schema) -> None:
-    with pytest.raises(DataError, match="request is missing 6 column"):
+    with pytest.raises(DataError, match="request is missing 7 column"):
         schema.check([], "request")
 
 
-def test_check_ignores_ids_text_personal_data_and_extra_columns(schema: Schema) -> None:
+def test_check_ignores_ids_personal_data_and_extra_columns(schema: Schema) -> None:
     schema.check([*schema.roles(), "extra"], "batch.csv")
 
 

@@ -1,0 +1,412 @@
+"""Candidate model families (loopml.modeling._candidates) and the wrappers they use."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.base import clone
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+from loopml.errors import TrainingError
+from loopml.modeling import make_pipeline
+from loopml.modeling._boosting import EarlyStoppingClassifier, EarlyStoppingRegressor
+from loopml.modeling._candidates import (
+    CANDIDATES,
+    INTERPRETABLE_FAMILIES,
+    PORTFOLIO_ORDER,
+    available_families,
+    relevant_params,
+    resolve_class_weight,
+    unavailable_families,
+    unwrap,
+    why_unavailable,
+)
+from loopml.modeling._smoothing import SmoothedClassifier
+from loopml.types import TaskKind
+
+TASKS = ("binary", "multiclass", "regression")
+ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
+
+#: Small models keep the whole file fast; keys a family does not have are left out.
+SMALL = {"n_estimators": 25, "max_iter": 40}
+
+#: Optuna parameter prefix of each family.
+PREFIXES = {
+    "linear": "linear",
+    "hist_gradient_boosting": "hgb",
+    "lightgbm": "lgbm",
+    "xgboost": "xgb",
+    "catboost": "cb",
+    "random_forest": "rf",
+    "extra_trees": "et",
+    "decision_tree": "tree",
+    "knn": "knn",
+    "mlp": "mlp",
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_openmp_thread() -> Iterator[None]:
+    # OpenMP spin-waits on a busy two-core machine make small fits several times slower.
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _small(family: str) -> dict[str, Any]:
+    return {k: v for k, v in SMALL.items() if k in CANDIDATES[family].defaults}
+
+
+def _skip_unavailable(family: str) -> None:
+    reason = why_unavailable(family)
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _frame(n: int = 160, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Numbers with gaps, a category with gaps, a datetime, and a signal in x1 and color."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
+    X = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": rng.uniform(0, 10, size=n),
+            "color": color,
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
+    )
+    X.loc[rng.choice(n, 12, replace=False), "x1"] = np.nan
+    X.loc[[3, 7, 11], "color"] = None
+    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
+    return X, signal
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+    X, signal = _frame()
+    multiclass = np.where(signal > 0.8, "high", np.where(signal > -0.2, "mid", "low"))
+    multiclass[np.argsort(signal)[-6:]] = "rare"  # a class of six rows
+    return {
+        "binary": (X, pd.Series(np.where(signal > 0.5, "yes", "no"), dtype=object)),
+        "multiclass": (X, pd.Series(multiclass, dtype=object)),
+        "regression": (X, pd.Series(3.0 * signal + 10.0)),
+    }
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+def test_every_family_fits_and_predicts(
+    family: str, task: TaskKind, frames: dict[str, tuple[pd.DataFrame, pd.Series]]
+) -> None:
+    _skip_unavailable(family)
+    X, y = frames[task]
+    pipe = make_pipeline(ROLES, family, task, _small(family), seed=0, n_jobs=1)
+
+    pipe.fit(X, y)
+
+    if task == "regression":
+        pred = pipe.predict(X)
+        assert pred.shape == (len(X),)
+        assert np.corrcoef(pred, y)[0, 1] > 0.5
+        return
+    classes = sorted(set(y))
+    assert list(pipe.classes_) == classes
+    proba = pipe.predict_proba(X)
+    assert proba.shape == (len(X), len(classes))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba.min() > 0.0  # no class seen in training ever gets probability 0
+    assert set(pipe.predict(X)) <= set(classes)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+def test_every_search_space_builds_with_prefixed_names(family: str, task: TaskKind) -> None:
+    candidate = CANDIDATES[family]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        trial = study.ask()
+        params = candidate.space(trial, task)
+
+        assert set(params) <= set(candidate.defaults)
+        assert all(name.startswith(f"{PREFIXES[family]}.") for name in trial.params)
+        if why_unavailable(family) is None:
+            candidate.make(task, params, 0, 1)
+
+
+def test_portfolio_lists_every_family_once_with_the_weak_ones_last() -> None:
+    assert sorted(PORTFOLIO_ORDER) == sorted(CANDIDATES)
+    assert PORTFOLIO_ORDER[0] == "linear"
+    assert PORTFOLIO_ORDER[-2:] == ("knn", "mlp")
+    assert INTERPRETABLE_FAMILIES == ("linear", "decision_tree")
+    assert CANDIDATES["knn"].encoding == CANDIDATES["mlp"].encoding == "onehot"
+    assert CANDIDATES["knn"].defaults["n_neighbors"] >= 15
+    assert CANDIDATES["knn"].defaults["weights"] == "distance"
+
+
+def _imbalanced(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.Series]:
+    X, signal = _frame(n, seed)
+    rare = signal > np.quantile(signal, 0.95)  # 5% positives
+    return X, pd.Series(np.where(rare, "fraud", "ok"), dtype=object)
+
+
+@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+def test_balanced_class_weight_raises_the_rare_class_probability(family: str) -> None:
+    _skip_unavailable(family)
+    X, y = _imbalanced()
+    X_new, _ = _imbalanced(seed=2)
+    params = _small(family)
+    if "min_samples_leaf" in CANDIDATES[family].defaults:
+        params["min_samples_leaf"] = 10  # pure one-row leaves would make weights moot
+    plain = make_pipeline(ROLES, family, "binary", params, seed=0, n_jobs=1).fit(X, y)
+    weighted = make_pipeline(
+        ROLES, family, "binary", {**params, "class_weight": "balanced"}, seed=0, n_jobs=1
+    ).fit(X, y)
+
+    column = list(plain.classes_).index("fraud")
+    before = plain.predict_proba(X_new)[:, column].mean()
+    after = weighted.predict_proba(X_new)[:, column].mean()
+    assert after > before + 0.02, (before, after)
+
+
+def test_class_weight_is_ignored_for_regression(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+) -> None:
+    X, y = frames["regression"]
+    pipe = make_pipeline(
+        ROLES, "random_forest", "regression", {"n_estimators": 10, "class_weight": "balanced"}, 0, 1
+    )
+    assert pipe.fit(X, y).predict(X).shape == (len(X),)
+
+
+def test_resolve_class_weight() -> None:
+    rare = ["ok"] * 95 + ["fraud"] * 5
+    even = ["ok"] * 80 + ["fraud"] * 20
+    assert resolve_class_weight("auto", rare) == "balanced"
+    assert resolve_class_weight("auto", even) is None
+    assert resolve_class_weight("auto", pd.Series([*even, None, None])) is None
+    assert resolve_class_weight("auto", np.array([0] * 91 + [1] * 9)) == "balanced"
+    assert resolve_class_weight("auto", ["ok"] * 10) is None  # one class: nothing to balance
+    assert resolve_class_weight("auto", []) is None
+    assert resolve_class_weight("balanced", even) == "balanced"
+    assert resolve_class_weight("none", rare) is None
+    with pytest.raises(
+        ValueError, match=r"class_weight must be 'auto', 'balanced' or 'none', got 'yes'"
+    ):
+        resolve_class_weight("yes", rare)
+
+
+def test_relevant_params() -> None:
+    hgb = CANDIDATES["hist_gradient_boosting"].defaults
+    assert relevant_params("hist_gradient_boosting", "binary", hgb) == hgb
+    linear = {**CANDIDATES["linear"].defaults, "class_weight": "balanced"}
+    assert relevant_params("linear", "binary", linear) == {"C": 1.0, "class_weight": "balanced"}
+    assert relevant_params("linear", "regression", linear) == {"alpha": 1.0}
+    lgbm = {**CANDIDATES["lightgbm"].defaults, "class_weight": None}
+    assert "class_weight" not in relevant_params("lightgbm", "binary", lgbm)
+    trees = CANDIDATES["extra_trees"].defaults
+    assert relevant_params("extra_trees", "binary", trees)["max_features"] == "sqrt"
+    assert relevant_params("extra_trees", "regression", trees)["max_features"] == 1.0
+
+
+def _noisy(task: str, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n, 5))
+    X[rng.random(size=X.shape) < 0.05] = np.nan
+    signal = np.nan_to_num(X[:, 0]) + rng.normal(scale=1.5, size=n)
+    if task == "regression":
+        return X, signal
+    return X, np.where(signal > 0.3, "b", np.where(signal > -0.8, "a", "c"))
+
+
+def _booster(library: str, task: str) -> Any:
+    """A fast-learning booster with room to overfit: early stopping has to cut it short."""
+    if library == "lightgbm":
+        cls = LGBMRegressor if task == "regression" else LGBMClassifier
+        return cls(n_estimators=300, learning_rate=0.3, n_jobs=1, random_state=0, verbose=-1)
+    module = pytest.importorskip(library)
+    if library == "xgboost":
+        cls = module.XGBRegressor if task == "regression" else module.XGBClassifier
+        return cls(n_estimators=300, learning_rate=0.3, n_jobs=1, random_state=0, verbosity=0)
+    cls = module.CatBoostRegressor if task == "regression" else module.CatBoostClassifier
+    return cls(
+        iterations=300,
+        learning_rate=0.3,
+        thread_count=1,
+        random_seed=0,
+        logging_level="Silent",
+        allow_writing_files=False,
+    )
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_early_stopping_wrapper_clones_and_records_the_best_iteration(
+    library: str, task: str
+) -> None:
+    X, y = _noisy(task)
+    wrapper: Any = EarlyStoppingRegressor if task == "regression" else EarlyStoppingClassifier
+    model = wrapper(_booster(library, task), early_stopping_rounds=5, random_state=0)
+
+    twin = clone(model)
+    params = twin.get_params()
+    assert twin.estimator is not model.estimator
+    assert params["validation_fraction"] == 0.1
+    assert params["early_stopping_rounds"] == 5
+    assert params["estimator__learning_rate"] == 0.3
+    twin.set_params(estimator__learning_rate=0.4)
+    assert twin.estimator.get_params()["learning_rate"] == 0.4
+
+    model.fit(X, y)
+
+    assert model.early_stopped_
+    assert 1 <= model.best_iteration_ < 300
+    assert type(unwrap(model)) is type(model.estimator)
+    again = clone(model).fit(X, y)
+    assert again.best_iteration_ == model.best_iteration_  # same seed, same model
+    if task == "regression":
+        np.testing.assert_array_equal(again.predict(X), model.predict(X))
+        return
+    assert model.classes_.tolist() == ["a", "b", "c"]
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    assert set(model.predict(X)) <= {"a", "b", "c"}
+
+
+def test_early_stopping_keeps_every_class_in_training() -> None:
+    X, labels = _noisy("multiclass", n=200)
+    y = labels.astype(object)
+    y[:2] = "lonely"  # two rows: one may be held out, never both
+    model = EarlyStoppingClassifier(_booster("lightgbm", "binary"), random_state=0).fit(X, y)
+    assert "lonely" in model.classes_
+    assert model.predict_proba(X).shape == (200, 4)
+
+
+def test_early_stopping_fits_every_round_on_tiny_data() -> None:
+    X, y = _noisy("regression", n=30)
+    model = EarlyStoppingRegressor(LGBMRegressor(n_estimators=7, verbose=-1, min_child_samples=2))
+    model.fit(X, y)
+    assert not model.early_stopped_
+    assert model.best_iteration_ == 7
+
+
+def test_early_stopping_wrapper_rejects_other_estimators() -> None:
+    X, y = _noisy("binary")
+    with pytest.raises(ValueError, match=r"early stopping supports estimators of lightgbm"):
+        EarlyStoppingClassifier(DecisionTreeClassifier()).fit(X, y)
+    with pytest.raises(ValueError, match=r"validation_fraction must be between 0 and 1"):
+        EarlyStoppingClassifier(_booster("lightgbm", "binary"), validation_fraction=1.5).fit(X, y)
+
+
+def test_smoothing_mixes_in_the_prior_so_no_class_gets_zero() -> None:
+    X, y = _noisy("multiclass", n=200)
+    X = np.nan_to_num(X)
+    raw = KNeighborsClassifier(n_neighbors=3).fit(X, y)
+    smooth = SmoothedClassifier(KNeighborsClassifier(n_neighbors=3), prior_weight=0.25).fit(X, y)
+
+    p_raw, p_smooth = raw.predict_proba(X), smooth.predict_proba(X)
+
+    assert p_raw.min() == 0.0
+    assert p_smooth.min() > 0.0
+    np.testing.assert_allclose(
+        smooth.prior_, pd.Series(y).value_counts(normalize=True).sort_index()
+    )
+    np.testing.assert_allclose(p_smooth, 0.75 * p_raw + 0.25 * smooth.prior_)
+
+
+def test_smoothing_refuses_sample_weights_its_model_cannot_take() -> None:
+    X, y = _noisy("binary", n=50)
+    with pytest.raises(ValueError, match=r"KNeighborsClassifier cannot fit with sample_weight"):
+        SmoothedClassifier(KNeighborsClassifier()).fit(
+            np.nan_to_num(X), y, sample_weight=np.ones(50)
+        )
+
+
+@pytest.mark.parametrize("module", ["xgboost", "catboost"])
+def test_a_missing_optional_library_makes_its_family_unavailable(
+    module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # the next import of it fails
+
+    reason = why_unavailable(module)
+
+    assert reason is not None
+    assert reason.startswith(f"{module} needs the {module} package, which could not be imported")
+    assert "pip install 'loopml[boost]'" in reason
+    assert module not in available_families()
+    assert available_families(("linear", module, "lightgbm")) == ("linear", "lightgbm")
+    assert unavailable_families(("linear", module)) == {module: reason}
+    with pytest.raises(TrainingError, match=rf"model family '{module}' needs the {module} package"):
+        CANDIDATES[module].make("binary", {}, 0, 1)
+
+
+def test_core_families_are_always_available() -> None:
+    core = [f for f in PORTFOLIO_ORDER if f not in ("xgboost", "catboost")]
+    assert available_families(core) == tuple(core)
+    with pytest.raises(ValueError, match=r"unknown model family 'svm'; known: linear"):
+        why_unavailable("svm")
+
+
+# Twenty epochs are enough to fit; the MLP still says it has not converged.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_unwrap_reaches_the_library_model(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+) -> None:
+    X, y = frames["regression"]
+    mlp = make_pipeline(ROLES, "mlp", "regression", {"max_iter": 20}, 0, 1).fit(X, y)
+    assert type(unwrap(mlp)).__name__ == "MLPRegressor"
+    X, y = frames["binary"]
+    forest = make_pipeline(ROLES, "random_forest", "binary", {"n_estimators": 5}, 0, 1).fit(X, y)
+    assert type(unwrap(forest)).__name__ == "RandomForestClassifier"
+
+
+#: Checks the wrappers fail by design, with the reason.
+BY_DESIGN = {
+    "EarlyStoppingClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "LightGBM's min_child_samples counts rows, not weights, and repeating rows "
+            "changes the held-out share"
+        ),
+    },
+    "EarlyStoppingRegressor": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "LightGBM's min_child_samples counts rows, not weights, and repeating rows "
+            "changes the held-out share"
+        ),
+    },
+    "SmoothedClassifier": {
+        "check_class_weight_classifiers": (
+            "the check regularises the tree through min_weight_fraction_leaf, which only "
+            "the wrapped tree has"
+        ),
+    },
+}
+
+
+@parametrize_with_checks(
+    [
+        EarlyStoppingClassifier(
+            LGBMClassifier(n_estimators=20, min_child_samples=2, n_jobs=1, verbose=-1),
+            random_state=0,
+        ),
+        EarlyStoppingRegressor(
+            LGBMRegressor(n_estimators=20, min_child_samples=2, n_jobs=1, verbose=-1),
+            random_state=0,
+        ),
+        SmoothedClassifier(DecisionTreeClassifier(random_state=0)),
+    ],
+    expected_failed_checks=lambda estimator: BY_DESIGN[type(estimator).__name__],
+    xfail_strict=True,
+)
+def test_wrappers_are_scikit_learn_estimators(estimator: Any, check: Callable[[Any], None]) -> None:
+    check(estimator)
