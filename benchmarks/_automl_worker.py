@@ -1,0 +1,325 @@
+"""One (system, dataset) pair of the AutoML benchmark, run by the system's own interpreter.
+
+    python benchmarks/_automl_worker.py --system flaml --data DIR --budget 60 --out RESULT.json
+
+``benchmarks/automl.py`` starts this file once per pair, in a fresh process and with the
+interpreter of the system's virtual environment, so it may import only the standard library at
+module level: the one-core pinning and the thread variables must be in place *before* numpy
+(or anything that loads a BLAS or OpenMP runtime) is imported.
+
+The worker reads ``train.csv.gz`` with a plain ``pandas.read_csv``, gives the system the target
+name, the task type and the metric it will be scored on, fits under the system's own time limit,
+predicts ``test.csv.gz`` without the target and writes:
+
+* ``RESULT.json``: status, fit and predict seconds, peak RSS, versions, the class order of the
+  probability columns, and the traceback when something failed;
+* ``RESULT.npy`` beside it: the class probabilities (classification) or the values
+  (regression), scored afterwards by ``benchmarks/_scoring.py`` in the harness.
+
+The system adapters (loopml, flaml, autogluon and the hgb baseline) are all in this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+# This file's directory holds the project's other benchmark scripts, one of them named
+# ``profile.py``: on sys.path it would shadow the standard library's ``profile`` (which
+# ``cProfile``, and through it torch, imports). The worker needs nothing from there.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMEXPR_MAX_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
+
+#: The primary metric per task, named as each system spells it.
+METRIC_NAMES = {
+    "loopml": {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"},
+    "flaml": {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"},
+    "autogluon": {
+        "binary": "roc_auc",
+        "multiclass": "log_loss",
+        "regression": "root_mean_squared_error",
+    },
+    "hgb": {"binary": "-", "multiclass": "-", "regression": "-"},  # defaults: no metric
+}
+
+
+def pin_one_core(core: int | None) -> int:
+    """Pin this process (and what it starts later) to one core; set the thread variables.
+
+    Must run before numpy, pandas or any model library is imported.
+    """
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = core if core is not None and core in allowed else allowed[-1]
+    os.sched_setaffinity(0, {chosen})
+    return chosen
+
+
+def peak_rss_kib() -> tuple[int, int]:
+    """(worker, largest waited-for child) peak RSS in KiB (Linux reports ru_maxrss in KiB)."""
+    return (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Adapters. Each takes the training frame (target included), the target name, the task
+# ("binary" | "multiclass" | "regression"), the budget in seconds, a seed and a scratch
+# directory, and returns (model, version). predict_<system>(model, X, task) returns
+# (array, classes) with classes None for regression.
+# --------------------------------------------------------------------------------------------
+
+
+def fit_loopml(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    import loopml
+    from loopml import AutoClassifier, AutoRegressor
+
+    X, y = train.drop(columns=[target]), train[target]
+    cls = AutoRegressor if task == "regression" else AutoClassifier
+    model = cls(
+        time_budget=budget,
+        metric=METRIC_NAMES["loopml"][task],
+        n_jobs=1,
+        random_state=seed,
+    )
+    model.fit(X, y)
+    return model, getattr(loopml, "__version__", "?")
+
+
+def predict_loopml(model: Any, X: Any, task: str):
+    if task != "regression":
+        return model.predict_proba(X), list(model.classes_)
+    return model.predict(X), None
+
+
+def fit_flaml(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    import flaml
+    from flaml import AutoML
+
+    X, y = train.drop(columns=[target]), train[target]
+    automl = AutoML()
+    automl.fit(
+        X_train=X,
+        y_train=y,
+        task="regression" if task == "regression" else "classification",
+        metric=METRIC_NAMES["flaml"][task],
+        time_budget=budget,
+        n_jobs=1,
+        seed=seed,
+        verbose=0,
+        log_file_name=str(scratch / "flaml.log"),
+    )
+    return automl, flaml.__version__
+
+
+def predict_flaml(model: Any, X: Any, task: str):
+    if task != "regression":
+        return model.predict_proba(X), list(model.classes_)
+    return model.predict(X), None
+
+
+def fit_autogluon(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    import autogluon.tabular
+    from autogluon.tabular import TabularPredictor
+
+    predictor = TabularPredictor(
+        label=target,
+        problem_type=task,
+        eval_metric=METRIC_NAMES["autogluon"][task],
+        path=str(scratch / "autogluon"),
+        verbosity=2,  # its default: the per-pair log shows which models fit in the budget
+    )
+    predictor.fit(
+        train,
+        time_limit=budget,
+        presets="medium_quality",
+        num_cpus=1,
+        num_gpus=0,
+    )  # no seed argument: every AutoGluon model uses its fixed default seed (0)
+    return predictor, autogluon.tabular.__version__
+
+
+def predict_autogluon(model: Any, X: Any, task: str):
+    if task == "regression":
+        return model.predict(X).to_numpy(), None
+    proba = model.predict_proba(X, as_multiclass=True)
+    return proba.to_numpy(), list(proba.columns)
+
+
+def _minimal_encoder():
+    """Ordinal-encode the text columns, pass the numbers through, parse nothing."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    def text_columns(frame: Any) -> list[str]:
+        return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+    )
+    return make_column_transformer(
+        (encoder, text_columns), remainder="passthrough", verbose_feature_names_out=False
+    )
+
+
+def fit_hgb(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+
+    X, y = train.drop(columns=[target]), train[target]
+    est = (
+        HistGradientBoostingRegressor(random_state=seed)
+        if task == "regression"
+        else HistGradientBoostingClassifier(random_state=seed)
+    )
+    model = make_pipeline(_minimal_encoder(), est)
+    model.fit(X, y)
+    return model, sklearn.__version__
+
+
+def predict_hgb(model: Any, X: Any, task: str):
+    if task != "regression":
+        return model.predict_proba(X), list(model[-1].classes_)
+    return model.predict(X), None
+
+
+def describe(system: str, model: Any) -> dict[str, Any]:
+    """What the system ended with (best model, trials), for reading the results; best effort."""
+    from collections import Counter
+
+    if system == "loopml":
+        board = model.leaderboard_
+        failed = [t for t in board.trials if t.status == "failed" and t.error]
+        return {
+            "best": board.best.family,
+            "trials": dict(Counter(t.status for t in board.trials)),
+            "search_seconds": round(board.elapsed_seconds, 2),
+            "trial_errors": sorted({t.error[:300] for t in failed})[:5],
+        }
+    if system == "flaml":
+        return {"best": model.best_estimator}
+    if system == "autogluon":
+        return {"best": model.model_best, "models": len(model.model_names())}
+    return {"best": type(model[-1]).__name__, "n_iter": int(model[-1].n_iter_)}
+
+
+#: Modules imported before the fit clock starts: importing a library is not fitting.
+PRELOAD = {
+    "loopml": ("loopml",),
+    "flaml": ("flaml",),
+    "autogluon": ("autogluon.tabular",),
+    "hgb": ("sklearn.ensemble", "sklearn.compose", "sklearn.pipeline", "sklearn.preprocessing"),
+}
+
+ADAPTERS = {
+    "loopml": (fit_loopml, predict_loopml),
+    "flaml": (fit_flaml, predict_flaml),
+    "autogluon": (fit_autogluon, predict_autogluon),
+    "hgb": (fit_hgb, predict_hgb),
+}
+
+
+def _jsonable(value: Any) -> Any:
+    """Class labels as plain JSON values (numpy scalars become Python ones)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    core = pin_one_core(args.core)
+    result: dict[str, Any] = {
+        "system": args.system,
+        "dataset": Path(args.data).name,
+        "budget": args.budget,
+        "seed": args.seed,
+        "core": core,
+        "python": platform.python_version(),
+        "status": "error",
+    }
+    out = Path(args.out)
+    try:
+        import numpy as np
+        import pandas as pd
+
+        result["numpy"], result["pandas"] = np.__version__, pd.__version__
+        meta = json.loads((Path(args.data) / "meta.json").read_text())
+        target, task = meta["target"], meta["task"]
+        fit, predict = ADAPTERS[args.system]
+        t0 = time.perf_counter()
+        for module in PRELOAD[args.system]:
+            importlib.import_module(module)
+        result["import_seconds"] = round(time.perf_counter() - t0, 3)
+        train = pd.read_csv(Path(args.data) / "train.csv.gz")
+        with tempfile.TemporaryDirectory(prefix=f"bench-{args.system}-") as scratch:
+            t0 = time.perf_counter()
+            model, version = fit(train, target, task, args.budget, args.seed, Path(scratch))
+            result["fit_seconds"] = time.perf_counter() - t0
+            result["version"] = version
+            try:
+                result["model"] = describe(args.system, model)
+            except Exception as exc:  # a description is never worth failing the pair
+                result["model"] = {"best": f"? ({type(exc).__name__}: {exc})"}
+            del train
+            test = pd.read_csv(Path(args.data) / "test.csv.gz").drop(columns=[target])
+            t0 = time.perf_counter()
+            prediction, classes = predict(model, test, task)
+            result["predict_seconds"] = time.perf_counter() - t0
+        prediction = np.asarray(prediction, dtype=float)
+        if prediction.shape[0] != len(test):
+            raise ValueError(f"{prediction.shape[0]} predictions for {len(test)} test rows")
+        np.save(out.with_suffix(".npy"), prediction)
+        result["classes"] = None if classes is None else [_jsonable(c) for c in classes]
+        result["status"] = "ok"
+    except BaseException as exc:  # report anything, including MemoryError and KeyboardInterrupt
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["traceback"] = traceback.format_exc()
+    self_kib, children_kib = peak_rss_kib()
+    result["peak_rss_self_kib"], result["peak_rss_children_kib"] = self_kib, children_kib
+    out.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", required=True, choices=sorted(ADAPTERS))
+    parser.add_argument("--data", required=True, help="the dataset directory (meta.json etc.)")
+    parser.add_argument("--budget", type=float, default=60.0, help="fit seconds")
+    parser.add_argument("--out", required=True, help="the result JSON file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--core", type=int, default=None, help="the core to pin to")
+    result = run(parser.parse_args(argv))
+    if result["status"] != "ok":
+        print(result.get("traceback", result.get("error")), file=sys.stderr)
+    return 0 if result["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
