@@ -236,7 +236,9 @@ def search(
     families = list(available_families(families))
     weight = resolve_class_weight(class_weight, y) if task != "regression" else None
     extra: dict[str, Any] = {"class_weight": weight} if weight else {}
-    budget = _Budget(budget_seconds, clock)
+    # 5% of the budget is kept back for what the estimates miss (the final refit's variance,
+    # predicting, bookkeeping), so the whole fit stays within the budget
+    budget = _Budget(budget_seconds * 0.95, clock)
     bigger = greater_is_better(metric)
     order = [f for f in PORTFOLIO_ORDER if f in families]
     trials: list[TrialResult] = []
@@ -273,7 +275,8 @@ def search(
         must_finish = best_so_far() is None  # the first model always completes
         oof = np.full((len(X), width), np.nan)
         for k, (train_idx, valid_idx) in enumerate(folds):
-            estimate = fold_seconds.get(family, 0.0)
+            # a family not tried yet is assumed as slow as the slowest seen so far
+            estimate = fold_seconds.get(family, max(fold_seconds.values(), default=0.0))
             if not must_finish and budget.left - refit_reserve() < estimate:
                 status = "timeout"
                 break
