@@ -37,7 +37,7 @@ from loopml.data import (
 )
 from loopml.data import profile as profile_frame
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
-from loopml.evaluation import Evaluation, evaluate
+from loopml.evaluation import Evaluation, diagnose, evaluate, model_card
 from loopml.features import check_expressions
 from loopml.files import write_text_atomic
 from loopml.loop import PromotionDecision, decide_promotion
@@ -459,6 +459,21 @@ class Project:
             progress=progress,
         )
         evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
+        if progress is not None:
+            progress(cfg.training.budget_seconds, "diagnosing the model")
+        diagnostics = diagnose(
+            result.pipeline,
+            X_hold,
+            y_hold,
+            problem,
+            X_train=X_train,
+            y_train=y_train,
+            cv_scores=result.leaderboard.best.fold_scores,
+            seed=cfg.training.seed,
+            n_bootstrap=1000,
+            # diagnosis runs after the search, on a budget of its own
+            budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+        )
         registry = self.registry
         champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
         decision = decide_promotion(evaluation, champion_eval)
@@ -508,12 +523,22 @@ class Project:
             "model": best.family,
             **data_summary,
         }
+        card = model_card(
+            problem,
+            evaluation,
+            diagnostics,
+            data=data_summary,
+            model=best.family,
+            description=None,
+        )
         html = render_training_report(
             title=f"{cfg.name}: training report",
             evaluation=evaluation,
             leaderboard=result.leaderboard,
             summary=summary,
             promotion=f"Alias: {decision.alias} — {decision.reason}.",
+            diagnostics=diagnostics,
+            model_card=card,
         )
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")

@@ -1,8 +1,15 @@
-"""The training report: one self-contained HTML file (Plotly's JavaScript inlined, no CDN)."""
+"""The training report: one self-contained HTML file (Plotly's JavaScript inlined, no CDN).
+
+Sections: the success gate, the diagnostics' notes, holdout metrics with their bootstrap
+intervals, the holdout curves, calibration, lift and gains, the fit checks and learning curve,
+what drives the predictions (permutation importance and per-row contributions), the
+leaderboard, the model card, and the data's provenance.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.reports._assets import environment, plotly_js
@@ -10,8 +17,12 @@ from loopml.reports._assets import environment, plotly_js
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from loopml.evaluation import Evaluation
+    from loopml.evaluation import Diagnostics, Evaluation
     from loopml.modeling import Leaderboard
+
+#: Columns shown in the importance charts and the contributions heatmap.
+TOP_FEATURES = 20
+TOP_CONTRIBUTIONS = 12
 
 _LAYOUT = {
     "template": "plotly_white",
@@ -115,6 +126,365 @@ def figures(evaluation: Evaluation) -> dict[str, go.Figure]:
     return figs
 
 
+def diagnostic_figures(diagnostics: Diagnostics) -> dict[str, go.Figure]:
+    """Plotly figures of the diagnostics, by section.
+
+    Parameters
+    ----------
+    diagnostics
+        The result of :func:`loopml.evaluation.diagnose`.
+
+    Returns
+    -------
+    dict
+        Figure name → figure. Calibration for classification; lift and gains for binary
+        tasks; the fit check and the learning curve always; permutation importance and the
+        contributions when they could be computed.
+    """
+    figs: dict[str, go.Figure] = {}
+    if diagnostics.calibration is not None:
+        figs["calibration"] = _calibration_figure(diagnostics)
+        figs["probability_bins"] = _probability_bins_figure(diagnostics)
+    if diagnostics.lift is not None and diagnostics.lift.rows:
+        figs["gains"], figs["lift"] = _lift_figures(diagnostics)
+    figs["fit_check"] = _fit_figure(diagnostics)
+    figs["learning_curve"] = _learning_figure(diagnostics)
+    if diagnostics.permutation is not None and diagnostics.permutation.features:
+        figs["permutation_importance"] = _permutation_figure(diagnostics)
+    expl = diagnostics.explanations
+    if expl is not None and expl.rows:
+        figs["mean_contributions"] = _mean_contribution_figure(diagnostics)
+        figs["contributions"] = _contribution_figure(diagnostics)
+    return figs
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go  # heavy; only training reports need it
+
+    return go
+
+
+def _finite(values: list[float]) -> list[float | None]:
+    return [v if v is not None and math.isfinite(v) else None for v in values]
+
+
+def _calibration_figure(d: Diagnostics) -> go.Figure:
+    go = _go()
+    cal = d.calibration
+    assert cal is not None
+    fig = go.Figure()
+    for curve in cal.curves:
+        fig.add_trace(
+            go.Scatter(
+                x=list(curve.mean_predicted),
+                y=list(curve.fraction_positive),
+                mode="lines+markers",
+                name=f"{curve.label} (Brier {curve.brier:.3f})",
+                customdata=list(curve.counts),
+                hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata} rows",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfectly calibrated",
+            line={"dash": "dash", "color": "grey"},
+        )
+    )
+    kind = "multiclass " if len(cal.curves) > 1 else ""
+    fig.update_layout(
+        title=f"Calibration ({kind}Brier score {cal.brier:.4f})",
+        xaxis_title="mean predicted probability (bin)",
+        yaxis_title="observed frequency",
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.02],
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _probability_bins_figure(d: Diagnostics) -> go.Figure:
+    go = _go()
+    cal = d.calibration
+    assert cal is not None
+    width = 1.0 / cal.n_bins
+    fig = go.Figure()
+    for curve in cal.curves:
+        centres = [
+            (min(int(p / width), cal.n_bins - 1) + 0.5) * width for p in curve.mean_predicted
+        ]
+        one = len(cal.curves) == 1  # grouped bars of several classes share the bin's width
+        fig.add_trace(
+            go.Bar(x=centres, y=list(curve.counts), name=curve.label, width=width if one else None)
+        )
+    fig.update_layout(
+        title="Holdout rows per probability bin",
+        xaxis_title="predicted probability",
+        yaxis_title="rows",
+        xaxis_range=[0, 1],
+        barmode="group" if len(cal.curves) > 1 else "relative",
+        showlegend=len(cal.curves) > 1,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _lift_figures(d: Diagnostics) -> tuple[go.Figure, go.Figure]:
+    go = _go()
+    lift = d.lift
+    assert lift is not None
+    x, y = lift.gains_curve()
+    base = lift.base_rate
+    gains = go.Figure(
+        [
+            go.Scatter(x=x, y=_finite(y), mode="lines+markers", name="model"),
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random", line={"dash": "dash"}),
+            go.Scatter(
+                x=[0, base, 1] if base and base < 1 else [0, 1],
+                y=[0, 1, 1] if base and base < 1 else [0, 1],
+                mode="lines",
+                name="perfect",
+                line={"dash": "dot", "color": "grey"},
+            ),
+        ]
+    )
+    gains.update_layout(
+        title=f"Cumulative gains ({lift.positive_class!r} found)",
+        xaxis_title="share of rows targeted (highest scores first)",
+        yaxis_title=f"share of all {lift.positive_class!r} rows found",
+        **_LAYOUT,
+    )
+    groups = [f"{r.group}" for r in lift.rows]
+    bars = go.Figure(
+        [
+            go.Bar(x=groups, y=_finite([r.lift for r in lift.rows]), name="lift of the group"),
+            go.Scatter(
+                x=groups,
+                y=_finite([r.cumulative_lift for r in lift.rows]),
+                mode="lines+markers",
+                name="cumulative lift",
+            ),
+        ]
+    )
+    bars.add_hline(y=1, line_dash="dash", line_color="grey")
+    bars.update_layout(
+        title=f"Lift by group of {100 // max(len(lift.rows), 1)}% of rows (base rate {base:.1%})",
+        xaxis_title="group (1 = highest scores)",
+        yaxis_title="lift (rate ÷ base rate)",
+        **_LAYOUT,
+    )
+    return gains, bars
+
+
+def _fit_figure(d: Diagnostics) -> go.Figure:
+    go = _go()
+    fit, iv = d.fit, d.interval
+    names = ["dummy baseline (holdout)", "holdout", "cross-validation", "training rows"]
+    values = [fit.dummy, iv.value, fit.cv_mean, fit.train]
+    plus = [0.0, iv.high - iv.value, fit.cv_std, 0.0]
+    minus = [0.0, iv.value - iv.low, fit.cv_std, 0.0]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=_finite(values),
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": _finite(plus),
+                "arrayminus": _finite(minus),
+            },
+            marker_color=["#9aa5b1", "#2f80ed", "#27ae60", "#f2994a"],
+            text=[f"{v:.4f}" if math.isfinite(v) else "n/a" for v in values],
+            textposition="inside",
+            insidetextanchor="middle",
+            textfont={"color": "white"},
+        )
+    )
+    direction = "higher" if d.greater_is_better else "lower"
+    fig.update_layout(
+        title=f"{d.metric}: baseline, holdout ({iv.level:.0%} CI), CV (± std), train",
+        yaxis_title=f"{d.metric} ({direction} is better)",
+        showlegend=False,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _learning_figure(d: Diagnostics) -> go.Figure:
+    go = _go()
+    curve = d.learning_curve
+    rows = [p.rows for p in curve.points]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=rows,
+                y=_finite([p.holdout for p in curve.points]),
+                mode="lines+markers",
+                name="holdout",
+            ),
+            go.Scatter(
+                x=rows,
+                y=_finite([p.train for p in curve.points]),
+                mode="lines+markers",
+                name="training rows",
+                line={"dash": "dot"},
+            ),
+            go.Scatter(
+                x=[d.n_train],
+                y=_finite([d.fit.cv_mean]),
+                error_y={"type": "data", "array": _finite([d.fit.cv_std])},
+                mode="markers",
+                name="cross-validation",
+                marker={"symbol": "diamond", "size": 10},
+            ),
+        ]
+    )
+    if math.isfinite(d.fit.dummy):
+        fig.add_hline(
+            y=d.fit.dummy,
+            line_dash="dash",
+            line_color="grey",
+            annotation_text="dummy baseline",
+            annotation_position="top left",
+        )
+    title = "Learning curve"
+    if curve.skipped:
+        title += f" ({len(curve.skipped)} point(s) skipped, see notes)"
+    fig.update_layout(title=title, xaxis_title="training rows", yaxis_title=curve.metric, **_LAYOUT)
+    return fig
+
+
+def _hbar(
+    names: list[str], values: list[float], errors: list[float] | None, title: str, axis: str
+) -> go.Figure:
+    go = _go()
+    height = max(_LAYOUT["height"], 90 + 22 * len(names))
+    fig = go.Figure(
+        go.Bar(
+            x=_finite(values),
+            y=names,
+            orientation="h",
+            error_x=None if errors is None else {"type": "data", "array": _finite(errors)},
+            marker_color="#2f80ed",
+        )
+    )
+    layout = {**_LAYOUT, "height": height, "margin": {**_LAYOUT["margin"], "l": 140}}
+    fig.update_layout(title=title, xaxis_title=axis, yaxis_autorange="reversed", **layout)
+    return fig
+
+
+def _permutation_figure(d: Diagnostics) -> go.Figure:
+    perm = d.permutation
+    assert perm is not None
+    # columns whose shuffling never changed the score (ids the pipeline drops, unused ones)
+    moved = [f for f in perm.features if f.mean != 0 or f.std != 0] or list(perm.features)
+    top = moved[:TOP_FEATURES]
+    unchanged = len(perm.features) - len(moved)
+    hidden = f"; {unchanged} unchanged column(s) hidden" if unchanged else ""
+    return _hbar(
+        [f.feature for f in top],
+        [f.mean for f in top],
+        [f.std for f in top],
+        f"Permutation importance ({perm.n_rows} rows × {perm.n_repeats} shuffles)",
+        f"loss of {perm.metric} when shuffled{hidden}",
+    )
+
+
+def _mean_contribution_figure(d: Diagnostics) -> go.Figure:
+    expl = d.explanations
+    assert expl is not None
+    top = list(expl.mean_abs.items())[:TOP_FEATURES]
+    return _hbar(
+        [k for k, _ in top],
+        [v for _, v in top],
+        None,
+        f"Mean |contribution| over {expl.n_rows} holdout rows",
+        f"mean absolute contribution ({expl.output})",
+    )
+
+
+def _contribution_figure(d: Diagnostics) -> go.Figure:
+    go = _go()
+    expl = d.explanations
+    assert expl is not None
+    features = list(expl.mean_abs)[:TOP_CONTRIBUTIONS] or list(expl.rows[0].contributions)
+    labels = [_row_label(r) for r in expl.rows]
+    z = [[r.contributions.get(f, 0.0) for f in features] for r in expl.rows]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=features,
+            y=labels,
+            zmid=0,
+            colorscale="RdBu",
+            reversescale=True,
+            text=[[f"{v:+.3g}" for v in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="%{y}<br>%{x}: %{z:+.4g}<extra></extra>",
+            colorbar={"title": {"text": "contribution"}},
+        )
+    )
+    layout = {**_LAYOUT, "height": max(_LAYOUT["height"], 120 + 48 * len(labels))}
+    layout["margin"] = {**_LAYOUT["margin"], "l": 230}
+    fig.update_layout(
+        title=f"Contributions to the {expl.output}, for {len(labels)} holdout rows",
+        yaxis_autorange="reversed",
+        **layout,
+    )
+    return fig
+
+
+def _row_label(row: Any) -> str:
+    prediction = f"{row.prediction:.4g}" if isinstance(row.prediction, float) else row.prediction
+    actual = f"{row.actual:.4g}" if isinstance(row.actual, float) else row.actual
+    return f"row {row.row}: predicted {prediction}, actual {actual}"
+
+
+def _metric_rows(evaluation: Evaluation, diagnostics: Diagnostics | None) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in evaluation.metrics.items():
+        iv = diagnostics.intervals.get(name) if diagnostics is not None else None
+        has_interval = iv is not None and math.isfinite(iv.low)
+        rows.append(
+            {
+                "name": name,
+                "value": value,
+                "low": iv.low if has_interval else None,
+                "high": iv.high if has_interval else None,
+                "primary": name == evaluation.metric,
+            }
+        )
+    return rows
+
+
+def _headline_interval(diagnostics: Diagnostics | None) -> str:
+    if diagnostics is None or not math.isfinite(diagnostics.interval.low):
+        return ""
+    iv = diagnostics.interval
+    return f"{iv.level:.0%} CI {iv.low:.4f}–{iv.high:.4f}"
+
+
+def _default_card(
+    evaluation: Evaluation, diagnostics: Diagnostics, summary: dict[str, Any]
+) -> dict[str, Any]:
+    from loopml.data import Problem
+    from loopml.evaluation import model_card
+
+    problem = Problem(
+        task=diagnostics.task,  # type: ignore[arg-type]
+        target=diagnostics.target,
+        metric=diagnostics.metric,
+        gate=None,
+        classes=diagnostics.classes,
+        positive_class=diagnostics.positive_class,
+    )
+    return model_card(
+        problem, evaluation, diagnostics, data=summary, model=str(summary.get("model", "?"))
+    )
+
+
 def render_training_report(
     *,
     title: str,
@@ -122,10 +492,41 @@ def render_training_report(
     leaderboard: Leaderboard,
     summary: dict[str, Any],
     promotion: str,
+    diagnostics: Diagnostics | None = None,
+    model_card: dict[str, Any] | None = None,
 ) -> str:
-    """The HTML text of the training report."""
+    """The HTML text of the training report.
+
+    Parameters
+    ----------
+    title
+        The page title.
+    evaluation
+        Holdout metrics, curves and the gate.
+    leaderboard
+        Every trial of the search.
+    summary
+        Task, target, model and the data's provenance (shown as a table).
+    promotion
+        The alias decision, one sentence.
+    diagnostics
+        Holdout diagnostics (:func:`loopml.evaluation.diagnose`): adds the notes, the metric
+        intervals, and the calibration, lift, fit, learning-curve, importance and
+        contribution sections.
+    model_card
+        The model card (:func:`loopml.evaluation.model_card`). Without it, a card is built
+        from ``summary`` when ``diagnostics`` is given.
+
+    Returns
+    -------
+    str
+        A complete HTML page that loads nothing from the network.
+    """
     figs = figures(evaluation)
-    fig_json = {name: json.loads(fig.to_json()) for name, fig in figs.items()}
+    extra = diagnostic_figures(diagnostics) if diagnostics is not None else {}
+    fig_json = {name: json.loads(fig.to_json()) for name, fig in {**figs, **extra}.items()}
+    if model_card is None and diagnostics is not None:
+        model_card = _default_card(evaluation, diagnostics, summary)
     template = environment().get_template("training.html")
     rows = [
         {
@@ -143,10 +544,15 @@ def render_training_report(
     return template.render(
         title=title,
         evaluation=evaluation,
+        diagnostics=diagnostics,
+        card=model_card,
+        headline_interval=_headline_interval(diagnostics),
+        metric_rows=_metric_rows(evaluation, diagnostics),
         leaderboard=leaderboard,
         rows=rows,
         summary=summary,
         promotion=promotion,
         figures=fig_json,
+        curve_figures=list(figs),
         plotly_js=plotly_js(),
     )

@@ -1,0 +1,44 @@
+"""Small helpers the diagnostics share: row samples, scores, and JSON-safe values."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.data import Problem
+from loopml.modeling import predict_scores
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NumPy scalars made Python ones and NaN or infinity made None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def scores_of(model: Any, X: pd.DataFrame, problem: Problem) -> tuple[np.ndarray, Any]:
+    """Predictions and probabilities aligned to the problem's classes."""
+    return predict_scores(model, X, problem.task, list(problem.classes))
+
+
+def sample_rows(n: int, limit: int, seed: int, salt: int) -> np.ndarray:
+    """Sorted positions of at most ``limit`` of ``n`` rows, the same for the same seed."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, salt]).choice(n, size=limit, replace=False))
+
+
+def fmt(value: float) -> str:
+    """A number for a sentence: four significant digits, or ``nan``."""
+    return "nan" if value is None or math.isnan(value) else f"{value:.4g}"

@@ -1,0 +1,187 @@
+"""The learning curve: holdout scores of clones refitted on growing shares of the training rows."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+
+from loopml.data import Problem
+from loopml.metrics import score
+from loopml.modeling import predict_scores
+
+log = logging.getLogger(__name__)
+
+#: A point needs at least this many training rows (and two per class) to be worth a fit.
+MIN_ROWS = 20
+#: Rows scored for the train score of each point.
+TRAIN_SCORE_ROWS = 5000
+#: Fit time is assumed to grow this much faster than the number of rows when estimating.
+GROWTH_MARGIN = 1.25
+
+
+@dataclass(frozen=True)
+class LearningPoint:
+    """One point: a share of the training rows, and the scores of the model fitted on it."""
+
+    fraction: float
+    rows: int
+    train: float  # on the rows it was fitted on (a sample of at most TRAIN_SCORE_ROWS)
+    holdout: float
+    seconds: float | None  # fit time; None for the full share, which reuses the fitted model
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """Scores against training-set size, with the points skipped and why."""
+
+    metric: str
+    points: tuple[LearningPoint, ...]
+    skipped: tuple[tuple[float, str], ...]  # (fraction, reason)
+    budget_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "points": [p.__dict__ for p in self.points],
+            "skipped": [{"fraction": f, "reason": r} for f, r in self.skipped],
+            "budget_seconds": self.budget_seconds,
+        }
+
+
+def _subset(y: np.ndarray, size: int, seed: int, classification: bool) -> np.ndarray:
+    """Sorted positions of ``size`` training rows, stratified by class when possible."""
+    positions = np.arange(len(y))
+    if classification:
+        try:
+            chosen, _ = train_test_split(positions, train_size=size, stratify=y, random_state=seed)
+            return np.sort(chosen)
+        except ValueError:  # a class too small to stratify: fall back to a plain sample
+            pass
+    return np.sort(np.random.default_rng([seed, size]).choice(len(y), size=size, replace=False))
+
+
+def learning_curve(
+    pipeline: Any,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_hold: pd.DataFrame,
+    y_hold: pd.Series,
+    problem: Problem,
+    *,
+    fractions: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+    seed: int = 0,
+    budget_seconds: float = 30.0,
+    full_train_score: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> LearningCurve:
+    """Refit clones of ``pipeline`` on growing shares of the training rows, within a budget.
+
+    Points run from the smallest share up. Before each fit the time is estimated from the
+    previous fit (scaled by the number of rows, with a margin); a point whose estimate would
+    overrun the budget is skipped with the reason, and so are the larger ones. The share 1.0
+    is the fitted ``pipeline`` itself and costs no fit.
+
+    Parameters
+    ----------
+    pipeline
+        The fitted pipeline; clones of it are refitted.
+    X_train, y_train
+        The training rows ``pipeline`` was fitted on.
+    X_hold, y_hold
+        The holdout every point is scored on.
+    problem
+        Task, primary metric, classes.
+    fractions
+        Shares of the training rows, in (0, 1].
+    seed
+        Seed of the row samples.
+    budget_seconds
+        Wall-clock budget for the fits.
+    full_train_score
+        The train score of ``pipeline`` if already known (saves scoring it again).
+    clock
+        Seconds of a monotonic clock.
+
+    Returns
+    -------
+    LearningCurve
+    """
+    start = clock()
+    y_all = np.asarray(y_train)
+    n = len(y_all)
+    classification = problem.task != "regression"
+    min_rows = max(MIN_ROWS, 2 * len(problem.classes))
+    points: list[LearningPoint] = []
+    skipped: list[tuple[float, str]] = []
+    last: tuple[int, float] | None = None  # (rows, seconds) of the last fit
+    out_of_budget = False
+    for fraction in sorted({float(f) for f in fractions if 0 < f <= 1}):
+        size = n if fraction >= 1.0 else round(fraction * n)
+        if fraction >= 1.0:
+            train = full_train_score
+            if train is None:
+                train = _score(pipeline, X_train, y_all, problem, seed)
+            points.append(
+                LearningPoint(1.0, n, train, _score(pipeline, X_hold, y_hold, problem), None)
+            )
+            continue
+        if size < min_rows or size >= n:
+            skipped.append((fraction, f"{size} rows are too few to fit on"))
+            continue
+        elapsed = clock() - start
+        estimate = 0.0 if last is None else last[1] * (size / last[0]) * GROWTH_MARGIN
+        if out_of_budget or elapsed + estimate >= budget_seconds:
+            out_of_budget = True
+            skipped.append(
+                (
+                    fraction,
+                    f"the fit would take about {estimate:.1f} s with {budget_seconds - elapsed:.1f}"
+                    f" s of the {budget_seconds:.1f} s budget left",
+                )
+            )
+            continue
+        rows = _subset(y_all, size, seed, classification)
+        X_part, y_part = X_train.iloc[rows], y_all[rows]
+        fitted_at = clock()
+        try:
+            model = clone(pipeline).fit(X_part, y_part)
+        except Exception as exc:  # e.g. a model that cannot fit so few rows
+            log.info("learning curve: fitting on %d rows failed: %s", size, exc)
+            skipped.append((fraction, f"fitting on {size} rows failed: {exc}"))
+            continue
+        took = clock() - fitted_at
+        last = (size, took)
+        points.append(
+            LearningPoint(
+                fraction,
+                size,
+                _score(model, X_part, y_part, problem, seed),
+                _score(model, X_hold, y_hold, problem),
+                round(took, 3),
+            )
+        )
+    return LearningCurve(problem.metric, tuple(points), tuple(skipped), budget_seconds)
+
+
+def _score(model: Any, X: pd.DataFrame, y: Any, problem: Problem, seed: int | None = None) -> float:
+    y = np.asarray(y)
+    if seed is not None and len(y) > TRAIN_SCORE_ROWS:
+        keep = np.sort(
+            np.random.default_rng([seed, 5]).choice(len(y), TRAIN_SCORE_ROWS, replace=False)
+        )
+        X, y = X.iloc[keep], y[keep]
+    if len(y) == 0:
+        return math.nan
+    pred, proba = predict_scores(model, X, problem.task, list(problem.classes))
+    return float(
+        score(problem.metric, problem.task, y, pred, proba, problem.classes, problem.positive_class)
+    )
