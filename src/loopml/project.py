@@ -46,7 +46,9 @@ from loopml.modeling import (
     Split,
     choose_strategy,
     cv_folds,
+    expected_cost,
     holdout_split,
+    predict_scores,
     search,
 )
 from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
@@ -454,6 +456,8 @@ class Project:
             constraints=cfg.problem.constraints,
             features=cfg.features,
             class_weight=cfg.training.class_weight,
+            threshold=cfg.problem.threshold,
+            costs=cfg.problem.costs,
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,
@@ -523,6 +527,23 @@ class Project:
             "model": best.family,
             **data_summary,
         }
+        business: dict[str, float] = {}
+        if result.threshold is not None:
+            summary["decision threshold"] = (
+                f"{result.threshold.threshold:.4f} on P({problem.positive_class}), tuned for "
+                f"{result.threshold.objective} on out-of-fold predictions"
+            )
+        if cfg.problem.costs is not None and problem.task == "binary":
+            pred, _ = predict_scores(result.pipeline, X_hold, problem.task, problem.classes)
+            cost = expected_cost(
+                y_hold,
+                pred,
+                problem.positive_class,
+                cfg.problem.costs.false_positive,
+                cfg.problem.costs.false_negative,
+            )
+            business["expected_cost"] = cost
+            summary["expected cost per row (holdout)"] = f"{cost:.4f}"
         card = model_card(
             problem,
             evaluation,
@@ -559,7 +580,7 @@ class Project:
                 "data_origin": prepared.data.origin,
                 "data_fingerprint": prepared.data.fingerprint,
             }
-            metrics = {f"holdout_{k}": v for k, v in evaluation.metrics.items()}
+            metrics = {f"holdout_{k}": v for k, v in {**evaluation.metrics, **business}.items()}
             metrics["cv_" + problem.metric] = best.mean
             version = registry.register(
                 bundle,

@@ -183,3 +183,23 @@ def test_incremental_collect_returns_only_new_rows(tmp_path: Path) -> None:
     second = Project(config).collect(incremental=True)
     assert len(second.frame) == 3
     assert str(second.watermark).startswith("2030-01-01")
+
+
+def test_cost_matrix_tunes_the_registered_models_threshold(tmp_path: Path) -> None:
+    config = _demo(tmp_path)
+    raw = yaml.safe_load(config.read_text())
+    raw["problem"]["threshold"] = "cost"
+    raw["problem"]["costs"] = {"false_positive": 1.0, "false_negative": 8.0}
+    raw["problem"]["success"] = "roc_auc >= 0.5"
+    config.write_text(yaml.safe_dump(raw))
+    result = Project(config).train()
+    assert "decision threshold" in result.report.read_text(encoding="utf-8")
+    bundle, _ = Project(config).registry.load(result.version.version)
+    frame = pd.read_csv(config.parent / "data" / "new_customers.csv")
+    scored = bundle.predict_frame(frame)
+    threshold = bundle.pipeline.threshold
+    assert threshold < 0.5  # misses cost 8x a false alarm: flag earlier
+    expected = np.where(scored["proba_yes"] >= threshold, "yes", "no")
+    assert scored["prediction"].tolist() == expected.tolist()
+    metrics = Project(config).model(result.version.version).metrics
+    assert "holdout_expected_cost" in metrics

@@ -13,6 +13,7 @@ from loopml.modeling._search import (
     search,
 )
 from loopml.modeling._split import Split, choose_strategy, cv_folds, holdout_split
+from loopml.modeling._threshold import ThresholdChoice, decide, expected_cost, tune_threshold
 
 __all__ = [
     "CANDIDATES",
@@ -23,11 +24,15 @@ __all__ = [
     "Leaderboard",
     "SearchResult",
     "Split",
+    "ThresholdChoice",
     "TrialResult",
     "choose_strategy",
     "cv_folds",
+    "decide",
+    "expected_cost",
     "holdout_split",
     "make_pipeline",
     "predict_scores",
     "search",
+    "tune_threshold",
 ]

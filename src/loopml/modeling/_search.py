@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from loopml.config import CleaningConfig, Constraints, FeaturesConfig
+from loopml.config import CleaningConfig, Constraints, Costs, FeaturesConfig
 from loopml.errors import TrainingError
 from loopml.features import absolute_time_options, build_preprocessor, selection_options
 from loopml.metrics import greater_is_better, score
@@ -38,6 +38,7 @@ from loopml.modeling._candidates import (
 )
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._split import Folds
+from loopml.modeling._threshold import ThresholdChoice, decide, tune_threshold, with_threshold
 from loopml.types import TaskKind
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class SearchResult:
     leaderboard: Leaderboard
     pipeline: Pipeline  # the best configuration refitted on all the training rows
     feature_roles: dict[str, str] = field(default_factory=dict)
+    threshold: ThresholdChoice | None = None  # binary tasks with problem.threshold set
 
 
 ProgressFn = Callable[[float, str], None]
@@ -169,8 +171,7 @@ def predict_scores(
     proba = np.zeros((len(X), len(classes)))
     for j, c in enumerate(fitted):
         proba[:, list(classes).index(c)] = raw[:, j]
-    pred = np.asarray(list(classes))[np.argmax(proba, axis=1)]
-    return pred, proba
+    return decide(pipeline, proba, classes), proba
 
 
 class _Budget:
@@ -207,6 +208,8 @@ def search(
     constraints: Constraints | None = None,
     features: FeaturesConfig | None = None,
     class_weight: str = "auto",
+    threshold: str = "default",
+    costs: Costs | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
@@ -384,6 +387,26 @@ def search(
         pipeline = make_pipeline(
             roles, best.family, task, best.params, seed, jobs, cleaning, features
         )
+    choice = None
+    if task == "binary" and threshold != "default":
+        oof = (
+            sum(w * oof_store[n] for n, w in chosen.params["members"].items())
+            if chosen is not None
+            else oof_store.get(best.number)
+        )
+        if oof is not None:
+            covered = np.isfinite(oof).all(axis=1)
+            column = list(classes).index(positive_class)
+            choice = tune_threshold(
+                y.to_numpy()[covered],
+                oof[covered, column],
+                positive_class,
+                objective=threshold,
+                false_positive=costs.false_positive if costs else 1.0,
+                false_negative=costs.false_negative if costs else 1.0,
+            )
+            pipeline = with_threshold(pipeline, choice.threshold, positive_class)
+            report(f"decision threshold {choice.threshold:.3f} ({threshold})")
     with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
         warnings.simplefilter("ignore")
         pipeline.fit(X, y)
@@ -396,7 +419,9 @@ def search(
         n_folds=len(folds),
     )
     report("done")
-    return SearchResult(leaderboard=board, pipeline=pipeline, feature_roles=dict(roles))
+    return SearchResult(
+        leaderboard=board, pipeline=pipeline, feature_roles=dict(roles), threshold=choice
+    )
 
 
 def _tune(

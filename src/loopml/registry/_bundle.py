@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from loopml.data import Problem, Schema
 from loopml.errors import IntegrityError, RegistryError
 from loopml.files import write_text_atomic
+from loopml.modeling import decide
 
 FORMAT_VERSION = 1
 PIPELINE_FILE = "pipeline.joblib"
@@ -78,7 +79,7 @@ class ModelBundle:
         out = pd.DataFrame(
             {f"proba_{c}": proba[:, j] for j, c in enumerate(classes)}, index=frame.index
         )
-        out.insert(0, "prediction", np.asarray(classes)[np.argmax(proba, axis=1)])
+        out.insert(0, "prediction", decide(self.pipeline, proba, classes))
         return out
 
     # ---------------------------------------------------------------- persistence
