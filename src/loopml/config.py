@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -36,18 +36,6 @@ ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
 #: Every candidate family loopml knows. xgboost and catboost need the [boost] extra; a family
 #: whose library is not installed is skipped with a note on the leaderboard.
-MODEL_FAMILIES = (
-    "linear",
-    "random_forest",
-    "extra_trees",
-    "hist_gradient_boosting",
-    "lightgbm",
-    "xgboost",
-    "catboost",
-    "knn",
-    "mlp",
-    "decision_tree",
-)
 ModelFamily = Literal[
     "linear",
     "random_forest",
@@ -60,6 +48,7 @@ ModelFamily = Literal[
     "mlp",
     "decision_tree",
 ]
+MODEL_FAMILIES: tuple[str, ...] = get_args(ModelFamily)
 
 _GATE = re.compile(
     r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"

@@ -46,7 +46,19 @@ class SelectionCheck:
         }
 
 
-class FeatureSelector(SelectorMixin, BaseEstimator):
+class _MaskSelector(SelectorMixin, BaseEstimator):
+    """A selector whose ``fit`` sets ``support_``, the boolean mask of kept features."""
+
+    def transform(self, X: Any) -> Any:
+        check_is_fitted(self, "support_")  # before scikit-learn compares feature names
+        return super().transform(X)
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self, "support_")
+        return self.support_
+
+
+class FeatureSelector(_MaskSelector):
     """The selection of :func:`select_features` as a pipeline step, learned at fit.
 
     Parameters
@@ -102,14 +114,6 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
         self.support_ = np.asarray([n in kept for n in names], dtype=bool)
         return self
 
-    def transform(self, X: Any) -> Any:
-        check_is_fitted(self, "support_")  # before scikit-learn compares feature names
-        return super().transform(X)
-
-    def _get_support_mask(self) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        return self.support_
-
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -117,7 +121,7 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
         return tags
 
 
-class CorrelationFilter(SelectorMixin, BaseEstimator):
+class CorrelationFilter(_MaskSelector):
     """:func:`correlation_filter` as a pipeline step: of each correlated pair, the first stays.
 
     Parameters
@@ -138,14 +142,6 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
         kept = set(self.result_.kept)
         self.support_ = np.asarray([n in kept for n in names], dtype=bool)
         return self
-
-    def transform(self, X: Any) -> Any:
-        check_is_fitted(self, "support_")  # before scikit-learn compares feature names
-        return super().transform(X)
-
-    def _get_support_mask(self) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        return self.support_
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
