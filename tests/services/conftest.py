@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+import _needs as needs
+
 NOT_INSTALLED = "PostgreSQL server not installed (apt-get install postgresql)"
 
 
@@ -55,10 +57,7 @@ class PostgresServer:
         )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run the PostgreSQL tests", pytrace=False)
-    pytest.skip(reason)
+_unavailable = needs.unavailable
 
 
 def _find_bin_dir() -> Path | None:

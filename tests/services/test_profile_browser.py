@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import _needs as needs
 from loopml.data import profile
 from loopml.reports import render_profile_report
 from loopml.types import Finding
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must have Chromium: .ci/run installs the Debian package 'chromium'")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    return pytest.importorskip("playwright.sync_api")
 
 
 def _table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -80,16 +61,9 @@ FINDINGS = [
 ]
 
 
-def _open_and_check(sync_api, html_path: Path, screenshot: Path) -> tuple[list[int], int]:
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(html_path.as_uri())
+def _open_and_check(html_path: Path, screenshot: Path) -> tuple[list[int], int]:
+    with needs.chromium_page(html_path.as_uri()) as seen:
+        page = seen.page
         page.wait_for_function("document.querySelectorAll('.figure .main-svg').length > 0")
         closed = page.eval_on_selector_all(
             ".figure", "els => els.filter(e => e.closest('details:not([open])')).length"
@@ -106,16 +80,15 @@ def _open_and_check(sync_api, html_path: Path, screenshot: Path) -> tuple[list[i
         )
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
-    assert errors == []
-    external = [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]
+    assert seen.errors == []
+    external = [u for u in seen.requests if not u.startswith(("file:", "data:", "blob:"))]
     assert external == []  # the report fetches nothing from the network
     return drawn, closed
 
 
 @pytest.mark.services
 def test_profile_report_renders_offline_without_errors(tmp_path: Path, artifacts_dir: Path) -> None:
-    sync_api = _browser()
+    needs.chromium()
     frame = _table()
     result = profile(frame, target="churned", sample_rows=2500)
     html_path = tmp_path / "profile.html"
@@ -123,7 +96,7 @@ def test_profile_report_renders_offline_without_errors(tmp_path: Path, artifacts
         render_profile_report(result, title="Churn data profile", findings=FINDINGS),
         encoding="utf-8",
     )
-    drawn, closed = _open_and_check(sync_api, html_path, artifacts_dir / "profile-report.png")
+    drawn, closed = _open_and_check(html_path, artifacts_dir / "profile-report.png")
     n_columns = frame.shape[1] - 1  # the e-mail column's values are withheld: no chart
     n_target = len(result.target.associations)  # type: ignore[union-attr]
     # columns + 2 missingness + 3 correlation heatmaps + the score chart + one per feature
@@ -134,10 +107,10 @@ def test_profile_report_renders_offline_without_errors(tmp_path: Path, artifacts
 
 @pytest.mark.services
 def test_profile_report_with_a_numeric_target_renders(tmp_path: Path, artifacts_dir: Path) -> None:
-    sync_api = _browser()
+    needs.chromium()
     frame = _table(n=1500, seed=1).drop(columns="churned")
     result = profile(frame, target="monthly_fee", task="regression")
     html_path = tmp_path / "profile-regression.html"
     html_path.write_text(render_profile_report(result, title="Fee profile"), encoding="utf-8")
-    drawn, _ = _open_and_check(sync_api, html_path, artifacts_dir / "profile-report-regression.png")
+    drawn, _ = _open_and_check(html_path, artifacts_dir / "profile-report-regression.png")
     assert drawn and all(n > 0 for n in drawn)

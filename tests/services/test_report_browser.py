@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+import _needs as needs
 from loopml import Project, TrainResult
 from loopml.demo import write_demo_project
 from loopml.evaluation import diagnose, model_card
 from loopml.reports import render_training_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 #: Every chart of a binary task's report with diagnostics, in reading order.
 BINARY_CHARTS = [
@@ -41,14 +37,6 @@ DRAWN = """els => els.map(e => [
     e.querySelectorAll('.trace').length + (e.querySelector('.hm') ? 1 : 0),
     e.querySelectorAll('.main-svg').length,
 ])"""
-
-
-def _browser() -> Any:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must have Chromium: .ci/run installs the Debian package 'chromium'")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    return pytest.importorskip("playwright.sync_api")
 
 
 def _report_with_diagnostics(project: Project, result: TrainResult, directory: Path) -> Path:
@@ -93,7 +81,7 @@ def _report_with_diagnostics(project: Project, result: TrainResult, directory: P
 def test_training_report_renders_offline_without_errors(
     tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    sync_api = _browser()
+    needs.chromium()
     config = write_demo_project(tmp_path / "p", rows=1000, budget_seconds=4, cv_folds=3)
     project = Project(config)
     result = project.train()
@@ -102,25 +90,8 @@ def test_training_report_renders_offline_without_errors(
     declared = json.loads(
         re.search(r'id="figure-data">(.*?)</script>', html, re.S).group(1)  # type: ignore[union-attr]
     )
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(report.as_uri())
+    with needs.chromium_page(report.as_uri()) as seen:
+        page = seen.page
         page.wait_for_function(
             "Array.from(document.querySelectorAll('.figure'))"
             ".every(e => e.querySelector('.main-svg'))"
@@ -128,8 +99,7 @@ def test_training_report_renders_offline_without_errors(
         drawn = page.eval_on_selector_all(".figure", DRAWN)
         sections = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
         page.screenshot(path=str(artifacts_dir / "training-report.png"), full_page=True)
-        browser.close()
-    assert errors == []
+    assert seen.errors == []
     assert [chart for chart, *_ in drawn] == [f"fig-{name}" for name in BINARY_CHARTS]
     assert sorted(declared) == sorted(BINARY_CHARTS)
     for chart, traces, rendered, svgs in drawn:
@@ -148,5 +118,5 @@ def test_training_report_renders_offline_without_errors(
         "model-card",
         "data",
     ]
-    external = [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]
+    external = [u for u in seen.requests if not u.startswith(("file:", "data:", "blob:"))]
     assert external == []  # the report fetches nothing from the network

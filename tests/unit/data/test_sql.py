@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import _needs as needs
 from loopml.config import DataConfig, Incremental, SqlSource
 from loopml.data import collect
 from loopml.data._sql import database_url, load_sql
@@ -264,7 +265,7 @@ def test_incremental_unknown_column_in_the_database(tmp_path: Path, db: Path) ->
 
 
 def test_refused_connection_hides_the_password(tmp_path: Path) -> None:
-    pytest.importorskip("psycopg")
+    needs.module("psycopg")
     import socket
 
     with socket.socket() as s:

@@ -20,6 +20,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeRegressor
 
+import _needs as needs
 from loopml.config import ProblemConfig
 from loopml.data import infer_schema, prepare_target, resolve_problem
 from loopml.evaluation import contributions
@@ -141,7 +142,7 @@ def test_base_plus_contributions_is_the_models_own_output(case: str) -> None:
 @pytest.mark.parametrize("library", ["xgboost", "catboost"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_xgboost_and_catboost_tree_shap(library: str, task: str) -> None:
-    module = pytest.importorskip(library)
+    module = needs.module(library)
     X = _frame()
     y = _targets(X)[task]
     if library == "xgboost":

@@ -17,6 +17,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
+import _needs as needs
 from loopml.errors import TrainingError
 from loopml.modeling import make_pipeline
 from loopml.modeling._boosting import EarlyStoppingClassifier, EarlyStoppingRegressor
@@ -69,7 +70,7 @@ def _small(family: str) -> dict[str, Any]:
 def _skip_unavailable(family: str) -> None:
     reason = why_unavailable(family)
     if reason is not None:
-        pytest.skip(reason)
+        needs.unavailable(reason)
 
 
 def _frame(n: int = 160, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -233,7 +234,7 @@ def _booster(library: str, task: str) -> Any:
     if library == "lightgbm":
         cls = LGBMRegressor if task == "regression" else LGBMClassifier
         return cls(n_estimators=300, learning_rate=0.3, n_jobs=1, random_state=0, verbose=-1)
-    module = pytest.importorskip(library)
+    module = needs.module(library)
     if library == "xgboost":
         cls = module.XGBRegressor if task == "regression" else module.XGBClassifier
         return cls(n_estimators=300, learning_rate=0.3, n_jobs=1, random_state=0, verbosity=0)

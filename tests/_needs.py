@@ -1,0 +1,81 @@
+"""What a test needs from the machine: skipped with the reason on a user's machine, a failure
+in CI (CI=true), where .ci/run installs everything (Chromium, PostgreSQL, the [boost,dev] extras).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+#: Flags for headless Chromium on a machine whose network is closed (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def unavailable(reason: str) -> None:
+    """Skip with ``reason``, or fail in CI, which must run every test."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            f"{reason}; CI must run this test (.ci/run installs what it needs)", pytrace=False
+        )
+    pytest.skip(reason)
+
+
+def module(name: str) -> ModuleType:
+    """Import ``name``, or skip (fail in CI) when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} is not installed ({exc})")
+        raise  # unreachable: unavailable() always raises
+
+
+@dataclass
+class Page:
+    """A headless Chromium page, with what it logged and requested."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+def chromium() -> str:
+    """The Chromium executable, with Playwright importable; skip (fail in CI) otherwise."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        unavailable("Chromium is not installed (apt-get install chromium)")
+    module("playwright.sync_api")
+    return str(path)
+
+
+@contextmanager
+def chromium_page(url: str) -> Iterator[Page]:
+    """Open ``url`` in Debian's Chromium through Playwright (which never downloads a browser)."""
+    executable = chromium()
+    sync_api = module("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            seen = Page(page)
+            page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: seen.errors.append(str(e)))
+            page.on("request", lambda r: seen.requests.append(r.url))
+            page.goto(url)
+            yield seen
+        finally:
+            browser.close()
