@@ -75,6 +75,7 @@ class PreparedData:
     time: pd.Series | None
     groups: pd.Series | None
     privacy: dict[str, str] = field(default_factory=dict)  # column -> drop | hash | keep
+    pii: dict[str, str] = field(default_factory=dict)  # column -> kind of personal data found
 
 
 @dataclass(frozen=True)
@@ -224,12 +225,23 @@ class Project:
         )
         return dataclasses.replace(data, frame=frame), pii, actions
 
-    def validate(self, data: DataSet | None = None) -> QualityReport:
-        """Stage 3: the quality report of the (protected) data, personal-data findings included."""
+    def validate(
+        self, data: DataSet | None = None, prepared: PreparedData | None = None
+    ) -> QualityReport:
+        """Stage 3: the quality report of the (protected) data, personal-data findings included.
+
+        ``prepared`` is :meth:`prepare` of the same ``data`` when the caller has it already;
+        without it, the data is prepared here if its target allows (for the holdout checks).
+        """
         cfg = self.config
         raw = data if data is not None else self.collect()
         self._check_declared_columns(raw.frame)
-        protected, pii, actions = self.protect(raw)
+        if prepared is None:
+            prepared = self._try_prepare(raw)
+        if prepared is not None:
+            protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
+        else:
+            protected, pii, actions = self.protect(raw)
         frame = protected.frame
         target = cfg.problem.target if cfg.problem.target in frame.columns else None
         task = cfg.problem.task
@@ -251,7 +263,7 @@ class Project:
             [
                 *pii_findings(pii, actions, cfg.privacy),
                 *report.findings,
-                *self._holdout_mismatch(raw),
+                *(self._holdout_mismatch(prepared) if prepared is not None else []),
             ],
             key=lambda f: SEVERITY_ORDER[f.severity],
         )
@@ -262,12 +274,15 @@ class Project:
             origin=raw.origin,
         )
 
-    def _holdout_mismatch(self, raw: DataSet) -> list[Finding]:
-        """Columns distributed clearly differently in the holdout than in the training part."""
+    def _try_prepare(self, raw: DataSet) -> PreparedData | None:
+        """:meth:`prepare`, or None when the data cannot be prepared (its problems are findings)."""
         try:
-            prepared = self.prepare(raw)
+            return self.prepare(raw)
         except LoopmlError:
-            return []  # the target problems are findings of their own
+            return None
+
+    def _holdout_mismatch(self, prepared: PreparedData) -> list[Finding]:
+        """Columns distributed clearly differently in the holdout than in the training part."""
         X = prepared.X
         report = validate(
             X.iloc[prepared.split.train],
@@ -283,8 +298,9 @@ class Project:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
         raw = self.collect()
-        report = self.validate(raw)
-        protected, _, _ = self.protect(raw)
+        prepared = self._try_prepare(raw)
+        report = self.validate(raw, prepared)
+        protected = prepared.data if prepared is not None else self.protect(raw)[0]
         frame = protected.frame
         target = cfg.problem.target if cfg.problem.target in frame.columns else None
         task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
@@ -322,7 +338,7 @@ class Project:
         data = data if data is not None else self.collect()
         self._check_declared_columns(data.frame)
         resolve_problem(data.frame, cfg.problem)  # target problems first, with their own message
-        data, _, actions = self.protect(data)
+        data, pii, actions = self.protect(data)
         frame = data.frame
         problem = resolve_problem(frame, cfg.problem)
         notes = list(problem.notes)
@@ -383,7 +399,7 @@ class Project:
                     "in the holdout; the model could never learn them. Collect more rows of "
                     "them, or use training.split: stratified."
                 )
-        return PreparedData(data, problem, schema, X, y, split, time, groups, actions)
+        return PreparedData(data, problem, schema, X, y, split, time, groups, actions, pii)
 
     def _check_declared_columns(self, frame: pd.DataFrame) -> None:
         d = self.config.data
@@ -410,12 +426,10 @@ class Project:
         """
         cfg = self.config
         raw = self.collect()
-        self._check_declared_columns(raw.frame)
-        resolve_problem(raw.frame, cfg.problem)  # target problems first, with their own message
-        quality = self.validate(raw)
+        prepared = self.prepare(raw)  # target and column problems first, with their own message
+        quality = self.validate(raw, prepared)
         if quality.fails(cfg.quality.fail_on):
             raise DataError(_quality_failure(quality, cfg.quality.fail_on))
-        prepared = self.prepare(raw)
         problem, split = prepared.problem, prepared.split
         X_train = prepared.X.iloc[split.train].reset_index(drop=True)
         y_train = prepared.y.iloc[split.train].reset_index(drop=True)
