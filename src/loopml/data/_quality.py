@@ -49,6 +49,7 @@ from loopml.data._quality_rules import (
     target_findings,
 )
 from loopml.data._quality_stats import holdout_findings, leakage_findings
+from loopml.data._sources import hashable
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport, Severity
 
 log = logging.getLogger(__name__)
@@ -127,9 +128,9 @@ def validate(
             )
         )
         frame = frame.loc[:, ~frame.columns.duplicated()]
-    frame = _hashable(frame)
+    frame = hashable(frame, probe=1000, to_text=str)
     if holdout is not None:
-        holdout = _hashable(holdout.loc[:, ~holdout.columns.duplicated()])
+        holdout = hashable(holdout.loc[:, ~holdout.columns.duplicated()], probe=1000, to_text=str)
     by_label = {str(c): c for c in frame.columns}
     ids = [by_label[c] for c in id_columns if c in by_label]
     findings += _declared_columns(
@@ -199,23 +200,6 @@ def validate(
     return QualityReport(
         findings=tuple(findings), n_rows=n_rows, n_columns=frame.shape[1], origin=origin
     )
-
-
-def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with cells such as lists or dicts replaced by their text, so they can be
-    counted and compared."""
-    bad = []
-    for name in frame.columns:
-        if pd.api.types.is_object_dtype(frame[name]):
-            probe = frame[name].dropna().iloc[:1000]
-            if probe.map(lambda v: isinstance(v, (list, dict, set, np.ndarray))).any():
-                bad.append(name)
-    if not bad:
-        return frame
-    frame = frame.copy(deep=False)
-    for name in bad:
-        frame[name] = frame[name].map(str, na_action="ignore")
-    return frame
 
 
 def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,28 +44,42 @@ def fingerprint(frame: pd.DataFrame) -> str:
         try:
             hashed = pd.util.hash_pandas_object(frame, index=False, categorize=True)
         except TypeError:  # nested values (lists, dicts from JSON) are not hashable
-            hashed = pd.util.hash_pandas_object(_hashable(frame), index=False, categorize=True)
+            hashed = pd.util.hash_pandas_object(hashable(frame), index=False, categorize=True)
         digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()
 
 
-def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with nested values (lists and dicts from JSON) as their JSON text."""
+_NESTED = (list, dict, set, tuple, np.ndarray)
+
+
+def hashable(
+    frame: pd.DataFrame, probe: int | None = None, to_text: Callable[[Any], str] | None = None
+) -> pd.DataFrame:
+    """``frame`` with nested cells (lists, dicts from JSON, sets, arrays) as text, so they can
+    be hashed, counted and compared: canonical JSON by default, or ``to_text`` (e.g. ``str``
+    to show them as Python writes them). ``probe`` looks only at that many values of each
+    column to find the nested ones (fast on large frames); None looks at all."""
+    convert = to_text or _as_json
     nested = [
         c
         for c in frame.columns
-        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, list | dict)).any()
+        if pd.api.types.is_object_dtype(frame[c])
+        and frame[c].dropna().iloc[:probe].map(lambda v: isinstance(v, _NESTED)).any()
     ]
     if not nested:
         return frame
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for c in nested:
-        out[c] = out[c].map(
-            lambda v: (
-                json.dumps(v, sort_keys=True, default=str) if isinstance(v, list | dict) else v
-            )
-        )
+        out[c] = out[c].map(lambda v: convert(v) if isinstance(v, _NESTED) else v)
     return out
+
+
+def _as_json(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, set):
+        value = sorted(value, key=str)
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def resolve_paths(pattern: str, base_dir: Path, key: str = "data.source") -> list[Path]:
