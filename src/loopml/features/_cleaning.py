@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import numpy as np
@@ -60,23 +61,41 @@ class CategoryMerger(TransformerMixin, BaseEstimator):
         return self.feature_names_in_
 
 
+#: A spelling variant is at most this share of the label it is merged into: typos are rare
+#: next to the right spelling, while two real categories are often about as frequent.
+VARIANT_SHARE = 0.25
+
+
 def _merge_map(counts: pd.Series, similarity: float) -> dict[str, str]:
-    """label -> canonical label, for labels that are spelling variants of a more frequent one."""
+    """label -> canonical label, for labels that are spelling variants of a more frequent one.
+
+    Labels whose digits differ are never merged ("id_11" is not a typo of "id_1", nor "v57"
+    of "v58"): codes differ in one character by design.
+    """
     canonical: list[str] = []
     mapping: dict[str, str] = {}
-    for label in counts.index:
+    for label, count in counts.items():
         target = None
         if label in _YES or label in _NO:
             group = _YES if label in _YES else _NO
             target = next((c for c in canonical if c in group), None)
         if target is None and len(label) >= 4:  # short codes ("a1", "b1") are not typos
-            close = difflib.get_close_matches(label, canonical, n=1, cutoff=similarity)
+            digits = _DIGITS.sub("", label)
+            options = [
+                c
+                for c in canonical
+                if _DIGITS.sub("", c) == digits and count <= VARIANT_SHARE * counts[c]
+            ]
+            close = difflib.get_close_matches(label, options, n=1, cutoff=similarity)
             target = close[0] if close else None
         if target is None:
             canonical.append(label)
         else:
             mapping[label] = target
     return mapping
+
+
+_DIGITS = re.compile(r"\D")
 
 
 class OutlierClipper(TransformerMixin, BaseEstimator):

@@ -287,7 +287,7 @@ def test_category_merger_maps_spelling_variants_to_the_most_frequent() -> None:
 
     train = pd.DataFrame(
         {
-            "plan": ["standard"] * 6
+            "plan": ["standard"] * 8
             + ["standrad"] * 2
             + ["premium"] * 4
             + ["yes", "y", "yes"]
@@ -298,6 +298,21 @@ def test_category_merger_maps_spelling_variants_to_the_most_frequent() -> None:
     assert merger.mappings_["plan"] == {"standrad": "standard", "y": "yes"}
     out = merger.transform(pd.DataFrame({"plan": ["standrad", "y", "gold", "goal", None]}))
     assert out["plan"].tolist()[:4] == ["standard", "yes", "gold", "goal"]
+
+
+def test_category_merger_keeps_codes_and_comparably_frequent_labels_apart() -> None:
+    from loopml.features import CategoryMerger
+
+    # discharge codes differ in one digit by design; two real categories are often about
+    # as frequent as each other, where a typo is rare next to the right spelling
+    train = pd.DataFrame(
+        {
+            "code": ["id_1"] * 50 + ["id_11"] * 3 + ["v57"] * 10 + ["v58"] * 2,
+            "unit": ["hematology"] * 10 + ["rheumatology"] * 6 + ["cardiology"] * 49,
+        }
+    )
+    merger = CategoryMerger(("code", "unit"), similarity=0.85).fit(train)
+    assert merger.mappings_ == {"code": {}, "unit": {}}
 
 
 def test_outlier_clipper_clips_to_training_quantiles() -> None:
