@@ -458,13 +458,15 @@ CANDIDATES: dict[str, Candidate] = {
     ),
 }
 
-#: Order in which the portfolio of defaults is tried: cheap and strong first. CatBoost is
-#: strong but costs several LightGBM fits on one core (and sees integer category codes, not
-#: its native categoricals), so it follows the forests; the decision tree is cheap but weak;
+#: Order in which the portfolio of defaults is tried: cheap and strong first (LightGBM is the
+#: first model, which always completes; a linear model next, cheap on small data and a
+#: different view for the ensemble). CatBoost is strong but costs several LightGBM fits on
+#: one core (and sees integer category codes, not its native categoricals), so it follows
+#: the forests; the decision tree is cheap but weak;
 #: k-nearest neighbours and the MLP, usually weak on tabular data, come last.
 PORTFOLIO_ORDER = (
-    "linear",
     "lightgbm",
+    "linear",
     "hist_gradient_boosting",
     "xgboost",
     "extra_trees",
@@ -501,16 +503,24 @@ def relevant_params(family: str, task: TaskKind, params: Params) -> Params:
     return kept
 
 
-def resolve_class_weight(setting: str, y: Any) -> str | None:
+#: Metrics that score the probabilities or the plain error rate: reweighting the classes
+#: moves the probabilities away from the true frequencies, which these metrics punish.
+UNWEIGHTED_METRICS = frozenset({"log_loss", "accuracy"})
+
+
+def resolve_class_weight(setting: str, y: Any, metric: str | None = None) -> str | None:
     """The class weighting to train with: ``"balanced"`` or None.
 
     Parameters
     ----------
     setting
         ``training.class_weight``: ``"balanced"``, ``"none"``, or ``"auto"`` (balanced when the
-        rarest class is less than 10% of the rows).
+        rarest class is less than 10% of the rows, unless ``metric`` is one that balancing
+        hurts: log loss or accuracy).
     y
         The classification target.
+    metric
+        The metric the search optimises.
 
     Raises
     ------
@@ -523,6 +533,8 @@ def resolve_class_weight(setting: str, y: Any) -> str | None:
     'balanced'
     >>> resolve_class_weight("auto", ["a"] * 80 + ["b"] * 20) is None
     True
+    >>> resolve_class_weight("auto", ["a"] * 95 + ["b"] * 5, metric="log_loss") is None
+    True
     """
     if setting == "balanced":
         return "balanced"
@@ -531,7 +543,7 @@ def resolve_class_weight(setting: str, y: Any) -> str | None:
     if setting != "auto":
         raise ValueError(f"class_weight must be 'auto', 'balanced' or 'none', got {setting!r}.")
     counts = pd.Series(np.asarray(y, dtype=object).ravel()).value_counts(dropna=True)
-    if len(counts) < 2:
+    if len(counts) < 2 or metric in UNWEIGHTED_METRICS:
         return None
     return "balanced" if counts.min() / counts.sum() < IMBALANCE_SHARE else None
 
