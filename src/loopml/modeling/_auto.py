@@ -14,11 +14,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from loopml.config import FeaturesConfig
-from loopml.data import infer_schema
+from loopml.data import infer_schema, to_datetime
 from loopml.metrics import default_metric
 from loopml.modeling._candidates import PORTFOLIO_ORDER
 from loopml.modeling._search import Leaderboard, search
-from loopml.modeling._split import cv_folds
+from loopml.modeling._split import auto_fold_count, cv_folds, time_ordered_column
 from loopml.types import TaskKind
 
 
@@ -46,7 +46,7 @@ class _AutoBase(BaseEstimator):
         metric: str | None = None,
         n_jobs: int = -1,
         random_state: int | None = None,
-        cv_folds: int = 5,
+        cv_folds: int | None = None,
         max_trials: int | None = None,
         models: Sequence[str] | None = None,
     ):
@@ -110,16 +110,33 @@ class _AutoBase(BaseEstimator):
                 for c in frame.columns
             }
         seed = 0 if self.random_state is None else int(self.random_state)
-        if task == "regression":
-            strategy, n_folds = "random", min(self.cv_folds, len(frame))
-        else:
-            strategy = "stratified"
-            n_folds = max(2, min(self.cv_folds, int(target.value_counts().min())))
         if len(frame) < 4:
             raise ValueError(
                 f"n_samples={len(frame)} is too few to cross-validate; need at least 4."
             )
-        folds = cv_folds(target, strategy=strategy, n_folds=max(2, n_folds), seed=seed)
+        folds_ok = self.cv_folds is None or (
+            isinstance(self.cv_folds, int | np.integer)
+            and not isinstance(self.cv_folds, bool)
+            and self.cv_folds >= 1
+        )
+        if not folds_ok:
+            raise ValueError(
+                f"cv_folds must be None (automatic) or an integer >= 1, got {self.cv_folds!r}"
+            )
+        n_folds = auto_fold_count(len(frame)) if self.cv_folds is None else int(self.cv_folds)
+        time_column = time_ordered_column(frame, roles)
+        time = to_datetime(frame[time_column]) if time_column else None
+        if time_column is not None:
+            strategy = "time"
+        elif task == "regression":
+            strategy = "random"
+        else:
+            strategy = "stratified"
+        if n_folds > 1:
+            smallest = len(frame) if task == "regression" else int(target.value_counts().min())
+            n_folds = max(2, min(n_folds, smallest, len(frame) // 2))
+        folds = cv_folds(target, strategy=strategy, n_folds=n_folds, seed=seed, time=time)
+        self.time_column_ = time_column
         positive = classes[-1] if task == "binary" else None
         result = search(
             frame,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, Costs, FeaturesConfig
 from loopml.errors import TrainingError
-from loopml.features import absolute_time_options, build_preprocessor, selection_options
+from loopml.features import absolute_time_options, selection_options
 from loopml.metrics import greater_is_better, score
 from loopml.modeling._candidates import (
     CANDIDATES,
@@ -37,8 +36,10 @@ from loopml.modeling._candidates import (
     unavailable_families,
 )
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
+from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
+from loopml.modeling._pipeline import make_pipeline
 from loopml.modeling._split import Folds
-from loopml.modeling._threshold import ThresholdChoice, decide, tune_threshold, with_threshold
+from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
 from loopml.types import TaskKind
 
 log = logging.getLogger(__name__)
@@ -126,54 +127,6 @@ class SearchResult:
 ProgressFn = Callable[[float, str], None]
 
 
-def make_pipeline(
-    roles: dict[str, str],
-    family: str,
-    task: TaskKind,
-    params: dict[str, Any] | None,
-    seed: int,
-    n_jobs: int,
-    cleaning: CleaningConfig | None = None,
-    features: FeaturesConfig | None = None,
-) -> Pipeline:
-    """The one fitted object: coercion, cleaning, features, preprocessing and the model.
-
-    ``params`` may carry two pipeline-level choices besides the model's own parameters:
-    ``absolute_time`` (keep year/elapsed-time features) and ``selection`` (a feature
-    selection method), which the search tries when ``features`` leaves them open.
-    """
-    candidate = CANDIDATES[family]
-    params = dict(params or {})
-    absolute_time = params.pop("absolute_time", None)
-    selection = params.pop("selection", None)
-    pre = build_preprocessor(
-        roles,
-        candidate.encoding,
-        cleaning,
-        features,
-        task=task,
-        seed=seed,
-        absolute_time=absolute_time,
-        selection=selection,
-    )
-    model = candidate.make(task, params, seed, n_jobs)
-    return Pipeline([*pre.steps, ("model", model)])
-
-
-def predict_scores(
-    pipeline: Pipeline, X: pd.DataFrame, task: TaskKind, classes: Sequence[Any]
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions and, for classification, probabilities aligned to ``classes``."""
-    if task == "regression":
-        return np.asarray(pipeline.predict(X), dtype=float), None
-    raw = pipeline.predict_proba(X)
-    fitted = list(pipeline.classes_)
-    proba = np.zeros((len(X), len(classes)))
-    for j, c in enumerate(fitted):
-        proba[:, list(classes).index(c)] = raw[:, j]
-    return decide(pipeline, proba, classes), proba
-
-
 class _Budget:
     def __init__(self, seconds: float, clock: Callable[[], float]):
         self.seconds = seconds
@@ -214,11 +167,16 @@ def search(
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.monotonic,
+    executor: TrialExecutor | None = None,
 ) -> SearchResult:
     """Cross-validate candidates within ``budget_seconds`` and refit the best on all rows.
 
     The budget covers the search and the final refit: a trial is stopped between folds when
     what is left would not fit another fold and the refit of the current best.
+
+    Folds are fitted by ``executor`` (see :mod:`loopml.modeling._executor`), as many at a
+    time as it has workers; by default local processes when ``n_jobs`` allows several folds
+    at once, else this process. The final refit always runs here.
 
     Raises
     ------
@@ -237,7 +195,7 @@ def search(
     for family, reason in unavailable_families(families).items():
         log.info("candidate %s skipped: %s", family, reason)
     families = list(available_families(families))
-    weight = resolve_class_weight(class_weight, y) if task != "regression" else None
+    weight = resolve_class_weight(class_weight, y, metric) if task != "regression" else None
     extra: dict[str, Any] = {"class_weight": weight} if weight else {}
     # 5% of the budget is kept back for what the estimates miss (the final refit's variance,
     # predicting, bookkeeping), so the whole fit stays within the budget
@@ -249,6 +207,8 @@ def search(
     oof_store: dict[int, np.ndarray] = {}  # trial number -> out-of-fold predictions
     excluded: set[str] = set()  # families whose defaults broke a constraint
     width = len(classes) if task != "regression" else 1
+    executor = executor or default_executor(jobs, len(folds), budget_seconds)
+    threads = max(1, jobs // executor.workers)  # cores each concurrent fold may use
 
     def report(message: str) -> None:
         if progress is not None:
@@ -260,12 +220,34 @@ def search(
             return None
         return max(ok, key=lambda t: t.mean if bigger else -t.mean)
 
+    # a fold trains on part of the rows; the final refit on all of them takes longer
+    refit_factor = len(X) / max(float(np.mean([len(train) for train, _ in folds])), 1.0)
+
     def refit_reserve() -> float:
+        """Seconds to keep for refitting the best model so far on all the rows."""
         best = best_so_far()
         if best is None:
             return 0.0
-        per_fold = fold_seconds.get(best.family, 0.0)
-        return per_fold * len(folds) / max(len(folds) - 1, 1) * 1.1
+        return fold_seconds.get(best.family, 0.0) * refit_factor * 1.1
+
+    def estimate(family: str) -> float:
+        """Seconds one wave of folds of ``family`` should take (a wave of folds side by side
+        takes about as long as one fold); a family not tried yet is scaled from the others."""
+        if family in fold_seconds:
+            return fold_seconds[family]
+        seen = {f: t for f, t in fold_seconds.items() if f not in _UNSCALED} or fold_seconds
+        prior = COST_PRIOR.get(family, max(COST_PRIOR.values()))
+        return max(
+            (t * prior / COST_PRIOR.get(f, 1.0) for f, t in seen.items()),
+            default=0.0,
+        )
+
+    def affordable(family: str) -> bool:
+        """Whether a wave of ``family`` fits, leaving time to refit the best model after it
+        (which may then be this one)."""
+        needed = estimate(family)
+        reserve = max(refit_reserve(), needed * refit_factor * 1.1)
+        return budget.left - reserve >= needed
 
     def run_trial(
         family: str, params: dict[str, Any], source: str, optuna_trial: optuna.Trial | None
@@ -274,45 +256,59 @@ def search(
         started = clock()
         scores: list[float] = []
         status = "ok"
-        error = ""
+        error = broken = ""
         must_finish = best_so_far() is None  # the first model always completes
         oof = np.full((len(X), width), np.nan)
-        for k, (train_idx, valid_idx) in enumerate(folds):
-            # a family not tried yet is assumed as slow as the slowest seen so far
-            estimate = fold_seconds.get(family, max(fold_seconds.values(), default=0.0))
-            if not must_finish and budget.left - refit_reserve() < estimate:
+        checked = bool(limits.max_latency_ms or limits.max_model_mb)
+        done = 0
+        while done < len(folds):
+            if not must_finish and not affordable(family):
                 status = "timeout"
                 break
+            wave = [
+                FoldJob(
+                    family=family,
+                    params=params,
+                    fold=k,
+                    task=task,
+                    metric=metric,
+                    roles=roles,
+                    classes=tuple(classes),
+                    positive_class=positive_class,
+                    seed=seed,
+                    threads=threads,
+                    cleaning=cleaning,
+                    features=features,
+                    limits=limits if checked and k == len(folds) - 1 else None,
+                )
+                for k in range(done, min(done + executor.workers, len(folds)))
+            ]
             t0 = clock()
-            try:
-                pipe = make_pipeline(roles, family, task, params, seed, jobs, cleaning, features)
-                with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
-                    warnings.simplefilter("ignore")
-                    pipe.fit(X.iloc[train_idx], y.iloc[train_idx])
-                    pred, proba = predict_scores(pipe, X.iloc[valid_idx], task, classes)
-                value = score(metric, task, y.iloc[valid_idx], pred, proba, classes, positive_class)
-                oof[valid_idx] = proba if proba is not None else np.asarray(pred).reshape(-1, 1)
-            except Exception as exc:  # a candidate failing is recorded, not fatal
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
+            outcomes = wait_all(wave, [executor.submit(job) for job in wave])
+            spent = clock() - t0
+            failed = next((o for o in outcomes if o.error), None)
+            if failed is not None:  # a candidate failing is recorded, not fatal
+                status, error = "failed", failed.error
                 log.warning("trial %d (%s) failed: %s", number, family, error)
                 break
-            spent = clock() - t0
             fold_seconds[family] = max(fold_seconds.get(family, 0.0) * 0.5 + spent * 0.5, spent)
-            if not math.isnan(value):
-                scores.append(value)
-            report(f"{family} fold {k + 1}/{len(folds)}")
+            for outcome in outcomes:
+                if not math.isnan(outcome.score):
+                    scores.append(outcome.score)
+                oof[folds[outcome.fold][1]] = outcome.predictions
+                broken = broken or outcome.broken
+            done += len(wave)
+            report(f"{family} fold {done}/{len(folds)}")
             if optuna_trial is not None and scores:
-                optuna_trial.report(float(np.mean(scores)), k)
+                optuna_trial.report(float(np.mean(scores)), done - 1)
                 if optuna_trial.should_prune():
                     status = "pruned"
                     break
         if status == "ok" and not scores:
             status, error = "failed", "metric undefined on every fold"
-        if status == "ok" and (limits.max_latency_ms or limits.max_model_mb):
-            broken = _constraint_broken(pipe, X.iloc[valid_idx[:1]], limits)
-            if broken:
-                status, error = "excluded", broken
-                excluded.add(family)
+        if status == "ok" and broken:
+            status, error = "excluded", broken
+            excluded.add(family)
         result = TrialResult(
             number=number,
             family=family,
@@ -335,20 +331,44 @@ def search(
             return False
         return best_so_far() is None or budget.left - refit_reserve() > 0
 
-    for family in order:
-        if not may_continue():
-            break
-        run_trial(family, dict(extra), "portfolio", None)
-
-    if tune and best_so_far() is not None and may_continue():
-        allowed = [f for f in order if f not in excluded]
+    executor.start(X, y, folds)
+    try:
         options: dict[str, tuple[Any, ...]] = {}
         if features is not None:
             options = {
                 "absolute_time": absolute_time_options(features, roles),
                 "selection": selection_options(features),
             }
-        _tune(run_trial, trials, allowed, task, seed, may_continue, bigger, options, extra)
+        # whether year and elapsed time help is decided once, early, on the first tree model:
+        # the same defaults with and without them, the winner kept for the rest of the search
+        probe = next((f for f in order if f not in _UNSCALED), order[0] if order else None)
+        for family in order:
+            if not may_continue():
+                break
+            first = run_trial(family, dict(extra), "portfolio", None)
+            if family == probe and len(options.get("absolute_time", ())) > 1 and may_continue():
+                second = run_trial(family, {**extra, "absolute_time": False}, "portfolio", None)
+                if first.status == "ok" and second.status == "ok":
+                    better = second.mean > first.mean if bigger else second.mean < first.mean
+                    extra["absolute_time"] = not better
+                    options.pop("absolute_time")
+
+        if tune and best_so_far() is not None and may_continue():
+            allowed = [f for f in order if f not in excluded]
+            _tune(
+                run_trial,
+                trials,
+                allowed,
+                task,
+                seed,
+                may_continue,
+                affordable,
+                bigger,
+                options,
+                extra,
+            )
+    finally:
+        executor.close()
 
     best = best_so_far()
     if best is None:
@@ -431,14 +451,19 @@ def _tune(
     task: TaskKind,
     seed: int,
     may_continue: Callable[[], bool],
+    affordable: Callable[[str], bool],
     bigger: bool,
     options: dict[str, tuple[Any, ...]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Bayesian search (TPE) over the two best families, pruning weak trials between folds."""
+    """Bayesian search (TPE) over the two best families, pruning weak trials between folds.
+
+    Near the end of the budget a family too slow for what is left is no longer drawn: the
+    trial is pinned to one that still fits, and the search ends when none does.
+    """
     ok = [t for t in trials if t.status == "ok" and not math.isnan(t.mean)]
     ok.sort(key=lambda t: -t.mean if bigger else t.mean)
-    families = [t.family for t in ok][:2] or order[:1]
+    families = list(dict.fromkeys(t.family for t in ok))[:2] or order[:1]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize" if bigger else "minimize",
@@ -446,6 +471,11 @@ def _tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
     )
     while may_continue():
+        usable = [f for f in families if affordable(f)]
+        if not usable:
+            break
+        if len(usable) < len(families):
+            study.enqueue_trial({"family": usable[0]}, skip_if_exists=False)
         trial = study.ask()
         family = trial.suggest_categorical("family", families)
         params = {**CANDIDATES[family].space(trial, task), **(extra or {})}
@@ -459,8 +489,6 @@ def _tune(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            if result.status == "timeout":
-                break
 
 
 def _keep_best(
@@ -542,32 +570,23 @@ def _ensemble_trial(
     )
 
 
-def _constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:
-    """Why a fitted pipeline breaks ``limits`` ('' when it does not)."""
-    if limits.max_model_mb is not None:
-        size_mb = len(pickle.dumps(pipeline)) / 2**20
-        if size_mb > limits.max_model_mb:
-            return (
-                f"model is {size_mb:.1f} MB, over problem.constraints.max_model_mb "
-                f"{limits.max_model_mb:g}"
-            )
-    if limits.max_latency_ms is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pipeline.predict(row)  # warm-up
-            timings = []
-            for _ in range(15):
-                t0 = time.perf_counter()
-                pipeline.predict(row)
-                timings.append((time.perf_counter() - t0) * 1000)
-        latency = float(np.median(timings))
-        if latency > limits.max_latency_ms:
-            return (
-                f"single-row latency {latency:.1f} ms is over problem.constraints."
-                f"max_latency_ms {limits.max_latency_ms:g}"
-            )
-    return ""
-
+#: Rough fit time of each family's defaults relative to LightGBM's on the same rows, to
+#: estimate a family not tried yet from the ones that were. Deliberately on the slow side.
+COST_PRIOR = {
+    "linear": 1.0,
+    "lightgbm": 1.0,
+    "hist_gradient_boosting": 1.0,
+    "xgboost": 2.0,
+    "extra_trees": 2.0,
+    "random_forest": 3.0,
+    "catboost": 4.0,
+    "decision_tree": 0.3,
+    "knn": 1.5,
+    "mlp": 2.5,
+}
+#: Families whose time grows with the encoded width (one-hot) rather than the rows: not used
+#: to scale estimates for the tree families.
+_UNSCALED = frozenset({"linear", "knn", "mlp"})
 
 #: Parameters that shape the pipeline rather than the model.
 PIPELINE_PARAMS = ("absolute_time", "selection")

@@ -17,6 +17,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from loopml.data import to_datetime
 from loopml.errors import DataError
 from loopml.types import TaskKind
 
@@ -91,6 +92,86 @@ def holdout_split(
     return Split(train=np.sort(train), holdout=np.sort(holdout), strategy=strategy)
 
 
+#: Rows above which the automatic fold count drops: every fold is a full fit, and on large data
+#: more configurations in the budget are worth more than a lower-variance estimate of each.
+AUTO_FOLDS = ((10_000, 5), (40_000, 3))
+
+
+def auto_fold_count(n_rows: int) -> int:
+    """Folds for ``n_rows`` rows: 5 up to 10,000, 3 up to 40,000, then one validation split.
+
+    Examples
+    --------
+    >>> [auto_fold_count(n) for n in (500, 20_000, 100_000)]
+    [5, 3, 1]
+    """
+    for limit, folds in AUTO_FOLDS:
+        if n_rows <= limit:
+            return folds
+    return 1
+
+
+def time_ordered_column(
+    frame: pd.DataFrame, roles: dict[str, str], *, min_sorted: float = 0.95
+) -> str | None:
+    """The datetime column the rows are (nearly) sorted by, or None.
+
+    Data collected over time usually arrives in time order; random folds on it let a model
+    interpolate between neighbouring moments that a deployed model never sees, so the search
+    should validate on later rows instead. A column counts when at least ``min_sorted`` of the
+    steps between consecutive parsed timestamps go forward (or stay) and time does advance.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"at": ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-05"]})
+    >>> time_ordered_column(frame, {"at": "datetime"})
+    'at'
+    """
+    for name, role in roles.items():
+        if role != "datetime" or name not in frame.columns:
+            continue
+        stamps = to_datetime(frame[name]).dropna()
+        if len(stamps) < 3 or len(stamps) < 0.9 * len(frame):
+            continue
+        steps = np.diff(stamps.to_numpy().astype("datetime64[ns]").astype(np.int64))
+        if (steps > 0).any() and float(np.mean(steps >= 0)) >= min_sorted:
+            return name
+    return None
+
+
+def _single_split(
+    y: pd.Series,
+    strategy: str,
+    seed: int,
+    time: pd.Series | None,
+    groups: pd.Series | None,
+    fraction: float = 0.2,
+) -> Folds:
+    """One train/validation split, for data large enough that one is a reliable estimate."""
+    n = len(y)
+    n_valid = max(1, round(n * fraction))
+    if strategy == "time":
+        order = np.argsort(time.to_numpy(), kind="stable") if time is not None else np.arange(n)
+        return [(np.sort(order[:-n_valid]), np.sort(order[-n_valid:]))]
+    if strategy == "group" and groups is not None:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        train, valid = next(splitter.split(np.arange(n), y, groups.to_numpy()))
+        return [(np.sort(train), np.sort(valid))]
+    stratify = None
+    counts = y.value_counts()
+    # stratifying needs two rows of every class and room for each in both parts
+    if (
+        strategy == "stratified"
+        and int(counts.min()) >= 2
+        and min(n_valid, n - n_valid) >= len(counts)
+    ):
+        stratify = y.to_numpy()
+    train, valid = train_test_split(
+        np.arange(n), test_size=n_valid, random_state=seed, stratify=stratify
+    )
+    return [(np.sort(train), np.sort(valid))]
+
+
 def cv_folds(
     y: pd.Series,
     *,
@@ -100,9 +181,14 @@ def cv_folds(
     time: pd.Series | None = None,
     groups: pd.Series | None = None,
 ) -> Folds:
-    """Cross-validation folds (positions into ``y``) that follow the holdout's strategy."""
+    """Cross-validation folds (positions into ``y``) that follow the holdout's strategy.
+
+    ``n_folds=1`` is a single validation split of 20% (the latest rows for ``time``).
+    """
     n = len(y)
     positions = np.arange(n)
+    if n_folds == 1:
+        return _single_split(y, strategy, seed, time, groups)
     if strategy == "time":
         order = np.argsort(time.to_numpy(), kind="stable") if time is not None else positions
         splitter = TimeSeriesSplit(n_splits=n_folds)

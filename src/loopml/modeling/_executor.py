@@ -1,0 +1,273 @@
+"""Where trials run: one fold of one configuration is the unit of work, given to an executor.
+
+The search never fits a fold itself; it hands a :class:`FoldJob` to a :class:`TrialExecutor`
+and reads back a :class:`FoldOutcome`. Three executors are provided:
+
+* :class:`SerialExecutor` fits in the calling process, one fold after another (one core);
+* :class:`ProcessExecutor` fits folds side by side in local worker processes, which receive
+  the training frame once when they start (the default when the search may use several cores);
+* :class:`FuturesExecutor` wraps any :class:`concurrent.futures.Executor`, such as the one a
+  Dask cluster hands out (``distributed.Client(...).get_executor()``); each job then carries
+  its own rows, because a remote worker shares nothing with this process.
+
+Jobs and outcomes are plain picklable values, so any engine that can run a function on
+another machine can run a trial.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import warnings
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from loopml.config import CleaningConfig, Constraints, FeaturesConfig
+from loopml.metrics import score
+from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores
+from loopml.modeling._split import Folds
+from loopml.types import TaskKind
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """Fit one configuration on the training rows of one fold and score it on the rest."""
+
+    family: str
+    params: dict[str, Any]
+    fold: int
+    task: TaskKind
+    metric: str
+    roles: dict[str, str]
+    classes: tuple[Any, ...] = ()
+    positive_class: Any = None
+    seed: int = 42
+    threads: int = 1  # threads the model may use inside this job
+    cleaning: CleaningConfig | None = None
+    features: FeaturesConfig | None = None
+    limits: Constraints | None = None  # checked on the fitted pipeline when set
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    """What a fold job sends back: the score, the validation predictions and the time spent."""
+
+    fold: int
+    score: float = float("nan")
+    predictions: np.ndarray | None = None  # validation rows x classes (x 1 for regression)
+    seconds: float = 0.0
+    error: str = ""  # "Type: message" when the fit or the scoring failed
+    broken: str = ""  # the constraint the fitted pipeline breaks, if any
+
+
+def fit_fold(
+    job: FoldJob,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_valid: pd.DataFrame,
+    y_valid: pd.Series,
+) -> FoldOutcome:
+    """Run one job on the given rows. A failing candidate is reported, never raised."""
+    started = time.perf_counter()
+    try:
+        pipe = make_pipeline(
+            job.roles,
+            job.family,
+            job.task,
+            job.params,
+            job.seed,
+            job.threads,
+            job.cleaning,
+            job.features,
+        )
+        with warnings.catch_warnings(), threadpool_limits(job.threads, user_api="openmp"):
+            warnings.simplefilter("ignore")
+            pipe.fit(X_train, y_train)
+            pred, proba = predict_scores(pipe, X_valid, job.task, job.classes)
+        value = score(job.metric, job.task, y_valid, pred, proba, job.classes, job.positive_class)
+        predictions = proba if proba is not None else np.asarray(pred, dtype=float).reshape(-1, 1)
+        broken = constraint_broken(pipe, X_valid.iloc[:1], job.limits) if job.limits else ""
+    except Exception as exc:  # a candidate failing is recorded by the search, not fatal
+        return FoldOutcome(
+            fold=job.fold,
+            seconds=time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return FoldOutcome(
+        fold=job.fold,
+        score=float(value),
+        predictions=predictions,
+        seconds=time.perf_counter() - started,
+        broken=broken,
+    )
+
+
+class TrialExecutor(Protocol):
+    """Runs fold jobs. ``workers`` jobs may run at the same time."""
+
+    workers: int
+
+    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        """Make the data available to the workers; called once, before any job."""
+
+    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
+        """Start ``job``; the future holds its outcome."""
+
+    def close(self) -> None:
+        """Release the workers; called once, after the last job."""
+
+
+def _rows(
+    X: pd.DataFrame, y: pd.Series, folds: Folds, fold: int
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:
+    train, valid = folds[fold]
+    return X.iloc[train], y.iloc[train], X.iloc[valid], y.iloc[valid]
+
+
+class SerialExecutor:
+    """Fits each job in this process when it is submitted: one at a time, nothing to ship."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        self._data: tuple[pd.DataFrame, pd.Series, Folds] | None = None
+
+    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        self._data = (X, y, folds)
+
+    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
+        if self._data is None:
+            raise RuntimeError("SerialExecutor.start must be called before submit")
+        future: Future[FoldOutcome] = Future()
+        future.set_result(fit_fold(job, *_rows(*self._data, job.fold)))
+        return future
+
+    def close(self) -> None:
+        self._data = None
+
+
+# the rows a worker process was started with (one search per worker pool)
+_WORKER_DATA: tuple[pd.DataFrame, pd.Series, Folds] | None = None
+
+
+def _install(X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = (X, y, folds)
+
+
+def _fit_installed(job: FoldJob) -> FoldOutcome:
+    if _WORKER_DATA is None:  # pragma: no cover - the pool initializer always runs first
+        raise RuntimeError("worker started without data")
+    return fit_fold(job, *_rows(*_WORKER_DATA, job.fold))
+
+
+class ProcessExecutor:
+    """Fits jobs in ``workers`` local processes, started by :meth:`start` with the data.
+
+    Processes are spawned (not forked) so that no OpenMP or BLAS thread state of this
+    process is inherited; the frame and the folds are pickled once per worker.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._data: tuple[Any, ...] = ()
+
+    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        self._data = (X, y, folds)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_install,
+            initargs=self._data,
+        )
+
+    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
+        if self._pool is None:
+            raise RuntimeError("ProcessExecutor.start must be called before submit")
+        try:
+            return self._pool.submit(_fit_installed, job)
+        except BrokenProcessPool:
+            # a worker died (a native crash in one candidate): its jobs were reported as
+            # failed; later trials get a fresh pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(_fit_installed, job)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._data = ()
+
+
+class FuturesExecutor:
+    """Any :class:`concurrent.futures.Executor` as a trial executor, e.g. a Dask cluster's.
+
+    Each job is sent with its own training and validation rows, since the executor's workers
+    may be on other machines. The executor is not shut down by :meth:`close`: it belongs to
+    the caller.
+
+    Examples
+    --------
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     executor = FuturesExecutor(pool, workers=2)
+    """
+
+    def __init__(self, executor: Executor, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.executor = executor
+        self.workers = workers
+        self._data: tuple[pd.DataFrame, pd.Series, Folds] | None = None
+
+    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        self._data = (X, y, folds)
+
+    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
+        if self._data is None:
+            raise RuntimeError("FuturesExecutor.start must be called before submit")
+        return self.executor.submit(fit_fold, job, *_rows(*self._data, job.fold))
+
+    def close(self) -> None:
+        self._data = None
+
+
+def default_executor(jobs: int, n_folds: int, budget_seconds: float) -> TrialExecutor:
+    """Local processes when folds can run side by side and the budget pays for starting them.
+
+    Starting a worker process (importing scikit-learn and the boosting libraries) costs a
+    second or two, so a search on one core, or under ``MIN_PROCESS_BUDGET`` seconds, fits in
+    this process.
+    """
+    workers = min(jobs, n_folds)
+    if workers <= 1 or budget_seconds < MIN_PROCESS_BUDGET:
+        return SerialExecutor()
+    return ProcessExecutor(workers)
+
+
+#: Searches shorter than this run in-process even with several cores (see default_executor).
+MIN_PROCESS_BUDGET = 30.0
+
+
+def wait_all(jobs: list[FoldJob], futures: list[Future[FoldOutcome]]) -> list[FoldOutcome]:
+    """The outcomes in submission order; a job whose worker died is reported as failed."""
+    outcomes = []
+    for job, future in zip(jobs, futures, strict=True):
+        try:
+            outcomes.append(future.result())
+        except Exception as exc:  # a crashed worker process, a lost remote worker
+            outcomes.append(FoldOutcome(fold=job.fold, error=f"{type(exc).__name__}: {exc}"))
+    return outcomes

@@ -1,0 +1,94 @@
+"""Building, fitting and checking one candidate pipeline: what every trial and refit runs."""
+
+from __future__ import annotations
+
+import pickle
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from loopml.config import CleaningConfig, Constraints, FeaturesConfig
+from loopml.features import build_preprocessor
+from loopml.modeling._candidates import CANDIDATES
+from loopml.modeling._threshold import decide
+from loopml.types import TaskKind
+
+
+def make_pipeline(
+    roles: dict[str, str],
+    family: str,
+    task: TaskKind,
+    params: dict[str, Any] | None,
+    seed: int,
+    n_jobs: int,
+    cleaning: CleaningConfig | None = None,
+    features: FeaturesConfig | None = None,
+) -> Pipeline:
+    """The one fitted object: coercion, cleaning, features, preprocessing and the model.
+
+    ``params`` may carry two pipeline-level choices besides the model's own parameters:
+    ``absolute_time`` (keep year/elapsed-time features) and ``selection`` (a feature
+    selection method), which the search tries when ``features`` leaves them open.
+    """
+    candidate = CANDIDATES[family]
+    params = dict(params or {})
+    absolute_time = params.pop("absolute_time", None)
+    selection = params.pop("selection", None)
+    pre = build_preprocessor(
+        roles,
+        candidate.encoding,
+        cleaning,
+        features,
+        task=task,
+        seed=seed,
+        absolute_time=absolute_time,
+        selection=selection,
+    )
+    model = candidate.make(task, params, seed, n_jobs)
+    return Pipeline([*pre.steps, ("model", model)])
+
+
+def predict_scores(
+    pipeline: Pipeline, X: pd.DataFrame, task: TaskKind, classes: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and, for classification, probabilities aligned to ``classes``."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=float), None
+    raw = pipeline.predict_proba(X)
+    fitted = list(pipeline.classes_)
+    proba = np.zeros((len(X), len(classes)))
+    for j, c in enumerate(fitted):
+        proba[:, list(classes).index(c)] = raw[:, j]
+    return decide(pipeline, proba, classes), proba
+
+
+def constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:
+    """Why a fitted pipeline breaks ``limits`` ('' when it does not)."""
+    if limits.max_model_mb is not None:
+        size_mb = len(pickle.dumps(pipeline)) / 2**20
+        if size_mb > limits.max_model_mb:
+            return (
+                f"model is {size_mb:.1f} MB, over problem.constraints.max_model_mb "
+                f"{limits.max_model_mb:g}"
+            )
+    if limits.max_latency_ms is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.predict(row)  # warm-up
+            timings = []
+            for _ in range(15):
+                t0 = time.perf_counter()
+                pipeline.predict(row)
+                timings.append((time.perf_counter() - t0) * 1000)
+        latency = float(np.median(timings))
+        if latency > limits.max_latency_ms:
+            return (
+                f"single-row latency {latency:.1f} ms is over problem.constraints."
+                f"max_latency_ms {limits.max_latency_ms:g}"
+            )
+    return ""
