@@ -300,7 +300,10 @@ def _xgboost(model: Any, Xt: Any, column: np.ndarray) -> _Explained | None:
 def _catboost(model: Any, Xt: Any, column: np.ndarray) -> _Explained | None:
     from catboost import Pool
 
-    pool = Pool(Xt, cat_features=model.get_cat_feature_indices() or None)
+    from loopml.modeling._boosting import native_frame
+
+    categorical = tuple(model.get_cat_feature_indices())
+    pool = Pool(native_frame(Xt, "catboost", categorical), cat_features=list(categorical) or None)
     full = np.asarray(model.get_feature_importance(pool, type="ShapValues"), dtype=float)
     raw = np.asarray(model.predict(pool, prediction_type="RawFormulaVal"), dtype=float)
     values, base, raw = _select(full, raw, column, len(getattr(model, "classes_", [])))

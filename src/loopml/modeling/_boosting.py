@@ -120,6 +120,7 @@ def _fit_stopping(
     train: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     valid: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     rounds: int,
+    categorical: tuple[int, ...] = (),
 ) -> None:
     """Fit ``model`` on ``train`` with the library's early stopping on ``valid``."""
     X_tr, y_tr, w_tr = train
@@ -140,6 +141,7 @@ def _fit_stopping(
             eval_sample_weight=None if w_va is None else [w_va],
             callbacks=[lightgbm.early_stopping(rounds, first_metric_only=True, verbose=False)],
             **evaluation,
+            **_native_fit_params(library, categorical),
         )
     elif library == "xgboost":
         model.set_params(early_stopping_rounds=rounds)
@@ -158,10 +160,37 @@ def _fit_stopping(
             X_tr,
             y_tr,
             sample_weight=w_tr,
-            eval_set=Pool(X_va, y_va, weight=w_va),
+            eval_set=Pool(X_va, y_va, weight=w_va, cat_features=list(categorical) or None),
             early_stopping_rounds=rounds,
             use_best_model=True,
+            **_native_fit_params(library, categorical),
         )
+
+
+def _native_fit_params(library: str, categorical: tuple[int, ...]) -> dict[str, Any]:
+    """``fit`` keywords that declare the categorical columns to ``library``."""
+    if not categorical:
+        return {}
+    if library == "lightgbm":
+        return {"categorical_feature": list(categorical)}
+    if library == "catboost":
+        return {"cat_features": list(categorical)}
+    return {}  # XGBoost needs pandas categories for that; it sees the codes as numbers
+
+
+def native_frame(X: np.ndarray, library: str, categorical: tuple[int, ...]) -> Any:
+    """``X`` as ``library`` wants it with categorical columns: CatBoost takes category codes
+    only as integers (or text), so those columns become integers in a frame; others get ``X``.
+    """
+    if library != "catboost" or not categorical:
+        return X
+    import pandas as pd
+
+    frame = pd.DataFrame(X)
+    for j in categorical:
+        # ordinal codes; an unseen category is -1 and a missing value its own code already
+        frame[j] = np.nan_to_num(frame[j].to_numpy(dtype=float), nan=-1.0).astype(np.int64)
+    return frame
 
 
 class _EarlyStopping(BaseEstimator):
@@ -176,11 +205,13 @@ class _EarlyStopping(BaseEstimator):
         validation_fraction: float = 0.1,
         early_stopping_rounds: int = 50,
         random_state: int | None = None,
+        categorical_features: tuple[int, ...] = (),
     ) -> None:
         self.estimator = estimator
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
+        self.categorical_features = categorical_features
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -212,20 +243,42 @@ class _EarlyStopping(BaseEstimator):
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got 1 sample.")
         rng = check_random_state(self.random_state)
         model = clone(self.estimator)
+        categorical = tuple(int(j) for j in self.categorical_features or ())
+        if any(j < 0 or j >= X.shape[1] for j in categorical):
+            raise ValueError(
+                f"categorical_features {categorical} name columns outside the {X.shape[1]} "
+                "columns of X"
+            )
         mask = holdout_mask(len(X), float(self.validation_fraction), codes, rng)
         if mask is None:
-            model.fit(X, target, sample_weight=weight)
+            model.fit(
+                native_frame(X, library, categorical),
+                target,
+                sample_weight=weight,
+                **_native_fit_params(library, categorical),
+            )
             self.early_stopped_ = False
         else:
             keep = ~mask
             _fit_stopping(
                 model,
                 library,
-                (X[keep], target[keep], None if weight is None else weight[keep]),
-                (X[mask], target[mask], None if weight is None else weight[mask]),
+                (
+                    native_frame(X[keep], library, categorical),
+                    target[keep],
+                    None if weight is None else weight[keep],
+                ),
+                (
+                    native_frame(X[mask], library, categorical),
+                    target[mask],
+                    None if weight is None else weight[mask],
+                ),
                 int(self.early_stopping_rounds),
+                categorical,
             )
             self.early_stopped_ = True
+        self.library_ = library
+        self.categorical_ = categorical
         self.estimator_ = model
         self.best_iteration_ = _rounds(model, library)
 
@@ -251,6 +304,9 @@ class EarlyStoppingClassifier(ClassifierMixin, _EarlyStopping):
         ``"balanced"`` weights each class inversely to its frequency; None leaves rows equal.
     random_state
         Seed of the hold-out draw.
+    categorical_features
+        Positions of columns holding category codes (0, 1, ...; -1 for unknown), which
+        LightGBM and CatBoost then split on as categories; XGBoost sees them as numbers.
 
     Attributes
     ----------
@@ -280,12 +336,14 @@ class EarlyStoppingClassifier(ClassifierMixin, _EarlyStopping):
         early_stopping_rounds: int = 50,
         class_weight: str | None = None,
         random_state: int | None = None,
+        categorical_features: tuple[int, ...] = (),
     ) -> None:
         super().__init__(
             estimator,
             validation_fraction=validation_fraction,
             early_stopping_rounds=early_stopping_rounds,
             random_state=random_state,
+            categorical_features=categorical_features,
         )
         self.class_weight = class_weight
 
@@ -308,6 +366,7 @@ class EarlyStoppingClassifier(ClassifierMixin, _EarlyStopping):
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        X = native_frame(X, self.library_, self.categorical_)
         return np.asarray(self.estimator_.predict_proba(X), dtype=float)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -331,4 +390,5 @@ class EarlyStoppingRegressor(RegressorMixin, _EarlyStopping):
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        X = native_frame(X, self.library_, self.categorical_)
         return np.asarray(self.estimator_.predict(X), dtype=float)

@@ -50,7 +50,48 @@ def make_pipeline(
         selection=selection,
     )
     model = candidate.make(task, params, seed, n_jobs)
+    if candidate.native_categoricals:
+        return NativeCategoricalPipeline([*pre.steps, ("model", model)])
     return Pipeline([*pre.steps, ("model", model)])
+
+
+class NativeCategoricalPipeline(Pipeline):
+    """A pipeline that tells its model which features are category codes.
+
+    Which columns the preprocessing turns into ordinal codes is only known once it is fitted
+    (high-cardinality ones are target-encoded instead, selection may drop some), so ``fit``
+    fits the preprocessing, finds the code columns' positions, sets them as the model's
+    ``categorical_features`` and then fits the model: LightGBM and CatBoost split on them as
+    categories instead of as ordered numbers.
+    """
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> NativeCategoricalPipeline:
+        name, model = self.steps[-1]
+        prefix = f"{name}__"
+        model_params = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        head_params = {k: v for k, v in params.items() if not k.startswith(prefix)}
+        head = Pipeline(self.steps[:-1])
+        Xt = head.fit_transform(X, y, **head_params)
+        keys = [k for k in model.get_params() if k.split("__")[-1] == "categorical_features"]
+        if keys:  # learnt from the data, so set at every fit (a clone keeps the last ones)
+            model.set_params(**{keys[0]: category_positions(head)})
+        model.fit(Xt, y, **model_params)
+        return self
+
+
+def category_positions(preprocessor: Pipeline) -> tuple[int, ...]:
+    """Positions of the ordinal category codes in a fitted preprocessor's output."""
+    columns = preprocessor.named_steps.get("columns")
+    block = getattr(columns, "output_indices_", {}).get("cat")
+    if block is None:
+        return ()
+    width = int(max((s.stop for s in columns.output_indices_.values()), default=0))
+    is_code = np.zeros(width, dtype=bool)
+    is_code[block] = True
+    selector = preprocessor.named_steps.get("select")
+    if selector is not None:
+        is_code = is_code[selector.get_support()]
+    return tuple(int(j) for j in np.flatnonzero(is_code))
 
 
 def predict_scores(

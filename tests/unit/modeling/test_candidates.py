@@ -200,6 +200,12 @@ def test_resolve_class_weight() -> None:
     assert resolve_class_weight("auto", []) is None
     assert resolve_class_weight("balanced", even) == "balanced"
     assert resolve_class_weight("none", rare) is None
+    # balancing moves probabilities off the class frequencies: not for metrics that score them
+    assert resolve_class_weight("auto", rare, metric="log_loss") is None
+    assert resolve_class_weight("auto", rare, metric="accuracy") is None
+    assert resolve_class_weight("auto", rare, metric="roc_auc") == "balanced"
+    assert resolve_class_weight("auto", rare, metric="f1") == "balanced"
+    assert resolve_class_weight("balanced", rare, metric="log_loss") == "balanced"  # as asked
     with pytest.raises(
         ValueError, match=r"class_weight must be 'auto', 'balanced' or 'none', got 'yes'"
     ):
