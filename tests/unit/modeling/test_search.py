@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -432,3 +434,105 @@ def test_integer_labels_with_a_label_metric(binary: tuple[pd.DataFrame, pd.Serie
     )
 
     assert result.leaderboard.trials[0].status == "ok"
+
+
+# ---------------------------------------------------------------------------- estimates
+
+
+class ScriptedClock:
+    """A clock that moves only when a fitted model says its fit took some seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedClassifier(ClassifierMixin, BaseEstimator):
+    """A real (small) classifier whose every fit advances ``clock`` by ``seconds``."""
+
+    def __init__(
+        self, clock: ScriptedClock | None = None, seconds: float = 0.0, rounds: int = 5
+    ) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.rounds = rounds
+
+    def fit(self, X: Any, y: Any) -> TimedClassifier:
+        self.clock.now += self.seconds
+        self.inner_ = HistGradientBoostingClassifier(max_iter=self.rounds).fit(X, y)
+        self.classes_ = self.inner_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.inner_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.inner_.predict(X)
+
+
+def _timed_family(
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+    clock: ScriptedClock,
+    seconds: float,
+    rounds: int = 5,
+) -> None:
+    def build(task: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+        return TimedClassifier(clock, seconds, rounds)
+
+    timed = dataclasses.replace(CANDIDATES[family], build=build, native_categoricals=False)
+    monkeypatch.setitem(CANDIDATES, family, timed)
+
+
+@pytest.mark.parametrize(("budget", "started"), [(40.0, False), (100.0, True)])
+def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
+    binary: tuple[pd.DataFrame, pd.Series],
+    monkeypatch: pytest.MonkeyPatch,
+    budget: float,
+    started: bool,
+) -> None:
+    # LightGBM folds take 2 s; CatBoost is estimated at 8x that (16 s a fold) before it runs.
+    # With 40 s (38 usable), 6 s spent and a possible CatBoost refit of 16 x 1.5 x 1.1 s kept
+    # back, a CatBoost fold no longer fits, so it is not started; with 100 s it is.
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
+    _timed_family(monkeypatch, "catboost", clock, 16.0)
+
+    board = _search_binary(
+        binary, families=("lightgbm", "catboost"), budget_seconds=budget, tune=False, clock=clock
+    ).leaderboard
+
+    if started:
+        assert _rows(board)[1] == ("catboost", "portfolio", "ok", 3)
+    else:
+        assert _rows(board)[1] == ("catboost", "portfolio", "timeout", 0)
+        assert board.elapsed_seconds == pytest.approx(8.0)  # 3 folds and the refit
+    assert board.elapsed_seconds <= budget
+
+
+def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second family is slow (12 s a fold) and better. Reserving only the cheap best's
+    # refit (1.65 s) would start its third fold at 27 s, make it the best at 39 s and refit
+    # it for 12 s more: 51 s, over 50. Its own refit (12 x 1.5 x 1.1 s) is reserved instead,
+    # so it stops after two folds and the cheap model is refitted.
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "lightgbm", clock, 1.0, rounds=1)
+    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 12.0, rounds=30)
+
+    board = _search_binary(
+        binary,
+        families=("lightgbm", "hist_gradient_boosting"),
+        budget_seconds=50.0,
+        tune=False,
+        clock=clock,
+    ).leaderboard
+
+    assert _rows(board) == [
+        ("lightgbm", "portfolio", "ok", 3),
+        ("hist_gradient_boosting", "portfolio", "timeout", 2),
+    ]
+    assert board.elapsed_seconds <= 50.0
