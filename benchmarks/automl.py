@@ -49,7 +49,7 @@ WORKER = HERE / "_automl_worker.py"
 VENVS = HERE / ".venvs"  # gitignored
 LOGS = VENVS / "_logs"  # per-pair worker output, gitignored with the venvs
 DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "data"
-DEFAULT_OUT = HERE / "results" / "automl.jsonl"
+DEFAULT_OUT = HERE / "results" / "automl-60s.jsonl"  # the committed full run
 
 SYSTEMS = ("loopml", "flaml", "autogluon", "hgb")
 BASELINE = "hgb"
