@@ -16,10 +16,9 @@ another machine can run a trial.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import warnings
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -167,31 +166,51 @@ def _fit_installed(job: FoldJob) -> FoldOutcome:
     return fit_fold(job, *_rows(*_WORKER_DATA, job.fold))
 
 
+#: How long each warm-up job holds its worker, so that every worker gets one.
+WARM_UP_SECONDS = 0.2
+
+
+def _ready(seconds: float) -> bool:
+    time.sleep(seconds)
+    return _WORKER_DATA is not None
+
+
 class ProcessExecutor:
     """Fits jobs in ``workers`` local processes, started by :meth:`start` with the data.
 
-    Processes are spawned (not forked) so that no OpenMP or BLAS thread state of this
-    process is inherited; the frame and the folds are pickled once per worker.
+    The workers are started by joblib's loky: fresh interpreters (no OpenMP or BLAS thread
+    state inherited from this process, unlike a fork) that, unlike multiprocessing's spawn,
+    do not re-run the calling script, so a script without an ``if __name__ == "__main__":``
+    guard works. The frame and the folds are pickled once per worker.
     """
 
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Any = None  # loky's ProcessPoolExecutor
         self._data: tuple[Any, ...] = ()
 
     def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
         self._data = (X, y, folds)
         self._pool = self._new_pool()
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+    def _new_pool(self) -> Any:
+        from joblib.externals.loky.backend.context import get_context
+        from joblib.externals.loky.process_executor import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            context=get_context("loky"),
             initializer=_install,
             initargs=self._data,
         )
+        # start every worker now (imports and the data take a few seconds), so that the
+        # first trial's fold times, which the budget estimates build on, are fold times
+        ready = [pool.submit(_ready, WARM_UP_SECONDS) for _ in range(self.workers)]
+        for future in ready:
+            future.result()
+        return pool
 
     def submit(self, job: FoldJob) -> Future[FoldOutcome]:
         if self._pool is None:
@@ -201,13 +220,13 @@ class ProcessExecutor:
         except BrokenProcessPool:
             # a worker died (a native crash in one candidate): its jobs were reported as
             # failed; later trials get a fresh pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False, kill_workers=True)
             self._pool = self._new_pool()
             return self._pool.submit(_fit_installed, job)
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True, kill_workers=False)
             self._pool = None
         self._data = ()
 
@@ -217,7 +236,8 @@ class FuturesExecutor:
 
     Each job is sent with its own training and validation rows, since the executor's workers
     may be on other machines. The executor is not shut down by :meth:`close`: it belongs to
-    the caller.
+    the caller. Its workers should be processes: a job limits OpenMP threads and silences
+    warnings for its whole process, which threads of one process would share.
 
     Examples
     --------

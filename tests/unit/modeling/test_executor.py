@@ -268,7 +268,7 @@ def test_a_dead_worker_process_is_a_failed_outcome(process_run: ProcessRun) -> N
     dead = process_run.dead
 
     assert dead.fold == 0
-    assert dead.error.startswith("BrokenProcessPool: ")
+    assert dead.error.startswith(("BrokenProcessPool: ", "TerminatedWorkerError: "))
     assert math.isnan(dead.score)
     assert dead.predictions is None
 
@@ -450,3 +450,39 @@ def test_search_on_a_dask_cluster_matches_serial(binary: Data, serial_board: Lea
     # 3 trials x 3 folds, in waves of two: both workers fitted folds
     assert sum(executed.values()) == 9
     assert all(count > 0 for count in executed.values())
+
+
+UNGUARDED_SCRIPT = """
+import numpy as np, pandas as pd
+from loopml.modeling import ProcessExecutor, cv_folds, search
+
+print("script body ran")  # a spawned worker re-running this file would print it again
+rng = np.random.RandomState(0)
+X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], 200)})
+y = pd.Series(np.where(X["a"] > 0, "yes", "no"))
+result = search(
+    X, y, task="binary", metric="roc_auc", roles={"a": "numeric", "b": "categorical"},
+    folds=cv_folds(y, strategy="stratified", n_folds=2, seed=0), budget_seconds=600,
+    classes=("no", "yes"), positive_class="yes", families=("linear",), max_trials=1,
+    n_jobs=2, executor=ProcessExecutor(2),
+)
+print("status", result.leaderboard.trials[0].status)
+"""
+
+
+def test_process_workers_do_not_rerun_a_script_without_a_main_guard(tmp_path: Any) -> None:
+    # multiprocessing's spawn re-imports the calling script in each worker and refuses to
+    # start from an unguarded one; the loky workers do neither
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("script body ran") == 1
+    assert "status ok" in done.stdout
