@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from loopml.config import FeaturesConfig
-from loopml.data import infer_schema, to_datetime
+from loopml.data import infer_schema
 from loopml.metrics import default_metric
 from loopml.modeling._candidates import PORTFOLIO_ORDER
 from loopml.modeling._search import Leaderboard, search
@@ -125,17 +125,22 @@ class _AutoBase(BaseEstimator):
             )
         n_folds = auto_fold_count(len(frame)) if self.cv_folds is None else int(self.cv_folds)
         time_column = time_ordered_column(frame, roles)
-        time = to_datetime(frame[time_column]) if time_column else None
-        if time_column is not None:
-            strategy = "time"
-        elif task == "regression":
-            strategy = "random"
-        else:
-            strategy = "stratified"
         if n_folds > 1:
             smallest = len(frame) if task == "regression" else int(target.value_counts().min())
             n_folds = max(2, min(n_folds, smallest, len(frame) // 2))
-        folds = cv_folds(target, strategy=strategy, n_folds=n_folds, seed=seed, time=time)
+        folds: list[Any] = []
+        if time_column is not None:
+            # the rows are in time order already: later rows validate (rows without a time
+            # stay where they are), and a fold whose training part misses a class is dropped
+            folds = cv_folds(target, strategy="time", n_folds=n_folds, seed=seed)
+            if task != "regression":
+                labels = target.to_numpy()
+                folds = [f for f in folds if len(np.unique(labels[f[0]])) == len(classes)]
+            if not folds:
+                time_column = None  # no time-ordered fold sees every class: stratify instead
+        if not folds:
+            strategy = "random" if task == "regression" else "stratified"
+            folds = cv_folds(target, strategy=strategy, n_folds=n_folds, seed=seed)
         self.time_column_ = time_column
         positive = classes[-1] if task == "binary" else None
         result = search(

@@ -302,18 +302,51 @@ def test_auto_regressor_validates_time_ordered_rows_on_later_rows(
     assert [len(valid) for _, valid in folds] == [10] * 5
 
 
-def test_auto_regressor_uses_timestamps_when_rows_are_nearly_sorted(
+def test_auto_regressor_follows_the_row_order_when_rows_are_nearly_sorted(
     used_folds: list[Folds],
 ) -> None:
+    # the rows are (nearly) in time order: later rows validate, and a row without a time,
+    # or one out of place, stays where it arrived rather than moving to the end
     frame, y = _daily()
     frame["day"] = _swap(frame["day"], (20, 21), (44, 45))
+    frame.loc[[5, 30], "day"] = None
 
     reg = AutoRegressor(**FAST, cv_folds=3).fit(frame, y)
 
     assert reg.time_column_ == "day"
     (folds,) = used_folds
     assert len(folds) == 3
-    _assert_validated_on_later_rows(folds, frame["day"])
+    for train, valid in folds:
+        assert train.max() < valid.min()
+        _partition(train, valid, int(valid.max()) + 1)
+
+
+def test_time_ordered_folds_whose_training_part_misses_a_class_are_dropped(
+    used_folds: list[Folds],
+) -> None:
+    # "yes" appears only from row 50 on: the first two expanding folds train on "no" alone
+    frame, _ = _daily(100)
+    y = np.where(np.arange(100) >= 50, np.where(np.arange(100) % 2 == 0, "yes", "no"), "no")
+
+    clf = AutoClassifier(**FAST, cv_folds=4).fit(frame, y)
+
+    (folds,) = used_folds
+    assert clf.time_column_ == "day"
+    assert len(folds) == 2  # of 4: the ones training on rows 0-59 and 0-79
+    assert all(set(y[train]) == {"no", "yes"} for train, _ in folds)
+
+
+def test_classes_seen_only_at_the_end_fall_back_to_stratified_folds(
+    used_folds: list[Folds],
+) -> None:
+    frame, _ = _daily(100)
+    y = np.where(np.arange(100) >= 90, "yes", "no")
+
+    clf = AutoClassifier(**FAST, cv_folds=3).fit(frame, y)
+
+    (folds,) = used_folds
+    assert clf.time_column_ is None
+    assert all(set(y[valid]) == {"no", "yes"} for _, valid in folds)
 
 
 def test_auto_regressor_with_one_fold_validates_on_the_latest_fifth(
