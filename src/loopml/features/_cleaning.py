@@ -72,24 +72,20 @@ def _merge_map(counts: pd.Series, similarity: float) -> dict[str, str]:
     Labels whose digits differ are never merged ("id_11" is not a typo of "id_1", nor "v57"
     of "v58"): codes differ in one character by design.
     """
-    canonical: list[str] = []
+    canonical: list[tuple[str, str, int]] = []  # label, its digits, its count
     mapping: dict[str, str] = {}
     for label, count in counts.items():
         target = None
         if label in _YES or label in _NO:
             group = _YES if label in _YES else _NO
-            target = next((c for c in canonical if c in group), None)
+            target = next((c for c, _, _ in canonical if c in group), None)
+        digits = _DIGITS.sub("", label)
         if target is None and len(label) >= 4:  # short codes ("a1", "b1") are not typos
-            digits = _DIGITS.sub("", label)
-            options = [
-                c
-                for c in canonical
-                if _DIGITS.sub("", c) == digits and count <= VARIANT_SHARE * counts[c]
-            ]
+            options = [c for c, d, n in canonical if d == digits and count <= VARIANT_SHARE * n]
             close = difflib.get_close_matches(label, options, n=1, cutoff=similarity)
             target = close[0] if close else None
         if target is None:
-            canonical.append(label)
+            canonical.append((label, digits, int(count)))
         else:
             mapping[label] = target
     return mapping

@@ -282,6 +282,15 @@ class _EarlyStopping(BaseEstimator):
         self.estimator_ = model
         self.best_iteration_ = _rounds(model, library)
 
+    def _native(self, X: np.ndarray) -> Any:
+        # models saved before categorical features existed have neither attribute
+        library = getattr(self, "library_", None) or library_of(self.estimator_)
+        return native_frame(X, library, getattr(self, "categorical_", ()))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("categorical_features", ())  # pickled before the parameter existed
+        super().__setstate__(state)
+
     @property
     def feature_importances_(self) -> np.ndarray:
         """The wrapped booster's feature importances."""
@@ -366,7 +375,7 @@ class EarlyStoppingClassifier(ClassifierMixin, _EarlyStopping):
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        X = native_frame(X, self.library_, self.categorical_)
+        X = self._native(X)
         return np.asarray(self.estimator_.predict_proba(X), dtype=float)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -390,5 +399,5 @@ class EarlyStoppingRegressor(RegressorMixin, _EarlyStopping):
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        X = native_frame(X, self.library_, self.categorical_)
+        X = self._native(X)
         return np.asarray(self.estimator_.predict(X), dtype=float)

@@ -432,3 +432,27 @@ def test_contributions_of_a_catboost_regression_add_up_to_the_prediction() -> No
     assert frame.attrs["output"] == "prediction"
     total = np.asarray(frame.attrs["base"]) + frame.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, pipeline.predict(rows), rtol=1e-6, atol=1e-6)
+
+
+def test_a_wrapper_pickled_before_categorical_features_existed_still_predicts() -> None:
+    # registry bundles saved by an earlier loopml lack the parameter and the two attributes
+    import pickle
+
+    from lightgbm import LGBMClassifier
+
+    from loopml.modeling._boosting import EarlyStoppingClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = EarlyStoppingClassifier(
+        LGBMClassifier(n_estimators=20, verbose=-1), random_state=0
+    ).fit(X, y)
+    expected = model.predict_proba(X)
+    for name in ("categorical_features", "library_", "categorical_"):
+        del model.__dict__[name]
+
+    old = pickle.loads(pickle.dumps(model))
+
+    np.testing.assert_allclose(old.predict_proba(X), expected)
+    assert old.get_params()["categorical_features"] == ()
