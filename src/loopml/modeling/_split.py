@@ -147,29 +147,25 @@ def _single_split(
     groups: pd.Series | None,
     fraction: float = 0.2,
 ) -> Folds:
-    """One train/validation split, for data large enough that one is a reliable estimate."""
+    """One train/validation split, for data large enough that one is a reliable estimate:
+    :func:`holdout_split` of the training part, with the rows' own order standing in for a
+    missing time and a plain random split where stratifying is impossible."""
     n = len(y)
     n_valid = max(1, round(n * fraction))
-    if strategy == "time":
-        order = np.argsort(time.to_numpy(), kind="stable") if time is not None else np.arange(n)
-        return [(np.sort(order[:-n_valid]), np.sort(order[-n_valid:]))]
-    if strategy == "group" and groups is not None:
-        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        train, valid = next(splitter.split(np.arange(n), y, groups.to_numpy()))
-        return [(np.sort(train), np.sort(valid))]
-    stratify = None
+    if strategy == "time" and time is None:  # the rows are in time order already
+        return [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
     counts = y.value_counts()
     # stratifying needs two rows of every class and room for each in both parts
-    if (
-        strategy == "stratified"
-        and int(counts.min()) >= 2
-        and min(n_valid, n - n_valid) >= len(counts)
+    if strategy == "stratified" and (
+        int(counts.min()) < 2 or min(n_valid, n - n_valid) < len(counts)
     ):
-        stratify = y.to_numpy()
-    train, valid = train_test_split(
-        np.arange(n), test_size=n_valid, random_state=seed, stratify=stratify
+        strategy = "random"
+    if strategy == "group" and groups is None:
+        strategy = "random"
+    split = holdout_split(
+        y, strategy=strategy, fraction=fraction, seed=seed, time=time, groups=groups
     )
-    return [(np.sort(train), np.sort(valid))]
+    return [(split.train, split.holdout)]
 
 
 def cv_folds(
