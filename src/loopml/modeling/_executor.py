@@ -17,7 +17,6 @@ another machine can run a trial.
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
-from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores
+from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores, quietly
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
 
@@ -85,8 +83,7 @@ def fit_fold(
             job.cleaning,
             job.features,
         )
-        with warnings.catch_warnings(), threadpool_limits(job.threads, user_api="openmp"):
-            warnings.simplefilter("ignore")
+        with quietly(job.threads):
             pipe.fit(X_train, y_train)
             pred, proba = predict_scores(pipe, X_valid, job.task, job.classes)
         value = score(job.metric, job.task, y_valid, pred, proba, job.classes, job.positive_class)
@@ -127,28 +124,6 @@ def _rows(
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:
     train, valid = folds[fold]
     return X.iloc[train], y.iloc[train], X.iloc[valid], y.iloc[valid]
-
-
-class SerialExecutor:
-    """Fits each job in this process when it is submitted: one at a time, nothing to ship."""
-
-    workers = 1
-
-    def __init__(self) -> None:
-        self._data: tuple[pd.DataFrame, pd.Series, Folds] | None = None
-
-    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
-        self._data = (X, y, folds)
-
-    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
-        if self._data is None:
-            raise RuntimeError("SerialExecutor.start must be called before submit")
-        future: Future[FoldOutcome] = Future()
-        future.set_result(fit_fold(job, *_rows(*self._data, job.fold)))
-        return future
-
-    def close(self) -> None:
-        self._data = None
 
 
 # the rows a worker process was started with (one search per worker pool)
@@ -258,11 +233,34 @@ class FuturesExecutor:
 
     def submit(self, job: FoldJob) -> Future[FoldOutcome]:
         if self._data is None:
-            raise RuntimeError("FuturesExecutor.start must be called before submit")
+            raise RuntimeError(f"{type(self).__name__}.start must be called before submit")
         return self.executor.submit(fit_fold, job, *_rows(*self._data, job.fold))
 
     def close(self) -> None:
         self._data = None
+
+
+class _Inline(Executor):
+    """A ``concurrent.futures`` executor that runs each call when it is submitted."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # kept in the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+class SerialExecutor(FuturesExecutor):
+    """Fits each job in this process when it is submitted: one at a time, nothing to ship."""
+
+    def __init__(self) -> None:
+        super().__init__(_Inline(), workers=1)
+
+
+#: Searches shorter than this run in-process even with several cores (see default_executor).
+MIN_PROCESS_BUDGET = 30.0
 
 
 def default_executor(jobs: int, n_folds: int, budget_seconds: float) -> TrialExecutor:
@@ -276,10 +274,6 @@ def default_executor(jobs: int, n_folds: int, budget_seconds: float) -> TrialExe
     if workers <= 1 or budget_seconds < MIN_PROCESS_BUDGET:
         return SerialExecutor()
     return ProcessExecutor(workers)
-
-
-#: Searches shorter than this run in-process even with several cores (see default_executor).
-MIN_PROCESS_BUDGET = 30.0
 
 
 def wait_all(jobs: list[FoldJob], futures: list[Future[FoldOutcome]]) -> list[FoldOutcome]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pickle
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.features import build_preprocessor
@@ -106,6 +108,15 @@ def predict_scores(
     for j, c in enumerate(fitted):
         proba[:, list(classes).index(c)] = raw[:, j]
     return decide(pipeline, proba, classes), proba
+
+
+@contextmanager
+def quietly(threads: int) -> Iterator[None]:
+    """Fit or predict with at most ``threads`` OpenMP threads and library warnings silenced
+    (a candidate's convergence or dtype warnings are not the user's to act on)."""
+    with warnings.catch_warnings(), threadpool_limits(threads, user_api="openmp"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,6 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, Costs, FeaturesConfig
 from loopml.errors import TrainingError
@@ -37,7 +35,7 @@ from loopml.modeling._candidates import (
 )
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
-from loopml.modeling._pipeline import make_pipeline
+from loopml.modeling._pipeline import make_pipeline, quietly
 from loopml.modeling._split import Folds
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
 from loopml.types import TaskKind
@@ -389,6 +387,7 @@ def search(
             best=best,
             seconds_left=budget.left,
             fold_seconds=fold_seconds,
+            refit_factor=refit_factor,
         )
     if chosen is not None:
         trials.append(chosen)
@@ -427,8 +426,7 @@ def search(
             )
             pipeline = with_threshold(pipeline, choice.threshold, positive_class)
             report(f"decision threshold {choice.threshold:.3f} ({threshold})")
-    with warnings.catch_warnings(), threadpool_limits(jobs, user_api="openmp"):
-        warnings.simplefilter("ignore")
+    with quietly(jobs):
         pipeline.fit(X, y)
     board = Leaderboard(
         metric=metric,
@@ -517,6 +515,7 @@ def _ensemble_trial(
     best: TrialResult,
     seconds_left: float,
     fold_seconds: dict[str, float],
+    refit_factor: float,
 ) -> TrialResult | None:
     """The ensemble as a leaderboard row, when it beats the best single model's pooled
     out-of-fold score and refitting its members fits in what is left of the budget."""
@@ -539,8 +538,9 @@ def _ensemble_trial(
         return None
     by_number = {t.number: t for t in trials}
     members = {n: w for n, w in sorted(choice.weights.items(), key=lambda kv: -kv[1])}
-    refit = sum(fold_seconds.get(by_number[n].family, 0.0) for n in members) * 1.25
-    extra = refit - fold_seconds.get(best.family, 0.0) * 1.25
+    # refitting every member, beyond the best model's refit the budget already keeps back
+    members_fold = sum(fold_seconds.get(by_number[n].family, 0.0) for n in members)
+    extra = (members_fold - fold_seconds.get(best.family, 0.0)) * refit_factor
     if extra > max(seconds_left, 0.0):
         return None  # no time to refit the members: the single best model it is
     stacked = sum(w * store[n] for n, w in members.items())
