@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard
 
@@ -22,14 +19,6 @@ FAST = {
     "n_jobs": 1,
     "cv_folds": 3,
 }
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # HistGradientBoosting ignores n_jobs and starts an OpenMP thread per core; on a busy
-    # two-core machine their spin-waits make a fold several times slower.
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")

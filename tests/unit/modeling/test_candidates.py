@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,6 @@ from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 import _needs as needs
 from loopml.errors import TrainingError
@@ -54,13 +53,6 @@ PREFIXES = {
     "knn": "knn",
     "mlp": "mlp",
 }
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # OpenMP spin-waits on a busy two-core machine make small fits several times slower.
-    with threadpool_limits(limits=1):
-        yield
 
 
 def _small(family: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import dataclasses
 import math
 import os
 import re
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 import _needs as needs
 from loopml.config import Constraints
@@ -37,15 +35,6 @@ from loopml.modeling._executor import (
     wait_all,
 )
 from loopml.modeling._split import Folds
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # HistGradientBoosting ignores n_jobs and starts an OpenMP thread per core; on a busy
-    # two-core machine their spin-waits make a fold several times slower.
-    with threadpool_limits(limits=1):
-        yield
-
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 

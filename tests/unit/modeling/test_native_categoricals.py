@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 import _needs as needs
 from loopml.config import FeaturesConfig
@@ -42,13 +40,6 @@ CODE_COLUMNS = ["color", "size"]
 
 #: Few CatBoost rounds keep the whole file fast.
 SMALL = {"n_estimators": 30}
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # OpenMP spin-waits on a busy two-core machine make small fits several times slower.
-    with threadpool_limits(limits=1):
-        yield
 
 
 def _frame(task: TaskKind = "binary", n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,19 +15,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from loopml.errors import TrainingError
 from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds, search
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # HistGradientBoosting ignores n_jobs and starts an OpenMP thread per core; on a busy
-    # two-core machine their spin-waits make a fold several times slower.
-    with threadpool_limits(limits=1):
-        yield
-
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 

@@ -4,26 +4,16 @@ probe (loopml.modeling._split, _auto and _search)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 from loopml.config import FeaturesConfig
 from loopml.data import to_datetime
 from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard, _auto, cv_folds, search
 from loopml.modeling._split import AUTO_FOLDS, Folds, auto_fold_count, time_ordered_column
-
-
-@pytest.fixture(autouse=True)
-def _one_openmp_thread() -> Iterator[None]:
-    # HistGradientBoosting ignores n_jobs and starts an OpenMP thread per core; on a busy
-    # two-core machine their spin-waits make a fold several times slower.
-    with threadpool_limits(limits=1):
-        yield
 
 
 def _days(n: int) -> pd.Series:
