@@ -387,7 +387,6 @@ def search(
             best=best,
             seconds_left=budget.left,
             fold_seconds=fold_seconds,
-            refit_factor=refit_factor,
         )
     if chosen is not None:
         trials.append(chosen)
@@ -515,7 +514,6 @@ def _ensemble_trial(
     best: TrialResult,
     seconds_left: float,
     fold_seconds: dict[str, float],
-    refit_factor: float,
 ) -> TrialResult | None:
     """The ensemble as a leaderboard row, when it beats the best single model's pooled
     out-of-fold score and refitting its members fits in what is left of the budget."""
@@ -538,9 +536,8 @@ def _ensemble_trial(
         return None
     by_number = {t.number: t for t in trials}
     members = {n: w for n, w in sorted(choice.weights.items(), key=lambda kv: -kv[1])}
-    # refitting every member, beyond the best model's refit the budget already keeps back
-    members_fold = sum(fold_seconds.get(by_number[n].family, 0.0) for n in members)
-    extra = (members_fold - fold_seconds.get(best.family, 0.0)) * refit_factor
+    refit = sum(fold_seconds.get(by_number[n].family, 0.0) for n in members) * 1.25
+    extra = refit - fold_seconds.get(best.family, 0.0) * 1.25
     if extra > max(seconds_left, 0.0):
         return None  # no time to refit the members: the single best model it is
     stacked = sum(w * store[n] for n, w in members.items())
