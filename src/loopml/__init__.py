@@ -3,16 +3,16 @@
 The public API: :class:`Project` (one method per stage), the scikit-learn estimators
 :class:`AutoClassifier` and :class:`AutoRegressor`, the config loader and the errors.
 
-Heavy parts (scikit-learn, LightGBM, Optuna, MLflow, Plotly) load on first use, so commands
-and stages that do not need them (``loopml profile``, ``loopml validate``) start fast.
+Every name but the errors loads on first use (PEP 562), so ``import loopml`` and the
+``loopml`` command start in a fraction of a second; pandas, scikit-learn, LightGBM, Optuna,
+MLflow and Plotly load only in the commands and stages that need them.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from loopml.config import ProjectConfig, load_config, parse_config
+from loopml._lazy import lazy_exports as _lazy_exports
 from loopml.errors import (
     ConfigError,
     DataError,
@@ -23,29 +23,24 @@ from loopml.errors import (
     SchemaError,
     TrainingError,
 )
-from loopml.types import DataSet, Finding, QualityReport
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "AutoClassifier": "loopml.modeling",
-    "AutoRegressor": "loopml.modeling",
-    "Project": "loopml.project",
-    "RunResult": "loopml.project",
-    "TrainResult": "loopml.project",
-}
-
 if TYPE_CHECKING:
+    from loopml.config import ProjectConfig, load_config, parse_config
     from loopml.modeling import AutoClassifier, AutoRegressor
     from loopml.project import Project, RunResult, TrainResult
+    from loopml.types import DataSet, Finding, QualityReport
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.config": ["ProjectConfig", "load_config", "parse_config"],
+        "loopml.modeling": ["AutoClassifier", "AutoRegressor"],
+        "loopml.project": ["Project", "RunResult", "TrainResult"],
+        "loopml.types": ["DataSet", "Finding", "QualityReport"],
+    },
+)[0]
 
 
 def __dir__() -> list[str]:

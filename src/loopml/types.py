@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:  # annotations only: importing the core types must not load pandas
+    import pandas as pd
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 

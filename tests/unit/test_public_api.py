@@ -17,11 +17,15 @@ LEAKING: dict[str, str] = {}  # subpackage -> reason, for a known leak being fix
 
 
 def public_names(module: ModuleType) -> set[str]:
-    """Names without a leading underscore, minus submodules and `annotations`."""
+    """Names without a leading underscore, minus submodules and `annotations`.
+
+    ``dir()``, not ``vars()``: a subpackage's names load on first use (PEP 562).
+    """
     names = set()
-    for name, value in vars(module).items():
+    for name in dir(module):
         if name.startswith("_") or name == "annotations":
             continue
+        value = getattr(module, name)
         if isinstance(value, ModuleType) and value.__name__.startswith(module.__name__ + "."):
             continue
         names.add(name)

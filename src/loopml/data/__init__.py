@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-from loopml.data._draft import draft_config
-from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
-from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
-from loopml.data._profile import Profile, profile
-from loopml.data._quality import validate
-from loopml.data._schema import (
-    FEATURE_ROLES,
-    ColumnSchema,
-    Schema,
-    infer_schema,
-    normalize_category,
-    reference_statistics,
-    to_boolean,
-    to_datetime,
-    to_numeric,
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.data._draft": ["draft_config"],
+        "loopml.data._privacy": ["apply_privacy", "detect_pii", "pii_findings"],
+        "loopml.data._problem": ["Problem", "infer_task", "prepare_target", "resolve_problem"],
+        "loopml.data._profile": ["Profile", "profile"],
+        "loopml.data._quality": ["validate"],
+        "loopml.data._schema": [
+            "FEATURE_ROLES",
+            "ColumnSchema",
+            "Schema",
+            "infer_schema",
+            "normalize_category",
+            "reference_statistics",
+            "to_boolean",
+            "to_datetime",
+            "to_numeric",
+        ],
+        "loopml.data._sources": [
+            "collect",
+            "file_kind",
+            "fingerprint",
+            "load_source",
+            "read_file",
+            "read_header",
+        ],
+        "loopml.types": ["DataSet"],
+    },
 )
-from loopml.data._sources import (
-    collect,
-    file_kind,
-    fingerprint,
-    load_source,
-    read_file,
-    read_header,
-)
-from loopml.types import DataSet
 
 __all__ = [
     "FEATURE_ROLES",

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from loopml.evaluation._bootstrap import Interval, bootstrap_interval, bootstrap_scores
-from loopml.evaluation._card import model_card
-from loopml.evaluation._contributions import contributions
-from loopml.evaluation._diagnose import Diagnostics, diagnose
-from loopml.evaluation._evaluate import Evaluation, GateResult, check_gate, evaluate
-from loopml.evaluation._fit import FitCheck
-from loopml.evaluation._importance import (
-    Explanations,
-    FeatureImportance,
-    PermutationImportance,
-    RowExplanation,
-)
-from loopml.evaluation._learning import LearningCurve, LearningPoint, learning_curve
-from loopml.evaluation._notes import Note
-from loopml.evaluation._probability import (
-    Calibration,
-    CalibrationCurve,
-    Lift,
-    LiftRow,
-    calibration,
-    lift_table,
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.evaluation._bootstrap": ["Interval", "bootstrap_interval", "bootstrap_scores"],
+        "loopml.evaluation._card": ["model_card"],
+        "loopml.evaluation._contributions": ["contributions"],
+        "loopml.evaluation._diagnose": ["Diagnostics", "diagnose"],
+        "loopml.evaluation._evaluate": ["Evaluation", "GateResult", "check_gate", "evaluate"],
+        "loopml.evaluation._fit": ["FitCheck"],
+        "loopml.evaluation._importance": [
+            "Explanations",
+            "FeatureImportance",
+            "PermutationImportance",
+            "RowExplanation",
+        ],
+        "loopml.evaluation._learning": ["LearningCurve", "LearningPoint", "learning_curve"],
+        "loopml.evaluation._notes": ["Note"],
+        "loopml.evaluation._probability": [
+            "Calibration",
+            "CalibrationCurve",
+            "Lift",
+            "LiftRow",
+            "calibration",
+            "lift_table",
+        ],
+    },
 )
 
 __all__ = [

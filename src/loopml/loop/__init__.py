@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from loopml.loop._promote import PromotionDecision, decide_promotion
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.loop._promote": ["PromotionDecision", "decide_promotion"],
+    },
+)
 
 __all__ = ["PromotionDecision", "decide_promotion"]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from loopml.registry._bundle import FORMAT_VERSION, ModelBundle, sha256_file
-from loopml.registry._mlflow import (
-    ALIASES,
-    ModelVersionInfo,
-    Registry,
-    resolve_tracking_uri,
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.registry._bundle": ["FORMAT_VERSION", "ModelBundle", "sha256_file"],
+        "loopml.registry._mlflow": [
+            "ALIASES",
+            "ModelVersionInfo",
+            "Registry",
+            "resolve_tracking_uri",
+        ],
+    },
 )
 
 __all__ = [

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from loopml.reports._profile import render_profile_report
-from loopml.reports._training import figures, render_training_report
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.reports._profile": ["render_profile_report"],
+        "loopml.reports._training": ["figures", "render_training_report"],
+    },
+)
 
 __all__ = ["figures", "render_profile_report", "render_training_report"]

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from loopml.serving._batch import ScoringSummary, score_file
+from loopml._lazy import lazy_exports as _lazy_exports
+
+# each name is imported from its module on first use (PEP 562): importing the package is free
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "loopml.serving._batch": ["ScoringSummary", "score_file"],
+    },
+)
 
 __all__ = ["ScoringSummary", "score_file"]
