@@ -10,8 +10,9 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -37,24 +38,18 @@ from loopml.data import (
 )
 from loopml.data import profile as profile_frame
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
-from loopml.evaluation import Evaluation, diagnose, evaluate, model_card
-from loopml.features import check_expressions
 from loopml.files import write_text_atomic
-from loopml.loop import PromotionDecision, decide_promotion
-from loopml.modeling import (
-    Leaderboard,
-    Split,
-    choose_strategy,
-    cv_folds,
-    expected_cost,
-    holdout_split,
-    predict_scores,
-    search,
-)
-from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.reports import render_profile_report, render_training_report
+from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
 from loopml.serving import ScoringSummary, score_file
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport
+
+# The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
+# in the methods that use them, so `loopml models list` and `loopml score` do not load them.
+if TYPE_CHECKING:
+    from loopml.evaluation import Evaluation
+    from loopml.loop import PromotionDecision
+    from loopml.modeling import Leaderboard, Split
+    from loopml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +145,9 @@ class Project:
 
     # ------------------------------------------------------------------ stores
 
-    @property
+    @cached_property
     def registry(self) -> Registry:
+        """The project's MLflow registry, opened once per ``Project``."""
         cfg = self.config
         return Registry(
             uri=resolve_tracking_uri(cfg.tracking.uri, self.root),
@@ -322,6 +318,8 @@ class Project:
             sample_rows=cfg.profile.sample_rows,
             seed=cfg.training.seed,
         )
+        from loopml.reports import render_profile_report
+
         html = render_profile_report(
             result, title=f"{cfg.name}: data profile ({raw.origin})", findings=report.findings
         )
@@ -334,6 +332,9 @@ class Project:
 
         Everything that can be wrong with the data is found here, before any training.
         """
+        from loopml.features import check_expressions
+        from loopml.modeling import choose_strategy, holdout_split
+
         cfg = self.config
         data = data if data is not None else self.collect()
         self._check_declared_columns(data.frame)
@@ -424,6 +425,12 @@ class Project:
 
         If anything fails, nothing is registered and no report is written.
         """
+        from loopml.evaluation import diagnose, evaluate, model_card
+        from loopml.loop import decide_promotion
+        from loopml.modeling import cv_folds, expected_cost, predict_scores, search
+        from loopml.registry import ModelBundle
+        from loopml.reports import render_training_report
+
         cfg = self.config
         raw = self.collect()
         prepared = self.prepare(raw)  # target and column problems first, with their own message
@@ -625,6 +632,8 @@ class Project:
     def _champion_on(
         self, registry: Registry, X: pd.DataFrame, y: pd.Series, problem: Problem
     ) -> Evaluation | None:
+        from loopml.evaluation import evaluate
+
         if not registry.exists():
             return None
         try:
@@ -644,6 +653,8 @@ class Project:
 
     def evaluate(self, model: str = "champion", data: str | Path | None = None) -> Evaluation:
         """Score a registered model on labelled data: a file, or the project's holdout."""
+        from loopml.evaluation import evaluate
+
         bundle, _ = self.registry.load(model)
         problem = bundle.problem
         if data is not None:

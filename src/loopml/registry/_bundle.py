@@ -18,17 +18,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from loopml.data import Problem, Schema
 from loopml.errors import IntegrityError, RegistryError
 from loopml.files import write_text_atomic
-from loopml.modeling import decide
+
+if TYPE_CHECKING:  # scikit-learn and joblib load when a pipeline is saved or loaded, not before
+    from sklearn.pipeline import Pipeline
 
 FORMAT_VERSION = 1
 PIPELINE_FILE = "pipeline.joblib"
@@ -67,6 +67,8 @@ class ModelBundle:
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions (and class probabilities) for ``frame``, indexed like it."""
+        from loopml.modeling import decide
+
         self.schema.check(frame.columns, where="the input")
         if self.problem.task == "regression":
             pred = np.asarray(self.pipeline.predict(frame), dtype=float)
@@ -99,6 +101,8 @@ class ModelBundle:
 
     def save(self, directory: Path) -> dict[str, str]:
         """Write the bundle into ``directory`` (created); return file -> sha256."""
+        import joblib
+
         directory.mkdir(parents=True, exist_ok=True)
         pipeline_path = directory / PIPELINE_FILE
         joblib.dump(self.pipeline, pipeline_path, compress=3)
@@ -130,6 +134,8 @@ class ModelBundle:
 
 
 def _load_v1(directory: Path, manifest: dict[str, Any]) -> ModelBundle:
+    import joblib
+
     for name, digest in manifest.get("checksums", {}).items():
         _verify(directory / name, digest)
     pipeline = joblib.load(directory / PIPELINE_FILE)
