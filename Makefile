@@ -8,7 +8,7 @@ DEMO   ?= demo-project
 
 # Bytecode is compiled at install: uv does not compile by default, and where
 # PYTHONDONTWRITEBYTECODE is set Python never caches it either, so every start would compile
-# thousands of modules again (`loopml --help` took 4.8 s instead of 0.3 s).
+# thousands of modules again: `loopml --help` took 4.8 s instead of 1.8 s (issue 8).
 UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 
 # uv resolves and installs in seconds; it is itself installed from PyPI into the venv.

@@ -15,8 +15,6 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking._model_registry import utils as registry_uri_state
-from mlflow.tracking._tracking_service import utils as tracking_uri_state
 
 from loopml import Project
 from loopml.registry import ModelBundle
@@ -37,20 +35,15 @@ def project(
     """A project with version 1 of a small linear model registered as champion."""
     root = tmp_path_factory.mktemp("project")
     (root / "loopml.yaml").write_text(CONFIG, encoding="utf-8")
-    tracking, registry_uri = tracking_uri_state._tracking_uri, registry_uri_state._registry_uri
-    try:
-        registry = Project(root).registry
-        info = registry.register(
-            make_bundle(),
-            params={},
-            metrics={"holdout_roc_auc": 0.9},
-            artifacts={},
-            tags={"loopml.gate_passed": "true"},
-        )
-        registry.set_alias(info.version, "champion")
-    finally:  # registering sets MLflow's process-wide URIs; no other test may inherit them
-        tracking_uri_state._tracking_uri = tracking
-        registry_uri_state._registry_uri = registry_uri
+    registry = Project(root).registry
+    info = registry.register(
+        make_bundle(),
+        params={},
+        metrics={"holdout_roc_auc": 0.9},
+        artifacts={},
+        tags={"loopml.gate_passed": "true"},
+    )
+    registry.set_alias(info.version, "champion")
     return root
 
 
