@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -39,6 +39,9 @@ from loopml.modeling._pipeline import make_pipeline, quietly
 from loopml.modeling._split import Folds
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
 from loopml.types import TaskKind
+
+if TYPE_CHECKING:
+    from loopml.data import NumberFormat
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,7 @@ def search(
     progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.monotonic,
     executor: TrialExecutor | None = None,
+    numbers: NumberFormat | None = None,
 ) -> SearchResult:
     """Cross-validate candidates within ``budget_seconds`` and refit the best on all rows.
 
@@ -175,6 +179,9 @@ def search(
     Folds are fitted by ``executor`` (see :mod:`loopml.modeling._executor`), as many at a
     time as it has workers; by default local processes when ``n_jobs`` allows several folds
     at once, else this process. The final refit always runs here.
+
+    ``numbers`` is how the pipelines read numbers written as text: the training data's
+    decimal mark and thousands separator (default: dot and comma).
 
     Raises
     ------
@@ -278,6 +285,7 @@ def search(
                     cleaning=cleaning,
                     features=features,
                     limits=limits if checked and k == len(folds) - 1 else None,
+                    numbers=numbers,
                 )
                 for k in range(done, min(done + executor.workers, len(folds)))
             ]
@@ -394,7 +402,9 @@ def search(
         report(f"refitting an ensemble of {len(members)} models on all training rows")
         pipeline: Any = WeightedEnsemble(
             estimators=[
-                make_pipeline(roles, m.family, task, m.params, seed, jobs, cleaning, features)
+                make_pipeline(
+                    roles, m.family, task, m.params, seed, jobs, cleaning, features, numbers
+                )
                 for m in members
             ],
             weights=list(chosen.params["members"].values()),
@@ -403,7 +413,7 @@ def search(
     else:
         report(f"refitting {best.family} on all training rows")
         pipeline = make_pipeline(
-            roles, best.family, task, best.params, seed, jobs, cleaning, features
+            roles, best.family, task, best.params, seed, jobs, cleaning, features, numbers
         )
     choice = None
     if task == "binary" and threshold != "default":
