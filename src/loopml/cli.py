@@ -180,9 +180,21 @@ def init(
     directory: Path = typer.Option(Path("."), "--dir", help="Project directory to write into."),
     name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
+    sep: str | None = typer.Option(
+        None, "--sep", help="CSV field separator, e.g. ';' or '\\t' (default: sniffed)."
+    ),
+    decimal: str | None = typer.Option(
+        None, "--decimal", help="Decimal mark of the numbers, '.' or ',' (default: sniffed)."
+    ),
+    thousands: str | None = typer.Option(
+        None,
+        "--thousands",
+        help="Thousands separator: ',', '.', ' ', \"'\" or '' for none (default: sniffed).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Write a commented draft loopml.yaml inferred from DATA."""
+    """Write a commented draft loopml.yaml inferred from DATA (its dialect, task, metric, a
+    success gate a quick baseline measures, id, time and personal-data columns)."""
     from loopml.data import draft_config
     from loopml.errors import ConfigError, DataError
 
@@ -192,7 +204,9 @@ def init(
         target_file = directory / "loopml.yaml"
         if target_file.exists() and not force:
             raise ConfigError(f"{target_file} already exists; pass --force to overwrite it.")
-        text = draft_config(data, target, directory, name=name)
+        text = draft_config(
+            data, target, directory, name=name, sep=sep, decimal=decimal, thousands=thousands
+        )
         directory.mkdir(parents=True, exist_ok=True)
         target_file.write_text(text, encoding="utf-8")
         if as_json:

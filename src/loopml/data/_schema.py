@@ -23,7 +23,10 @@ FEATURE_ROLES: tuple[Role, ...] = ("numeric", "categorical", "boolean", "datetim
 
 MAX_CATEGORIES_KEPT = 500
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
-_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|identifier|(?<![a-z])key$)", re.IGNORECASE)
+# "customer_id", "id_no", "uuid", "key"; and camel case "PassengerId", "CustomerID" (not "paid")
+_ID_NAME = re.compile(
+    r"(^id$|_id$|^id_|uuid|guid|identifier|(?<![a-z])key$|(?<=[a-z])(?-i:Id|ID)$)", re.IGNORECASE
+)
 _TRUE = {"true", "yes", "y", "t", "1"}
 _FALSE = {"false", "no", "n", "f", "0"}
 
