@@ -101,6 +101,18 @@ def test_the_model_saw_decimals_not_tens_of_thousands(project: Path) -> None:
     assert bundle.info["csv_dialect"] == {"sep": ";", "decimal": ",", "thousands": "."}
 
 
+def test_the_model_reads_text_numbers_as_its_training_file_wrote_them(project: Path) -> None:
+    """Rows arriving as text ('10,1257', '33.026'), as a request or a raw frame would bring
+    them, are read in the training file's format by the fitted pipeline itself."""
+    bundle, _ = Project(project).registry.load("1")
+    new = project.parent.parent / "exports" / "new.csv"
+    as_text = pd.read_csv(new, sep=";", dtype=str)
+    assert as_text["alcohol"].iloc[0].count(",") == 1
+    expected = bundle.predict_frame(_read_right(new))
+    got = bundle.predict_frame(as_text)
+    np.testing.assert_allclose(got["proba_good"], expected["proba_good"], rtol=1e-9)
+
+
 def test_evaluate_reads_the_labelled_file_the_same_way(project: Path) -> None:
     labelled = project.parent.parent / "exports" / "labelled.csv"
     done = runner.invoke(

@@ -21,6 +21,7 @@ import bz2
 import csv
 import gzip
 import io
+import itertools
 import lzma
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -53,10 +54,12 @@ VALUE_OPTIONS = (
     "false_values",
     "skipinitialspace",
 )
-SAMPLE_ROWS = 5000
-SAMPLE_BYTES = 1 << 20
+#: Rows whose values are looked at for the number format, and for the separator.
+SAMPLE_ROWS = 2000
+SEPARATOR_ROWS = 200
+SAMPLE_BYTES = 1 << 18
 #: Distinct values of a column looked at, the most frequent first.
-MAX_VALUES = 500
+MAX_VALUES = 100
 #: Share of a column's sampled values that must be numbers for the column to count (its
 #: other values are placeholders such as '?' or 'n/a', kept as text).
 NUMERIC_SHARE = 0.5
@@ -315,11 +318,11 @@ def _sniff_separator(path: Path, options: Mapping[str, Any]) -> str | None:
 def _agreement(text: str, sep: str, quotechar: str) -> tuple[float, int]:
     """The share of rows ``sep`` splits into as many fields as the header (two or more), and
     that number; (0, 0) when it does not split the header."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep, quotechar=quotechar)
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep, quotechar=quotechar))
+        rows = [r for r in itertools.islice(reader, SEPARATOR_ROWS) if any(c.strip() for c in r)]
     except csv.Error:
         return 0.0, 0
-    rows = [r for r in rows[:SAMPLE_ROWS] if r and any(cell.strip() for cell in r)]
     if not rows or len(rows[0]) < 2:
         return 0.0, 0
     width = len(rows[0])
@@ -358,35 +361,33 @@ def _sample_columns(path: Path, sep: str, options: Mapping[str, Any]) -> list[_C
         if k not in ("dtype", "converters", "nrows", "chunksize", "iterator", "parse_dates")
     }
     try:
-        sample = pd.read_csv(path, sep=sep, dtype=str, nrows=SAMPLE_ROWS, **safe)
+        sample = pd.read_csv(path, sep=sep, dtype=object, nrows=SAMPLE_ROWS, **safe)
     except (ValueError, TypeError, OSError, UnicodeDecodeError, pd.errors.ParserError):
         return []  # the real read reports what is wrong with the file
     columns = []
-    for name in sample.columns:
-        values = sample[name]
-        if isinstance(values, pd.DataFrame):
-            continue
-        text = values.dropna().astype("string").str.strip()
-        counts = text[text != ""].value_counts()
-        if counts.empty:
+    for i, name in enumerate(sample.columns):
+        # plain Python strings: a few thousand values are counted faster than pandas does
+        text = (str(v).strip() for v in sample.iloc[:, i].tolist() if isinstance(v, str))
+        counts = Counter(v for v in text if v).most_common(MAX_VALUES)
+        if not counts:
             continue
         col = _Column(str(name))
         numbers = 0
-        for value, n in counts.iloc[:MAX_VALUES].items():
-            kind = classify(str(value))
+        for value, n in counts:
+            kind = classify(value)
             if kind is None:
                 continue
-            numbers += int(n)
+            numbers += n
             what, mark, thousands = kind
             if what == "decimal":
-                col.votes[mark] += int(n)
-                col.note(f"decimal{mark}", str(value))
+                col.votes[mark] += n
+                col.note(f"decimal{mark}", value)
             elif what == "ambiguous":
-                col.ambiguous[mark] += int(n)
-                col.note(f"ambiguous{mark}", str(value))
+                col.ambiguous[mark] += n
+                col.note(f"ambiguous{mark}", value)
             if thousands:
-                col.thousands[thousands] += int(n)
-        if numbers >= NUMERIC_SHARE * int(counts.iloc[:MAX_VALUES].sum()):
+                col.thousands[thousands] += n
+        if numbers >= NUMERIC_SHARE * sum(n for _, n in counts):
             columns.append(col)
     return columns
 

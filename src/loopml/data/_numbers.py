@@ -23,6 +23,8 @@ _NUMBERISH = re.compile(
     rf"(?P<body>[\d{re.escape(_MARKS)}]*\d[\d{re.escape(_MARKS)}]*)"
     rf"(?P<exp>[eE][-+]?\d+)?(?P<c2>\s*[{CURRENCY}])?$"
 )
+_SIMPLE = re.compile(r"[-+]?(\d*)(?:([.,])(\d*))?")
+_NOT_DIGIT = re.compile(r"\D")
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,16 @@ def classify(value: str) -> tuple[str, str, str] | None:
     """How one value reads as a number: ("int", "", ""), ("decimal", mark, thousands) when
     it decides the decimal mark, ("ambiguous", mark, "") when it reads two ways (``1,234``),
     or None when it is not a number."""
+    simple = _SIMPLE.fullmatch(value)  # most values: 12, -3.25, 4,0288
+    if simple is not None:
+        whole, mark, fraction = simple.groups(default="")
+        if not whole and not fraction:
+            return None
+        if not mark:
+            return ("int", "", "")
+        if len(fraction) == 3 and _grouped([whole, fraction]):
+            return ("ambiguous", mark, "")
+        return ("decimal", mark, "")
     match = _NUMBERISH.match(value)
     if match is None:
         return None
@@ -160,7 +172,7 @@ def classify(value: str) -> tuple[str, str, str] | None:
     marks = [c for c in body if not c.isdigit()]
     if not marks:
         return ("int", "", "")
-    groups = re.split(r"\D", body)
+    groups = _NOT_DIGIT.split(body)
     kinds = list(dict.fromkeys(marks))
     if len(kinds) == 1:
         mark = kinds[0]
@@ -177,7 +189,7 @@ def classify(value: str) -> tuple[str, str, str] | None:
     if len(kinds) == 2 and kinds[1] in ".," and marks.count(kinds[1]) == 1:
         if body.rfind(kinds[0]) > body.index(kinds[1]):
             return None  # a thousands separator after the decimal mark
-        whole = re.split(r"\D", body[: body.index(kinds[1])])
+        whole = _NOT_DIGIT.split(body[: body.index(kinds[1])])
         if _grouped(whole):
             return ("decimal", kinds[1], kinds[0])
     return None

@@ -20,6 +20,7 @@ from loopml.data import (
     read_file,
     read_header,
     sniff_dialect,
+    source_dialect,
     to_numeric,
 )
 from loopml.errors import DataError
@@ -202,6 +203,39 @@ def test_a_model_input_is_read_with_the_training_options(tmp_path: Path) -> None
         path, training_source=source, trained=None, options={"decimal": ","}
     )
     assert dialect.numbers.decimal == ","
+
+
+def test_a_model_input_falls_back_to_the_recorded_training_dialect(tmp_path: Path) -> None:
+    """Training sniffed ';' and decimal commas; a new file whose values read two ways is read
+    the same way, and a file that says otherwise is read as it says."""
+    trained = {"sep": ";", "decimal": ",", "thousands": "."}
+    source = {"type": "csv", "path": "t.csv", "options": {}}
+    unsure = write(tmp_path / "unsure.csv", "price;region\n1,234;n\n5,678;s\n")
+    dialect = model_input_dialect(unsure, training_source=source, trained=trained, options={})
+    assert dialect.read(unsure)["price"].tolist() == [1.234, 5.678]
+    dotted = write(tmp_path / "dotted.csv", "price,region\n1.5,n\n2.25,s\n")
+    dialect = model_input_dialect(dotted, training_source=source, trained=trained, options={})
+    assert (dialect.sep, dialect.numbers.decimal) == (",", ".")
+    assert dialect.read(dotted)["price"].tolist() == [1.5, 2.25]
+
+
+def test_source_dialect_of_csv_and_other_sources(tmp_path: Path) -> None:
+    wine(tmp_path / "a.csv")
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "a.parquet")
+    dialect = source_dialect(FileSource(type="csv", path="*.csv"), tmp_path)
+    assert dialect is not None and dialect.declared() == {
+        "sep": ";",
+        "decimal": ",",
+        "thousands": ".",
+    }
+    assert source_dialect(FileSource(type="parquet", path="a.parquet"), tmp_path) is None
+
+
+def test_files_of_a_glob_read_like_the_first_where_they_do_not_decide(tmp_path: Path) -> None:
+    write(tmp_path / "part1.csv", "price;rate\n1.234;4,5\n")
+    write(tmp_path / "part2.csv", "price;rate\n5.678;3\n")  # alone, '5.678' reads two ways
+    data = collect(DataConfig(source=FileSource(type="csv", path="part*.csv")), tmp_path)
+    assert data.frame["price"].tolist() == [1234, 5678]
 
 
 # --------------------------------------------------------------------------------------------
