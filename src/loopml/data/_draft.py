@@ -45,11 +45,14 @@ def draft_config(
     name
         The project name (default: the directory's).
     sep, decimal, thousands
-        How the CSV file is written; what is not given is sniffed from the file. Both end
-        up in ``data.source.options``, so every later command reads the file the same way.
+        How the CSV file is written; what is not given is sniffed from the file. What was
+        given or found goes into ``data.source.options``, so every later command reads the
+        file the same way.
 
     Raises
     ------
+    ConfigError
+        ``sep``, ``decimal`` or ``thousands`` is not a separator loopml reads.
     DataError
         The file cannot be read, is read ambiguously (the message names the ``init`` flag to
         pass), has no rows, or lacks the target.
