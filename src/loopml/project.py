@@ -461,6 +461,7 @@ class Project:
             roles=prepared.schema.roles(),
             folds=folds,
             budget_seconds=cfg.training.budget_seconds,
+            max_trials=cfg.training.max_trials,
             classes=problem.classes,
             positive_class=problem.positive_class,
             families=cfg.training.models,
