@@ -86,6 +86,16 @@ def test_demo_end_to_end_registers_reports_and_scores(
 ) -> None:
     trained, result = demo_run
     assert _model_versions(trained) == 1
+    with sqlite3.connect(trained / ".loopml" / "mlflow.db") as con:
+        logged = dict(
+            con.execute(
+                "select key, value from params where key in "
+                "('n_trials', 'max_trials', 'stopped_by')"
+            ).fetchall()
+        )
+    # the run records the cap it ran under, and counts only the trials that started
+    cap = str(DEMO_TRIALS)
+    assert logged == {"n_trials": cap, "max_trials": cap, "stopped_by": "max_trials"}
     report = trained / ".loopml" / "reports" / "churn-demo-v1.html"
     html = report.read_text(encoding="utf-8")
     assert "Leaderboard" in html and "ROC curve" in html
