@@ -110,14 +110,15 @@ def _print_train(result: Any) -> None:
             col, justify="right" if col in (board.metric, "± std", "s", "#") else "left"
         )
     for i, t in enumerate(board.ranked()[:10], start=1):
+        scored = bool(t.fold_scores)  # not started, or failed before a fold scored: "-"
         table.add_row(
             str(i),
             t.family,
             t.source,
-            t.status,
-            f"{t.mean:.4f}",
-            f"{t.std:.4f}",
-            f"{t.seconds:.1f}",
+            t.label,
+            f"{t.mean:.4f}" if scored else "-",
+            f"{t.std:.4f}" if scored else "-",
+            f"{t.seconds:.1f}" if t.started else "-",
         )
     out.print(table)
     if len(board.trials) > 10:
@@ -422,6 +423,9 @@ def demo(
     rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
     budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
+    max_trials: int | None = typer.Option(
+        None, "--max-trials", min=1, help="Stop after this many trials (reproducible runs)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -432,7 +436,12 @@ def demo(
         if not as_json:
             out.print(f"Writing the churn demo ({rows} customers) to {directory} …")
         config = write_demo_project(
-            directory, rows=rows, budget_seconds=budget, cv_folds=folds, overwrite=overwrite
+            directory,
+            rows=rows,
+            budget_seconds=budget,
+            cv_folds=folds,
+            max_trials=max_trials,
+            overwrite=overwrite,
         )
         project = _project(config)
         with _training_progress(not as_json, budget) as progress:

@@ -437,7 +437,11 @@ class TrainingConfig(_Section):
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["auto", "stratified", "random", "time", "group"] = "auto"
     seed: int = 42
-    n_jobs: int = Field(default=-1, description="-1 uses every core")
+    # a cap on the trials: with a budget that does not bind, the same trials every run
+    max_trials: int | None = Field(default=None, ge=1)
+    n_jobs: int = Field(
+        default=-1, description="-1 uses every CPU this process may use (affinity, cgroup quota)"
+    )
     models: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     tune: bool = True
     ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions

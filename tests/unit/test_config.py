@@ -613,3 +613,10 @@ def test_gate_str_round_trips() -> None:
     gate = Gate.parse("roc_auc >= 0.80")
     assert str(gate) == "roc_auc >= 0.8"
     assert Gate.parse(str(gate)) == gate
+
+
+def test_training_max_trials_caps_the_search() -> None:
+    assert parse_config(BASE).training.max_trials is None  # the budget alone decides
+    assert parse_config(BASE + "training:\n  max_trials: 20\n").training.max_trials == 20
+    message = error_of(BASE + "training:\n  max_trials: 0\n")
+    assert "training.max_trials" in message and "line 8" in message

@@ -533,10 +533,10 @@ def render_training_report(
             "rank": i + 1,
             "family": t.family,
             "source": t.source,
-            "status": t.status,
-            "mean": t.mean,
-            "std": t.std,
-            "seconds": t.seconds,
+            "status": t.label,  # "not started" for a family the budget left no time for
+            "mean": t.mean if t.fold_scores else None,
+            "std": t.std if t.fold_scores else None,
+            "seconds": t.seconds if t.started else None,
             "params": json.dumps(t.params, default=str),
         }
         for i, t in enumerate(leaderboard.ranked())

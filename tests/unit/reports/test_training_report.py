@@ -286,3 +286,18 @@ def test_a_regression_report_has_fit_and_drivers_but_no_probability_sections() -
         "mean_contributions",
         "contributions",
     ]
+
+
+def test_a_family_never_started_reads_not_started_without_numbers(binary: Fitted) -> None:
+    problem, evaluation, _, leaderboard = binary
+    never = TrialResult(1, "catboost", {}, (), 0.0, "not_started")
+    board = Leaderboard(**{**leaderboard.__dict__, "trials": (*leaderboard.trials, never)})
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    section = html[html.index('<section id="leaderboard">') :]
+    section = section[: section.index("</section>")]
+    row = next(r for r in section.split("<tr>") if "catboost" in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+    assert cells[1:7] == ["catboost", "portfolio", "not started", "-", "-", "-"]
+    assert "nan" not in section.lower()
