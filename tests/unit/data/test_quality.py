@@ -421,6 +421,64 @@ def test_leakage_for_multiclass_and_regression() -> None:
     assert "R² on the target's ranks" in only(report, "suspected-leakage", "exp_y").message
 
 
+def two_columns(n: int = 1000, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "exam_1": rng.integers(20, 100, n).astype(float),
+            "exam_2": rng.integers(20, 100, n).astype(float),
+            "hours": rng.uniform(0, 40, n),
+            "club": rng.choice(["chess", "drama", "none"], n),
+        }
+    )
+    frame["noise"] = rng.normal(size=n)
+    return frame
+
+
+def test_a_target_computed_from_two_columns_is_suspected_leakage() -> None:
+    frame = two_columns()
+    frame["y"] = (frame["exam_1"] + frame["exam_2"]) / 2  # the final grade: their average
+    report = check(frame, target="y")
+    assert leaks(report) == {"exam_1, exam_2": "warning"}
+    finding = only(report, "suspected-leakage")
+    assert re.search(
+        r"columns 'exam_1' and 'exam_2' together predict the target almost perfectly \(R² 1\.0000 "
+        r"out of fold with a linear model on the two; a pair is flagged from 0\.995 = "
+        r"1 - \(1 - quality\.leakage_auc\) / 4\)",
+        finding.message,
+    )
+    assert finding.count == 1000
+    assert set(finding.examples[0]) == {"exam_1", "exam_2", "y"}
+    assert "data.drop_columns" in finding.suggestion
+    # a pass mark on the average, and a product, are found too
+    frame["y"] = np.where(frame["exam_1"] + frame["exam_2"] >= 120, "pass", "fail")
+    assert leaks(check(frame, target="y")) == {"exam_1, exam_2": "warning"}
+    assert "ROC-AUC" in only(check(frame, target="y"), "suspected-leakage").message
+    frame["y"] = frame["exam_1"] * frame["hours"]
+    finding = only(check(frame, target="y"), "suspected-leakage")
+    assert finding.column == "exam_1, hours"
+    assert "the mean of the 10 nearest rows" in finding.message
+
+
+def test_two_strong_but_honest_columns_are_not_leakage() -> None:
+    frame = two_columns()
+    noise = np.random.default_rng(4).normal(scale=8, size=len(frame))
+    frame["y"] = (frame["exam_1"] + frame["exam_2"]) / 2 + noise  # R² about 0.8
+    assert leaks(check(frame, target="y")) == {}
+    frame["y"] = np.where(frame["exam_1"] + frame["exam_2"] + 2 * noise >= 120, "pass", "fail")
+    assert leaks(check(frame, target="y")) == {}
+    # with the limit at 1 nothing is flagged, as for a single column
+    frame["y"] = frame["exam_1"] - frame["exam_2"]
+    assert leaks(check(frame, target="y")) == {"exam_1, exam_2": "warning"}
+    assert leaks(check(frame, target="y", quality=QualityConfig(leakage_auc=1.0))) == {}
+
+
+def test_a_pair_with_a_column_that_leaks_alone_is_not_reported_twice() -> None:
+    frame = two_columns()
+    frame["y"] = frame["exam_1"] * 3 + 1
+    assert leaks(check(frame, target="y")) == {"exam_1": "error"}  # a copy, rescaled
+
+
 def test_timestamps_after_the_label_time() -> None:
     label_at = pd.date_range("2024-01-01", periods=10, freq="D")
     frame = pd.DataFrame(
