@@ -227,6 +227,28 @@ def test_outliers_use_three_iqr_fences_and_count_exactly() -> None:
     assert "outliers" not in [f.id for f in check(flat).findings]
 
 
+def schooling_years() -> pd.Series:
+    """Years of schooling 1 to 16, quartiles 12 and 13: the 3×IQR fences [9, 16] would flag
+    the 10% of rows with 8 years or fewer."""
+    counts = {**dict.fromkeys(range(1, 9), 25), 9: 50, 10: 50, 11: 100, 12: 900, 13: 500}
+    counts |= {14: 100, 15: 50, 16: 50}
+    values = [year for year, n in counts.items() for _ in range(n)]
+    return pd.Series(np.random.default_rng(3).permutation(values), name="schooling")
+
+
+def test_a_bounded_integer_column_has_no_outliers_in_its_tail() -> None:
+    years = schooling_years()
+    assert np.quantile(years, [0.25, 0.75]).tolist() == [12.0, 13.0]
+    assert (years <= 8).mean() == 0.1
+    assert "outliers" not in [f.id for f in check(years.to_frame()).findings]
+    # a placeholder beyond a gap still is one, and the fences say how they were drawn
+    coded = years.copy()
+    coded.iloc[:3] = 99
+    finding = only(check(coded.to_frame()), "outliers")
+    assert (finding.count, finding.examples) == (3, (99.0,))
+    assert "outside [1, 16], the fences widened over the levels that follow" in finding.message
+
+
 # --------------------------------------------------------------------------------------------
 # expectations
 
