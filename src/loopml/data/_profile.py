@@ -38,7 +38,16 @@ from loopml.data._profile_types import (
     Work,
     iso_text,
 )
-from loopml.data._schema import ColumnSchema, Role, Schema, infer_column, to_datetime, to_numeric
+from loopml.data._schema import (
+    ColumnSchema,
+    Role,
+    Schema,
+    infer_column,
+    is_text,
+    missing_mask,
+    to_datetime,
+    to_numeric,
+)
 from loopml.errors import ConfigError, DataError
 from loopml.types import TaskKind
 
@@ -136,11 +145,16 @@ def profile(
         raw = frame.iloc[:, names.index(target)]
         kind = _task(raw) if task in (None, "auto") else task  # type: ignore[assignment]
 
-    na = frame.isna().to_numpy(dtype=bool)
+    # missing as the quality findings count it: blank text is missing too
+    na = np.zeros(frame.shape, dtype=bool)
+    for pos in range(frame.shape[1]):
+        na[:, pos] = missing_mask(frame.iloc[:, pos]).to_numpy(dtype=bool)
     work = Work()
     columns = []
     for pos, name in enumerate(names):
         values = _hashable(frame.iloc[:, pos])
+        if is_text(values):
+            values = values.mask(na[:, pos])
         part = values.take(idx) if idx is not None else values
         if name == target:
             role: Role = "numeric" if kind == "regression" else "categorical"

@@ -30,7 +30,6 @@ from loopml.config import QualityConfig
 from loopml.data._quality_base import (
     N_EXAMPLES,
     describe,
-    missing_mask,
     names_text,
     plain,
     positions,
@@ -49,6 +48,7 @@ from loopml.data._quality_rules import (
     target_findings,
 )
 from loopml.data._quality_stats import holdout_findings, leakage_findings
+from loopml.data._schema import missing_mask
 from loopml.data._sources import hashable
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport, Severity
 

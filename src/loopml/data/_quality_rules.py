@@ -14,13 +14,11 @@ from loopml.data._problem import infer_task
 from loopml.data._quality_base import (
     N_EXAMPLES,
     ColumnFacts,
-    is_text,
-    missing_mask,
     plain,
     positions,
     scaled,
 )
-from loopml.data._schema import _FALSE, _TRUE, to_datetime, to_numeric
+from loopml.data._schema import _FALSE, _TRUE, is_text, missing_mask, to_datetime, to_numeric
 from loopml.types import Finding, Severity
 
 #: Classes with fewer rows cannot appear in every fold of 5-fold cross-validation.
