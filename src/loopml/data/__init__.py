@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from loopml.data._draft import draft_config
+from loopml.data._labels import merge_map
 from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
-from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
+from loopml.data._problem import (
+    Problem,
+    check_target_column,
+    infer_task,
+    prepare_target,
+    resolve_problem,
+)
 from loopml.data._profile import Profile, profile
 from loopml.data._quality import validate
 from loopml.data._schema import (
@@ -12,6 +19,7 @@ from loopml.data._schema import (
     ColumnSchema,
     Schema,
     infer_schema,
+    missing_mask,
     normalize_category,
     reference_statistics,
     to_boolean,
@@ -36,6 +44,7 @@ __all__ = [
     "Profile",
     "Schema",
     "apply_privacy",
+    "check_target_column",
     "collect",
     "detect_pii",
     "draft_config",
@@ -44,6 +53,8 @@ __all__ = [
     "infer_schema",
     "infer_task",
     "load_source",
+    "merge_map",
+    "missing_mask",
     "normalize_category",
     "pii_findings",
     "prepare_target",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.config import ProblemConfig, parse_config
-from loopml.data._problem import resolve_problem
+from loopml.data._problem import prepare_target, resolve_problem
 from loopml.data._schema import infer_schema
 from loopml.data._sources import file_kind, read_file
 
@@ -48,7 +48,8 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
         f"  target: {_quote(target)}",
     ]
     if problem.task == "binary":
-        counts = frame[target].value_counts(normalize=True)
+        labels = prepare_target(frame[target], problem.task, problem)  # variants merged
+        counts = labels.value_counts(normalize=True)
         share = counts.get(problem.positive_class, float("nan"))
         lines.append(
             f"  positive_class: {_quote(problem.positive_class)}   # REVIEW: the class to detect "

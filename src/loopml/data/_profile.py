@@ -9,6 +9,7 @@ over whole columns and matrices, so a million rows by fifty columns take seconds
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 from typing import Any
@@ -117,8 +118,10 @@ def profile(
     names = [str(c) for c in frame.columns]
     if target is not None and target not in names:
         shown = ", ".join(names[:20])
+        close = difflib.get_close_matches(target, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise DataError(
-            f"target column {target!r} is not in the data; the columns are: {shown}. "
+            f"target column {target!r} is not in the data.{hint} The columns are: {shown}. "
             "Check problem.target in loopml.yaml or the --target option."
         )
     n_rows = len(frame)

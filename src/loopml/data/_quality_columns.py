@@ -255,34 +255,28 @@ def spelling_groups(counts: pd.Series, similarity: float = SIMILARITY) -> list[l
     return sorted(out, key=lambda g: -sum(int(counts[label]) for label in g))
 
 
-def spelling_findings(
-    col: ColumnFacts, note: str, scale: float, *, is_target: bool
-) -> list[Finding]:
-    if not (col.is_categorical or (is_target and col.kind == "text")) or len(col.counts) < 2:
+def spelling_findings(col: ColumnFacts, note: str, scale: float) -> list[Finding]:
+    """Labels of a category column spelled in several ways (the target's are checked by
+    :func:`~loopml.data._quality_rules.target_spelling_findings`)."""
+    if not col.is_categorical or len(col.counts) < 2:
         return []
     groups = spelling_groups(col.counts)
     if not groups:
         return []
     rows = sum(int(col.counts[label]) for g in groups for label in g[1:])
     shown = "; ".join(" / ".join(repr(str(v)) for v in g[:6]) for g in groups[:3])
-    if is_target:
-        suggestion = (
-            "Each spelling of the target is a separate class: fix the labels at the source "
-            "(or in the query) so every class has one spelling."
-        )
-    else:
-        suggestion = (
-            "cleaning.categories.normalize and merge_similar (on by default) map them to the "
-            "most common spelling; fix the source to be sure, or declare the valid labels in "
-            f"quality.expectations.{col.label}.allowed."
-        )
+    suggestion = (
+        "cleaning.categories.normalize and merge_similar (on by default) map them to the "
+        "most common spelling; fix the source to be sure, or declare the valid labels in "
+        f"quality.expectations.{col.label}.allowed."
+    )
     return [
         Finding(
             id="inconsistent-spellings",
             severity="warning",
             column=col.label,
             count=scaled(rows, scale),
-            message=f"{'target ' if is_target else ''}column {col.label!r} spells "
+            message=f"column {col.label!r} spells "
             f"{len(groups)} label(s) in several ways: {shown}; {scaled(rows, scale):,} rows "
             f"use a less common spelling{note}.",
             examples=tuple([str(v) for v in g[:6]] for g in groups[:N_EXAMPLES]),

@@ -369,11 +369,14 @@ def test_regression_target_with_words() -> None:
     assert (finding.severity, finding.count, finding.examples) == ("error", 5, ("n/a",))
 
 
-def test_target_spellings_and_regression_outliers() -> None:
-    frame = pd.DataFrame({"y": ["yes"] * 20 + ["Yes"] * 2 + ["no"] * 20})
-    finding = only(check(frame, target="y"), "inconsistent-spellings")
-    assert finding.column == "y"
-    assert "separate class" in finding.suggestion
+def test_target_spellings_are_merged_and_regression_outliers() -> None:
+    frame = pd.DataFrame({"y": ["yes"] * 20 + ["Yes"] * 2 + [" YES"] + ["no"] * 20})
+    report = check(frame, target="y")
+    finding = only(report, "inconsistent-spellings")
+    assert (finding.column, finding.count, finding.examples) == ("y", 3, (["yes", "Yes", "YES"],))
+    assert "the 3 rows with another spelling are merged into the first one" in finding.message
+    assert "Nothing to do for training" in finding.suggestion
+    assert "target-rare-class" not in {f.id for f in report.findings}  # 'YES' is not a class
     values = np.random.default_rng(5).permutation([float(i) for i in range(100)] + [1e6])
     assert only(check(pd.DataFrame({"y": values}), target="y"), "outliers").column == "y"
 
