@@ -135,6 +135,15 @@ def _print_train(result: Any) -> None:
         f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
         f"as [bold]{result.alias}[/]: {result.decision.reason}."
     )
+    if result.decision.leakage_columns:
+        columns = ", ".join(repr(c) for c in result.decision.leakage_columns)
+        out.print(
+            f"[yellow]Not promoted to champion:[/] its score looks too good while a leakage "
+            f"finding stands on {columns}. Check whether they are known before the outcome "
+            "(`loopml validate` shows the finding): drop any that are not with "
+            "data.drop_columns and train again, or run "
+            f"`loopml models promote {result.version.version}` if the score is real."
+        )
     out.print(f"Report: {result.report}")
 
 

@@ -23,11 +23,13 @@ from loopml.data import (
     Problem,
     Schema,
     apply_privacy,
+    check_target_column,
     collect,
     detect_pii,
     file_kind,
     infer_schema,
     infer_task,
+    missing_mask,
     model_input_dialect,
     pii_findings,
     prepare_target,
@@ -100,6 +102,7 @@ class TrainResult:
             "run_id": self.version.run_id,
             "alias": self.alias,
             "promotion_reason": self.decision.reason,
+            "held_back_for_leakage": list(self.decision.leakage_columns),
             "evaluation": self.evaluation.to_dict(),
             "leaderboard": self.leaderboard.to_dict(),
             "report": str(self.report),
@@ -239,18 +242,22 @@ class Project:
         cfg = self.config
         raw = data if data is not None else self.collect()
         self._check_declared_columns(raw.frame)
+        check_target_column(raw.frame, cfg.problem.target)
         if prepared is None:
             prepared = self._try_prepare(raw)
         if prepared is not None:
             protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
         else:
             protected, pii, actions = self.protect(raw)
-        frame = protected.frame
-        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        # data.drop_columns are gone before the checks: dropping is the fix they suggest
+        dropped = self._dropped_columns(protected.frame)
+        frame = protected.frame.drop(columns=dropped)
+        pii = {c: kind for c, kind in pii.items() if c not in dropped}
+        actions = {c: action for c, action in actions.items() if c not in dropped}
+        target = cfg.problem.target
         task = cfg.problem.task
-        if task == "auto" and target is not None:
-            labels = frame[target].dropna()
-            task = infer_task(labels) if len(labels) else "auto"
+        if task == "auto" and not missing_mask(frame[target]).all():
+            task = infer_task(frame[target], categories=cfg.cleaning.categories)
         report = validate(
             frame,
             target=target,
@@ -261,6 +268,7 @@ class Project:
             label_time_column=cfg.data.label_time_column,
             origin=raw.origin,
             seed=cfg.training.seed,
+            categories=cfg.cleaning.categories,
         )
         findings = sorted(
             [
@@ -284,14 +292,24 @@ class Project:
         except LoopmlError:
             return None
 
+    def _dropped_columns(self, frame: pd.DataFrame) -> list[Any]:
+        """The columns of ``data.drop_columns`` in ``frame`` (never the target)."""
+        target = self.config.problem.target
+        return [c for c in self.config.data.drop_columns if c in frame.columns and c != target]
+
     def _holdout_mismatch(self, prepared: PreparedData) -> list[Finding]:
-        """Columns distributed clearly differently in the holdout than in the training part."""
-        X = prepared.X
+        """Columns distributed clearly differently in the holdout than in the training part.
+
+        The time column of a time-ordered split differs by construction and is not compared.
+        """
+        X = prepared.X.drop(columns=self._dropped_columns(prepared.X))
+        time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
         report = validate(
             X.iloc[prepared.split.train],
             target=None,
             task=None,
             quality=self.config.quality,
+            time_column=time_column if time_column in X.columns else None,
             holdout=X.iloc[prepared.split.holdout],
             seed=self.config.training.seed,
         )
@@ -301,18 +319,19 @@ class Project:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
         raw = self.collect()
+        self._check_declared_columns(raw.frame)
+        check_target_column(raw.frame, cfg.problem.target)
         prepared = self._try_prepare(raw)
         report = self.validate(raw, prepared)
         protected = prepared.data if prepared is not None else self.protect(raw)[0]
         frame = protected.frame
-        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        target = cfg.problem.target
         task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
-        if target is not None and task is None:
-            labels = frame[target].dropna()
-            report_task = infer_task(labels) if len(labels) else None
+        if task is None and not missing_mask(frame[target]).all():
+            report_task = infer_task(frame[target], categories=cfg.cleaning.categories)
         schema = infer_schema(
             frame,
-            target or "",
+            target,
             id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
             time_column=cfg.data.time_column,
             drop_columns=[c for c in cfg.data.drop_columns if c in frame.columns],
@@ -340,11 +359,18 @@ class Project:
         cfg = self.config
         data = data if data is not None else self.collect()
         self._check_declared_columns(data.frame)
-        resolve_problem(data.frame, cfg.problem)  # target problems first, with their own message
+        categories = cfg.cleaning.categories
+        # target problems first, with their own message
+        resolve_problem(data.frame, cfg.problem, categories=categories)
         data, pii, actions = self.protect(data)
         frame = data.frame
-        problem = resolve_problem(frame, cfg.problem)
+        problem = resolve_problem(frame, cfg.problem, categories=categories)
         notes = list(problem.notes)
+        # rows with a target, whose labels are the classes (spelling variants merged) before
+        # rows are compared; blank labels are missing, as the quality checks count them
+        frame = frame.loc[~missing_mask(frame[problem.target])]
+        labels = prepare_target(frame[problem.target], problem.task, problem)
+        frame = frame.assign(**{problem.target: labels})
         if cfg.cleaning.duplicates == "drop":
             duplicated = frame.duplicated()
             if duplicated.any():
@@ -353,9 +379,8 @@ class Project:
                 )
                 frame = frame.loc[~duplicated]
         problem = dataclasses.replace(problem, notes=tuple(notes))
-        has_target = frame[problem.target].notna()
-        frame = frame.loc[has_target].reset_index(drop=True)
-        y = prepare_target(frame[problem.target], problem.task).reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+        y = frame[problem.target]
         ids = list(cfg.data.id_columns)
         if cfg.data.group_column:
             ids.append(cfg.data.group_column)
@@ -505,8 +530,13 @@ class Project:
         )
         registry = self.registry
         champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
-        decision = decide_promotion(evaluation, champion_eval)
         best = result.leaderboard.best
+        decision = decide_promotion(
+            evaluation,
+            champion_eval,
+            leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
+            cv_score=best.mean,
+        )
         data_summary = {
             "origin": prepared.data.origin,
             "fingerprint": prepared.data.fingerprint,
@@ -672,8 +702,10 @@ class Project:
                 raise DataError(
                     f"{path} has no target column {problem.target!r}; evaluation needs labels."
                 )
-            frame = frame[frame[problem.target].notna()].reset_index(drop=True)
-            y = prepare_target(frame[problem.target], problem.task)
+            # labels spelled as in training or by the same rules ("yes " for "Yes")
+            labels = prepare_target(frame[problem.target], problem.task, problem)
+            frame = frame[labels.notna()].reset_index(drop=True)
+            y = labels[labels.notna()].reset_index(drop=True)
             X = frame.drop(columns=[problem.target])
         else:
             prepared = self.prepare()
@@ -762,7 +794,9 @@ class Project:
         try:
             version = self.registry.resolve("champion")
         except LoopmlError:
-            return RunResult(trained, None, "no champion to score with (the gate was not met)")
+            return RunResult(
+                trained, None, f"no champion to score with (this model: {trained.decision.reason})"
+            )
         summary = self.score(scoring_cfg.input, scoring_cfg.output, model=version)
         return RunResult(trained, summary)
 

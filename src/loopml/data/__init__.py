@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from loopml.data._dialect import CsvDialect, model_input_dialect, sniff_dialect
 from loopml.data._draft import draft_config
+from loopml.data._labels import merge_map
 from loopml.data._numbers import NumberFormat
 from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
-from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
+from loopml.data._problem import (
+    Problem,
+    check_target_column,
+    infer_task,
+    prepare_target,
+    resolve_problem,
+)
 from loopml.data._profile import Profile, profile
 from loopml.data._quality import validate
 from loopml.data._schema import (
@@ -14,6 +21,7 @@ from loopml.data._schema import (
     ColumnSchema,
     Schema,
     infer_schema,
+    missing_mask,
     normalize_category,
     reference_statistics,
     to_boolean,
@@ -41,6 +49,7 @@ __all__ = [
     "Profile",
     "Schema",
     "apply_privacy",
+    "check_target_column",
     "collect",
     "detect_pii",
     "draft_config",
@@ -49,6 +58,8 @@ __all__ = [
     "infer_schema",
     "infer_task",
     "load_source",
+    "merge_map",
+    "missing_mask",
     "model_input_dialect",
     "normalize_category",
     "pii_findings",

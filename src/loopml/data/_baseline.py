@@ -99,7 +99,7 @@ def measure_baseline(
     total = len(rows)
     if total > MAX_ROWS:
         rows = rows.sample(MAX_ROWS, random_state=seed)
-    y = prepare_target(rows[problem.target], problem.task).reset_index(drop=True)
+    y = prepare_target(rows[problem.target], problem.task, problem).reset_index(drop=True)
     X, categorical = _matrix(rows.reset_index(drop=True), features)
     if X.shape[1] == 0:
         raise DataError("no feature column the baseline can use")

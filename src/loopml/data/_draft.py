@@ -13,7 +13,7 @@ from loopml.data._baseline import Baseline, draft_gate, measure_baseline, prior_
 from loopml.data._dialect import CsvDialect, sniff_dialect
 from loopml.data._numbers import NumberFormat
 from loopml.data._privacy import KIND_NAMES, detect_pii
-from loopml.data._problem import Problem, resolve_problem
+from loopml.data._problem import Problem, prepare_target, resolve_problem
 from loopml.data._schema import ColumnSchema, infer_schema
 from loopml.data._sources import file_kind, read_file
 from loopml.errors import ConfigError, DataError, LoopmlError
@@ -105,7 +105,8 @@ def draft_config(
         f"  target: {_quote(target)}",
     ]
     if problem.task == "binary":
-        counts = frame[target].value_counts(normalize=True)
+        labels = prepare_target(frame[target], problem.task, problem)  # variants merged
+        counts = labels.value_counts(normalize=True)
         share = counts.get(problem.positive_class, float("nan"))
         lines.append(
             f"  positive_class: {_quote(problem.positive_class)}   # REVIEW: the class to detect "
@@ -218,7 +219,8 @@ def _option(value: str) -> str:
 
 def _gate(frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema]) -> tuple[str, str]:
     """The drafted success gate and the comment saying where it comes from."""
-    prior = prior_log_loss(frame[problem.target]) if problem.task == "multiclass" else None
+    labels = prepare_target(frame[problem.target], problem.task, problem)  # variants merged
+    prior = prior_log_loss(labels) if problem.task == "multiclass" else None
     try:
         baseline: Baseline = measure_baseline(frame, problem, features)
     except (LoopmlError, ValueError) as exc:

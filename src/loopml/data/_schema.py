@@ -172,6 +172,27 @@ def to_datetime(values: pd.Series) -> pd.Series:
     return stamps
 
 
+def is_text(values: pd.Series) -> bool:
+    return (
+        pd.api.types.is_string_dtype(values)
+        or pd.api.types.is_object_dtype(values)
+        or isinstance(values.dtype, pd.CategoricalDtype)
+    )
+
+
+def missing_mask(values: pd.Series) -> pd.Series:
+    """Missing cells: None, NaN, NaT, and text that is empty or only spaces.
+
+    The one definition of "missing" the quality findings, the profile and the target share;
+    :func:`normalize_category` turns the same blank labels into missing values in the pipeline.
+    """
+    missing = values.isna()
+    if is_text(values):
+        blank = values.astype("string").str.strip() == ""
+        missing |= blank.fillna(False).astype(bool)
+    return missing
+
+
 def normalize_category(values: pd.Series) -> pd.Series:
     """Category labels as trimmed, lower-case text; missing stays missing."""
     if pd.api.types.is_bool_dtype(values):

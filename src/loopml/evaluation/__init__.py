@@ -15,7 +15,7 @@ from loopml.evaluation._importance import (
     RowExplanation,
 )
 from loopml.evaluation._learning import LearningCurve, LearningPoint, learning_curve
-from loopml.evaluation._notes import Note
+from loopml.evaluation._notes import NEAR_PERFECT, Note, near_perfect
 from loopml.evaluation._probability import (
     Calibration,
     CalibrationCurve,
@@ -26,6 +26,7 @@ from loopml.evaluation._probability import (
 )
 
 __all__ = [
+    "NEAR_PERFECT",
     "Calibration",
     "CalibrationCurve",
     "Diagnostics",
@@ -52,4 +53,5 @@ __all__ = [
     "learning_curve",
     "lift_table",
     "model_card",
+    "near_perfect",
 ]
