@@ -37,8 +37,37 @@ app.add_typer(models_app, name="models")
 out = Console()
 err = Console(stderr=True)
 
+# The project file is opened as given, so a relative -c is relative to the current directory,
+# and errors name it as the user typed it ("loopml.yaml, line 6").
 ConfigOpt = typer.Option(Path("loopml.yaml"), "-c", "--config", help="The project file.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def _set_verbose(value: bool) -> bool:
+    if value:
+        _setup_logging(True)
+    return value
+
+
+#: Every command takes -v/--verbose too, so `loopml train -v` works like `loopml -v train`.
+VerboseOpt = typer.Option(False, "-v", "--verbose", help="Log what happens.", callback=_set_verbose)
+
+
+def path_argument(default: Any, *, help: str) -> Any:
+    """A file argument: relative paths are relative to the current directory.
+
+    Every path given on the command line goes through here or :func:`path_option`: Click
+    makes it absolute before the command runs, so :class:`~loopml.project.Project`, which
+    reads relative paths as relative to the project file, never re-bases it. Paths inside
+    loopml.yaml stay relative to that file.
+    """
+    return typer.Argument(default, help=help, resolve_path=True)
+
+
+def path_option(default: Any, *names: str, help: str) -> Any:
+    """A file option: relative paths are relative to the current directory (see
+    :func:`path_argument`)."""
+    return typer.Option(default, *names, help=help, resolve_path=True)
 
 
 @contextmanager
@@ -157,10 +186,8 @@ def _print_scoring(summary: Any) -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     for noisy in ("mlflow", "alembic", "optuna"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
@@ -175,12 +202,13 @@ def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what 
 
 @app.command()
 def init(
-    data: Path = typer.Argument(..., help="A CSV or Parquet file with the training data."),
+    data: Path = path_argument(..., help="A CSV or Parquet file with the training data."),
     target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
-    directory: Path = typer.Option(Path("."), "--dir", help="Project directory to write into."),
+    directory: Path = path_option(Path("."), "--dir", help="Project directory to write into."),
     name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Write a commented draft loopml.yaml inferred from DATA."""
     from loopml.data import draft_config
@@ -230,7 +258,7 @@ def _print_findings(report: Any, limit: int = 40) -> None:
 
 
 @app.command()
-def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """Check the data: quality findings, expectations, personal data. Non-zero on errors."""
     from loopml.errors import DataError
 
@@ -249,8 +277,9 @@ def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
 @app.command()
 def profile(
     config: Path = ConfigOpt,
-    output: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write."),
+    output: Path | None = path_option(None, "--out", "-o", help="HTML file to write."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Write the EDA profile of the data: statistics, charts, correlations, findings."""
     with _errors():
@@ -263,7 +292,7 @@ def profile(
 
 
 @app.command()
-def train(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
         project = _project(config)
@@ -273,7 +302,7 @@ def train(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
 
 
 @app.command()
-def run(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def run(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """The whole loop once: train → evaluate → register → promote → batch score."""
     with _errors():
         project = _project(config)
@@ -295,8 +324,9 @@ def evaluate(
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion, challenger or a version."
     ),
-    data: Path | None = typer.Option(None, "--data", help="Labelled file (default: the holdout)."),
+    data: Path | None = path_option(None, "--data", help="Labelled file (default: the holdout)."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Score a registered model on labelled data and check the success gate."""
     with _errors():
@@ -314,23 +344,26 @@ def evaluate(
 
 @app.command()
 def score(
-    input: Path = typer.Argument(..., help="CSV or Parquet file to score."),
-    output: Path = typer.Argument(..., help="Where to write predictions (.csv or .parquet)."),
+    input: Path = path_argument(..., help="CSV or Parquet file to score."),
+    output: Path = path_argument(..., help="Where to write predictions (.csv or .parquet)."),
     config: Path = ConfigOpt,
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion, challenger or a version."
     ),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
     with _errors():
         project = _project(config)
-        summary = project.score(input.resolve(), output.resolve(), model=model)
+        summary = project.score(input, output, model=model)
         _emit_json(summary.to_dict()) if as_json else _print_scoring(summary)
 
 
 @models_app.command("list")
-def models_list(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def models_list(
+    config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt
+) -> None:
     """Registered versions, newest first, with their aliases and holdout metric."""
     with _errors():
         project = _project(config)
@@ -366,6 +399,7 @@ def models_show(
     ref: str = typer.Argument("champion", help="champion, challenger, latest or a version."),
     config: Path = ConfigOpt,
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Details of one version: aliases, metrics, run, tags."""
     with _errors():
@@ -392,6 +426,7 @@ def models_promote(
     alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
     config: Path = ConfigOpt,
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Point an alias (champion by default) at a version after verifying its files."""
     with _errors():
@@ -404,12 +439,13 @@ def models_promote(
 
 @app.command()
 def demo(
-    directory: Path = typer.Argument(Path("demo-project"), help="Where to write the demo."),
+    directory: Path = path_argument(Path("demo-project"), help="Where to write the demo."),
     rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
     budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Write the churn demo project into DIRECTORY and run the whole loop on it."""
     from loopml.demo import write_demo_project
