@@ -6,6 +6,8 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from loopml.reports._format import fmt_sig
+
 
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
@@ -16,9 +18,11 @@ def plotly_js() -> str:
 
 
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("loopml.reports", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["sig"] = fmt_sig  # {{ value|sig }}: 4 significant digits; |sig(2) for fewer
+    return env
