@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from loopml.reports._format import fmt_sig
+from loopml._display import fmt_num
 
 
 @lru_cache(maxsize=1)
@@ -24,5 +24,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["sig"] = fmt_sig  # {{ value|sig }}: 4 significant digits; |sig(2) for fewer
+    env.filters["num"] = (
+        fmt_num  # {{ value|num }} a metric; {{ value|num(2) }} 2 significant digits
+    )
     return env

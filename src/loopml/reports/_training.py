@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.reports._assets import environment, plotly_js
-from loopml.reports._format import ensemble_members, fmt_sig, model_label, round_for_people
+from loopml.reports._format import ensemble_members, fmt_metric, model_label, round_for_people
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -298,7 +298,7 @@ def _fit_figure(d: Diagnostics) -> go.Figure:
                 "arrayminus": _finite(minus),
             },
             marker_color=["#9aa5b1", "#2f80ed", "#27ae60", "#f2994a"],
-            text=[fmt_sig(v, keep_zeros=True) if math.isfinite(v) else "n/a" for v in values],
+            text=[fmt_metric(v) if math.isfinite(v) else "n/a" for v in values],
             textposition="inside",
             insidetextanchor="middle",
             textfont={"color": "white"},
@@ -465,9 +465,7 @@ def _headline_interval(diagnostics: Diagnostics | None) -> str:
     if diagnostics is None or not math.isfinite(diagnostics.interval.low):
         return ""
     iv = diagnostics.interval
-    return (
-        f"{iv.level:.0%} CI {fmt_sig(iv.low, keep_zeros=True)}–{fmt_sig(iv.high, keep_zeros=True)}"
-    )
+    return f"{iv.level:.0%} CI {fmt_metric(iv.low)}–{fmt_metric(iv.high)}"
 
 
 def _default_card(

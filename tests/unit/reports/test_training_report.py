@@ -345,7 +345,7 @@ def test_errors_in_the_target_s_units_are_rounded_to_four_significant_digits() -
     html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
 
     cells = re.findall(r"<td>(mae|rmse|r2|mape)[^<]*</td><td class=\"num\">([^<]*)</td>", html)
-    assert cells == [("mae", "534.1"), ("rmse", "12,346"), ("r2", "0.9123"), ("mape", "0.05000")]
+    assert cells == [("mae", "534.1"), ("rmse", "12,346"), ("r2", "0.9123"), ("mape", "0.0500")]
     assert "12,346" in _leaderboard_rows(html)[0][4]
     assert "4.571" in _leaderboard_rows(html)[0][-1]
 
