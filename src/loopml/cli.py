@@ -18,8 +18,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from loopml._cli_print import (
+    metrics_table,
+    print_findings,
+    print_scoring,
+    print_train,
+    print_version,
+    print_versions,
+)
 from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
@@ -34,6 +41,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+# made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
 err = Console(stderr=True)
 
@@ -131,60 +139,6 @@ def _training_progress(
             progress.stop()
 
 
-def _print_train(result: Any) -> None:
-    board = result.leaderboard
-    table = Table(title=f"Leaderboard: CV {board.metric} ({board.n_folds} folds)")
-    for col in ("#", "model", "from", "status", board.metric, "± std", "s"):
-        table.add_column(
-            col, justify="right" if col in (board.metric, "± std", "s", "#") else "left"
-        )
-    for i, t in enumerate(board.ranked()[:10], start=1):
-        table.add_row(
-            str(i),
-            t.family,
-            t.source,
-            t.status,
-            f"{t.mean:.4f}",
-            f"{t.std:.4f}",
-            f"{t.seconds:.1f}",
-        )
-    out.print(table)
-    if len(board.trials) > 10:
-        out.print(f"… and {len(board.trials) - 10} more trials (all in the report).")
-    ev = result.evaluation
-    metrics = Table(title=f"Holdout metrics ({ev.n_rows} rows never seen by the search)")
-    for name in ev.metrics:
-        metrics.add_column(name, justify="right")
-    metrics.add_row(*(f"{v:.4f}" for v in ev.metrics.values()))
-    out.print(metrics)
-    style = "green" if ev.gate.passed else "red"
-    out.print(f"Gate: [{style}]{ev.gate.describe()}[/]")
-    out.print(
-        f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
-        f"as [bold]{result.alias}[/]: {result.decision.reason}."
-    )
-    out.print(f"Report: {result.report}")
-
-
-def _print_scoring(summary: Any) -> None:
-    out.print(
-        f"Scored {summary.rows} rows in {summary.chunks} chunk(s) with version "
-        f"{summary.model_version} in {summary.seconds:.1f} s → {summary.output}"
-    )
-    if summary.prediction_counts:
-        shown = ", ".join(f"{k}: {v}" for k, v in summary.prediction_counts.items())
-        out.print(f"Predictions: {shown}")
-    if summary.issues:
-        table = Table(title="Input values outside what the model saw in training (still scored)")
-        table.add_column("column")
-        table.add_column("issue")
-        table.add_column("rows", justify="right")
-        for col, found in summary.issues.items():
-            for kind, n in found.items():
-                table.add_row(col, kind.replace("_", " "), str(n))
-        out.print(table)
-
-
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
@@ -197,6 +151,8 @@ def _setup_logging(verbose: bool) -> None:
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what happens.")) -> None:
+    global out, err
+    out, err = Console(), Console(stderr=True)
     _setup_logging(verbose)
 
 
@@ -230,33 +186,6 @@ def init(
             out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
 
 
-def _print_findings(report: Any, limit: int = 40) -> None:
-    counts = {s: len(report.by_severity(s)) for s in ("error", "warning", "info")}
-    out.print(
-        f"{report.origin}: {report.n_rows} rows x {report.n_columns} columns — "
-        f"[red]{counts['error']} error(s)[/], [yellow]{counts['warning']} warning(s)[/], "
-        f"{counts['info']} note(s)"
-    )
-    if not report.findings:
-        return
-    table = Table(show_lines=False)
-    for col in ("severity", "check", "column", "rows", "finding", "suggested fix"):
-        table.add_column(col, overflow="fold")
-    colors = {"error": "red", "warning": "yellow", "info": "dim"}
-    for f in report.findings[:limit]:
-        table.add_row(
-            f"[{colors[f.severity]}]{f.severity}[/]",
-            f.id,
-            f.column or "",
-            str(f.count),
-            f.message,
-            f.suggestion,
-        )
-    out.print(table)
-    if len(report.findings) > limit:
-        out.print(f"… and {len(report.findings) - limit} more (use --json for all).")
-
-
 @app.command()
 def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """Check the data: quality findings, expectations, personal data. Non-zero on errors."""
@@ -265,7 +194,7 @@ def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = 
     with _errors():
         project = _project(config)
         report = project.validate()
-        _emit_json(report.to_dict()) if as_json else _print_findings(report)
+        _emit_json(report.to_dict()) if as_json else print_findings(out, report)
         fail_on = project.config.quality.fail_on
         if report.fails(fail_on):
             raise DataError(
@@ -287,7 +216,7 @@ def profile(
         if as_json:
             _emit_json({"profile": str(path), "quality": report.to_dict()})
         else:
-            _print_findings(report, limit=15)
+            print_findings(out, report, limit=15)
             out.print(f"Profile: {path}")
 
 
@@ -298,7 +227,7 @@ def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = Ver
         project = _project(config)
         with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
             result = project.train(progress=progress)
-        _emit_json(result.to_dict()) if as_json else _print_train(result)
+        _emit_json(result.to_dict()) if as_json else print_train(out, result)
 
 
 @app.command()
@@ -311,9 +240,9 @@ def run(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = Verbo
         if as_json:
             _emit_json(result.to_dict())
             return
-        _print_train(result.train)
+        print_train(out, result.train)
         if result.scoring is not None:
-            _print_scoring(result.scoring)
+            print_scoring(out, result.scoring)
         else:
             out.print(f"No batch scoring: {result.scoring_note}.")
 
@@ -334,12 +263,9 @@ def evaluate(
         if as_json:
             _emit_json(result.to_dict())
             return
-        table = Table(title=f"{model} on {data or 'the holdout'} ({result.n_rows} rows)")
-        for name in result.metrics:
-            table.add_column(name, justify="right")
-        table.add_row(*(f"{v:.4f}" for v in result.metrics.values()))
-        out.print(table)
-        out.print(f"Gate: {result.gate.describe()}")
+        title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
+        out.print(metrics_table(title, result.metrics, out.width))
+        out.print(f"Gate: {escape(result.gate.describe())}")
 
 
 @app.command()
@@ -357,14 +283,14 @@ def score(
     with _errors():
         project = _project(config)
         summary = project.score(input, output, model=model)
-        _emit_json(summary.to_dict()) if as_json else _print_scoring(summary)
+        _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
 @models_app.command("list")
 def models_list(
     config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt
 ) -> None:
-    """Registered versions, newest first, with their aliases and holdout metric."""
+    """Registered versions, newest first: aliases, family, holdout metric, gate."""
     with _errors():
         project = _project(config)
         versions = project.models()
@@ -374,24 +300,7 @@ def models_list(
         if not versions:
             out.print("No model registered yet. Run `loopml train`.")
             return
-        metric = "holdout_" + (project.config.problem.metric or "")
-        table = Table(title=f"Model {project.config.model_name}")
-        for col in ("version", "aliases", "created", "metric", "gate passed", "run"):
-            table.add_column(col)
-        for v in versions:
-            value = v.metrics.get(metric)
-            if value is None:
-                found = sorted(k for k in v.metrics if k.startswith("cv_"))
-                value = v.metrics.get(found[0]) if found else None
-            table.add_row(
-                v.version,
-                ", ".join(v.aliases) or "-",
-                v.created,
-                f"{value:.4f}" if value is not None else "-",
-                v.tags.get("loopml.gate_passed", "-"),
-                v.run_id[:8],
-            )
-        out.print(table)
+        print_versions(out, project.config.model_name, versions)
 
 
 @models_app.command("show")
@@ -401,23 +310,13 @@ def models_show(
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Details of one version: aliases, metrics, run, tags."""
+    """One version: aliases, family, gate, promotion reason, report, metrics, tags."""
     with _errors():
         info = _project(config).model(ref)
         if as_json:
             _emit_json(info.to_dict())
             return
-        data = info.to_dict()
-        table = Table(title=f"{info.name} version {info.version}", show_header=False)
-        table.add_column("key")
-        table.add_column("value")
-        for key in ("aliases", "created", "run_id"):
-            table.add_row(key, str(data[key]))
-        for key, value in sorted(info.metrics.items()):
-            table.add_row(key, f"{value:.4f}")
-        for key, value in sorted(data["tags"].items()):
-            table.add_row(key, value)
-        out.print(table)
+        print_version(out, info)
 
 
 @models_app.command("promote")
@@ -434,7 +333,9 @@ def models_promote(
         if as_json:
             _emit_json(info.to_dict())
         else:
-            out.print(f"{info.name} version {info.version} is now {alias}.")
+            aliases = ", ".join(info.aliases)
+            out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
+            out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
 
 
 @app.command()
@@ -462,9 +363,9 @@ def demo(
         if as_json:
             _emit_json({"project": str(config), **result.to_dict()})
             return
-        _print_train(result.train)
+        print_train(out, result.train)
         if result.scoring is not None:
-            _print_scoring(result.scoring)
+            print_scoring(out, result.scoring)
         out.print(f"\n[bold]Done.[/] Project: {config}")
         out.print(f"  report: {result.train.report}")
         if result.scoring is not None:

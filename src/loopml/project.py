@@ -51,8 +51,14 @@ from loopml.modeling import (
     predict_scores,
     search,
 )
-from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.reports import render_profile_report, render_training_report
+from loopml.registry import (
+    ModelBundle,
+    ModelVersionInfo,
+    Registry,
+    resolve_tracking_uri,
+    version_tags,
+)
+from loopml.reports import model_label, render_profile_report, render_training_report
 from loopml.serving import ScoringSummary, score_file
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport
 
@@ -491,11 +497,13 @@ class Project:
             n_bootstrap=1000,
             # diagnosis runs after the search, on a budget of its own
             budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            fit_seconds=_fold_fit(result.leaderboard.best, folds),
         )
         registry = self.registry
         champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
         decision = decide_promotion(evaluation, champion_eval)
         best = result.leaderboard.best
+        model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         data_summary = {
             "origin": prepared.data.origin,
             "fingerprint": prepared.data.fingerprint,
@@ -538,7 +546,7 @@ class Project:
         summary = {
             "task": problem.task,
             "target": problem.target,
-            "model": best.family,
+            "model": model,
             **data_summary,
         }
         business: dict[str, float] = {}
@@ -563,7 +571,7 @@ class Project:
             evaluation,
             diagnostics,
             data=data_summary,
-            model=best.family,
+            model=model,
             description=None,
         )
         html = render_training_report(
@@ -607,10 +615,18 @@ class Project:
                     "loopml.data_fingerprint": prepared.data.fingerprint,
                     "loopml.gate_passed": str(evaluation.gate.passed).lower(),
                 },
+                version_tags=version_tags(
+                    family=model,
+                    metric=problem.metric,
+                    gate=evaluation.gate.gate or "none",
+                    gate_passed=evaluation.gate.passed,
+                    promotion_reason=f"{decision.alias}: {decision.reason}",
+                ),
             )
         registry.set_alias(version.version, decision.alias)
         report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
         write_text_atomic(report, html)
+        registry.set_tags(version.version, version_tags(report=str(report)))
         version = registry.version_info(version.version)
         return TrainResult(
             version=version,
@@ -745,11 +761,45 @@ class Project:
         return self.registry.version_info(ref)
 
     def promote(self, ref: str, alias: str = "champion") -> ModelVersionInfo:
-        """Move ``alias`` to a version (after checking its files are intact)."""
+        """Move ``alias`` to a version (after checking its files are intact).
+
+        The version's promotion reason says it was promoted by hand, and the version that
+        held the alias before says it lost it. A champion gives up its challenger alias.
+        """
         registry = self.registry
         _, info = registry.load(ref)
+        try:
+            before = registry.resolve(alias)
+        except LoopmlError:
+            before = None
         registry.set_alias(info.version, alias)
+        today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if before is not None and before != info.version:
+            registry.set_tags(
+                before,
+                version_tags(
+                    promotion_reason=f"was {alias} until {today}, when version {info.version} "
+                    "was promoted by hand"
+                ),
+            )
+        if before != info.version:
+            previously = f"version {before}" if before is not None else "no version"
+            registry.set_tags(
+                info.version,
+                version_tags(
+                    promotion_reason=f"{alias}: promoted by hand with `loopml models promote` "
+                    f"on {today} (the {alias} was {previously})"
+                ),
+            )
         return registry.version_info(info.version)
+
+
+def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
+    """``(rows, seconds)`` of one cross-validation fit of the chosen configuration (an
+    ensemble's trial has no time of its own)."""
+    if best.family == "ensemble" or best.seconds <= 0 or not folds:
+        return None
+    return len(folds[0][0]), best.seconds / len(folds)
 
 
 def _quality_failure(report: QualityReport, fail_on: str) -> str:

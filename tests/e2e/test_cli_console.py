@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _tiny import write_tiny_project
+from typer.testing import CliRunner
 
 from loopml.cli import app
 
@@ -64,3 +65,22 @@ def test_without_verbose_nothing_is_logged(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "INFO" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's messy customers: findings of every severity, without training anything."""
+    from loopml.demo import write_demo_project
+
+    return write_demo_project(tmp_path_factory.mktemp("messy") / "demo", rows=400)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_findings_fit_the_terminal(messy: Path, width: int) -> None:
+    done = CliRunner().invoke(app, ["validate", "-c", str(messy)], env={"COLUMNS": str(width)})
+
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert "…" not in done.stdout
+    assert "inconsistent-spellings" in done.stdout  # a check name is never cut
