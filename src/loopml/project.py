@@ -799,7 +799,8 @@ def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
     ensemble's trial has no time of its own)."""
     if best.family == "ensemble" or best.seconds <= 0 or not folds:
         return None
-    return len(folds[0][0]), best.seconds / len(folds)
+    rows = sum(len(train) for train, _ in folds) / len(folds)  # time folds grow
+    return round(rows), best.seconds / len(folds)
 
 
 def _quality_failure(report: QualityReport, fail_on: str) -> str:
