@@ -73,6 +73,9 @@ def test_models_show_gives_family_gate_reason_and_report(trained: dict[str, Any]
     report = Path(shown["report"])
     assert report == trained["root"].resolve() / ".loopml" / "reports" / "tiny-v2.html"
     assert report.is_file()
+    html = report.read_text(encoding="utf-8")
+    # a learning curve, or one sentence saying why there is none
+    assert ('id="fig-learning_curve"' in html) != ('id="no-learning-curve"' in html)
 
     table = _invoke("models", "show", "2", "-c", trained["config"]).stdout
     rows = dict(
