@@ -620,10 +620,9 @@ class Project:
                     metric=problem.metric,
                     gate=evaluation.gate.gate or "none",
                     gate_passed=evaluation.gate.passed,
-                    promotion_reason=f"{decision.alias}: {decision.reason}",
                 ),
             )
-        registry.set_alias(version.version, decision.alias)
+        _move_alias(registry, version.version, decision.alias, decision.reason)
         report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
         write_text_atomic(report, html)
         registry.set_tags(version.version, version_tags(report=str(report)))
@@ -768,30 +767,34 @@ class Project:
         """
         registry = self.registry
         _, info = registry.load(ref)
-        try:
-            before = registry.resolve(alias)
-        except LoopmlError:
-            before = None
-        registry.set_alias(info.version, alias)
-        today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        if before is not None and before != info.version:
-            registry.set_tags(
-                before,
-                version_tags(
-                    promotion_reason=f"was {alias} until {today}, when version {info.version} "
-                    "was promoted by hand"
-                ),
-            )
-        if before != info.version:
-            previously = f"version {before}" if before is not None else "no version"
-            registry.set_tags(
-                info.version,
-                version_tags(
-                    promotion_reason=f"{alias}: promoted by hand with `loopml models promote` "
-                    f"on {today} (the {alias} was {previously})"
-                ),
-            )
+        if alias not in info.aliases:
+            today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            reason = f"promoted by hand with `loopml models promote` on {today}"
+            _move_alias(registry, info.version, alias, reason)
         return registry.version_info(info.version)
+
+
+def _move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
+    """Point ``alias`` at ``version`` and record why; the version that held it says it lost
+    it, so ``models show`` never gives a stale reason."""
+    try:
+        before: str | None = registry.resolve(alias)
+    except LoopmlError:
+        before = None
+    registry.set_alias(version, alias)
+    if before is not None and before != version:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        registry.set_tags(
+            before,
+            version_tags(
+                promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
+            ),
+        )
+    previously = f"version {before}" if before not in (None, version) else "none"
+    registry.set_tags(
+        version,
+        version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
+    )
 
 
 def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:

@@ -67,7 +67,8 @@ def test_models_show_gives_family_gate_reason_and_report(trained: dict[str, Any]
     assert shown["family"] == "linear"
     assert shown["gate"]["expression"] == "roc_auc >= 0.6" and shown["gate"]["passed"] is True
     assert re.fullmatch(
-        r"challenger: roc_auc 0\.\d{4} does not beat the champion's 0\.\d{4} on the same holdout",
+        r"challenger: roc_auc 0\.\d{4} does not beat the champion's 0\.\d{4} on the same "
+        r"holdout \(previous challenger: none\)",
         shown["promotion_reason"],
     )
     report = Path(shown["report"])
@@ -113,11 +114,11 @@ def test_promoting_the_challenger_removes_its_challenger_alias(
     assert promoted["promotion_reason"].startswith(
         "champion: promoted by hand with `loopml models promote` on "
     )
-    assert promoted["promotion_reason"].endswith("(the champion was version 1)")
+    assert promoted["promotion_reason"].endswith("(previous champion: version 1)")
     listed = _listed(trained["config"])
     assert (listed["2"]["aliases"], listed["1"]["aliases"]) == (["champion"], [])
     assert re.fullmatch(
-        r"was champion until .+, when version 2 was promoted by hand",
+        r"was champion until .+ UTC, when version 2 became champion",
         listed["1"]["promotion_reason"],
     )
     back = _invoke("models", "promote", "1", "-c", trained["config"])
