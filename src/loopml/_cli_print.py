@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from loopml._display import fmt_metric, fmt_sig, model_label
+from loopml._display import fmt_metric, model_label
 
 #: Below this width the findings are listed one per paragraph instead of in a table.
 FINDINGS_TABLE_WIDTH = 100
@@ -66,11 +66,12 @@ def print_train(out: Console, result: Any) -> None:
         cells = [str(i), model_label(t, board.trials)]
         if wide:
             cells.append(t.source)
+        scored = bool(t.fold_scores)  # not started, or failed before a fold scored: "—"
         cells += [
-            t.status,
-            fmt_metric(t.mean),
-            fmt_sig(t.std, 2) if t.fold_scores else "—",
-            f"{t.seconds:.1f}",
+            t.label,
+            fmt_metric(t.mean) if scored else "—",
+            fmt_metric(t.std) if scored else "—",
+            f"{t.seconds:.1f}" if t.started else "—",
         ]
         table.add_row(*cells)
     out.print(table)

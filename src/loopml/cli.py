@@ -163,10 +163,22 @@ def init(
     directory: Path = path_option(Path("."), "--dir", help="Project directory to write into."),
     name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
+    sep: str | None = typer.Option(
+        None, "--sep", help="CSV field separator, e.g. ';' or '\\t' (default: sniffed)."
+    ),
+    decimal: str | None = typer.Option(
+        None, "--decimal", help="Decimal mark of the numbers, '.' or ',' (default: sniffed)."
+    ),
+    thousands: str | None = typer.Option(
+        None,
+        "--thousands",
+        help="Thousands separator: ',', '.', ' ', \"'\" or '' for none (default: sniffed).",
+    ),
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Write a commented draft loopml.yaml inferred from DATA."""
+    """Write a commented draft loopml.yaml inferred from DATA (its dialect, task, metric, a
+    success gate a quick baseline measures, id, time and personal-data columns)."""
     from loopml.data import draft_config
     from loopml.errors import ConfigError, DataError
 
@@ -176,7 +188,9 @@ def init(
         target_file = directory / "loopml.yaml"
         if target_file.exists() and not force:
             raise ConfigError(f"{target_file} already exists; pass --force to overwrite it.")
-        text = draft_config(data, target, directory, name=name)
+        text = draft_config(
+            data, target, directory, name=name, sep=sep, decimal=decimal, thousands=thousands
+        )
         directory.mkdir(parents=True, exist_ok=True)
         target_file.write_text(text, encoding="utf-8")
         if as_json:
@@ -344,6 +358,9 @@ def demo(
     rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
     budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
+    max_trials: int | None = typer.Option(
+        None, "--max-trials", min=1, help="Stop after this many trials (reproducible runs)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
@@ -355,7 +372,12 @@ def demo(
         if not as_json:
             out.print(f"Writing the churn demo ({rows} customers) to {directory} …")
         config = write_demo_project(
-            directory, rows=rows, budget_seconds=budget, cv_folds=folds, overwrite=overwrite
+            directory,
+            rows=rows,
+            budget_seconds=budget,
+            cv_folds=folds,
+            max_trials=max_trials,
+            overwrite=overwrite,
         )
         project = _project(config)
         with _training_progress(not as_json, budget) as progress:

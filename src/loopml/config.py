@@ -183,12 +183,59 @@ class ProblemConfig(_Section):
         return Gate.parse(self.success) if self.success else None
 
 
+#: Separators as they may be written in the project file or on the command line.
+_SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+
+
+def reader_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise CSV reader options: ``sep`` ('\\t' and 'tab' are a tab),
+    ``decimal`` ('.' or ','), ``thousands`` (',', '.', ' ', "'", or empty/null for none).
+
+    Raises
+    ------
+    ValueError
+        Naming the option, the value and what is allowed.
+    """
+    out = dict(options)
+    for name in ("sep", "delimiter"):
+        if name in out:
+            value = out[name]
+            if not isinstance(value, str) or not value:
+                raise ValueError(
+                    f"options.{name} must be a separator such as ',', ';', '\\t' or '|', "
+                    f"got {value!r}"
+                )
+            out[name] = _SEPARATOR_NAMES.get(value.lower(), value)
+    if "decimal" in out and out["decimal"] not in (".", ","):
+        raise ValueError(f"options.decimal must be '.' or ',', got {out['decimal']!r}")
+    if "thousands" in out:
+        value = "" if out["thousands"] is None else out["thousands"]
+        if value not in ("", ",", ".", " ", "'"):
+            raise ValueError(
+                "options.thousands must be ',', '.', ' ', \"'\" or empty for none, "
+                f"got {out['thousands']!r}"
+            )
+        if value and value == out.get("decimal"):
+            raise ValueError(f"options.decimal and options.thousands are both {value!r}")
+        out["thousands"] = value
+    return out
+
+
 class FileSource(_Section):
-    """CSV, Parquet, JSON or JSON-lines files: one path or a glob, relative to the project."""
+    """CSV, Parquet, JSON or JSON-lines files: one path or a glob, relative to the project.
+
+    ``options`` go to the reader (pandas); for CSV files ``sep``, ``decimal`` and
+    ``thousands`` are sniffed from the file when not given here.
+    """
 
     type: Literal["csv", "parquet", "json", "jsonl"]
     path: str = Field(min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _reader_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return reader_options(value)
 
 
 class SqlSource(_Section):
@@ -401,7 +448,11 @@ class TrainingConfig(_Section):
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["auto", "stratified", "random", "time", "group"] = "auto"
     seed: int = 42
-    n_jobs: int = Field(default=-1, description="-1 uses every core")
+    # a cap on the trials: with a budget that does not bind, the same trials every run
+    max_trials: int | None = Field(default=None, ge=1)
+    n_jobs: int = Field(
+        default=-1, description="-1 uses every CPU this process may use (affinity, cgroup quota)"
+    )
     models: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     tune: bool = True
     ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions
@@ -422,9 +473,20 @@ class TrackingConfig(_Section):
 
 
 class ScoringConfig(_Section):
+    """Batch scoring; ``options`` are how the files given to ``score`` and ``evaluate --data``
+    are read (CSV: sep, decimal, thousands, encoding, ...). By default they are read as the
+    model's training data was: its declared options, and where it does not decide, its
+    sniffed decimal mark."""
+
     input: str | None = None
     output: str | None = None
     chunk_rows: int = Field(default=50_000, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _reader_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return reader_options(value)
 
     @model_validator(mode="after")
     def _both(self) -> ScoringConfig:

@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import PrivacyConfig, ProjectConfig, load_config
+from loopml.config import FileSource, PrivacyConfig, ProjectConfig, load_config
 from loopml.data import (
+    CsvDialect,
     DataSet,
     Problem,
     Schema,
@@ -27,11 +28,13 @@ from loopml.data import (
     file_kind,
     infer_schema,
     infer_task,
+    model_input_dialect,
     pii_findings,
     prepare_target,
     read_file,
     reference_statistics,
     resolve_problem,
+    source_dialect,
     to_datetime,
     validate,
 )
@@ -436,6 +439,12 @@ class Project:
         quality = self.validate(raw, prepared)
         if quality.fails(cfg.quality.fail_on):
             raise DataError(_quality_failure(quality, cfg.quality.fail_on))
+        # how the training file writes numbers: the model reads text numbers the same way
+        dialect = (
+            source_dialect(cfg.data.source, self.root)
+            if isinstance(cfg.data.source, FileSource)
+            else None
+        )
         problem, split = prepared.problem, prepared.split
         X_train = prepared.X.iloc[split.train].reset_index(drop=True)
         y_train = prepared.y.iloc[split.train].reset_index(drop=True)
@@ -467,6 +476,7 @@ class Project:
             roles=prepared.schema.roles(),
             folds=folds,
             budget_seconds=cfg.training.budget_seconds,
+            max_trials=cfg.training.max_trials,
             classes=problem.classes,
             positive_class=problem.positive_class,
             families=cfg.training.models,
@@ -481,6 +491,7 @@ class Project:
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,
+            numbers=dialect.numbers if dialect is not None else None,
         )
         evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
         if progress is not None:
@@ -541,6 +552,9 @@ class Project:
                 "cv_score": best.mean,
                 "privacy": prepared.privacy,
                 "privacy_salt_env": cfg.privacy.salt_env,
+                # the training file's dialect, declared or sniffed: files scored later are
+                # read the same way where they do not say otherwise
+                "csv_dialect": dialect.declared() if dialect is not None else None,
             },
         )
         summary = {
@@ -596,7 +610,9 @@ class Project:
                 "split": split.strategy,
                 "budget_seconds": cfg.training.budget_seconds,
                 "cv_folds": len(folds),
-                "n_trials": len(result.leaderboard.trials),
+                "n_trials": sum(t.started for t in result.leaderboard.trials),
+                "max_trials": cfg.training.max_trials or "none",
+                "stopped_by": result.leaderboard.stopped_by,
                 "train_rows": len(split.train),
                 "holdout_rows": len(split.holdout),
                 "data_origin": prepared.data.origin,
@@ -665,7 +681,8 @@ class Project:
             path = self.path(data)
             if not path.is_file():
                 raise DataError(f"evaluation data {path} not found.")
-            frame = read_file(path, file_kind(path))
+            kind = file_kind(path)
+            frame = read_file(path, kind, key="scoring", dialect=self._input_dialect(bundle, path))
             if problem.target not in frame.columns:
                 raise DataError(
                     f"{path} has no target column {problem.target!r}; evaluation needs labels."
@@ -715,6 +732,19 @@ class Project:
             chunk_rows=self.config.scoring.chunk_rows,
             progress=progress,
             transform=self._privacy_replay(bundle),
+            dialect=self._input_dialect(bundle, source),
+        )
+
+    def _input_dialect(self, bundle: ModelBundle, path: Path) -> CsvDialect | None:
+        """How to read a CSV file to score or evaluate with ``bundle``: as its training data
+        was read, unless ``scoring.options`` or the file itself says otherwise."""
+        if file_kind(path) != "csv":
+            return None
+        return model_input_dialect(
+            path,
+            training_source=bundle.config.get("data", {}).get("source", {}),
+            trained=bundle.info.get("csv_dialect"),
+            options=self.config.scoring.options,
         )
 
     def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:

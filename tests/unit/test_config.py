@@ -660,3 +660,10 @@ def test_expectation_range_points_at_min_and_names_the_line_of_max() -> None:
         "quality.expectations.age.min: min 5.0 is greater than max 1.0 "
         "(loopml.yaml, line 10; quality.expectations.age.max on line 11)."
     ]
+
+
+def test_training_max_trials_caps_the_search() -> None:
+    assert parse_config(BASE).training.max_trials is None  # the budget alone decides
+    assert parse_config(BASE + "training:\n  max_trials: 20\n").training.max_trials == 20
+    message = error_of(BASE + "training:\n  max_trials: 0\n")
+    assert "training.max_trials" in message and "line 8" in message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from loopml.data._dialect import CsvDialect, model_input_dialect, sniff_dialect
 from loopml.data._draft import draft_config
+from loopml.data._numbers import NumberFormat
 from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
 from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
 from loopml.data._profile import Profile, profile
@@ -25,13 +27,16 @@ from loopml.data._sources import (
     load_source,
     read_file,
     read_header,
+    source_dialect,
 )
 from loopml.types import DataSet
 
 __all__ = [
     "FEATURE_ROLES",
     "ColumnSchema",
+    "CsvDialect",
     "DataSet",
+    "NumberFormat",
     "Problem",
     "Profile",
     "Schema",
@@ -44,6 +49,7 @@ __all__ = [
     "infer_schema",
     "infer_task",
     "load_source",
+    "model_input_dialect",
     "normalize_category",
     "pii_findings",
     "prepare_target",
@@ -52,6 +58,8 @@ __all__ = [
     "read_header",
     "reference_statistics",
     "resolve_problem",
+    "sniff_dialect",
+    "source_dialect",
     "to_boolean",
     "to_datetime",
     "to_numeric",

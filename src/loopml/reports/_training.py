@@ -537,10 +537,10 @@ def render_training_report(
             "rank": ranks[t.number],
             "family": model_label(t, leaderboard.trials),
             "source": t.source,
-            "status": t.status,
-            "mean": t.mean if math.isfinite(t.mean) else None,
+            "status": t.label,  # "not started" for a family the budget left no time for
+            "mean": t.mean if t.fold_scores else None,
             "std": t.std if t.fold_scores else None,
-            "seconds": t.seconds,
+            "seconds": t.seconds if t.started else None,
             "params": (
                 "members: " + ensemble_members(t, leaderboard.trials, ranks)
                 if t.family == "ensemble"

@@ -366,3 +366,18 @@ def test_without_a_learning_curve_the_fit_section_says_why_in_one_sentence(
     assert "fig-learning_curve" not in page.figure_ids()
     assert "learning_curve" not in json.loads(page.figure_data)
     assert "no-learning-curve" in page.ids("p")
+
+
+def test_a_family_never_started_reads_not_started_without_numbers(binary: Fitted) -> None:
+    problem, evaluation, _, leaderboard = binary
+    never = TrialResult(1, "catboost", {}, (), 0.0, "not_started")
+    board = Leaderboard(**{**leaderboard.__dict__, "trials": (*leaderboard.trials, never)})
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    section = html[html.index('<section id="leaderboard">') :]
+    section = section[: section.index("</section>")]
+    row = next(r for r in section.split("<tr>") if "catboost" in r)
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+    assert cells[1:7] == ["catboost", "portfolio", "not started", "—", "—", "—"]
+    assert "nan" not in section.lower()
