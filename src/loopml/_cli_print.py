@@ -1,8 +1,8 @@
 """What the ``loopml`` commands print: tables that fit the console's width.
 
 A table that would be wider than the console drops its least useful columns, turns a row of
-metrics into a column, or becomes a list; numbers are never cut, long text folds. Every
-table shows the fields of the command's ``--json`` output, under the same names.
+metrics into a column, or becomes a list; numbers are not wrapped, long text folds. The
+registry's tables show the fields of the command's ``--json`` output.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ LEADERBOARD_FULL_WIDTH = 80
 
 
 def _number(table: Table, header: str) -> None:
-    """A right-aligned column of numbers that is never squeezed below its widest cell."""
+    """A right-aligned column of numbers: never wrapped, at least as wide as its header."""
     table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
 
 
