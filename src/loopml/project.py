@@ -56,8 +56,14 @@ from loopml.modeling import (
     predict_scores,
     search,
 )
-from loopml.registry import ModelBundle, ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.reports import render_profile_report, render_training_report
+from loopml.registry import (
+    ModelBundle,
+    ModelVersionInfo,
+    Registry,
+    resolve_tracking_uri,
+    version_tags,
+)
+from loopml.reports import model_label, render_profile_report, render_training_report
 from loopml.serving import ScoringSummary, score_file
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport
 
@@ -527,6 +533,7 @@ class Project:
             n_bootstrap=1000,
             # diagnosis runs after the search, on a budget of its own
             budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            fit_seconds=_fold_fit(result.leaderboard.best, folds),
         )
         registry = self.registry
         champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
@@ -537,6 +544,7 @@ class Project:
             leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
             cv_score=best.mean,
         )
+        model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         data_summary = {
             "origin": prepared.data.origin,
             "fingerprint": prepared.data.fingerprint,
@@ -582,7 +590,7 @@ class Project:
         summary = {
             "task": problem.task,
             "target": problem.target,
-            "model": best.family,
+            "model": model,
             **data_summary,
         }
         business: dict[str, float] = {}
@@ -607,7 +615,7 @@ class Project:
             evaluation,
             diagnostics,
             data=data_summary,
-            model=best.family,
+            model=model,
             description=None,
         )
         html = render_training_report(
@@ -653,10 +661,17 @@ class Project:
                     "loopml.data_fingerprint": prepared.data.fingerprint,
                     "loopml.gate_passed": str(evaluation.gate.passed).lower(),
                 },
+                version_tags=version_tags(
+                    family=model,
+                    metric=problem.metric,
+                    gate=evaluation.gate.gate or "none",
+                    gate_passed=evaluation.gate.passed,
+                ),
             )
-        registry.set_alias(version.version, decision.alias)
+        _move_alias(registry, version.version, decision.alias, decision.reason)
         report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
         write_text_atomic(report, html)
+        registry.set_tags(version.version, version_tags(report=str(report)))
         version = registry.version_info(version.version)
         return TrainResult(
             version=version,
@@ -809,11 +824,50 @@ class Project:
         return self.registry.version_info(ref)
 
     def promote(self, ref: str, alias: str = "champion") -> ModelVersionInfo:
-        """Move ``alias`` to a version (after checking its files are intact)."""
+        """Move ``alias`` to a version (after checking its files are intact).
+
+        The version's promotion reason says it was promoted by hand, and the version that
+        held the alias before says it lost it. A champion gives up its challenger alias.
+        """
         registry = self.registry
         _, info = registry.load(ref)
-        registry.set_alias(info.version, alias)
+        if alias not in info.aliases:
+            today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            reason = f"promoted by hand with `loopml models promote` on {today}"
+            _move_alias(registry, info.version, alias, reason)
         return registry.version_info(info.version)
+
+
+def _move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
+    """Point ``alias`` at ``version`` and record why; the version that held it says it lost
+    it, so ``models show`` never gives a stale reason."""
+    try:
+        before: str | None = registry.resolve(alias)
+    except LoopmlError:
+        before = None
+    registry.set_alias(version, alias)
+    if before is not None and before != version:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        registry.set_tags(
+            before,
+            version_tags(
+                promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
+            ),
+        )
+    previously = f"version {before}" if before not in (None, version) else "none"
+    registry.set_tags(
+        version,
+        version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
+    )
+
+
+def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
+    """``(rows, seconds)`` of one cross-validation fit of the chosen configuration (an
+    ensemble's trial has no time of its own)."""
+    if best.family == "ensemble" or best.seconds <= 0 or not folds:
+        return None
+    rows = sum(len(train) for train, _ in folds) / len(folds)  # time folds grow
+    return round(rows), best.seconds / len(folds)
 
 
 def _quality_failure(report: QualityReport, fail_on: str) -> str:

@@ -133,9 +133,9 @@ def test_models_list_show_and_promote(trained: Path) -> None:
     shown = _invoke("models", "show", "1", "-c", config, "--json")
     assert shown.exit_code == 0
     assert json.loads(shown.stdout)["version"] == "1"
-    promoted = _invoke("models", "promote", "1", "--alias", "challenger", "-c", config)
+    promoted = _invoke("models", "promote", "1", "-c", config)  # champion or challenger before
     assert promoted.exit_code == 0, promoted.output
-    assert "now challenger" in promoted.stdout
+    assert "now champion (aliases: champion)" in promoted.stdout
     missing = _invoke("models", "show", "7", "-c", config)
     assert missing.exit_code == 6
     assert "has no version 7" in missing.stderr

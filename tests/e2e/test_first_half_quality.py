@@ -4,6 +4,7 @@ back from champion, the target's labels cared for like features, quieter finding
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ def test_a_leaky_model_is_registered_as_challenger_and_the_console_says_why(
 
     assert result.exit_code == 0, result.output
     text = _plain(result.stdout)
-    assert "version 1 as challenger:" in text
+    assert re.search(r"version 1 \(\w+\) as challenger:", text), text
     assert (
         "Not promoted to champion: its score looks too good while a leakage finding stands on "
         "'exam_1, exam_2'."

@@ -251,6 +251,8 @@ def _curve_notes(curve: LearningCurve, better: bool, noise: float) -> list[Note]
     """Skipped points; and whether the last step still improved by more than 2% and more
     than half the holdout score's bootstrap standard error ``noise``."""
     notes: list[Note] = []
+    if curve.absent is not None:
+        return [Note("learning_curve", "info", curve.absent)]
     if curve.skipped:
         listed = "; ".join(f"{f:.0%} of the rows: {why}" for f, why in curve.skipped)
         notes.append(Note("learning_curve", "info", f"Learning-curve points skipped ({listed})."))

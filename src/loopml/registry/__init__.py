@@ -8,6 +8,7 @@ from loopml.registry._mlflow import (
     ModelVersionInfo,
     Registry,
     resolve_tracking_uri,
+    version_tags,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "Registry",
     "resolve_tracking_uri",
     "sha256_file",
+    "version_tags",
 ]
