@@ -18,8 +18,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from loopml._cli_print import (
+    metrics_table,
+    print_findings,
+    print_scoring,
+    print_train,
+    print_version,
+    print_versions,
+)
 from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
@@ -34,11 +41,41 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+# made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
 err = Console(stderr=True)
 
+# The project file is opened as given, so a relative -c is relative to the current directory,
+# and errors name it as the user typed it ("loopml.yaml, line 6").
 ConfigOpt = typer.Option(Path("loopml.yaml"), "-c", "--config", help="The project file.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def _set_verbose(value: bool) -> bool:
+    if value:
+        _setup_logging(True)
+    return value
+
+
+#: Every command takes -v/--verbose too, so `loopml train -v` works like `loopml -v train`.
+VerboseOpt = typer.Option(False, "-v", "--verbose", help="Log what happens.", callback=_set_verbose)
+
+
+def path_argument(default: Any, *, help: str) -> Any:
+    """A file argument: relative paths are relative to the current directory.
+
+    Every path given on the command line goes through here or :func:`path_option`: Click
+    makes it absolute before the command runs, so :class:`~loopml.project.Project`, which
+    reads relative paths as relative to the project file, never re-bases it. Paths inside
+    loopml.yaml stay relative to that file.
+    """
+    return typer.Argument(default, help=help, resolve_path=True)
+
+
+def path_option(default: Any, *names: str, help: str) -> Any:
+    """A file option: relative paths are relative to the current directory (see
+    :func:`path_argument`)."""
+    return typer.Option(default, *names, help=help, resolve_path=True)
 
 
 @contextmanager
@@ -102,65 +139,9 @@ def _training_progress(
             progress.stop()
 
 
-def _print_train(result: Any) -> None:
-    board = result.leaderboard
-    table = Table(title=f"Leaderboard: CV {board.metric} ({board.n_folds} folds)")
-    for col in ("#", "model", "from", "status", board.metric, "± std", "s"):
-        table.add_column(
-            col, justify="right" if col in (board.metric, "± std", "s", "#") else "left"
-        )
-    for i, t in enumerate(board.ranked()[:10], start=1):
-        table.add_row(
-            str(i),
-            t.family,
-            t.source,
-            t.status,
-            f"{t.mean:.4f}",
-            f"{t.std:.4f}",
-            f"{t.seconds:.1f}",
-        )
-    out.print(table)
-    if len(board.trials) > 10:
-        out.print(f"… and {len(board.trials) - 10} more trials (all in the report).")
-    ev = result.evaluation
-    metrics = Table(title=f"Holdout metrics ({ev.n_rows} rows never seen by the search)")
-    for name in ev.metrics:
-        metrics.add_column(name, justify="right")
-    metrics.add_row(*(f"{v:.4f}" for v in ev.metrics.values()))
-    out.print(metrics)
-    style = "green" if ev.gate.passed else "red"
-    out.print(f"Gate: [{style}]{ev.gate.describe()}[/]")
-    out.print(
-        f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
-        f"as [bold]{result.alias}[/]: {result.decision.reason}."
-    )
-    out.print(f"Report: {result.report}")
-
-
-def _print_scoring(summary: Any) -> None:
-    out.print(
-        f"Scored {summary.rows} rows in {summary.chunks} chunk(s) with version "
-        f"{summary.model_version} in {summary.seconds:.1f} s → {summary.output}"
-    )
-    if summary.prediction_counts:
-        shown = ", ".join(f"{k}: {v}" for k, v in summary.prediction_counts.items())
-        out.print(f"Predictions: {shown}")
-    if summary.issues:
-        table = Table(title="Input values outside what the model saw in training (still scored)")
-        table.add_column("column")
-        table.add_column("issue")
-        table.add_column("rows", justify="right")
-        for col, found in summary.issues.items():
-            for kind, n in found.items():
-                table.add_row(col, kind.replace("_", " "), str(n))
-        out.print(table)
-
-
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     for noisy in ("mlflow", "alembic", "optuna"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
@@ -170,19 +151,34 @@ def _setup_logging(verbose: bool) -> None:
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what happens.")) -> None:
+    global out, err
+    out, err = Console(), Console(stderr=True)
     _setup_logging(verbose)
 
 
 @app.command()
 def init(
-    data: Path = typer.Argument(..., help="A CSV or Parquet file with the training data."),
+    data: Path = path_argument(..., help="A CSV or Parquet file with the training data."),
     target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
-    directory: Path = typer.Option(Path("."), "--dir", help="Project directory to write into."),
+    directory: Path = path_option(Path("."), "--dir", help="Project directory to write into."),
     name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
+    sep: str | None = typer.Option(
+        None, "--sep", help="CSV field separator, e.g. ';' or '\\t' (default: sniffed)."
+    ),
+    decimal: str | None = typer.Option(
+        None, "--decimal", help="Decimal mark of the numbers, '.' or ',' (default: sniffed)."
+    ),
+    thousands: str | None = typer.Option(
+        None,
+        "--thousands",
+        help="Thousands separator: ',', '.', ' ', \"'\" or '' for none (default: sniffed).",
+    ),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
-    """Write a commented draft loopml.yaml inferred from DATA."""
+    """Write a commented draft loopml.yaml inferred from DATA (its dialect, task, metric, a
+    success gate a quick baseline measures, id, time and personal-data columns)."""
     from loopml.data import draft_config
     from loopml.errors import ConfigError, DataError
 
@@ -192,7 +188,9 @@ def init(
         target_file = directory / "loopml.yaml"
         if target_file.exists() and not force:
             raise ConfigError(f"{target_file} already exists; pass --force to overwrite it.")
-        text = draft_config(data, target, directory, name=name)
+        text = draft_config(
+            data, target, directory, name=name, sep=sep, decimal=decimal, thousands=thousands
+        )
         directory.mkdir(parents=True, exist_ok=True)
         target_file.write_text(text, encoding="utf-8")
         if as_json:
@@ -202,42 +200,15 @@ def init(
             out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
 
 
-def _print_findings(report: Any, limit: int = 40) -> None:
-    counts = {s: len(report.by_severity(s)) for s in ("error", "warning", "info")}
-    out.print(
-        f"{report.origin}: {report.n_rows} rows x {report.n_columns} columns — "
-        f"[red]{counts['error']} error(s)[/], [yellow]{counts['warning']} warning(s)[/], "
-        f"{counts['info']} note(s)"
-    )
-    if not report.findings:
-        return
-    table = Table(show_lines=False)
-    for col in ("severity", "check", "column", "rows", "finding", "suggested fix"):
-        table.add_column(col, overflow="fold")
-    colors = {"error": "red", "warning": "yellow", "info": "dim"}
-    for f in report.findings[:limit]:
-        table.add_row(
-            f"[{colors[f.severity]}]{f.severity}[/]",
-            f.id,
-            f.column or "",
-            str(f.count),
-            f.message,
-            f.suggestion,
-        )
-    out.print(table)
-    if len(report.findings) > limit:
-        out.print(f"… and {len(report.findings) - limit} more (use --json for all).")
-
-
 @app.command()
-def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """Check the data: quality findings, expectations, personal data. Non-zero on errors."""
     from loopml.errors import DataError
 
     with _errors():
         project = _project(config)
         report = project.validate()
-        _emit_json(report.to_dict()) if as_json else _print_findings(report)
+        _emit_json(report.to_dict()) if as_json else print_findings(out, report)
         fail_on = project.config.quality.fail_on
         if report.fails(fail_on):
             raise DataError(
@@ -249,8 +220,9 @@ def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
 @app.command()
 def profile(
     config: Path = ConfigOpt,
-    output: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write."),
+    output: Path | None = path_option(None, "--out", "-o", help="HTML file to write."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Write the EDA profile of the data: statistics, charts, correlations, findings."""
     with _errors():
@@ -258,22 +230,22 @@ def profile(
         if as_json:
             _emit_json({"profile": str(path), "quality": report.to_dict()})
         else:
-            _print_findings(report, limit=15)
+            print_findings(out, report, limit=15)
             out.print(f"Profile: {path}")
 
 
 @app.command()
-def train(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
         project = _project(config)
         with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
             result = project.train(progress=progress)
-        _emit_json(result.to_dict()) if as_json else _print_train(result)
+        _emit_json(result.to_dict()) if as_json else print_train(out, result)
 
 
 @app.command()
-def run(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
+def run(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
     """The whole loop once: train → evaluate → register → promote → batch score."""
     with _errors():
         project = _project(config)
@@ -282,9 +254,9 @@ def run(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
         if as_json:
             _emit_json(result.to_dict())
             return
-        _print_train(result.train)
+        print_train(out, result.train)
         if result.scoring is not None:
-            _print_scoring(result.scoring)
+            print_scoring(out, result.scoring)
         else:
             out.print(f"No batch scoring: {result.scoring_note}.")
 
@@ -295,8 +267,9 @@ def evaluate(
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion, challenger or a version."
     ),
-    data: Path | None = typer.Option(None, "--data", help="Labelled file (default: the holdout)."),
+    data: Path | None = path_option(None, "--data", help="Labelled file (default: the holdout)."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Score a registered model on labelled data and check the success gate."""
     with _errors():
@@ -304,34 +277,34 @@ def evaluate(
         if as_json:
             _emit_json(result.to_dict())
             return
-        table = Table(title=f"{model} on {data or 'the holdout'} ({result.n_rows} rows)")
-        for name in result.metrics:
-            table.add_column(name, justify="right")
-        table.add_row(*(f"{v:.4f}" for v in result.metrics.values()))
-        out.print(table)
-        out.print(f"Gate: {result.gate.describe()}")
+        title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
+        out.print(metrics_table(title, result.metrics, out.width))
+        out.print(f"Gate: {escape(result.gate.describe())}")
 
 
 @app.command()
 def score(
-    input: Path = typer.Argument(..., help="CSV or Parquet file to score."),
-    output: Path = typer.Argument(..., help="Where to write predictions (.csv or .parquet)."),
+    input: Path = path_argument(..., help="CSV or Parquet file to score."),
+    output: Path = path_argument(..., help="Where to write predictions (.csv or .parquet)."),
     config: Path = ConfigOpt,
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion, challenger or a version."
     ),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
     with _errors():
         project = _project(config)
-        summary = project.score(input.resolve(), output.resolve(), model=model)
-        _emit_json(summary.to_dict()) if as_json else _print_scoring(summary)
+        summary = project.score(input, output, model=model)
+        _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
 @models_app.command("list")
-def models_list(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
-    """Registered versions, newest first, with their aliases and holdout metric."""
+def models_list(
+    config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt
+) -> None:
+    """Registered versions, newest first: aliases, family, holdout metric, gate."""
     with _errors():
         project = _project(config)
         versions = project.models()
@@ -341,24 +314,7 @@ def models_list(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
         if not versions:
             out.print("No model registered yet. Run `loopml train`.")
             return
-        metric = "holdout_" + (project.config.problem.metric or "")
-        table = Table(title=f"Model {project.config.model_name}")
-        for col in ("version", "aliases", "created", "metric", "gate passed", "run"):
-            table.add_column(col)
-        for v in versions:
-            value = v.metrics.get(metric)
-            if value is None:
-                found = sorted(k for k in v.metrics if k.startswith("cv_"))
-                value = v.metrics.get(found[0]) if found else None
-            table.add_row(
-                v.version,
-                ", ".join(v.aliases) or "-",
-                v.created,
-                f"{value:.4f}" if value is not None else "-",
-                v.tags.get("loopml.gate_passed", "-"),
-                v.run_id[:8],
-            )
-        out.print(table)
+        print_versions(out, project.config.model_name, versions)
 
 
 @models_app.command("show")
@@ -366,24 +322,15 @@ def models_show(
     ref: str = typer.Argument("champion", help="champion, challenger, latest or a version."),
     config: Path = ConfigOpt,
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
-    """Details of one version: aliases, metrics, run, tags."""
+    """One version: aliases, family, gate, promotion reason, report, metrics, tags."""
     with _errors():
         info = _project(config).model(ref)
         if as_json:
             _emit_json(info.to_dict())
             return
-        data = info.to_dict()
-        table = Table(title=f"{info.name} version {info.version}", show_header=False)
-        table.add_column("key")
-        table.add_column("value")
-        for key in ("aliases", "created", "run_id"):
-            table.add_row(key, str(data[key]))
-        for key, value in sorted(info.metrics.items()):
-            table.add_row(key, f"{value:.4f}")
-        for key, value in sorted(data["tags"].items()):
-            table.add_row(key, value)
-        out.print(table)
+        print_version(out, info)
 
 
 @models_app.command("promote")
@@ -392,6 +339,7 @@ def models_promote(
     alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
     config: Path = ConfigOpt,
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Point an alias (champion by default) at a version after verifying its files."""
     with _errors():
@@ -399,17 +347,23 @@ def models_promote(
         if as_json:
             _emit_json(info.to_dict())
         else:
-            out.print(f"{info.name} version {info.version} is now {alias}.")
+            aliases = ", ".join(info.aliases)
+            out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
+            out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
 
 
 @app.command()
 def demo(
-    directory: Path = typer.Argument(Path("demo-project"), help="Where to write the demo."),
+    directory: Path = path_argument(Path("demo-project"), help="Where to write the demo."),
     rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
     budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
+    max_trials: int | None = typer.Option(
+        None, "--max-trials", min=1, help="Stop after this many trials (reproducible runs)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
     as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Write the churn demo project into DIRECTORY and run the whole loop on it."""
     from loopml.demo import write_demo_project
@@ -418,7 +372,12 @@ def demo(
         if not as_json:
             out.print(f"Writing the churn demo ({rows} customers) to {directory} …")
         config = write_demo_project(
-            directory, rows=rows, budget_seconds=budget, cv_folds=folds, overwrite=overwrite
+            directory,
+            rows=rows,
+            budget_seconds=budget,
+            cv_folds=folds,
+            max_trials=max_trials,
+            overwrite=overwrite,
         )
         project = _project(config)
         with _training_progress(not as_json, budget) as progress:
@@ -426,9 +385,9 @@ def demo(
         if as_json:
             _emit_json({"project": str(config), **result.to_dict()})
             return
-        _print_train(result.train)
+        print_train(out, result.train)
         if result.scoring is not None:
-            _print_scoring(result.scoring)
+            print_scoring(out, result.scoring)
         out.print(f"\n[bold]Done.[/] Project: {config}")
         out.print(f"  report: {result.train.report}")
         if result.scoring is not None:

@@ -16,23 +16,17 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loopml._config_errors import KeyRuleError, UniqueKeyLoader, format_errors, line_index
+from loopml._metric_names import ALL_METRICS as ALL_METRICS
+from loopml._metric_names import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
+from loopml._metric_names import METRIC_ALIASES as METRIC_ALIASES
+from loopml._metric_names import REGRESSION_METRICS as REGRESSION_METRICS
+from loopml._metric_names import suggest_metric as suggest_metric
+from loopml._metric_names import unknown_metric
 from loopml.errors import ConfigError
 
+# ALL_METRICS, METRIC_ALIASES, suggest_metric, ...: the metric names, re-exported above
 Task = Literal["auto", "binary", "multiclass", "regression"]
-
-#: Metrics per task family, and whether larger is better.
-CLASSIFICATION_METRICS: dict[str, bool] = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "roc_auc": True,
-    "pr_auc": True,
-    "log_loss": False,
-}
-REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
-ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
 #: Every candidate family loopml knows. xgboost and catboost need the [boost] extra; a family
 #: whose library is not installed is skipped with a note on the leaderboard.
@@ -51,7 +45,7 @@ ModelFamily = Literal[
 MODEL_FAMILIES: tuple[str, ...] = get_args(ModelFamily)
 
 _GATE = re.compile(
-    r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
 )
 
 
@@ -76,9 +70,7 @@ class Gate(_Section):
             )
         metric, op, number = match.groups()
         if metric not in ALL_METRICS:
-            raise ValueError(
-                f"success gate names unknown metric {metric!r}; known: {', '.join(ALL_METRICS)}"
-            )
+            raise ValueError(unknown_metric(metric, "success gate names unknown metric", "known"))
         return cls(metric=metric, op=op, threshold=float(number))  # type: ignore[arg-type]
 
     def passes(self, value: float) -> bool:
@@ -122,7 +114,7 @@ class ProblemConfig(_Section):
     @classmethod
     def _known_metric(cls, value: str | None) -> str | None:
         if value is not None and value not in ALL_METRICS:
-            raise ValueError(f"unknown metric {value!r}; allowed: {', '.join(ALL_METRICS)}")
+            raise ValueError(unknown_metric(value, "unknown metric", "allowed"))
         return value
 
     @field_validator("success")
@@ -136,34 +128,53 @@ class ProblemConfig(_Section):
     def _consistent(self) -> ProblemConfig:
         if self.task == "regression":
             if self.positive_class is not None:
-                raise ValueError("positive_class only applies to binary tasks, not regression")
+                raise KeyRuleError(
+                    "positive_class only applies to binary tasks, not regression",
+                    "positive_class",
+                    "task",
+                )
             if self.metric in CLASSIFICATION_METRICS:
-                raise ValueError(
+                raise KeyRuleError(
                     f"metric {self.metric!r} is a classification metric but task is regression;"
-                    f" use one of {', '.join(REGRESSION_METRICS)}"
+                    f" use one of {', '.join(REGRESSION_METRICS)}",
+                    "metric",
+                    "task",
                 )
         if self.task in ("binary", "multiclass") and self.metric in REGRESSION_METRICS:
-            raise ValueError(
+            raise KeyRuleError(
                 f"metric {self.metric!r} is a regression metric but task is {self.task}; "
-                f"use one of {', '.join(CLASSIFICATION_METRICS)}"
+                f"use one of {', '.join(CLASSIFICATION_METRICS)}",
+                "metric",
+                "task",
             )
         if self.task == "multiclass" and self.positive_class is not None:
-            raise ValueError("positive_class only applies to binary tasks, not multiclass")
+            raise KeyRuleError(
+                "positive_class only applies to binary tasks, not multiclass",
+                "positive_class",
+                "task",
+            )
         if self.threshold == "cost" and self.costs is None:
-            raise ValueError(
-                "threshold 'cost' needs problem.costs (false_positive, false_negative)"
+            raise KeyRuleError(
+                "threshold 'cost' needs problem.costs (false_positive, false_negative)",
+                "threshold",
             )
         if (self.threshold != "default" or self.costs is not None) and self.task in (
             "regression",
             "multiclass",
         ):
-            raise ValueError("threshold tuning and costs apply to binary tasks only")
+            raise KeyRuleError(
+                "threshold tuning and costs apply to binary tasks only",
+                "threshold" if self.threshold != "default" else "costs",
+                "task",
+            )
         if self.success is not None:
             gate = Gate.parse(self.success)
             metric_set = CLASSIFICATION_METRICS if self.task != "regression" else REGRESSION_METRICS
             if self.task != "auto" and gate.metric not in metric_set:
-                raise ValueError(
-                    f"success gate metric {gate.metric!r} does not apply to {self.task}"
+                raise KeyRuleError(
+                    f"success gate metric {gate.metric!r} does not apply to {self.task}",
+                    "success",
+                    "task",
                 )
         return self
 
@@ -172,12 +183,59 @@ class ProblemConfig(_Section):
         return Gate.parse(self.success) if self.success else None
 
 
+#: Separators as they may be written in the project file or on the command line.
+_SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+
+
+def reader_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise CSV reader options: ``sep`` ('\\t' and 'tab' are a tab),
+    ``decimal`` ('.' or ','), ``thousands`` (',', '.', ' ', "'", or empty/null for none).
+
+    Raises
+    ------
+    ValueError
+        Naming the option, the value and what is allowed.
+    """
+    out = dict(options)
+    for name in ("sep", "delimiter"):
+        if name in out:
+            value = out[name]
+            if not isinstance(value, str) or not value:
+                raise ValueError(
+                    f"options.{name} must be a separator such as ',', ';', '\\t' or '|', "
+                    f"got {value!r}"
+                )
+            out[name] = _SEPARATOR_NAMES.get(value.lower(), value)
+    if "decimal" in out and out["decimal"] not in (".", ","):
+        raise ValueError(f"options.decimal must be '.' or ',', got {out['decimal']!r}")
+    if "thousands" in out:
+        value = "" if out["thousands"] is None else out["thousands"]
+        if value not in ("", ",", ".", " ", "'"):
+            raise ValueError(
+                "options.thousands must be ',', '.', ' ', \"'\" or empty for none, "
+                f"got {out['thousands']!r}"
+            )
+        if value and value == out.get("decimal"):
+            raise ValueError(f"options.decimal and options.thousands are both {value!r}")
+        out["thousands"] = value
+    return out
+
+
 class FileSource(_Section):
-    """CSV, Parquet, JSON or JSON-lines files: one path or a glob, relative to the project."""
+    """CSV, Parquet, JSON or JSON-lines files: one path or a glob, relative to the project.
+
+    ``options`` go to the reader (pandas); for CSV files ``sep``, ``decimal`` and
+    ``thousands`` are sniffed from the file when not given here.
+    """
 
     type: Literal["csv", "parquet", "json", "jsonl"]
     path: str = Field(min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _reader_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return reader_options(value)
 
 
 class SqlSource(_Section):
@@ -306,7 +364,7 @@ class Expectation(_Section):
     @model_validator(mode="after")
     def _range(self) -> Expectation:
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
+            raise KeyRuleError(f"min {self.min} is greater than max {self.max}", "min", "max")
         return self
 
 
@@ -390,7 +448,11 @@ class TrainingConfig(_Section):
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["auto", "stratified", "random", "time", "group"] = "auto"
     seed: int = 42
-    n_jobs: int = Field(default=-1, description="-1 uses every core")
+    # a cap on the trials: with a budget that does not bind, the same trials every run
+    max_trials: int | None = Field(default=None, ge=1)
+    n_jobs: int = Field(
+        default=-1, description="-1 uses every CPU this process may use (affinity, cgroup quota)"
+    )
     models: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     tune: bool = True
     ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions
@@ -411,14 +473,29 @@ class TrackingConfig(_Section):
 
 
 class ScoringConfig(_Section):
+    """Batch scoring; ``options`` are how the files given to ``score`` and ``evaluate --data``
+    are read (CSV: sep, decimal, thousands, encoding, ...). By default they are read as the
+    model's training data was: its declared options, and where it does not decide, its
+    sniffed decimal mark."""
+
     input: str | None = None
     output: str | None = None
     chunk_rows: int = Field(default=50_000, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _reader_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return reader_options(value)
 
     @model_validator(mode="after")
     def _both(self) -> ScoringConfig:
         if (self.input is None) != (self.output is None):
-            raise ValueError("scoring needs both input and output, or neither")
+            given, absent = ("input", "output") if self.output is None else ("output", "input")
+            raise KeyRuleError(
+                f"scoring.{given} is set but scoring.{absent} is not; give both, or neither",
+                given,
+            )
         return self
 
 
@@ -439,17 +516,43 @@ class ProjectConfig(_Section):
     def _cross_section(self) -> ProjectConfig:
         target = self.problem.target
         if target in self.data.id_columns:
-            raise ValueError(f"problem.target {target!r} is also listed in data.id_columns")
+            raise KeyRuleError(
+                f"lists the target {target!r} (problem.target); remove it from the id columns",
+                "data.id_columns",
+                "problem.target",
+            )
         if target in self.data.drop_columns:
-            raise ValueError(f"problem.target {target!r} is also listed in data.drop_columns")
+            raise KeyRuleError(
+                f"lists the target {target!r} (problem.target); remove it from the dropped columns",
+                "data.drop_columns",
+                "problem.target",
+            )
         if target == self.data.time_column:
-            raise ValueError(f"problem.target {target!r} cannot also be data.time_column")
+            raise KeyRuleError(
+                f"is the target {target!r} (problem.target); the time column must be another "
+                "column",
+                "data.time_column",
+                "problem.target",
+            )
         if self.training.split == "time" and not self.data.time_column:
-            raise ValueError("training.split is 'time' but data.time_column is not set")
+            raise KeyRuleError(
+                "'time' needs data.time_column, which is not set; set it, or choose another split",
+                "training.split",
+                "data.time_column",
+            )
         if self.training.split == "group" and not self.data.group_column:
-            raise ValueError("training.split is 'group' but data.group_column is not set")
+            raise KeyRuleError(
+                "'group' needs data.group_column, which is not set; set it, or choose another "
+                "split",
+                "training.split",
+                "data.group_column",
+            )
         if self.training.split == "stratified" and self.problem.task == "regression":
-            raise ValueError("training.split 'stratified' needs a classification task")
+            raise KeyRuleError(
+                "'stratified' needs a classification task; use random for regression",
+                "training.split",
+                "problem.task",
+            )
         return self
 
     @property
@@ -463,44 +566,6 @@ class ProjectConfig(_Section):
 
 # --------------------------------------------------------------------------------------------
 # Loading with line numbers
-
-
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path in a YAML document to its 1-based line."""
-    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key_path = (*path, key_node.value)
-            lines.update(_line_index(value_node, key_path))
-            lines[key_path] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.update(_line_index(item, (*path, i)))
-    return lines
-
-
-def _format_errors(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int]) -> str:
-    messages = []
-    for err in exc.errors():
-        tags = ("csv", "parquet", "json", "jsonl", "sql", "duckdb", "http")
-        loc = tuple(part for part in err["loc"] if part not in tags)
-        # pydantic appends the discriminator tag and validator names to locations; drop them
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-        where = f"{source}, line {line}" if line else source
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(tuple(err["loc"][:-1]))
-            hint = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
-            messages.append(f"{key}: unknown key ({where}).{hint} Remove it or fix its spelling.")
-        elif err["type"] == "missing":
-            messages.append(f"{key}: required key is missing ({where}). Add it.")
-        else:
-            value = err.get("input")
-            got = "" if isinstance(value, dict) else f", got {value!r}"
-            messages.append(f"{key}: {msg}{got} ({where}).")
-    return "\n".join(messages)
 
 
 def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
@@ -533,25 +598,6 @@ def _type_tags(model: Any) -> tuple[str, ...]:
     return tuple(getattr(field.annotation, "__args__", ())) if field is not None else ()
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one",
-                    key_node.start_mark,
-                )
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
 def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
     """Validate the text of a project file.
 
@@ -562,7 +608,7 @@ def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
     """
     try:
         node = yaml.compose(text)
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        raw = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark else source
@@ -572,11 +618,13 @@ def parse_config(text: str, source: str = "loopml.yaml") -> ProjectConfig:
         raise ConfigError(f"{source} is empty. Run `loopml init DATA --target COLUMN` for a draft.")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} must be a mapping of sections (name, problem, data, ...).")
-    lines = _line_index(node) if node is not None else {}
+    lines = line_index(node) if node is not None else {}
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid:\n{_format_errors(exc, source, lines)}") from exc
+        raise ConfigError(
+            f"{source} is invalid:\n{format_errors(exc, source, lines, _allowed_keys)}"
+        ) from exc
 
 
 def load_config(path: str | Path) -> ProjectConfig:

@@ -17,29 +17,34 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import PrivacyConfig, ProjectConfig, load_config
+from loopml.config import FileSource, PrivacyConfig, ProjectConfig, load_config
 from loopml.data import (
+    CsvDialect,
     DataSet,
     Problem,
     Schema,
     apply_privacy,
+    check_target_column,
     collect,
     detect_pii,
     file_kind,
     infer_schema,
     infer_task,
+    missing_mask,
+    model_input_dialect,
     pii_findings,
     prepare_target,
     read_file,
     reference_statistics,
     resolve_problem,
+    source_dialect,
     to_datetime,
     validate,
 )
 from loopml.data import profile as profile_frame
 from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
 from loopml.files import write_text_atomic
-from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
+from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri, version_tags
 from loopml.serving import ScoringSummary, score_file
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport
 
@@ -92,6 +97,7 @@ class TrainResult:
             "run_id": self.version.run_id,
             "alias": self.alias,
             "promotion_reason": self.decision.reason,
+            "held_back_for_leakage": list(self.decision.leakage_columns),
             "evaluation": self.evaluation.to_dict(),
             "leaderboard": self.leaderboard.to_dict(),
             "report": str(self.report),
@@ -232,18 +238,22 @@ class Project:
         cfg = self.config
         raw = data if data is not None else self.collect()
         self._check_declared_columns(raw.frame)
+        check_target_column(raw.frame, cfg.problem.target)
         if prepared is None:
             prepared = self._try_prepare(raw)
         if prepared is not None:
             protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
         else:
             protected, pii, actions = self.protect(raw)
-        frame = protected.frame
-        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        # data.drop_columns are gone before the checks: dropping is the fix they suggest
+        dropped = self._dropped_columns(protected.frame)
+        frame = protected.frame.drop(columns=dropped)
+        pii = {c: kind for c, kind in pii.items() if c not in dropped}
+        actions = {c: action for c, action in actions.items() if c not in dropped}
+        target = cfg.problem.target
         task = cfg.problem.task
-        if task == "auto" and target is not None:
-            labels = frame[target].dropna()
-            task = infer_task(labels) if len(labels) else "auto"
+        if task == "auto" and not missing_mask(frame[target]).all():
+            task = infer_task(frame[target], categories=cfg.cleaning.categories)
         report = validate(
             frame,
             target=target,
@@ -254,6 +264,7 @@ class Project:
             label_time_column=cfg.data.label_time_column,
             origin=raw.origin,
             seed=cfg.training.seed,
+            categories=cfg.cleaning.categories,
         )
         findings = sorted(
             [
@@ -277,14 +288,24 @@ class Project:
         except LoopmlError:
             return None
 
+    def _dropped_columns(self, frame: pd.DataFrame) -> list[Any]:
+        """The columns of ``data.drop_columns`` in ``frame`` (never the target)."""
+        target = self.config.problem.target
+        return [c for c in self.config.data.drop_columns if c in frame.columns and c != target]
+
     def _holdout_mismatch(self, prepared: PreparedData) -> list[Finding]:
-        """Columns distributed clearly differently in the holdout than in the training part."""
-        X = prepared.X
+        """Columns distributed clearly differently in the holdout than in the training part.
+
+        The time column of a time-ordered split differs by construction and is not compared.
+        """
+        X = prepared.X.drop(columns=self._dropped_columns(prepared.X))
+        time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
         report = validate(
             X.iloc[prepared.split.train],
             target=None,
             task=None,
             quality=self.config.quality,
+            time_column=time_column if time_column in X.columns else None,
             holdout=X.iloc[prepared.split.holdout],
             seed=self.config.training.seed,
         )
@@ -294,18 +315,19 @@ class Project:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
         raw = self.collect()
+        self._check_declared_columns(raw.frame)
+        check_target_column(raw.frame, cfg.problem.target)
         prepared = self._try_prepare(raw)
         report = self.validate(raw, prepared)
         protected = prepared.data if prepared is not None else self.protect(raw)[0]
         frame = protected.frame
-        target = cfg.problem.target if cfg.problem.target in frame.columns else None
+        target = cfg.problem.target
         task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
-        if target is not None and task is None:
-            labels = frame[target].dropna()
-            report_task = infer_task(labels) if len(labels) else None
+        if task is None and not missing_mask(frame[target]).all():
+            report_task = infer_task(frame[target], categories=cfg.cleaning.categories)
         schema = infer_schema(
             frame,
-            target or "",
+            target,
             id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
             time_column=cfg.data.time_column,
             drop_columns=[c for c in cfg.data.drop_columns if c in frame.columns],
@@ -338,11 +360,18 @@ class Project:
         cfg = self.config
         data = data if data is not None else self.collect()
         self._check_declared_columns(data.frame)
-        resolve_problem(data.frame, cfg.problem)  # target problems first, with their own message
+        categories = cfg.cleaning.categories
+        # target problems first, with their own message
+        resolve_problem(data.frame, cfg.problem, categories=categories)
         data, pii, actions = self.protect(data)
         frame = data.frame
-        problem = resolve_problem(frame, cfg.problem)
+        problem = resolve_problem(frame, cfg.problem, categories=categories)
         notes = list(problem.notes)
+        # rows with a target, whose labels are the classes (spelling variants merged) before
+        # rows are compared; blank labels are missing, as the quality checks count them
+        frame = frame.loc[~missing_mask(frame[problem.target])]
+        labels = prepare_target(frame[problem.target], problem.task, problem)
+        frame = frame.assign(**{problem.target: labels})
         if cfg.cleaning.duplicates == "drop":
             duplicated = frame.duplicated()
             if duplicated.any():
@@ -351,9 +380,8 @@ class Project:
                 )
                 frame = frame.loc[~duplicated]
         problem = dataclasses.replace(problem, notes=tuple(notes))
-        has_target = frame[problem.target].notna()
-        frame = frame.loc[has_target].reset_index(drop=True)
-        y = prepare_target(frame[problem.target], problem.task).reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+        y = frame[problem.target]
         ids = list(cfg.data.id_columns)
         if cfg.data.group_column:
             ids.append(cfg.data.group_column)
@@ -429,7 +457,7 @@ class Project:
         from loopml.loop import decide_promotion
         from loopml.modeling import cv_folds, expected_cost, predict_scores, search
         from loopml.registry import ModelBundle
-        from loopml.reports import render_training_report
+        from loopml.reports import model_label, render_training_report
 
         cfg = self.config
         raw = self.collect()
@@ -437,6 +465,12 @@ class Project:
         quality = self.validate(raw, prepared)
         if quality.fails(cfg.quality.fail_on):
             raise DataError(_quality_failure(quality, cfg.quality.fail_on))
+        # how the training file writes numbers: the model reads text numbers the same way
+        dialect = (
+            source_dialect(cfg.data.source, self.root)
+            if isinstance(cfg.data.source, FileSource)
+            else None
+        )
         problem, split = prepared.problem, prepared.split
         X_train = prepared.X.iloc[split.train].reset_index(drop=True)
         y_train = prepared.y.iloc[split.train].reset_index(drop=True)
@@ -468,6 +502,7 @@ class Project:
             roles=prepared.schema.roles(),
             folds=folds,
             budget_seconds=cfg.training.budget_seconds,
+            max_trials=cfg.training.max_trials,
             classes=problem.classes,
             positive_class=problem.positive_class,
             families=cfg.training.models,
@@ -482,6 +517,7 @@ class Project:
             seed=cfg.training.seed,
             n_jobs=cfg.training.n_jobs,
             progress=progress,
+            numbers=dialect.numbers if dialect is not None else None,
         )
         evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
         if progress is not None:
@@ -498,11 +534,18 @@ class Project:
             n_bootstrap=1000,
             # diagnosis runs after the search, on a budget of its own
             budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            fit_seconds=_fold_fit(result.leaderboard.best, folds),
         )
         registry = self.registry
         champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
-        decision = decide_promotion(evaluation, champion_eval)
         best = result.leaderboard.best
+        decision = decide_promotion(
+            evaluation,
+            champion_eval,
+            leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
+            cv_score=best.mean,
+        )
+        model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         data_summary = {
             "origin": prepared.data.origin,
             "fingerprint": prepared.data.fingerprint,
@@ -540,12 +583,15 @@ class Project:
                 "cv_score": best.mean,
                 "privacy": prepared.privacy,
                 "privacy_salt_env": cfg.privacy.salt_env,
+                # the training file's dialect, declared or sniffed: files scored later are
+                # read the same way where they do not say otherwise
+                "csv_dialect": dialect.declared() if dialect is not None else None,
             },
         )
         summary = {
             "task": problem.task,
             "target": problem.target,
-            "model": best.family,
+            "model": model,
             **data_summary,
         }
         business: dict[str, float] = {}
@@ -570,7 +616,7 @@ class Project:
             evaluation,
             diagnostics,
             data=data_summary,
-            model=best.family,
+            model=model,
             description=None,
         )
         html = render_training_report(
@@ -595,7 +641,9 @@ class Project:
                 "split": split.strategy,
                 "budget_seconds": cfg.training.budget_seconds,
                 "cv_folds": len(folds),
-                "n_trials": len(result.leaderboard.trials),
+                "n_trials": sum(t.started for t in result.leaderboard.trials),
+                "max_trials": cfg.training.max_trials or "none",
+                "stopped_by": result.leaderboard.stopped_by,
                 "train_rows": len(split.train),
                 "holdout_rows": len(split.holdout),
                 "data_origin": prepared.data.origin,
@@ -614,10 +662,17 @@ class Project:
                     "loopml.data_fingerprint": prepared.data.fingerprint,
                     "loopml.gate_passed": str(evaluation.gate.passed).lower(),
                 },
+                version_tags=version_tags(
+                    family=model,
+                    metric=problem.metric,
+                    gate=evaluation.gate.gate or "none",
+                    gate_passed=evaluation.gate.passed,
+                ),
             )
-        registry.set_alias(version.version, decision.alias)
+        _move_alias(registry, version.version, decision.alias, decision.reason)
         report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
         write_text_atomic(report, html)
+        registry.set_tags(version.version, version_tags(report=str(report)))
         version = registry.version_info(version.version)
         return TrainResult(
             version=version,
@@ -661,13 +716,16 @@ class Project:
             path = self.path(data)
             if not path.is_file():
                 raise DataError(f"evaluation data {path} not found.")
-            frame = read_file(path, file_kind(path))
+            kind = file_kind(path)
+            frame = read_file(path, kind, key="scoring", dialect=self._input_dialect(bundle, path))
             if problem.target not in frame.columns:
                 raise DataError(
                     f"{path} has no target column {problem.target!r}; evaluation needs labels."
                 )
-            frame = frame[frame[problem.target].notna()].reset_index(drop=True)
-            y = prepare_target(frame[problem.target], problem.task)
+            # labels spelled as in training or by the same rules ("yes " for "Yes")
+            labels = prepare_target(frame[problem.target], problem.task, problem)
+            frame = frame[labels.notna()].reset_index(drop=True)
+            y = labels[labels.notna()].reset_index(drop=True)
             X = frame.drop(columns=[problem.target])
         else:
             prepared = self.prepare()
@@ -711,6 +769,19 @@ class Project:
             chunk_rows=self.config.scoring.chunk_rows,
             progress=progress,
             transform=self._privacy_replay(bundle),
+            dialect=self._input_dialect(bundle, source),
+        )
+
+    def _input_dialect(self, bundle: ModelBundle, path: Path) -> CsvDialect | None:
+        """How to read a CSV file to score or evaluate with ``bundle``: as its training data
+        was read, unless ``scoring.options`` or the file itself says otherwise."""
+        if file_kind(path) != "csv":
+            return None
+        return model_input_dialect(
+            path,
+            training_source=bundle.config.get("data", {}).get("source", {}),
+            trained=bundle.info.get("csv_dialect"),
+            options=self.config.scoring.options,
         )
 
     def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
@@ -743,7 +814,9 @@ class Project:
         try:
             version = self.registry.resolve("champion")
         except LoopmlError:
-            return RunResult(trained, None, "no champion to score with (the gate was not met)")
+            return RunResult(
+                trained, None, f"no champion to score with (this model: {trained.decision.reason})"
+            )
         summary = self.score(scoring_cfg.input, scoring_cfg.output, model=version)
         return RunResult(trained, summary)
 
@@ -756,11 +829,50 @@ class Project:
         return self.registry.version_info(ref)
 
     def promote(self, ref: str, alias: str = "champion") -> ModelVersionInfo:
-        """Move ``alias`` to a version (after checking its files are intact)."""
+        """Move ``alias`` to a version (after checking its files are intact).
+
+        The version's promotion reason says it was promoted by hand, and the version that
+        held the alias before says it lost it. A champion gives up its challenger alias.
+        """
         registry = self.registry
         _, info = registry.load(ref)
-        registry.set_alias(info.version, alias)
+        if alias not in info.aliases:
+            today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            reason = f"promoted by hand with `loopml models promote` on {today}"
+            _move_alias(registry, info.version, alias, reason)
         return registry.version_info(info.version)
+
+
+def _move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
+    """Point ``alias`` at ``version`` and record why; the version that held it says it lost
+    it, so ``models show`` never gives a stale reason."""
+    try:
+        before: str | None = registry.resolve(alias)
+    except LoopmlError:
+        before = None
+    registry.set_alias(version, alias)
+    if before is not None and before != version:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        registry.set_tags(
+            before,
+            version_tags(
+                promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
+            ),
+        )
+    previously = f"version {before}" if before not in (None, version) else "none"
+    registry.set_tags(
+        version,
+        version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
+    )
+
+
+def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
+    """``(rows, seconds)`` of one cross-validation fit of the chosen configuration (an
+    ensemble's trial has no time of its own)."""
+    if best.family == "ensemble" or best.seconds <= 0 or not folds:
+        return None
+    rows = sum(len(train) for train, _ in folds) / len(folds)  # time folds grow
+    return round(rows), best.seconds / len(folds)
 
 
 def _quality_failure(report: QualityReport, fail_on: str) -> str:

@@ -100,8 +100,13 @@ def test_training_report_renders_offline_without_errors(
         sections = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
         page.screenshot(path=str(artifacts_dir / "training-report.png"), full_page=True)
     assert seen.errors == []
-    assert [chart for chart, *_ in drawn] == [f"fig-{name}" for name in BINARY_CHARTS]
-    assert sorted(declared) == sorted(BINARY_CHARTS)
+    # the learning curve, or one sentence why there is none (its refits may not fit the
+    # diagnosis budget on a slow or busy machine)
+    charts = [
+        c for c in BINARY_CHARTS if c != "learning_curve" or 'id="no-learning-curve"' not in html
+    ]
+    assert [chart for chart, *_ in drawn] == [f"fig-{name}" for name in charts]
+    assert sorted(declared) == sorted(charts)
     for chart, traces, rendered, svgs in drawn:
         assert traces > 0 and svgs > 0, chart
         assert rendered >= traces, chart  # every declared trace was drawn

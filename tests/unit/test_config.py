@@ -256,8 +256,8 @@ def test_unknown_task_lists_the_allowed_tasks() -> None:
 def test_unknown_metric_lists_the_known_metrics() -> None:
     message = error_of(with_problem("metric: auc"))
     assert message.splitlines()[1] == (
-        f"problem.metric: unknown metric 'auc'; allowed: {', '.join(ALL_METRICS)}, got 'auc' "
-        "(loopml.yaml, line 4)."
+        f"problem.metric: unknown metric 'auc'; did you mean 'roc_auc'? Allowed: "
+        f"{', '.join(ALL_METRICS)} (loopml.yaml, line 4)."
     )
 
 
@@ -342,71 +342,76 @@ def test_empty_target_is_rejected() -> None:
     [
         (
             with_problem('positive_class: "yes"', task="regression"),
-            "problem: positive_class only applies to binary tasks, not regression "
-            "(loopml.yaml, line 2).",
+            "problem.positive_class: positive_class only applies to binary tasks, not regression "
+            "(loopml.yaml, line 4; problem.task on line 3).",
         ),
         (
             with_problem("positive_class: a", task="multiclass"),
-            "problem: positive_class only applies to binary tasks, not multiclass "
-            "(loopml.yaml, line 2).",
+            "problem.positive_class: positive_class only applies to binary tasks, not multiclass "
+            "(loopml.yaml, line 4; problem.task on line 3).",
         ),
         (
             with_problem("metric: roc_auc", task="regression"),
-            "problem: metric 'roc_auc' is a classification metric but task is regression; "
-            f"use one of {', '.join(REGRESSION_METRICS)} (loopml.yaml, line 2).",
+            "problem.metric: metric 'roc_auc' is a classification metric but task is regression; "
+            f"use one of {', '.join(REGRESSION_METRICS)} (loopml.yaml, line 4; problem.task on "
+            "line 3).",
         ),
         (
             with_problem("metric: rmse", task="binary"),
-            "problem: metric 'rmse' is a regression metric but task is binary; "
-            f"use one of {', '.join(CLASSIFICATION_METRICS)} (loopml.yaml, line 2).",
+            "problem.metric: metric 'rmse' is a regression metric but task is binary; "
+            f"use one of {', '.join(CLASSIFICATION_METRICS)} (loopml.yaml, line 4; problem.task "
+            "on line 3).",
         ),
         (
             with_problem("metric: mae", task="multiclass"),
-            "problem: metric 'mae' is a regression metric but task is multiclass; "
-            f"use one of {', '.join(CLASSIFICATION_METRICS)} (loopml.yaml, line 2).",
+            "problem.metric: metric 'mae' is a regression metric but task is multiclass; "
+            f"use one of {', '.join(CLASSIFICATION_METRICS)} (loopml.yaml, line 4; problem.task "
+            "on line 3).",
         ),
         (
             with_problem('success: "rmse <= 0.5"', task="binary"),
-            "problem: success gate metric 'rmse' does not apply to binary (loopml.yaml, line 2).",
+            "problem.success: success gate metric 'rmse' does not apply to binary "
+            "(loopml.yaml, line 4; problem.task on line 3).",
         ),
         (
             with_problem('success: "accuracy >= 0.5"', task="regression"),
-            "problem: success gate metric 'accuracy' does not apply to regression "
-            "(loopml.yaml, line 2).",
+            "problem.success: success gate metric 'accuracy' does not apply to regression "
+            "(loopml.yaml, line 4; problem.task on line 3).",
         ),
         (
             BASE + "training:\n  split: time\n",
-            "(top level): training.split is 'time' but data.time_column is not set "
-            "(loopml.yaml, line 1).",
+            "training.split: 'time' needs data.time_column, which is not set; set it, or choose "
+            "another split (loopml.yaml, line 8).",
         ),
         (
             BASE + "training:\n  split: group\n",
-            "(top level): training.split is 'group' but data.group_column is not set "
-            "(loopml.yaml, line 1).",
+            "training.split: 'group' needs data.group_column, which is not set; set it, or "
+            "choose another split (loopml.yaml, line 8).",
         ),
         (
             BASE.replace("task: binary", "task: regression") + "training:\n  split: stratified\n",
-            "(top level): training.split 'stratified' needs a classification task "
-            "(loopml.yaml, line 1).",
+            "training.split: 'stratified' needs a classification task; use random for "
+            "regression (loopml.yaml, line 8; problem.task on line 3).",
         ),
         (
             BASE + "  id_columns: [customer_id, churned]\n",
-            "(top level): problem.target 'churned' is also listed in data.id_columns "
-            "(loopml.yaml, line 1).",
+            "data.id_columns: lists the target 'churned' (problem.target); remove it from the id "
+            "columns (loopml.yaml, line 7; problem.target on line 4).",
         ),
         (
             BASE + "  drop_columns: [churned]\n",
-            "(top level): problem.target 'churned' is also listed in data.drop_columns "
-            "(loopml.yaml, line 1).",
+            "data.drop_columns: lists the target 'churned' (problem.target); remove it from the "
+            "dropped columns (loopml.yaml, line 7; problem.target on line 4).",
         ),
         (
             BASE + "  time_column: churned\n",
-            "(top level): problem.target 'churned' cannot also be data.time_column "
-            "(loopml.yaml, line 1).",
+            "data.time_column: is the target 'churned' (problem.target); the time column must be "
+            "another column (loopml.yaml, line 7; problem.target on line 4).",
         ),
         (
             BASE + "scoring:\n  input: new.csv\n",
-            "scoring: scoring needs both input and output, or neither (loopml.yaml, line 7).",
+            "scoring.input: scoring.input is set but scoring.output is not; give both, or "
+            "neither (loopml.yaml, line 8).",
         ),
     ],
     ids=[
@@ -440,19 +445,17 @@ def test_impossible_combinations(text: str, expected: str) -> None:
         (
             "roc_auc >> 0.8",
             "problem.success: success gate 'roc_auc >> 0.8' is not of the form "
-            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80', got 'roc_auc >> 0.8' "
-            "(loopml.yaml, line 4).",
+            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (loopml.yaml, line 4).",
         ),
         (
             "roc_auc >= high",
             "problem.success: success gate 'roc_auc >= high' is not of the form "
-            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80', got 'roc_auc >= high' "
-            "(loopml.yaml, line 4).",
+            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (loopml.yaml, line 4).",
         ),
         (
             "auc >= 0.8",
-            f"problem.success: success gate names unknown metric 'auc'; known: "
-            f"{', '.join(ALL_METRICS)}, got 'auc >= 0.8' (loopml.yaml, line 4).",
+            "problem.success: success gate names unknown metric 'auc'; did you mean 'roc_auc'? "
+            f"Known: {', '.join(ALL_METRICS)}, got 'auc >= 0.8' (loopml.yaml, line 4).",
         ),
     ],
 )
@@ -581,16 +584,52 @@ def test_gate_parse(text: str, metric: str, op: str, threshold: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "roc_auc", "roc_auc >= ", ">= 0.8", "roc_auc = 0.8", "roc_auc => 0.8", "ROC_AUC > 1"],
+    ["", "roc_auc", "roc_auc >= ", ">= 0.8", "roc_auc = 0.8", "roc_auc => 0.8"],
 )
 def test_gate_parse_rejects_malformed_text(text: str) -> None:
     with pytest.raises(ValueError, match=r"is not of the form '<metric> <op> <number>'"):
         Gate.parse(text)
 
 
-def test_gate_parse_rejects_unknown_metric() -> None:
-    with pytest.raises(ValueError, match=r"^success gate names unknown metric 'auc'; known: "):
-        Gate.parse("auc >= 0.8")
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("auc >= 0.8", "roc_auc"), ("ROC_AUC > 0.8", "roc_auc"), ("logloss <= 0.3", "log_loss")],
+)
+def test_gate_parse_rejects_unknown_metric_and_says_which_was_meant(text: str, meant: str) -> None:
+    name = text.split()[0]
+    with pytest.raises(
+        ValueError,
+        match=rf"^success gate names unknown metric '{name}'; did you mean '{meant}'\? Known: ",
+    ):
+        Gate.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("auc", "roc_auc"),
+        ("AUC", "roc_auc"),
+        ("logloss", "log_loss"),
+        ("mse", "rmse"),
+        ("r2_score", "r2"),
+        ("average_precision", "pr_auc"),
+        ("balanced accuracy", "balanced_accuracy"),
+        ("acuracy", "accuracy"),
+    ],
+)
+def test_unknown_metric_suggests_the_one_meant(written: str, meant: str) -> None:
+    message = error_of(with_problem(f"metric: {written}"))
+    assert message.splitlines()[1].startswith(
+        f"problem.metric: unknown metric {written!r}; did you mean {meant!r}? Allowed: "
+    )
+
+
+def test_unknown_metric_without_a_likely_meaning_lists_the_allowed_ones() -> None:
+    message = error_of(with_problem("metric: speed"))
+    assert message.splitlines()[1] == (
+        f"problem.metric: unknown metric 'speed'; allowed: {', '.join(ALL_METRICS)} "
+        "(loopml.yaml, line 4)."
+    )
 
 
 def test_gate_parse_r2() -> None:
@@ -613,3 +652,18 @@ def test_gate_str_round_trips() -> None:
     gate = Gate.parse("roc_auc >= 0.80")
     assert str(gate) == "roc_auc >= 0.8"
     assert Gate.parse(str(gate)) == gate
+
+
+def test_expectation_range_points_at_min_and_names_the_line_of_max() -> None:
+    text = BASE + "quality:\n  expectations:\n    age:\n      min: 5\n      max: 1\n"
+    assert error_of(text).splitlines()[1:] == [
+        "quality.expectations.age.min: min 5.0 is greater than max 1.0 "
+        "(loopml.yaml, line 10; quality.expectations.age.max on line 11)."
+    ]
+
+
+def test_training_max_trials_caps_the_search() -> None:
+    assert parse_config(BASE).training.max_trials is None  # the budget alone decides
+    assert parse_config(BASE + "training:\n  max_trials: 20\n").training.max_trials == 20
+    message = error_of(BASE + "training:\n  max_trials: 0\n")
+    assert "training.max_trials" in message and "line 8" in message

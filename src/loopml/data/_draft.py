@@ -2,41 +2,98 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from loopml.config import ProblemConfig, parse_config
-from loopml.data._problem import resolve_problem
-from loopml.data._schema import infer_schema
+from loopml.config import ProblemConfig, parse_config, reader_options
+from loopml.data._baseline import Baseline, draft_gate, measure_baseline, prior_log_loss
+from loopml.data._dialect import CsvDialect, sniff_dialect
+from loopml.data._numbers import NumberFormat
+from loopml.data._privacy import KIND_NAMES, detect_pii
+from loopml.data._problem import Problem, prepare_target, resolve_problem
+from loopml.data._schema import ColumnSchema, infer_schema
 from loopml.data._sources import file_kind, read_file
+from loopml.errors import ConfigError, DataError, LoopmlError
+
+#: An id column has at most this share of repeated or missing values.
+ID_DUPLICATES = 0.01
 
 
-def draft_config(data_path: Path, target: str, project_dir: Path, name: str | None = None) -> str:
-    """The text of a commented ``loopml.yaml`` for ``data_path`` predicting ``target``."""
+def draft_config(
+    data_path: Path,
+    target: str,
+    project_dir: Path,
+    name: str | None = None,
+    *,
+    sep: str | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+) -> str:
+    """The text of a commented ``loopml.yaml`` for ``data_path`` predicting ``target``.
+
+    Parameters
+    ----------
+    data_path
+        The data file (CSV or Parquet), relative to the current directory or absolute.
+    target
+        The column to predict.
+    project_dir
+        Where the project file goes; the data path is written relative to it.
+    name
+        The project name (default: the directory's).
+    sep, decimal, thousands
+        How the CSV file is written; what is not given is sniffed from the file. What was
+        given or found goes into ``data.source.options``, so every later command reads the
+        file the same way.
+
+    Raises
+    ------
+    ConfigError
+        ``sep``, ``decimal`` or ``thousands`` is not a separator loopml reads.
+    DataError
+        The file cannot be read, is read ambiguously (the message names the ``init`` flag to
+        pass), has no rows, or lacks the target.
+    """
     kind = file_kind(data_path)
-    frame = read_file(data_path, kind)
+    dialect = None
+    declared: dict[str, str] = {}
+    if kind == "csv":
+        declared = {
+            k: v
+            for k, v in {"sep": sep, "decimal": decimal, "thousands": thousands}.items()
+            if v is not None
+        }
+        try:
+            declared = reader_options(declared)
+        except ValueError as exc:
+            raise ConfigError(f"init: {str(exc).replace('options.', '--')}.") from exc
+        if data_path.is_file() and data_path.stat().st_size:
+            dialect = sniff_dialect(data_path, declared, where="init")
+    frame = read_file(data_path, kind, dialect=dialect, where="init")
     if len(frame) == 0:
-        from loopml.errors import DataError
-
         raise DataError(f"{data_path} has a header but no rows; init needs data to look at.")
     problem = resolve_problem(frame, ProblemConfig(target=target))
+    features = frame.drop(columns=[target])
+    pii = detect_pii(features)
     schema = infer_schema(frame, target)
-    ids = [c for c in schema.columns if c.role == "id" and c.pii is None]
-    pii = [c for c in schema.columns if c.pii is not None]
-    times = [c for c in schema.columns if c.role == "datetime"]
-    texts = [c for c in schema.columns if c.role == "text"]
-    try:
-        rel = data_path.resolve().relative_to(project_dir.resolve())
-    except ValueError:
-        rel = data_path.resolve()
+    ids = [c for c in schema.columns if c.role == "id" and c.name not in pii]
+    ids = [c for c in ids if _is_unique(frame[c.name])]
+    times = [c for c in schema.columns if c.role == "datetime" and c.name not in pii]
+    texts = [c for c in schema.columns if c.role == "text" and c.name not in pii]
+    rel = _relative(data_path, project_dir)
     name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", project_dir.resolve().name or "project")
     if not re.match(r"^[A-Za-z0-9]", name):
         name = "project-" + name.lstrip("-_.")
 
-    gate = _suggest_gate(problem.task, frame[target])
+    used = [
+        c
+        for c in schema.columns
+        if c.is_feature and c.name not in pii and c.role in ("numeric", "boolean", "categorical")
+    ]
+    gate, why = _gate(frame, problem, [*used, *times])
     lines = [
         "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
         f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
@@ -48,7 +105,8 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
         f"  target: {_quote(target)}",
     ]
     if problem.task == "binary":
-        counts = frame[target].value_counts(normalize=True)
+        labels = prepare_target(frame[target], problem.task, problem)  # variants merged
+        counts = labels.value_counts(normalize=True)
         share = counts.get(problem.positive_class, float("nan"))
         lines.append(
             f"  positive_class: {_quote(problem.positive_class)}   # REVIEW: the class to detect "
@@ -59,11 +117,12 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
             f"  # {len(problem.classes)} classes: {', '.join(map(str, problem.classes[:10]))}"
         )
     lines.append(f"  metric: {problem.metric}          # the primary metric used to rank models")
+    lines.append(f"  # {why}")
     lines.append(f'  success: "{gate}"   # REVIEW: the gate a model must pass to become champion')
     lines += [
         "",
         "data:",
-        f"  source: {{type: {kind}, path: {_quote(str(rel))}}}",
+        *_source_lines(kind, rel, dialect, declared),
         f"  id_columns: [{', '.join(_quote(c.name) for c in ids)}]"
         + ("   # detected: " + "; ".join(f"{c.name} ({c.reason})" for c in ids) if ids else ""),
     ]
@@ -75,11 +134,11 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
         )
     else:
         lines.append("  # time_column: none detected")
-    drop = [c.name for c in pii]
     lines.append(
-        f"  drop_columns: [{', '.join(_quote(c) for c in drop)}]"
+        f"  drop_columns: [{', '.join(_quote(c) for c in pii)}]"
         + (
-            "   # personal data detected: " + "; ".join(f"{c.name} ({c.pii})" for c in pii)
+            "   # personal data detected: "
+            + "; ".join(f"{c} ({KIND_NAMES.get(kind_, kind_)})" for c, kind_ in pii.items())
             if pii
             else ""
         )
@@ -107,15 +166,82 @@ def draft_config(data_path: Path, target: str, project_dir: Path, name: str | No
     return text
 
 
-def _suggest_gate(task: str, target: pd.Series) -> str:
+def _is_unique(values: pd.Series) -> bool:
+    """Unique, or nearly: at most :data:`ID_DUPLICATES` of the rows repeat or miss a value."""
+    n = len(values)
+    return n > 0 and (n - values.dropna().nunique()) <= ID_DUPLICATES * n
+
+
+def _relative(data_path: Path, project_dir: Path) -> str:
+    """The data path as the project file will read it: relative to its directory."""
+    try:
+        return Path(os.path.relpath(data_path.resolve(), project_dir.resolve())).as_posix()
+    except ValueError:  # another drive (Windows): only an absolute path reaches it
+        return str(data_path.resolve())
+
+
+def _source_lines(
+    kind: str, path: str, dialect: CsvDialect | None, declared: dict[str, str]
+) -> list[str]:
+    """``data.source``, with the CSV options every later command must read the file with:
+    a separator other than ',', and the decimal mark and thousands separator that the file
+    or the flags decided, where they differ from pandas' defaults."""
+    plain = [f"  source: {{type: {kind}, path: {_quote(path)}}}"]
+    if dialect is None:
+        return plain
+    known = set(declared) | set(dialect.sniffed)
+    numbers = dialect.numbers
+    options = {}
+    if dialect.sep != ",":
+        options["sep"] = dialect.sep
+    if "decimal" in known and (numbers.decimal != "." or dialect.sep != ","):
+        options["decimal"] = numbers.decimal
+    if (
+        "thousands" in known
+        and numbers.thousands != NumberFormat.natural(numbers.decimal).thousands
+    ):
+        options["thousands"] = numbers.thousands
+    if not options:
+        return plain
+    shown = ", ".join(f"{k}: {_option(v)}" for k, v in options.items())
+    how = "as given to init" if set(options) <= set(declared) else "sniffed from the file"
+    thousands = _option(numbers.thousands) if numbers.thousands else "none"
+    return [
+        f"  source: {{type: {kind}, path: {_quote(path)}, options: {{{shown}}}}}",
+        f"  # REVIEW: how the file is written ({how}): separator {_option(dialect.sep)}, "
+        f"decimal mark {_option(numbers.decimal)}, thousands separator {thousands}",
+    ]
+
+
+def _option(value: str) -> str:
+    return '"\\t"' if value == "\t" else '"' + value.replace('"', '\\"') + '"'
+
+
+def _gate(frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema]) -> tuple[str, str]:
+    """The drafted success gate and the comment saying where it comes from."""
+    labels = prepare_target(frame[problem.target], problem.task, problem)  # variants merged
+    prior = prior_log_loss(labels) if problem.task == "multiclass" else None
+    try:
+        baseline: Baseline = measure_baseline(frame, problem, features)
+    except (LoopmlError, ValueError) as exc:
+        return _fixed_gate(problem.task, prior), f"no baseline measured ({exc}); a generic gate"
+    gate, margin = draft_gate(baseline, prior)
+    note = f"{baseline.describe()}; {margin}"
+    perfect = {"roc_auc": 0.995, "r2": 0.995}
+    if baseline.mean >= perfect.get(baseline.metric, 2.0) or (
+        baseline.metric == "log_loss" and baseline.mean <= 0.01
+    ):
+        note += ". REVIEW: near perfect; check `loopml validate` for leakage"
+    return gate, note
+
+
+def _fixed_gate(task: str, prior: float | None) -> str:
     if task == "regression":
         return "r2 >= 0.5"
     if task == "binary":
         return "roc_auc >= 0.75"
     # multiclass: 10% below the log loss of always predicting the class frequencies
-    shares = target.dropna().value_counts(normalize=True).to_numpy()
-    prior = float(-(shares * np.log(shares)).sum())
-    return f"log_loss <= {0.9 * prior:.3f}"
+    return f"log_loss <= {0.9 * (prior or 0.0):.3f}"
 
 
 def _quote(value: object) -> str:

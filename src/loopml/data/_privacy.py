@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.config import PrivacyConfig
-from loopml.data._quality_base import is_text
-from loopml.data._schema import _EMAIL
+from loopml.data._schema import _EMAIL, is_text
 from loopml.errors import ConfigError
 from loopml.types import Finding
 

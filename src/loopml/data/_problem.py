@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Gate, ProblemConfig
+from loopml.config import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    CategoryCleaning,
+    Gate,
+    ProblemConfig,
+)
+from loopml.data._labels import match_labels, spelling_map
+from loopml.data._schema import is_text, missing_mask
 from loopml.errors import ConfigError, DataError
 from loopml.metrics import default_metric
 from loopml.types import TaskKind
@@ -28,6 +36,8 @@ class Problem:
     classes: tuple[Any, ...] = ()
     positive_class: Any = None
     notes: tuple[str, ...] = field(default=())
+    #: Spelling variants of the classes merged in training (trimmed label -> class).
+    labels: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_classification(self) -> bool:
@@ -41,6 +51,7 @@ class Problem:
             "gate": str(self.gate) if self.gate else None,
             "classes": [_jsonable(c) for c in self.classes],
             "positive_class": _jsonable(self.positive_class),
+            "labels": {k: _jsonable(v) for k, v in self.labels.items()},
         }
 
     @classmethod
@@ -52,6 +63,7 @@ class Problem:
             gate=Gate.parse(data["gate"]) if data.get("gate") else None,
             classes=tuple(data.get("classes", ())),
             positive_class=data.get("positive_class"),
+            labels=dict(data.get("labels") or {}),
         )
 
 
@@ -59,9 +71,17 @@ def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def infer_task(target: pd.Series) -> TaskKind:
-    """binary, multiclass or regression from the target's values."""
-    values = target.dropna()
+def infer_task(target: pd.Series, *, categories: CategoryCleaning | None = None) -> TaskKind:
+    """binary, multiclass or regression from the target's values.
+
+    Text labels are counted after merging their spelling variants by the rules of
+    ``categories`` (``cleaning.categories``; the defaults when None): ``Yes``, ``yes `` and
+    ``YES`` are one class, so those and ``No`` make a binary target.
+    """
+    values = target[~missing_mask(target)]
+    if is_text(values):
+        n_classes = len(set(spelling_map(values, categories).values()))
+        return "binary" if n_classes <= 2 else "multiclass"
     n_unique = values.nunique()
     if n_unique <= 2:
         return "binary"
@@ -75,8 +95,16 @@ def infer_task(target: pd.Series) -> TaskKind:
     return "multiclass"
 
 
-def prepare_target(values: pd.Series, task: TaskKind) -> pd.Series:
-    """Target values in a type every estimator accepts: floats, ints, bools or strings."""
+def prepare_target(values: pd.Series, task: TaskKind, problem: Problem | None = None) -> pd.Series:
+    """Target values in a type every estimator accepts: floats, ints, bools or strings.
+
+    Blank text is missing (None or NaN). With ``problem`` (a classification problem already
+    resolved, e.g. the registered model's), text labels are mapped onto its classes by the
+    rules that merged them in training, so a labelled file spelling ``yes `` or ``YES`` is
+    scored against the class ``Yes``; labels that match no class stay as they are.
+    """
+    if is_text(values):
+        values = values.mask(missing_mask(values))
     if task == "regression":
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & values.notna()
@@ -88,6 +116,8 @@ def prepare_target(values: pd.Series, task: TaskKind) -> pd.Series:
                 "problem.task to binary/multiclass."
             )
         return numbers.astype(float)
+    if problem is not None and problem.classes and is_text(values):
+        return match_labels(values, problem.classes, problem.labels)
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
         return values
     if pd.api.types.is_float_dtype(values):
@@ -98,8 +128,31 @@ def prepare_target(values: pd.Series, task: TaskKind) -> pd.Series:
     return values.astype("string").str.strip().astype(object).where(values.notna(), None)
 
 
-def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: int = 2) -> Problem:
+def check_target_column(frame: pd.DataFrame, target: str) -> None:
+    """Raise a :class:`DataError` naming close column names when ``target`` is not a column."""
+    if target in frame.columns:
+        return
+    close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    shown = ", ".join(map(str, list(frame.columns)[:20]))
+    raise DataError(
+        f"target column {target!r} (problem.target) is not in the data.{hint} Columns are: {shown}."
+    )
+
+
+def resolve_problem(
+    frame: pd.DataFrame,
+    cfg: ProblemConfig,
+    *,
+    min_class_rows: int = 2,
+    categories: CategoryCleaning | None = None,
+) -> Problem:
     """Check the target against the data and settle task, classes and metric.
+
+    Text labels of a classification target are merged by the rules of ``categories``
+    (``cleaning.categories``, the defaults when None) like a category column's: the classes
+    are the most common spelling of each group, the variants are in ``Problem.labels`` and
+    the merge is said in ``Problem.notes``.
 
     Raises
     ------
@@ -109,27 +162,33 @@ def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: 
         The configured metric, gate or positive class does not fit the data.
     """
     target = cfg.target
-    if target not in frame.columns:
-        close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        shown = ", ".join(map(str, list(frame.columns)[:20]))
-        raise DataError(
-            f"target column {target!r} (problem.target) is not in the data.{hint} "
-            f"Columns are: {shown}."
-        )
+    check_target_column(frame, target)
     raw = frame[target]
-    n_missing = int(raw.isna().sum())
+    missing = missing_mask(raw)
+    n_missing = int(missing.sum())
     if n_missing == len(raw):
         raise DataError(f"target column {target!r} has no values: every row is missing.")
     if cfg.task == "auto":
-        labels = raw if pd.api.types.is_numeric_dtype(raw) else raw.astype("string").str.strip()
-        task: TaskKind = infer_task(labels)
+        task: TaskKind = infer_task(raw, categories=categories)
     else:
         task = cfg.task  # type: ignore[assignment]
-    values = prepare_target(raw.dropna(), task)
+    values = prepare_target(raw[~missing], task)
     notes = []
     if n_missing:
         notes.append(f"{n_missing} rows without a target value are left out of training")
+    variants: dict[str, Any] = {}
+    if task != "regression" and is_text(values):
+        spellings = spelling_map(values, categories)
+        variants = {k: v for k, v in spellings.items() if k != v}
+        if variants:
+            merged = values.isin(list(variants))
+            values = values.map(spellings)
+            shown = "; ".join(f"{k!r} → {v!r}" for k, v in list(variants.items())[:5])
+            more = f" and {len(variants) - 5} more" if len(variants) > 5 else ""
+            notes.append(
+                f"target labels spelled differently merged into one class each by the "
+                f"cleaning.categories rules ({shown}{more}; {int(merged.sum())} rows)"
+            )
     if values.nunique() < 2:
         only = _jsonable(values.iloc[0])
         raise DataError(
@@ -176,6 +235,7 @@ def resolve_problem(frame: pd.DataFrame, cfg: ProblemConfig, *, min_class_rows: 
         classes=classes,
         positive_class=positive,
         notes=tuple(notes),
+        labels=variants,
     )
 
 

@@ -9,6 +9,7 @@ over whole columns and matrices, so a million rows by fifty columns take seconds
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 from typing import Any
@@ -38,7 +39,16 @@ from loopml.data._profile_types import (
     Work,
     iso_text,
 )
-from loopml.data._schema import ColumnSchema, Role, Schema, infer_column, to_datetime, to_numeric
+from loopml.data._schema import (
+    ColumnSchema,
+    Role,
+    Schema,
+    infer_column,
+    is_text,
+    missing_mask,
+    to_datetime,
+    to_numeric,
+)
 from loopml.errors import ConfigError, DataError
 from loopml.types import TaskKind
 
@@ -108,8 +118,10 @@ def profile(
     names = [str(c) for c in frame.columns]
     if target is not None and target not in names:
         shown = ", ".join(names[:20])
+        close = difflib.get_close_matches(target, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise DataError(
-            f"target column {target!r} is not in the data; the columns are: {shown}. "
+            f"target column {target!r} is not in the data.{hint} The columns are: {shown}. "
             "Check problem.target in loopml.yaml or the --target option."
         )
     n_rows = len(frame)
@@ -136,11 +148,16 @@ def profile(
         raw = frame.iloc[:, names.index(target)]
         kind = _task(raw) if task in (None, "auto") else task  # type: ignore[assignment]
 
-    na = frame.isna().to_numpy(dtype=bool)
+    # missing as the quality findings count it: blank text is missing too
+    na = np.zeros(frame.shape, dtype=bool)
+    for pos in range(frame.shape[1]):
+        na[:, pos] = missing_mask(frame.iloc[:, pos]).to_numpy(dtype=bool)
     work = Work()
     columns = []
     for pos, name in enumerate(names):
         values = _hashable(frame.iloc[:, pos])
+        if is_text(values):
+            values = values.mask(na[:, pos])
         part = values.take(idx) if idx is not None else values
         if name == target:
             role: Role = "numeric" if kind == "regression" else "categorical"

@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.config import QualityConfig
+from loopml.config import CategoryCleaning, QualityConfig
 from loopml.data._quality_base import (
     N_EXAMPLES,
     describe,
-    missing_mask,
     names_text,
     plain,
     positions,
@@ -49,6 +48,7 @@ from loopml.data._quality_rules import (
     target_findings,
 )
 from loopml.data._quality_stats import holdout_findings, leakage_findings
+from loopml.data._schema import missing_mask
 from loopml.data._sources import hashable
 from loopml.types import SEVERITY_ORDER, Finding, QualityReport, Severity
 
@@ -68,6 +68,7 @@ def validate(
     origin: str = "",
     seed: int = 0,
     max_rows: int = 200_000,
+    categories: CategoryCleaning | None = None,
 ) -> QualityReport:
     """Check a table against the data contract and common quality problems.
 
@@ -97,6 +98,9 @@ def validate(
         Seed of the row sample.
     max_rows
         Checks that need no exact count run on a sample of at most this many rows.
+    categories
+        ``cleaning.categories``: the rules that merge spelling variants of the target's labels
+        before the target is checked (the defaults when None), as training merges them.
 
     Returns
     -------
@@ -156,19 +160,21 @@ def validate(
         findings += id_like_findings(col, note)
         findings += cardinality_findings(col, quality, note)
         findings += text_type_findings(col, note, scale)
-        findings += spelling_findings(col, note, scale, is_target=False)
+        findings += spelling_findings(col, note, scale)
         findings += outlier_findings(frame[name], col, note, scale)
     findings += expectation_findings(frame, by_label, quality.expectations)
 
     if target is not None:
-        resolved, about_target = target_findings(frame, target, target_col, task, quality)
+        resolved, about_target, spellings = target_findings(
+            frame, target, target_col, task, quality, categories
+        )
         findings += about_target
         if target_col is not None and resolved is not None:
-            tcol = columns[target_col]
-            if resolved != "regression":
-                findings += spelling_findings(tcol, note, scale, is_target=True)
-            else:
-                findings += outlier_findings(frame[target_col], tcol, note, scale)
+            if resolved == "regression":
+                findings += outlier_findings(frame[target_col], columns[target_col], note, scale)
+            elif spellings:  # the leakage checks see the classes training sees
+                sample = sample.copy()
+                sample[target_col] = sample[target_col].astype("string").str.strip().map(spellings)
             features = [c for c in frame.columns if c != target_col and c not in ids]
             kinds = {c: columns[c].role for c in features}
             findings += leakage_findings(

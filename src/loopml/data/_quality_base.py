@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from loopml.data._schema import _ID_NAME, to_datetime, to_numeric
+from loopml.data._schema import _ID_NAME, is_text, to_datetime, to_numeric
 
 N_EXAMPLES = 5
 #: A text column holds numbers when more than this share of its values parse as numbers
@@ -76,27 +76,10 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def is_text(values: pd.Series) -> bool:
-    return (
-        pd.api.types.is_string_dtype(values)
-        or pd.api.types.is_object_dtype(values)
-        or isinstance(values.dtype, pd.CategoricalDtype)
-    )
-
-
 def present_text(values: pd.Series) -> pd.Series:
     """Non-missing, non-blank values as text, unstripped."""
     text = values.dropna().astype("string")
     return text[text.str.strip() != ""].astype(object)
-
-
-def missing_mask(values: pd.Series) -> pd.Series:
-    """Missing values, with blank text counted as missing."""
-    missing = values.isna()
-    if is_text(values):
-        blank = values.astype("string").str.strip() == ""
-        missing |= blank.fillna(False).astype(bool)
-    return missing
 
 
 def positions(mask: pd.Series | np.ndarray, limit: int = N_EXAMPLES) -> tuple[int, ...]:

@@ -29,6 +29,8 @@ from loopml.types import Finding
 #: Outliers: values beyond this many interquartile ranges outside the quartiles (Tukey's
 #: "far out" fences).
 IQR_FACTOR = 3.0
+#: A number column with at most this many distinct integer values is treated as levels.
+DISCRETE_LEVELS = 30
 #: Two labels are spellings of one when difflib's ratio of their normalised forms reaches this.
 SIMILARITY = 0.88
 _MAX_LABELS_COMPARED = 300
@@ -253,34 +255,28 @@ def spelling_groups(counts: pd.Series, similarity: float = SIMILARITY) -> list[l
     return sorted(out, key=lambda g: -sum(int(counts[label]) for label in g))
 
 
-def spelling_findings(
-    col: ColumnFacts, note: str, scale: float, *, is_target: bool
-) -> list[Finding]:
-    if not (col.is_categorical or (is_target and col.kind == "text")) or len(col.counts) < 2:
+def spelling_findings(col: ColumnFacts, note: str, scale: float) -> list[Finding]:
+    """Labels of a category column spelled in several ways (the target's are checked by
+    :func:`~loopml.data._quality_rules.target_spelling_findings`)."""
+    if not col.is_categorical or len(col.counts) < 2:
         return []
     groups = spelling_groups(col.counts)
     if not groups:
         return []
     rows = sum(int(col.counts[label]) for g in groups for label in g[1:])
     shown = "; ".join(" / ".join(repr(str(v)) for v in g[:6]) for g in groups[:3])
-    if is_target:
-        suggestion = (
-            "Each spelling of the target is a separate class: fix the labels at the source "
-            "(or in the query) so every class has one spelling."
-        )
-    else:
-        suggestion = (
-            "cleaning.categories.normalize and merge_similar (on by default) map them to the "
-            "most common spelling; fix the source to be sure, or declare the valid labels in "
-            f"quality.expectations.{col.label}.allowed."
-        )
+    suggestion = (
+        "cleaning.categories.normalize and merge_similar (on by default) map them to the "
+        "most common spelling; fix the source to be sure, or declare the valid labels in "
+        f"quality.expectations.{col.label}.allowed."
+    )
     return [
         Finding(
             id="inconsistent-spellings",
             severity="warning",
             column=col.label,
             count=scaled(rows, scale),
-            message=f"{'target ' if is_target else ''}column {col.label!r} spells "
+            message=f"column {col.label!r} spells "
             f"{len(groups)} label(s) in several ways: {shown}; {scaled(rows, scale):,} rows "
             f"use a less common spelling{note}.",
             examples=tuple([str(v) for v in g[:6]] for g in groups[:N_EXAMPLES]),
@@ -289,8 +285,43 @@ def spelling_findings(
     ]
 
 
+def _discrete_fences(
+    levels: np.ndarray, lo: float, hi: float, iqr: float
+) -> tuple[float, float, str]:
+    """Fences of a column of few integer levels, widened over the levels that go on from the
+    ones inside without a gap: the tail of a bounded count (years of schooling 1 to 16) is
+    part of the distribution; a placeholder such as 99 beyond a gap is not.
+
+    A gap is a step between neighbouring levels wider than the IQR and than twice the usual
+    step inside the fences.
+    """
+    inside = levels[(levels >= lo) & (levels <= hi)]
+    if not len(inside):
+        return lo, hi, ""
+    step = float(np.median(np.diff(inside))) if len(inside) > 1 else 1.0
+    allowed = max(iqr, 2 * step)
+    top, bottom = float(inside.max()), float(inside.min())
+    for level in levels[levels > hi]:
+        if level - top > allowed:
+            break
+        top = float(level)
+    for level in levels[levels < lo][::-1]:
+        if bottom - level > allowed:
+            break
+        bottom = float(level)
+    new_lo, new_hi = min(lo, bottom), max(hi, top)
+    if (new_lo, new_hi) == (lo, hi):
+        return lo, hi, ""
+    return new_lo, new_hi, ", the fences widened over the levels that follow without a gap"
+
+
 def outlier_findings(full: pd.Series, col: ColumnFacts, note: str, scale: float) -> list[Finding]:
-    """Values beyond ``IQR_FACTOR`` interquartile ranges outside the quartiles."""
+    """Values beyond ``IQR_FACTOR`` interquartile ranges outside the quartiles.
+
+    A column of at most ``DISCRETE_LEVELS`` integer levels keeps the levels that continue its
+    range without a gap (see :func:`_discrete_fences`): flagging 10% of a bounded count
+    because its quartiles are close together is no finding.
+    """
     if col.is_id_like or col.numbers is None:
         return []
     if col.kind == "text" and col.numeric_share <= NUMERIC_SHARE:
@@ -304,6 +335,10 @@ def outlier_findings(full: pd.Series, col: ColumnFacts, note: str, scale: float)
     if not iqr > 0:
         return []
     lo, hi = q1 - IQR_FACTOR * iqr, q3 + IQR_FACTOR * iqr
+    levels = np.unique(numbers)
+    widened = ""
+    if len(levels) <= DISCRETE_LEVELS and bool(np.all(np.mod(levels, 1) == 0)):
+        lo, hi, widened = _discrete_fences(levels, lo, hi, iqr)
     if col.kind == "numeric":  # exact count on the whole column
         values = to_numeric(full).to_numpy(dtype=float)
         where, count_scale = "", 1.0
@@ -318,7 +353,7 @@ def outlier_findings(full: pd.Series, col: ColumnFacts, note: str, scale: float)
     median = float(np.median(numbers))
     order = np.argsort(-np.abs(out - median), kind="stable")
     examples = tuple(plain(v) for v in pd.unique(out[order])[:N_EXAMPLES])
-    fences = f"outside [{lo:.4g}, {hi:.4g}]"
+    fences = f"outside [{lo:.4g}, {hi:.4g}]{widened}"
     quartiles = note.replace("estimated", "quartiles estimated") if note else ""
     return [
         Finding(

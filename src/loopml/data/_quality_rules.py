@@ -9,18 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.config import Expectation, QualityConfig
+from loopml.config import CategoryCleaning, Expectation, QualityConfig
+from loopml.data._labels import spelling_map
 from loopml.data._problem import infer_task
 from loopml.data._quality_base import (
     N_EXAMPLES,
     ColumnFacts,
-    is_text,
-    missing_mask,
     plain,
     positions,
     scaled,
 )
-from loopml.data._schema import _FALSE, _TRUE, to_datetime, to_numeric
+from loopml.data._quality_columns import spelling_groups
+from loopml.data._schema import _FALSE, _TRUE, is_text, missing_mask, to_datetime, to_numeric
 from loopml.types import Finding, Severity
 
 #: Classes with fewer rows cannot appear in every fold of 5-fold cross-validation.
@@ -143,38 +143,55 @@ def _as_float(value: Any) -> float | None:
 
 
 def target_findings(
-    frame: pd.DataFrame, target: str, name: Any, task: str | None, quality: QualityConfig
-) -> tuple[str | None, list[Finding]]:
-    """Target findings, and the task they settle (None when there is no usable target)."""
+    frame: pd.DataFrame,
+    target: str,
+    name: Any,
+    task: str | None,
+    quality: QualityConfig,
+    categories: CategoryCleaning | None = None,
+) -> tuple[str | None, list[Finding], dict[str, str]]:
+    """Target findings, the task they settle (None when there is no usable target), and the
+    class each text label belongs to once its spelling variants are merged by the rules of
+    ``categories`` (as :func:`~loopml.data.resolve_problem` merges them; empty for numbers)."""
     if name is None:
         close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        return None, [
-            Finding(
-                id="target-missing",
-                severity="error",
-                column=target,
-                message=f"target column {target!r} (problem.target) is not in the data.{hint}",
-                suggestion="Fix problem.target in loopml.yaml, or add the column to the source.",
-            )
-        ]
+        return (
+            None,
+            [
+                Finding(
+                    id="target-missing",
+                    severity="error",
+                    column=target,
+                    message=f"target column {target!r} (problem.target) is not in the data.{hint}",
+                    suggestion="Fix problem.target in loopml.yaml, or add the column to the "
+                    "source.",
+                )
+            ],
+            {},
+        )
     raw = frame[name]
     missing = missing_mask(raw)
     n_missing = int(missing.sum())
     out: list[Finding] = []
     if n_missing == len(raw):
-        return None, [
-            Finding(
-                id="target-missing",
-                severity="error",
-                column=target,
-                count=n_missing,
-                message=f"target column {target!r} has no values: every row is missing."
-                if len(raw)
-                else "the data has no rows.",
-                suggestion="Check the source or its filter; problem.target must hold the labels.",
-            )
-        ]
+        return (
+            None,
+            [
+                Finding(
+                    id="target-missing",
+                    severity="error",
+                    column=target,
+                    count=n_missing,
+                    message=f"target column {target!r} has no values: every row is missing."
+                    if len(raw)
+                    else "the data has no rows.",
+                    suggestion="Check the source or its filter; problem.target must hold the "
+                    "labels.",
+                )
+            ],
+            {},
+        )
     if n_missing:
         out.append(
             Finding(
@@ -191,7 +208,12 @@ def target_findings(
     present = raw[~missing]
     labels = present.astype(str).str.strip() if is_text(present) else present
     if task in (None, "auto"):
-        task = infer_task(labels)
+        task = infer_task(labels, categories=categories)
+    spellings: dict[str, str] = {}
+    if task != "regression" and is_text(present):
+        spellings = spelling_map(labels, categories)
+        out += target_spelling_findings(target, labels, spellings)
+        labels = labels.map(spellings)
     if task == "regression":
         numbers = to_numeric(labels)
         bad = numbers.isna()
@@ -225,9 +247,9 @@ def target_findings(
                 suggestion="Check the source or its filter: every row has the same label.",
             )
         )
-        return None, out
+        return None, out, spellings
     if task == "regression":
-        return task, out
+        return task, out, spellings
     total = int(counts.sum())
     minority_label, minority = counts.index[-1], int(counts.iloc[-1])
     if minority / total < quality.imbalance_ratio:
@@ -264,7 +286,58 @@ def target_findings(
                 "rows for them.",
             )
         )
-    return task, out
+    return task, out, spellings
+
+
+def target_spelling_findings(
+    target: str, labels: pd.Series, spellings: Mapping[str, str]
+) -> list[Finding]:
+    """The target's labels merged as spellings of one class, and labels that look alike but
+    stay separate classes. ``labels`` are the present labels, trimmed."""
+    out: list[Finding] = []
+    groups: dict[str, list[str]] = {}
+    for label, cls in spellings.items():  # the class's own spelling comes first
+        groups.setdefault(cls, [cls])
+        if label != cls:
+            groups[cls].append(label)
+    merged = [g for g in groups.values() if len(g) > 1]
+    if merged:
+        rows = int(labels.isin([v for g in merged for v in g[1:]]).sum())
+        shown = "; ".join(" / ".join(map(repr, g[:6])) for g in merged[:3])
+        out.append(
+            Finding(
+                id="inconsistent-spellings",
+                severity="warning",
+                column=target,
+                count=rows,
+                message=f"target column {target!r} spells {len(merged)} class(es) in several "
+                f"ways: {shown}; the {rows:,} rows with another spelling are merged into the "
+                "first one (cleaning.categories).",
+                examples=tuple(g[:6] for g in merged[:N_EXAMPLES]),
+                suggestion="Nothing to do for training and evaluation: the labels are merged by "
+                "the same rules as category columns (cleaning.categories.normalize and "
+                "merge_similar). Fix the labels at the source to be sure, or set those keys to "
+                "false to keep the spellings apart.",
+            )
+        )
+    alike = spelling_groups(labels.map(spellings).value_counts())
+    if alike:
+        shown = "; ".join(" / ".join(map(repr, g[:6])) for g in alike[:3])
+        out.append(
+            Finding(
+                id="inconsistent-spellings",
+                severity="warning",
+                column=target,
+                count=sum(int((labels.map(spellings) == v).sum()) for g in alike for v in g[1:]),
+                message=f"target column {target!r} has classes that look like spellings of one: "
+                f"{shown}; they are too alike in frequency to be merged as typos and stay "
+                "separate classes.",
+                examples=tuple([str(v) for v in g[:6]] for g in alike[:N_EXAMPLES]),
+                suggestion="If they are one class, fix the labels at the source (or in the "
+                "query); if they are different classes, nothing to do.",
+            )
+        )
+    return out
 
 
 def label_time_findings(

@@ -10,7 +10,9 @@ one-feature model evaluated out of fold (two halves, each predicted from the oth
   the target's ranks for regression, compared with ``quality.leakage_auc``.
 
 Out-of-fold encoding keeps identifiers and other unique values at chance level. A feature that
-is the target relabelled (a one-to-one map between their values) is reported as a copy.
+is the target relabelled (a one-to-one map between their values) is reported as a copy. Pairs
+of number columns that predict the target together are checked by
+:mod:`loopml.data._quality_pairs`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.data._quality_base import N_EXAMPLES, plain
+from loopml.data._quality_pairs import pair_findings
 from loopml.data._schema import to_datetime, to_numeric
 from loopml.types import Finding
 
@@ -84,6 +87,7 @@ def leakage_findings(
     fold = np.zeros(n, dtype=bool)
     fold[rng.permutation(n)[: n // 2]] = True
     out: list[Finding] = []
+    singles: dict[Any, float] = {}  # number columns not flagged alone -> their score
     for name, kind in kinds.items():
         if kind == "skip":
             continue
@@ -126,6 +130,20 @@ def leakage_findings(
                     "quality.leakage_auc to accept it.",
                 )
             )
+        elif kind == "number":
+            singles[name] = score
+    out += pair_findings(
+        frame,
+        target=target,
+        y=y_raw.astype(float) if task == "regression" else y,
+        task=task,
+        n_classes=n_classes,
+        candidates=singles,
+        fold=fold,
+        leakage_auc=threshold,
+        n_present=n_present,
+        note=note,
+    )
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from loopml.data._numbers import NumberFormat
 from loopml.errors import SchemaError
 
 Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
@@ -22,7 +23,10 @@ FEATURE_ROLES: tuple[Role, ...] = ("numeric", "categorical", "boolean", "datetim
 
 MAX_CATEGORIES_KEPT = 500
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
-_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|identifier|(?<![a-z])key$)", re.IGNORECASE)
+# "customer_id", "id_no", "uuid", "key"; and camel case "PassengerId", "CustomerID" (not "paid")
+_ID_NAME = re.compile(
+    r"(^id$|_id$|^id_|uuid|guid|identifier|(?<![a-z])key$|(?<=[a-z])(?-i:Id|ID)$)", re.IGNORECASE
+)
 _TRUE = {"true", "yes", "y", "t", "1"}
 _FALSE = {"false", "no", "n", "f", "0"}
 
@@ -134,14 +138,14 @@ class Schema:
 # value conversions shared with the pipeline's coercion step
 
 
-def to_numeric(values: pd.Series) -> pd.Series:
-    """Numbers, with text like ' 12.5 ' parsed and anything else missing."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    text = values.astype("string").str.strip().str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype(float)
+def to_numeric(values: pd.Series, numbers: NumberFormat | None = None) -> pd.Series:
+    """Numbers, with text like ' 12.5 ', '1,234.5' or '$20,000' parsed and anything else missing.
+
+    ``numbers`` is the format of numbers written as text (default: decimal dot, thousands
+    comma); a value that is not a number in it, such as '4,0288' by default, is missing
+    rather than misread.
+    """
+    return (numbers or NumberFormat()).to_numbers(values)
 
 
 def to_boolean(values: pd.Series) -> pd.Series:
@@ -166,6 +170,27 @@ def to_datetime(values: pd.Series) -> pd.Series:
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     return stamps
+
+
+def is_text(values: pd.Series) -> bool:
+    return (
+        pd.api.types.is_string_dtype(values)
+        or pd.api.types.is_object_dtype(values)
+        or isinstance(values.dtype, pd.CategoricalDtype)
+    )
+
+
+def missing_mask(values: pd.Series) -> pd.Series:
+    """Missing cells: None, NaN, NaT, and text that is empty or only spaces.
+
+    The one definition of "missing" the quality findings, the profile and the target share;
+    :func:`normalize_category` turns the same blank labels into missing values in the pipeline.
+    """
+    missing = values.isna()
+    if is_text(values):
+        blank = values.astype("string").str.strip() == ""
+        missing |= blank.fillna(False).astype(bool)
+    return missing
 
 
 def normalize_category(values: pd.Series) -> pd.Series:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loopml.config import DataConfig, DuckDbSource, FileSource, HttpSource, SqlSource
+from loopml.data._dialect import NUMBER_OPTIONS, CsvDialect, check_columns, sniff_dialect
 from loopml.data._incremental import native, newer_mask, watermark
 from loopml.errors import DataError
 from loopml.types import DataSet
@@ -104,19 +105,38 @@ def resolve_paths(pattern: str, base_dir: Path, key: str = "data.source") -> lis
 
 
 def read_file(
-    path: Path, kind: str, options: dict | None = None, key: str = "data.source"
+    path: Path,
+    kind: str,
+    options: dict | None = None,
+    key: str = "data.source",
+    *,
+    dialect: CsvDialect | None = None,
+    fallback: CsvDialect | None = None,
+    where: str | None = None,
 ) -> pd.DataFrame:
-    """Read one CSV, Parquet, JSON or JSON-lines file, library errors as :class:`DataError`."""
+    """Read one CSV, Parquet, JSON or JSON-lines file, library errors as :class:`DataError`.
+
+    A CSV file is read in ``dialect`` when given, else in the one :func:`sniff_dialect` finds
+    from ``options`` and the file (``fallback`` where the file does not decide), so
+    ``4,0288`` in a ``;``-separated file is 4.0288 and ``$20,000`` is 20000. ``where`` says
+    where the separator and decimal mark are declared, for messages (default:
+    ``{key}.options``; ``init`` for its flags).
+    """
     options = dict(options or {})
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty (0 bytes). It needs a header row and data.")
     if kind in ("json", "jsonl"):
         return _read_json(path, kind, options, key)
+    declare = where or f"{key}.options"
+    where = f"{key}.options"
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, **options)
+            if dialect is None:
+                dialect = sniff_dialect(path, options, fallback=fallback, where=declare)
+            frame = dialect.read(path)
+            check_columns([str(c) for c in frame.columns], dialect, path, declare)
         elif kind == "parquet":
-            frame = pd.read_parquet(path, **options)
+            frame = pd.read_parquet(path, **_without_number_options(options))
         else:
             raise DataError(
                 f"unsupported file type {kind!r} for {path}; use csv, parquet, json or jsonl"
@@ -126,25 +146,29 @@ def read_file(
     except pd.errors.ParserError as exc:
         raise DataError(
             f"data file {path} is not valid CSV: {exc}. Fix that row (every row needs as many "
-            "fields as the header), or set data.source.options (e.g. sep, quotechar, or "
+            f"fields as the header), or set {where} (e.g. sep, quotechar, or "
             "on_bad_lines: skip to drop malformed rows)."
         ) from exc
     except UnicodeDecodeError as exc:
         raise DataError(
             f"data file {path} is not UTF-8 ({_decode_problem(path, exc)}). Re-save it as "
-            f"UTF-8, or set {key}.options.encoding (e.g. latin-1)."
+            f"UTF-8, or set {where}.encoding (e.g. latin-1)."
         ) from exc
     except TypeError as exc:
         raise DataError(
-            f"{key}.options {sorted(options)} are not valid for reading {kind} files: "
+            f"{where} {sorted(options)} are not valid for reading {kind} files: "
             f"{exc}. Remove or fix the option."
         ) from exc
     except (pa.ArrowException, OSError) as exc:
         raise DataError(
             f"cannot read {kind} file {path}: {exc}. Re-export the file, or check that "
-            "data.source.path and data.source.type match it."
+            f"{key}.path and {key}.type match it."
         ) from exc
     return frame
+
+
+def _without_number_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in NUMBER_OPTIONS}
 
 
 def _decode_problem(path: Path, exc: UnicodeDecodeError) -> str:
@@ -312,9 +336,18 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def load_files(source: FileSource, base_dir: Path, key: str = "data.source") -> DataSet:
-    """Load every file the source names and stack them in path order."""
+    """Load every file the source names and stack them in path order.
+
+    CSV files are read in the dialect of the first one where their own values do not decide.
+    """
     paths = resolve_paths(source.path, base_dir, key)
-    frames = [read_file(p, source.type, source.options, key) for p in paths]
+    first = source_dialect(source, base_dir, key, paths=paths)
+    frames = [
+        read_file(
+            p, source.type, source.options, key, dialect=first if i == 0 else None, fallback=first
+        )
+        for i, p in enumerate(paths)
+    ]
     if source.type in ("json", "jsonl") and len(frames) > 1:
         # a file holding no records ("[]") adds nothing and has no columns to compare
         kept = [(p, f) for p, f in zip(paths, frames, strict=True) if f.shape != (0, 0)]
@@ -349,19 +382,39 @@ def load_files(source: FileSource, base_dir: Path, key: str = "data.source") -> 
     return DataSet(frame=frame, fingerprint=fingerprint(frame), origin=origin)
 
 
-def read_header(path: Path) -> list[str]:
-    """Column names of a CSV or Parquet file without reading its rows."""
+def source_dialect(
+    source: FileSource, base_dir: Path, key: str = "data.source", paths: list[Path] | None = None
+) -> CsvDialect | None:
+    """The dialect of a CSV source's (first) file, declared or sniffed; None for other types.
+
+    Training records it with the model, so files scored later are read the same way.
+    """
+    if source.type != "csv":
+        return None
+    paths = paths if paths is not None else resolve_paths(source.path, base_dir, key)
+    if paths[0].stat().st_size == 0:
+        return None  # read_file says the file is empty
+    return sniff_dialect(paths[0], source.options, where=f"{key}.options")
+
+
+def read_header(
+    path: Path, dialect: CsvDialect | None = None, where: str = "scoring.options"
+) -> list[str]:
+    """Column names of a CSV (read in ``dialect``) or Parquet file without reading its rows."""
     kind = file_kind(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes). It needs a header row and data.")
     try:
         if kind == "parquet":
             return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
+        dialect = dialect or CsvDialect()
+        columns = dialect.header(path)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path} has no header row.") from exc
     except (pa.ArrowException, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
+    check_columns(columns, dialect, path, where)
+    return columns
 
 
 def file_kind(path: Path) -> str:

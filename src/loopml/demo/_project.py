@@ -25,7 +25,7 @@ data:
   drop_columns: [email]       # personal data: never a feature
 
 training:
-  budget_seconds: {budget}
+  budget_seconds: {budget}{max_trials}
   cv_folds: {folds}
   holdout_fraction: 0.2
   split: auto
@@ -46,10 +46,15 @@ def write_demo_project(
     rows: int = 20_000,
     budget_seconds: float = 60,
     cv_folds: int = 5,
+    max_trials: int | None = None,
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
-    """Create the demo project in ``directory``; return the path of its loopml.yaml."""
+    """Create the demo project in ``directory``; return the path of its loopml.yaml.
+
+    ``max_trials`` caps the search (``training.max_trials``): with a budget that does not
+    bind, the demo trains the same model on any machine.
+    """
     config = directory / "loopml.yaml"
     if config.exists() and not overwrite:
         raise ConfigError(
@@ -69,5 +74,9 @@ def write_demo_project(
         id_offset=rows,
     )
     new.to_csv(directory / "data" / "new_customers.csv", index=False)
-    config.write_text(DEMO_CONFIG.format(budget=budget_seconds, folds=cv_folds), encoding="utf-8")
+    cap = "" if max_trials is None else f"\n  max_trials: {max_trials}  # the same model every run"
+    config.write_text(
+        DEMO_CONFIG.format(budget=budget_seconds, folds=cv_folds, max_trials=cap),
+        encoding="utf-8",
+    )
     return config

@@ -21,7 +21,7 @@ __getattr__, __dir__ = _lazy_exports(
             "RowExplanation",
         ],
         "loopml.evaluation._learning": ["LearningCurve", "LearningPoint", "learning_curve"],
-        "loopml.evaluation._notes": ["Note"],
+        "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
         "loopml.evaluation._probability": [
             "Calibration",
             "CalibrationCurve",
@@ -34,6 +34,7 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "NEAR_PERFECT",
     "Calibration",
     "CalibrationCurve",
     "Diagnostics",
@@ -60,4 +61,5 @@ __all__ = [
     "learning_curve",
     "lift_table",
     "model_card",
+    "near_perfect",
 ]

@@ -27,6 +27,32 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def used_columns(model: Any, X: pd.DataFrame) -> list[str]:
+    """The columns of ``X`` the model reads, in ``X``'s order.
+
+    A loopml pipeline starts with a step that selects its feature columns (``roles_``); an
+    ensemble reads what its members read. Ids, dropped and personal-data columns are not
+    among them. Anything else is assumed to read every column.
+    """
+    wanted = _read_by(model)
+    if wanted is None:
+        return [str(c) for c in X.columns]
+    return [str(c) for c in X.columns if str(c) in wanted]
+
+
+def _read_by(model: Any) -> set[str] | None:
+    members = getattr(model, "estimators_", None)
+    if isinstance(members, list) and members and hasattr(model, "weights_"):  # an ensemble
+        found = [_read_by(m) for m in members]
+        return None if any(f is None for f in found) else set().union(*found)  # type: ignore[arg-type]
+    steps = getattr(model, "steps", None)
+    if steps:
+        roles = getattr(steps[0][1], "roles_", None)
+        if isinstance(roles, dict):
+            return {str(c) for c in roles}
+    return None
+
+
 def scores_of(model: Any, X: pd.DataFrame, problem: Problem) -> tuple[np.ndarray, Any]:
     """Predictions and probabilities aligned to the problem's classes."""
     return predict_scores(model, X, problem.task, list(problem.classes))

@@ -25,7 +25,7 @@ from loopml.evaluation._bootstrap import (
     has_fast_path,
     percentile_interval,
 )
-from loopml.evaluation._common import jsonable
+from loopml.evaluation._common import jsonable, used_columns
 from loopml.evaluation._fit import FitCheck, fit_check
 from loopml.evaluation._importance import (
     PERMUTATION_SHARE,
@@ -39,6 +39,9 @@ from loopml.evaluation._notes import Note, duplicate_share, notes
 from loopml.evaluation._probability import Calibration, Lift, calibration, lift_table
 from loopml.metrics import all_metrics, greater_is_better
 from loopml.modeling import predict_scores
+
+#: The learning curve's least share of the diagnosis budget, however long the rest took.
+LEARNING_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def diagnose(
     max_rows: int = 2000,
     n_repeats: int = 5,
     fractions: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+    fit_seconds: tuple[int, float] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Diagnostics:
     """Diagnose a fitted pipeline on its holdout.
@@ -139,7 +143,8 @@ def diagnose(
     n_bootstrap
         Bootstrap resamples of the holdout for the intervals.
     budget_seconds
-        Wall-clock bound: the learning curve gets what the other parts leave and skips the
+        Wall-clock bound: the learning curve gets what the other parts leave, but at least
+        :data:`LEARNING_SHARE` of it (so the whole may overrun by that share), and skips the
         points it estimates would not fit, saying so.
     level
         Coverage of the intervals.
@@ -151,6 +156,9 @@ def diagnose(
         Shuffles per column for permutation importance.
     fractions
         Training-set fractions of the learning curve; 1.0 reuses the fitted pipeline.
+    fit_seconds
+        ``(rows, seconds)`` of one fit of this configuration, e.g. a cross-validation fold:
+        lets the learning curve estimate its first refit.
     clock
         Seconds of a monotonic clock (tests pass a fake one).
 
@@ -190,10 +198,12 @@ def diagnose(
     )  # fmt: skip
     t = lap("fit_check", t)
 
+    # columns the model never reads (ids, dropped, personal data) are not explained
+    used = used_columns(pipeline, X_hold)
     perm = permutation(
         pipeline,
         problem,
-        X_hold,
+        X_hold[used],
         y,
         seed,
         max_rows,
@@ -203,7 +213,9 @@ def diagnose(
     )
     t = lap("permutation", t)
 
-    expl = explanations(pipeline, problem, X_hold, y, pred, proba, X_train, seed, n_explained)
+    expl = explanations(
+        pipeline, problem, X_hold[used], y, pred, proba, X_train[used], seed, n_explained
+    )
     t = lap("contributions", t)
 
     duplicates = duplicate_share(X_hold, X_train)
@@ -218,8 +230,9 @@ def diagnose(
         problem,
         fractions=fractions,
         seed=seed,
-        budget_seconds=max(0.0, budget_seconds - (t - start)),
+        budget_seconds=max(LEARNING_SHARE * budget_seconds, budget_seconds - (t - start)),
         full_train_score=fit.train,
+        reference=fit_seconds,
         clock=clock,
     )
     lap("learning_curve", t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,12 @@ class GateResult:
         if self.gate is None:
             return "no success gate set (passes)"
         verdict = "passed" if self.passed else "FAILED"
-        return f"{self.gate}: {self.value:.4f} → {verdict}"
+        value = self.value if self.value is not None else float("nan")
+        # scores keep 4 decimals; errors in the target's units (rmse 534.1) 4 significant digits
+        shown = f"{value:.4f}"
+        if math.isfinite(value) and abs(value) >= 10:
+            shown = f"{value:,.{max(3 - math.floor(math.log10(abs(value))), 0)}f}"
+        return f"{self.gate}: {shown} → {verdict}"
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,17 @@ class LearningPoint:
 
 @dataclass(frozen=True)
 class LearningCurve:
-    """Scores against training-set size, with the points skipped and why."""
+    """Scores against training-set size, with the points skipped and why.
+
+    ``absent`` is one sentence saying why there is no curve (no point was refitted on a
+    share of the rows), or None when there is one.
+    """
 
     metric: str
     points: tuple[LearningPoint, ...]
     skipped: tuple[tuple[float, str], ...]  # (fraction, reason)
     budget_seconds: float
+    absent: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class LearningCurve:
             "points": [p.__dict__ for p in self.points],
             "skipped": [{"fraction": f, "reason": r} for f, r in self.skipped],
             "budget_seconds": self.budget_seconds,
+            "absent": self.absent,
         }
 
 
@@ -81,14 +87,16 @@ def learning_curve(
     seed: int = 0,
     budget_seconds: float = 30.0,
     full_train_score: float | None = None,
+    reference: tuple[int, float] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> LearningCurve:
     """Refit clones of ``pipeline`` on growing shares of the training rows, within a budget.
 
-    Points run from the smallest share up. Before each fit the time is estimated from the
-    previous fit (scaled by the number of rows, with a margin); a point whose estimate would
-    overrun the budget is skipped with the reason, and so are the larger ones. The share 1.0
-    is the fitted ``pipeline`` itself and costs no fit.
+    Points run from the smallest share up. Before each fit its time is estimated from the
+    previous fit and ``reference`` (interpolated by the number of rows, with a margin); a
+    point whose estimate would overrun the budget is skipped with the reason, and so are the
+    larger ones. The share 1.0 is the fitted ``pipeline`` itself and costs no fit. When no
+    share could be refitted, ``absent`` says why in one sentence.
 
     Parameters
     ----------
@@ -108,6 +116,9 @@ def learning_curve(
         Wall-clock budget for the fits.
     full_train_score
         The train score of ``pipeline`` if already known (saves scoring it again).
+    reference
+        ``(rows, seconds)`` of one fit of the same configuration on more rows, such as a
+        cross-validation fold: estimates the first refit, which has no previous one.
     clock
         Seconds of a monotonic clock.
 
@@ -138,38 +149,77 @@ def learning_curve(
             skipped.append((fraction, f"{size} rows are too few to fit on"))
             continue
         elapsed = clock() - start
-        estimate = 0.0 if last is None else last[1] * (size / last[0]) * GROWTH_MARGIN
-        if out_of_budget or elapsed + estimate >= budget_seconds:
+        estimate = _estimate(size, last, reference)
+        left = max(budget_seconds - elapsed, 0.0)
+        if out_of_budget or estimate >= left or left <= 0:
             out_of_budget = True
-            skipped.append(
-                (
-                    fraction,
-                    f"the fit would take about {estimate:.1f} s with {budget_seconds - elapsed:.1f}"
-                    f" s of the {budget_seconds:.1f} s budget left",
-                )
-            )
+            skipped.append((fraction, _over_budget(size, estimate, left, budget_seconds)))
             continue
         rows = _subset(y_all, size, seed, classification)
         X_part, y_part = X_train.iloc[rows], y_all[rows]
         fitted_at = clock()
         try:
             model = clone(pipeline).fit(X_part, y_part)
-        except Exception as exc:  # e.g. a model that cannot fit so few rows
+            took = clock() - fitted_at
+            scores = (
+                _score(model, X_part, y_part, problem, seed),
+                _score(model, X_hold, y_hold, problem),
+            )
+        except Exception as exc:  # e.g. k-NN cannot fit, or predict from, so few rows
             log.info("learning curve: fitting on %d rows failed: %s", size, exc)
             skipped.append((fraction, f"fitting on {size} rows failed: {exc}"))
             continue
-        took = clock() - fitted_at
         last = (size, took)
-        points.append(
-            LearningPoint(
-                fraction,
-                size,
-                _score(model, X_part, y_part, problem, seed),
-                _score(model, X_hold, y_hold, problem),
-                round(took, 3),
-            )
+        points.append(LearningPoint(fraction, size, *scores, round(took, 3)))
+    absent = None if any(p.fraction < 1.0 for p in points) else _absent(skipped, n, min_rows)
+    return LearningCurve(problem.metric, tuple(points), tuple(skipped), budget_seconds, absent)
+
+
+def _estimate(
+    size: int, last: tuple[int, float] | None, reference: tuple[int, float] | None
+) -> float:
+    """Seconds a fit on ``size`` rows may take: on the line through the last fit and the
+    reference fit (fixed costs included), or scaled from the one known; with a margin."""
+    known = sorted(p for p in (last, reference) if p is not None and p[0] > 0)
+    if not known:
+        return 0.0
+    if len(known) == 2 and known[0][0] < known[1][0]:
+        (r0, t0), (r1, t1) = known
+        seconds = t0 + (t1 - t0) * (size - r0) / (r1 - r0)
+        seconds = max(seconds, min(t0, t1))  # fixed costs: never below a fit seen
+    else:
+        rows, took = known[-1]
+        seconds = took * size / rows
+    return max(seconds, 0.0) * GROWTH_MARGIN
+
+
+def _over_budget(size: int, estimate: float, left: float, budget: float) -> str:
+    if left <= 0:
+        return f"no time was left of the {budget:.1f} s the learning curve was given"
+    return (
+        f"a refit on {size} rows would take about {estimate:.1f} s, more than the {left:.1f} s "
+        f"left of the {budget:.1f} s the learning curve was given"
+    )
+
+
+def _absent(skipped: list[tuple[float, str]], n: int, min_rows: int) -> str:
+    """Why no share of the rows was refitted, in one sentence."""
+    if not skipped:
+        return "No learning curve: only the full training set was asked for."
+    too_few = [why for _, why in skipped if why.endswith("too few to fit on")]
+    other = [why for _, why in skipped if not why.endswith("too few to fit on")]
+    if not other:
+        return (
+            f"No learning curve: the {n} training rows are too few to refit on a share of "
+            f"them (a point needs at least {min_rows} rows)."
         )
-    return LearningCurve(problem.metric, tuple(points), tuple(skipped), budget_seconds)
+    why = other[0]
+    if why.startswith("fitting on"):
+        return f"No learning curve: {why}."
+    hint = " A larger training.budget_seconds gives the diagnostics more time."
+    return f"No learning curve: {why}.{hint}" + (
+        f" ({len(too_few)} smaller share(s) had too few rows.)" if too_few else ""
+    )
 
 
 def _score(model: Any, X: pd.DataFrame, y: Any, problem: Problem, seed: int | None = None) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,17 @@ NoteKind = Literal[
 
 #: A holdout score at least this good (or, for log loss, at most this) looks too good to be true.
 PERFECT = {**dict.fromkeys(UNIT_METRICS, 0.999), "r2": 0.999, "log_loss": 0.01}
+#: Near-perfect: a score this good while a leakage finding stands keeps a model from becoming
+#: champion on its own. Only metrics a model cannot reach by favouring one class (not accuracy,
+#: precision or recall); rmse, mae and mape have no scale of their own, r2 stands for them.
+NEAR_PERFECT = {
+    "roc_auc": 0.99,
+    "pr_auc": 0.99,
+    "balanced_accuracy": 0.99,
+    "f1": 0.99,
+    "r2": 0.99,
+    "log_loss": 0.05,
+}
 #: Share of the permutation importance one column may carry before it looks like a leak.
 DOMINANT_SHARE = 0.9
 #: Expected calibration error above which the probabilities are called off, if the deviation
@@ -48,6 +60,25 @@ class Note:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "severity": self.severity, "message": self.message}
+
+
+def near_perfect(
+    scores: Mapping[str, float], limits: Mapping[str, float] = NEAR_PERFECT
+) -> list[tuple[str, float]]:
+    """The scores at least as good as their limit (for log loss: at most), in ``scores`` order.
+
+    Examples
+    --------
+    >>> near_perfect({"roc_auc": 0.995, "accuracy": 0.999, "log_loss": 0.2})
+    [('roc_auc', 0.995)]
+    """
+    return [
+        (name, value)
+        for name, value in scores.items()
+        if name in limits
+        and not math.isnan(value)
+        and (value <= limits[name] if name == "log_loss" else value >= limits[name])
+    ]
 
 
 def duplicate_share(X_hold: pd.DataFrame, X_train: pd.DataFrame) -> float:
@@ -76,13 +107,7 @@ def notes(
     """Every finding of the diagnostics as a :class:`Note`, leakage first."""
     found: list[Note] = []
     metric = problem.metric
-    perfect = [
-        (name, iv.value)
-        for name, iv in intervals.items()
-        if name in PERFECT
-        and not math.isnan(iv.value)
-        and (iv.value <= PERFECT[name] if name == "log_loss" else iv.value >= PERFECT[name])
-    ]
+    perfect = near_perfect({name: iv.value for name, iv in intervals.items()}, PERFECT)
     if perfect:
         listed = ", ".join(f"{name} {fmt(v)}" for name, v in perfect)
         found.append(
@@ -226,6 +251,8 @@ def _curve_notes(curve: LearningCurve, better: bool, noise: float) -> list[Note]
     """Skipped points; and whether the last step still improved by more than 2% and more
     than half the holdout score's bootstrap standard error ``noise``."""
     notes: list[Note] = []
+    if curve.absent is not None:
+        return [Note("learning_curve", "info", curve.absent)]
     if curve.skipped:
         listed = "; ".join(f"{f:.0%} of the rows: {why}" for f, why in curve.skipped)
         notes.append(Note("learning_curve", "info", f"Learning-curve points skipped ({listed})."))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import re
 from typing import Any
 
 import numpy as np
@@ -11,8 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-_YES = {"yes", "y", "true", "t", "1"}
-_NO = {"no", "n", "false", "f", "0"}
+from loopml.data import merge_map
 
 
 class CategoryMerger(TransformerMixin, BaseEstimator):
@@ -22,7 +19,8 @@ class CategoryMerger(TransformerMixin, BaseEstimator):
     frequent; a label whose similarity (difflib ratio) to a more frequent one reaches
     ``similarity`` is mapped onto it, as are yes/no abbreviations ("y" onto "yes"). Labels
     arriving trimmed and lower-cased (see ``FrameCoercer``) make "Yes", "yes " and "YES" one
-    label before this step; this one catches typos such as "standrad".
+    label before this step; this one catches typos such as "standrad". The rules are
+    :func:`loopml.data.merge_map`'s, which the target's labels follow too.
 
     Parameters
     ----------
@@ -40,7 +38,7 @@ class CategoryMerger(TransformerMixin, BaseEstimator):
         mappings: dict[str, dict[str, str]] = {}
         for name in self.columns:
             counts = X[name].dropna().astype(str).value_counts()
-            mappings[name] = _merge_map(counts, self.similarity)
+            mappings[name] = merge_map(counts, self.similarity)
         self.mappings_ = mappings
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
@@ -59,39 +57,6 @@ class CategoryMerger(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "mappings_")
         return self.feature_names_in_
-
-
-#: A spelling variant is at most this share of the label it is merged into: typos are rare
-#: next to the right spelling, while two real categories are often about as frequent.
-VARIANT_SHARE = 0.25
-
-
-def _merge_map(counts: pd.Series, similarity: float) -> dict[str, str]:
-    """label -> canonical label, for labels that are spelling variants of a more frequent one.
-
-    Labels whose digits differ are never merged ("id_11" is not a typo of "id_1", nor "v57"
-    of "v58"): codes differ in one character by design.
-    """
-    canonical: list[tuple[str, str, int]] = []  # label, its digits, its count
-    mapping: dict[str, str] = {}
-    for label, count in counts.items():
-        target = None
-        if label in _YES or label in _NO:
-            group = _YES if label in _YES else _NO
-            target = next((c for c, _, _ in canonical if c in group), None)
-        digits = _DIGITS.sub("", label)
-        if target is None and len(label) >= 4:  # short codes ("a1", "b1") are not typos
-            options = [c for c, d, n in canonical if d == digits and count <= VARIANT_SHARE * n]
-            close = difflib.get_close_matches(label, options, n=1, cutoff=similarity)
-            target = close[0] if close else None
-        if target is None:
-            canonical.append((label, digits, int(count)))
-        else:
-            mapping[label] = target
-    return mapping
-
-
-_DIGITS = re.compile(r"\D")
 
 
 class OutlierClipper(TransformerMixin, BaseEstimator):

@@ -14,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from loopml.config import CleaningConfig, FeaturesConfig
-from loopml.data import normalize_category, to_boolean, to_datetime, to_numeric
+from loopml.data import NumberFormat, normalize_category, to_boolean, to_datetime, to_numeric
 from loopml.features._cleaning import CategoryMerger, OutlierClipper
 from loopml.features._encoding import (
     CardinalityColumns,
@@ -65,13 +65,25 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
         from the data at fit time: numbers numeric, everything else categorical.
     normalize_categories
         Trim and lower-case category labels ("Yes ", "YES" -> "yes").
+    decimal, thousands
+        How numbers written as text are read ('4,5' with ``decimal=","``): the convention of
+        the training data, so a scoring file or a request is read as training read its file.
     """
 
-    def __init__(self, roles: dict[str, str] | None = None, normalize_categories: bool = True):
+    def __init__(
+        self,
+        roles: dict[str, str] | None = None,
+        normalize_categories: bool = True,
+        decimal: str = ".",
+        thousands: str = ",",
+    ):
         self.roles = roles
         self.normalize_categories = normalize_categories
+        self.decimal = decimal
+        self.thousands = thousands
 
     def fit(self, X: Any, y: Any = None) -> FrameCoercer:
+        NumberFormat(self.decimal, self.thousands)  # refuses an impossible format
         frame = _as_frame(X)
         if self.roles is None:
             roles = {
@@ -94,11 +106,13 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
         missing = [c for c in self.roles_ if c not in frame.columns]
         if missing:
             raise ValueError(f"columns missing from the input: {', '.join(missing)}")
+        # pipelines pickled before the number format existed read the default one
+        numbers = NumberFormat(getattr(self, "decimal", "."), getattr(self, "thousands", ","))
         out = {}
         for name, role in self.roles_.items():
             values = frame[name]
             if role == "numeric":
-                out[name] = to_numeric(values)
+                out[name] = to_numeric(values, numbers)
             elif role == "boolean":
                 out[name] = to_boolean(values)
             elif role == "datetime":
@@ -257,6 +271,7 @@ def build_preprocessor(
     absolute_time: bool | None = None,
     target_encoding: bool | None = None,
     selection: str | None = None,
+    numbers: NumberFormat | None = None,
 ) -> Pipeline:
     """Coercion, cleaning, feature engineering, imputation and encoding for one model family.
 
@@ -295,6 +310,9 @@ def build_preprocessor(
     selection
         A selection method, or ``"none"``; None follows ``features.selection.method``, with
         ``"auto"`` meaning none (the search tries it, see :func:`selection_options`).
+    numbers
+        How numbers written as text are read (the training data's decimal mark and
+        thousands separator); None for decimal dot and thousands comma.
 
     Returns
     -------
@@ -384,7 +402,12 @@ def build_preprocessor(
     steps: list[tuple[str, Any]] = [
         (
             "coerce",
-            FrameCoercer(roles=dict(roles), normalize_categories=policy.categories.normalize),
+            FrameCoercer(
+                roles=dict(roles),
+                normalize_categories=policy.categories.normalize,
+                decimal=(numbers or NumberFormat()).decimal,
+                thousands=(numbers or NumberFormat()).thousands,
+            ),
         )
     ]
     if policy.categories.merge_similar and categorical:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import numbers
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +16,9 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from loopml.config import FeaturesConfig
+from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, FeaturesConfig
 from loopml.data import infer_schema
+from loopml.errors import ConfigError, DataError
 from loopml.metrics import default_metric
 from loopml.modeling._candidates import PORTFOLIO_ORDER
 from loopml.modeling._search import Leaderboard, search
@@ -37,8 +41,55 @@ def _ravel_y(y: Any, estimator: str) -> np.ndarray:
     return y_arr
 
 
+#: Names users bring from scikit-learn's scorers and other tools, and loopml's name for each.
+METRIC_ALIASES = {
+    "auc": "roc_auc",
+    "roc": "roc_auc",
+    "auroc": "roc_auc",
+    "roc_auc_ovr": "roc_auc",
+    "average_precision": "pr_auc",
+    "neg_log_loss": "log_loss",
+    "logloss": "log_loss",
+    "cross_entropy": "log_loss",
+    "f1_macro": "f1",
+    "acc": "accuracy",
+    "mse": "rmse",
+    "neg_mean_squared_error": "rmse",
+    "neg_root_mean_squared_error": "rmse",
+    "neg_mean_absolute_error": "mae",
+    "neg_mean_absolute_percentage_error": "mape",
+}
+
+
+def _did_you_mean(value: Any, options: Sequence[str]) -> str:
+    alias = METRIC_ALIASES.get(str(value).strip().lower())
+    close = [alias] if alias in options else difflib.get_close_matches(str(value), options, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _rows_shown(mask: np.ndarray, limit: int = 5) -> str:
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    return shown + (", ..." if len(rows) > limit else "")
+
+
+def _check_labels_present(y: np.ndarray, estimator: str) -> None:
+    """Refuse missing labels (NaN, None, pd.NA) at once, naming the rows."""
+    missing = np.asarray(pd.isna(y))
+    if missing.ndim > 1:  # a 2-d y: a row misses its label when any column does
+        missing = missing.any(axis=tuple(range(1, missing.ndim)))
+    if missing.any():
+        raise DataError(
+            f"y has {int(missing.sum())} missing label(s) of {len(y)} (rows "
+            f"{_rows_shown(missing)}); {estimator} needs a label on every row. Drop those rows "
+            "from X and y (keep = y.notna(); fit(X[keep], y[keep])) or fill them in."
+        )
+
+
 class _AutoBase(BaseEstimator):
     _task_kind = "regression"
+    _metrics: dict[str, bool] = REGRESSION_METRICS
+    _other: tuple[str, str] = ("classification", "AutoClassifier")
 
     def __init__(
         self,
@@ -84,23 +135,59 @@ class _AutoBase(BaseEstimator):
             raise ValueError("Found array with 0 sample(s); at least one is required.")
         return frame
 
-    def _fit(self, X: Any, y: Any, task: TaskKind, classes: Sequence[Any]) -> None:
+    def _check_params(self) -> None:
+        """Refuse a bad parameter before looking at the data: one error, naming it."""
+        name = type(self).__name__
+        budget = self.time_budget
+        if isinstance(budget, bool) or not isinstance(budget, numbers.Real) or not budget > 0:
+            raise ConfigError(
+                f"time_budget must be a positive number of seconds, got {budget!r}; "
+                f"e.g. {name}(time_budget=60)."
+            )
+        if self.metric is not None and self.metric not in self._metrics:
+            accepted = ", ".join(self._metrics)
+            other, estimator = self._other
+            if self.metric in {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}:
+                raise ConfigError(
+                    f"metric {self.metric!r} is a {other} metric; {name} accepts {accepted} "
+                    f"(or use {estimator} for a {other} target)."
+                )
+            hint = _did_you_mean(self.metric, list(self._metrics))
+            raise ConfigError(f"unknown metric {self.metric!r}.{hint} {name} accepts {accepted}.")
+        families = tuple(self.models) if self.models else PORTFOLIO_ORDER
+        unknown = sorted(set(families) - set(PORTFOLIO_ORDER))
+        if unknown:
+            hint = _did_you_mean(unknown[0], list(PORTFOLIO_ORDER))
+            raise ConfigError(
+                f"unknown model families {unknown}.{hint} Known: {', '.join(PORTFOLIO_ORDER)}."
+            )
+        for key, low, meaning in (
+            ("max_trials", 1, "None (the budget decides) or an integer >= 1"),
+            ("cv_folds", 1, "None (automatic) or an integer >= 1"),
+        ):
+            value = getattr(self, key)
+            ok = value is None or (
+                isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
+            )
+            if not ok:
+                raise ConfigError(f"{key} must be {meaning}, got {value!r}")
+        jobs = self.n_jobs
+        if jobs is not None and (
+            isinstance(jobs, bool) or not isinstance(jobs, int | np.integer) or jobs == 0
+        ):
+            raise ConfigError(
+                f"n_jobs must be a positive number of CPUs, or -1 for all this process may "
+                f"use, got {jobs!r}"
+            )
+
+    def _fit(self, X: Any, y: Any, task: TaskKind, classes: Sequence[Any], started: float) -> None:
         frame = self._frame(X, reset=True)
         target = pd.Series(np.asarray(y), name="__target__")
         if len(target) != len(frame):
             raise ValueError(
                 f"X has {len(frame)} rows but y has {len(target)}; they must have the same length."
             )
-        if self.time_budget is None or self.time_budget <= 0:
-            raise ValueError(
-                f"time_budget must be a positive number of seconds, got {self.time_budget!r}"
-            )
         families = tuple(self.models) if self.models else PORTFOLIO_ORDER
-        unknown = sorted(set(families) - set(PORTFOLIO_ORDER))
-        if unknown:
-            raise ValueError(
-                f"unknown model families {unknown}; known: {', '.join(PORTFOLIO_ORDER)}"
-            )
         metric = self.metric or default_metric(task)
         schema = infer_schema(frame, target="__target__")
         roles = schema.roles()
@@ -113,15 +200,6 @@ class _AutoBase(BaseEstimator):
         if len(frame) < 4:
             raise ValueError(
                 f"n_samples={len(frame)} is too few to cross-validate; need at least 4."
-            )
-        folds_ok = self.cv_folds is None or (
-            isinstance(self.cv_folds, int | np.integer)
-            and not isinstance(self.cv_folds, bool)
-            and self.cv_folds >= 1
-        )
-        if not folds_ok:
-            raise ValueError(
-                f"cv_folds must be None (automatic) or an integer >= 1, got {self.cv_folds!r}"
             )
         n_folds = auto_fold_count(len(frame)) if self.cv_folds is None else int(self.cv_folds)
         time_column = time_ordered_column(frame, roles)
@@ -158,6 +236,7 @@ class _AutoBase(BaseEstimator):
             features=FeaturesConfig(),
             seed=seed,
             n_jobs=self.n_jobs,
+            started=started,  # time_budget is the whole fit's, preparation included
         )
         self.best_estimator_ = result.pipeline
         self.leaderboard_: Leaderboard = result.leaderboard
@@ -184,19 +263,43 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
     True
     """
 
+    _metrics = CLASSIFICATION_METRICS
+    _other = ("regression", "AutoRegressor")
+
     def fit(self, X: Any, y: Any) -> AutoClassifier:
+        """Search pipelines for ``y`` from ``X`` within ``time_budget`` seconds.
+
+        Raises
+        ------
+        ConfigError
+            A parameter is invalid (e.g. a regression metric), before any work.
+        DataError
+            ``y`` has missing labels, one class, or a class with a single row, before any work.
+        """
+        started = time.monotonic()
+        self._check_params()
         y_arr = _ravel_y(y, type(self).__name__)
         if len(y_arr) == 0:
             raise ValueError("Found array with 0 sample(s) (shape=(0,)); at least one is required.")
+        _check_labels_present(y_arr, type(self).__name__)
         check_classification_targets(y_arr)
-        classes = np.unique(y_arr)
+        classes, counts = np.unique(y_arr, return_counts=True)
         if len(classes) < 2:
-            raise ValueError(
-                f"y has one class ({classes[0].item()!r}); a classifier needs at least two classes."
+            raise DataError(
+                f"y has one class ({classes[0].item()!r}) in {len(y_arr)} rows; a classifier "
+                "needs at least two classes. Check how y was built, or add rows of another class."
+            )
+        single = classes[counts < 2]
+        if len(single):
+            shown = ", ".join(repr(c.item() if hasattr(c, "item") else c) for c in single[:5])
+            raise DataError(
+                f"class(es) {shown} of y have a single row; a class needs at least 2 rows, one "
+                "to train on and one to validate it in cross-validation. Drop or merge the rare "
+                "class(es), or add rows."
             )
         self.classes_ = classes
         task: TaskKind = "binary" if len(classes) == 2 else "multiclass"
-        self._fit(X, y_arr, task, list(classes))
+        self._fit(X, y_arr, task, list(classes), started)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -226,7 +329,19 @@ class AutoRegressor(RegressorMixin, _AutoBase):
     """
 
     def fit(self, X: Any, y: Any) -> AutoRegressor:
+        """Search pipelines for ``y`` from ``X`` within ``time_budget`` seconds.
+
+        Raises
+        ------
+        ConfigError
+            A parameter is invalid (e.g. a classification metric), before any work.
+        DataError
+            ``y`` has missing values or is not numeric, before any work.
+        """
+        started = time.monotonic()
+        self._check_params()
         y_arr = _ravel_y(y, type(self).__name__)
+        _check_labels_present(y_arr, type(self).__name__)
         y_arr = check_array(y_arr, ensure_2d=False, dtype="numeric", ensure_all_finite=True)
-        self._fit(X, y_arr.astype(float), "regression", [])
+        self._fit(X, y_arr.astype(float), "regression", [], started)
         return self

@@ -20,7 +20,7 @@ import time
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from loopml.metrics import score
 from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores, quietly
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
+
+if TYPE_CHECKING:
+    from loopml.data import NumberFormat
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class FoldJob:
     cleaning: CleaningConfig | None = None
     features: FeaturesConfig | None = None
     limits: Constraints | None = None  # checked on the fitted pipeline when set
+    numbers: NumberFormat | None = None  # how numbers written as text are read
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def fit_fold(
             job.threads,
             job.cleaning,
             job.features,
+            numbers=job.numbers,
         )
         with quietly(job.threads):
             pipe.fit(X_train, y_train)

@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from loopml.modeling._candidates import CANDIDATES
 from loopml.modeling._threshold import decide
 from loopml.types import TaskKind
 
+if TYPE_CHECKING:
+    from loopml.data import NumberFormat
+
 
 def make_pipeline(
     roles: dict[str, str],
@@ -30,6 +33,7 @@ def make_pipeline(
     n_jobs: int,
     cleaning: CleaningConfig | None = None,
     features: FeaturesConfig | None = None,
+    numbers: NumberFormat | None = None,
 ) -> Pipeline:
     """The one fitted object: coercion, cleaning, features, preprocessing and the model.
 
@@ -50,6 +54,7 @@ def make_pipeline(
         seed=seed,
         absolute_time=absolute_time,
         selection=selection,
+        numbers=numbers,
     )
     model = candidate.make(task, params, seed, n_jobs)
     if candidate.native_categoricals:

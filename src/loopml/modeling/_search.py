@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -33,85 +32,19 @@ from loopml.modeling._candidates import (
     resolve_class_weight,
     unavailable_families,
 )
+from loopml.modeling._cpus import resolve_n_jobs
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
+from loopml.modeling._leaderboard import Leaderboard, TrialResult
 from loopml.modeling._pipeline import make_pipeline, quietly
 from loopml.modeling._split import Folds
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
 from loopml.types import TaskKind
 
+if TYPE_CHECKING:
+    from loopml.data import NumberFormat
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """One cross-validated configuration: a row of the leaderboard."""
-
-    number: int
-    family: str
-    params: dict[str, Any]
-    fold_scores: tuple[float, ...]
-    seconds: float
-    status: str  # ok | pruned | timeout | failed | excluded (broke a constraint)
-    source: str = "portfolio"  # portfolio | optuna
-    error: str = ""
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.fold_scores)) if self.fold_scores else float("nan")
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.fold_scores)) if len(self.fold_scores) > 1 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "family": self.family,
-            "params": self.params,
-            "cv_mean": self.mean,
-            "cv_std": self.std,
-            "fold_scores": list(self.fold_scores),
-            "seconds": round(self.seconds, 3),
-            "status": self.status,
-            "source": self.source,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """All trials of one search, with the metric they were ranked by."""
-
-    metric: str
-    greater_is_better: bool
-    trials: tuple[TrialResult, ...]
-    budget_seconds: float
-    elapsed_seconds: float
-    n_folds: int
-
-    def ranked(self) -> list[TrialResult]:
-        """Completed trials, best first; then the rest in order."""
-        done = [t for t in self.trials if t.status == "ok" and not math.isnan(t.mean)]
-        done.sort(key=lambda t: (-t.mean if self.greater_is_better else t.mean, t.number))
-        return done + [t for t in self.trials if t not in done]
-
-    @property
-    def best(self) -> TrialResult:
-        ranked = self.ranked()
-        if not ranked or ranked[0].status != "ok":
-            raise TrainingError("no trial completed")
-        return ranked[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "greater_is_better": self.greater_is_better,
-            "budget_seconds": self.budget_seconds,
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "n_folds": self.n_folds,
-            "trials": [t.to_dict() for t in self.ranked()],
-        }
 
 
 @dataclass(frozen=True)
@@ -126,10 +59,10 @@ ProgressFn = Callable[[float, str], None]
 
 
 class _Budget:
-    def __init__(self, seconds: float, clock: Callable[[], float]):
+    def __init__(self, seconds: float, clock: Callable[[], float], start: float | None = None):
         self.seconds = seconds
         self.clock = clock
-        self.start = clock()
+        self.start = clock() if start is None else start
 
     @property
     def elapsed(self) -> float:
@@ -165,23 +98,34 @@ def search(
     n_jobs: int = -1,
     progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.monotonic,
+    started: float | None = None,
     executor: TrialExecutor | None = None,
+    numbers: NumberFormat | None = None,
 ) -> SearchResult:
     """Cross-validate candidates within ``budget_seconds`` and refit the best on all rows.
 
     The budget covers the search and the final refit: a trial is stopped between folds when
-    what is left would not fit another fold and the refit of the current best.
+    what is left would not fit another fold and the refit of the current best. It counts
+    from ``started`` (a ``clock`` reading) when given, so a caller's own preparation is paid
+    from it too; else from the call. ``max_trials`` stops the search earlier: with a budget
+    that does not bind, the same trials run every time.
+
+    ``n_jobs=-1`` uses the CPUs this process may use (its affinity mask and cgroup quota,
+    see :func:`loopml.modeling._cpus.available_cpus`), not every CPU of the machine.
 
     Folds are fitted by ``executor`` (see :mod:`loopml.modeling._executor`), as many at a
     time as it has workers; by default local processes when ``n_jobs`` allows several folds
     at once, else this process. The final refit always runs here.
+
+    ``numbers`` is how the pipelines read numbers written as text: the training data's
+    decimal mark and thousands separator (default: dot and comma).
 
     Raises
     ------
     TrainingError
         When no candidate completed.
     """
-    jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    jobs = resolve_n_jobs(n_jobs)  # -1: the CPUs this process may use, not the machine's
     limits = constraints or Constraints()
     if limits.interpretable:
         families = [f for f in families if f in INTERPRETABLE_FAMILIES]
@@ -197,7 +141,7 @@ def search(
     extra: dict[str, Any] = {"class_weight": weight} if weight else {}
     # 5% of the budget is kept back for what the estimates miss (the final refit's variance,
     # predicting, bookkeeping), so the whole fit stays within the budget
-    budget = _Budget(budget_seconds * 0.95, clock)
+    budget = _Budget(budget_seconds * 0.95, clock, started)
     bigger = greater_is_better(metric)
     order = [f for f in PORTFOLIO_ORDER if f in families]
     trials: list[TrialResult] = []
@@ -261,7 +205,7 @@ def search(
         done = 0
         while done < len(folds):
             if not must_finish and not affordable(family):
-                status = "timeout"
+                status = "timeout" if done else "not_started"
                 break
             wave = [
                 FoldJob(
@@ -278,6 +222,7 @@ def search(
                     cleaning=cleaning,
                     features=features,
                     limits=limits if checked and k == len(folds) - 1 else None,
+                    numbers=numbers,
                 )
                 for k in range(done, min(done + executor.workers, len(folds)))
             ]
@@ -324,10 +269,20 @@ def search(
         report(f"{family}: {result.mean:.4f}" if status == "ok" else f"{family}: {status}")
         return result
 
+    stopped_by = "complete"
+
     def may_continue() -> bool:
-        if max_trials is not None and len(trials) >= max_trials:
+        """Whether another trial may start; the first of the trial cap and the budget stops
+        the search (with a generous budget, the cap alone decides: the same trials every
+        run)."""
+        nonlocal stopped_by
+        if max_trials is not None and sum(t.started for t in trials) >= max_trials:
+            stopped_by = "max_trials"
             return False
-        return best_so_far() is None or budget.left - refit_reserve() > 0
+        if best_so_far() is None or budget.left - refit_reserve() > 0:
+            return True
+        stopped_by = "budget"
+        return False
 
     executor.start(X, y, folds)
     try:
@@ -365,8 +320,12 @@ def search(
                 options,
                 extra,
             )
+            if stopped_by == "complete":  # tuning ends only at the cap or the budget
+                stopped_by = "budget"
     finally:
         executor.close()
+    if stopped_by == "complete" and any(t.status in ("timeout", "not_started") for t in trials):
+        stopped_by = "budget"
 
     best = best_so_far()
     if best is None:
@@ -394,7 +353,9 @@ def search(
         report(f"refitting an ensemble of {len(members)} models on all training rows")
         pipeline: Any = WeightedEnsemble(
             estimators=[
-                make_pipeline(roles, m.family, task, m.params, seed, jobs, cleaning, features)
+                make_pipeline(
+                    roles, m.family, task, m.params, seed, jobs, cleaning, features, numbers
+                )
                 for m in members
             ],
             weights=list(chosen.params["members"].values()),
@@ -403,7 +364,7 @@ def search(
     else:
         report(f"refitting {best.family} on all training rows")
         pipeline = make_pipeline(
-            roles, best.family, task, best.params, seed, jobs, cleaning, features
+            roles, best.family, task, best.params, seed, jobs, cleaning, features, numbers
         )
     choice = None
     if task == "binary" and threshold != "default":
@@ -434,6 +395,9 @@ def search(
         budget_seconds=budget_seconds,
         elapsed_seconds=budget.elapsed,
         n_folds=len(folds),
+        n_jobs=jobs,
+        workers=executor.workers,
+        stopped_by=stopped_by,
     )
     report("done")
     return SearchResult(

@@ -14,6 +14,7 @@ __getattr__, __dir__ = _lazy_exports(
             "ModelVersionInfo",
             "Registry",
             "resolve_tracking_uri",
+            "version_tags",
         ],
     },
 )
@@ -26,4 +27,5 @@ __all__ = [
     "Registry",
     "resolve_tracking_uri",
     "sha256_file",
+    "version_tags",
 ]

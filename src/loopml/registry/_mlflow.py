@@ -22,10 +22,53 @@ log = logging.getLogger(__name__)
 ALIASES = ("champion", "challenger")
 CHECKSUM_TAG = "loopml.sha256."
 
+#: Version tags that describe a version; ModelVersionInfo shows them as fields.
+FAMILY_TAG = "loopml.family"
+METRIC_TAG = "loopml.metric"
+GATE_TAG = "loopml.gate"  # the success gate's expression, or "none"
+GATE_PASSED_TAG = "loopml.gate_passed"  # "true" | "false"
+REASON_TAG = "loopml.promotion_reason"  # why the version holds its alias (or lost it)
+REPORT_TAG = "loopml.report"  # the HTML report written next to the project
+FIELD_TAGS = (FAMILY_TAG, METRIC_TAG, GATE_TAG, GATE_PASSED_TAG, REASON_TAG, REPORT_TAG)
+
+
+def version_tags(
+    *,
+    family: str | None = None,
+    metric: str | None = None,
+    gate: str | None = None,
+    gate_passed: bool | None = None,
+    promotion_reason: str | None = None,
+    report: str | None = None,
+) -> dict[str, str]:
+    """The version tags behind :class:`ModelVersionInfo`'s fields; only those given.
+
+    ``gate`` is the success gate's expression; pass ``"none"`` when no gate is set.
+
+    Examples
+    --------
+    >>> version_tags(family="linear", gate_passed=True)
+    {'loopml.family': 'linear', 'loopml.gate_passed': 'true'}
+    """
+    given = {
+        FAMILY_TAG: family,
+        METRIC_TAG: metric,
+        GATE_TAG: gate,
+        GATE_PASSED_TAG: None if gate_passed is None else str(gate_passed).lower(),
+        REASON_TAG: promotion_reason,
+        REPORT_TAG: report,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
 
 @dataclass(frozen=True)
 class ModelVersionInfo:
-    """A registered model version as the registry sees it."""
+    """A registered model version as the registry sees it.
+
+    ``family``, ``metric``, ``gate``, ``gate_passed``, ``promotion_reason`` and ``report``
+    come from the version's tags (or, for versions registered before loopml wrote them, from
+    its run's parameters and tags); empty or None when unknown.
+    """
 
     name: str
     version: str
@@ -34,6 +77,37 @@ class ModelVersionInfo:
     created: str
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    family: str = ""
+    metric: str = ""
+    gate: str = ""  # "" when unknown, "none" when no gate was set
+    gate_passed: bool | None = None
+    promotion_reason: str = ""
+    report: str = ""
+
+    @property
+    def holdout(self) -> float | None:
+        """The primary metric on the holdout."""
+        return self.metrics.get(f"holdout_{self.metric}") if self.metric else None
+
+    @property
+    def gate_value(self) -> float | None:
+        """The gated metric's holdout value."""
+        if not self.gate or self.gate == "none":
+            return None
+        return self.metrics.get(f"holdout_{self.gate.split()[0]}")
+
+    def describe_gate(self) -> str:
+        """``passed (roc_auc >= 0.75: 0.8123)``, ``FAILED (...)``, ``no gate`` or ``-``."""
+        if self.gate == "none":
+            return "no gate"
+        if self.gate_passed is None:
+            return "-"
+        verdict = "passed" if self.gate_passed else "FAILED"
+        if not self.gate:
+            return verdict
+        value = self.gate_value
+        shown = f": {value:.4g}" if value is not None else ""
+        return f"{verdict} ({self.gate}{shown})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,8 +116,22 @@ class ModelVersionInfo:
             "run_id": self.run_id,
             "aliases": list(self.aliases),
             "created": self.created,
+            "family": self.family or None,
+            "metric": self.metric or None,
+            "holdout": self.holdout,
+            "gate": {
+                "expression": None if self.gate in ("", "none") else self.gate,
+                "value": self.gate_value,
+                "passed": self.gate_passed,
+            },
+            "promotion_reason": self.promotion_reason or None,
+            "report": self.report or None,
             "metrics": self.metrics,
-            "tags": {k: v for k, v in self.tags.items() if not k.startswith(CHECKSUM_TAG)},
+            "tags": {
+                k: v
+                for k, v in self.tags.items()
+                if not k.startswith(CHECKSUM_TAG) and k not in FIELD_TAGS
+            },
         }
 
 
@@ -130,9 +218,11 @@ class Registry:
         metrics: Mapping[str, float],
         artifacts: Mapping[str, Path],
         tags: Mapping[str, str],
+        version_tags: Mapping[str, str] | None = None,
     ) -> ModelVersionInfo:
         """Log one training run with its model and register a new version.
 
+        ``tags`` go on the run, ``version_tags`` (family, metric, gate, ...) on the version.
         Atomic for the user: if anything fails, the run and the version are deleted again.
         """
         import mlflow
@@ -180,7 +270,10 @@ class Registry:
                         self.model_name,
                         source=info.model_uri,
                         run_id=run_id,
-                        tags={CHECKSUM_TAG + k: v for k, v in checksums.items()},
+                        tags={
+                            **dict(version_tags or {}),
+                            **{CHECKSUM_TAG + k: v for k, v in checksums.items()},
+                        },
                     )
                     version = str(mv.version)
             client.set_terminated(run_id, "FINISHED")
@@ -220,10 +313,27 @@ class Registry:
             client.delete_run(run_id)
 
     def set_alias(self, version: str, alias: str) -> None:
+        """Point ``alias`` at ``version``; it leaves the version that held it.
+
+        A version is never both champion and challenger: the champion-to-be gives up its
+        challenger alias, and the champion cannot be made challenger.
+        """
         if alias not in ALIASES:
             raise RegistryError(f"unknown alias {alias!r}; use one of {', '.join(ALIASES)}")
-        self.version_info(version)  # raises if absent
-        self._client.set_registered_model_alias(self.model_name, alias, str(version))
+        info = self.version_info(version)  # raises if absent
+        if alias == "challenger" and "champion" in info.aliases:
+            raise RegistryError(
+                f"version {info.version} of {self.model_name!r} is the champion; a version "
+                "cannot be both. Promote another version to champion first."
+            )
+        self._client.set_registered_model_alias(self.model_name, alias, str(info.version))
+        if alias == "champion" and "challenger" in info.aliases:
+            self.delete_alias("challenger")
+
+    def set_tags(self, version: str, tags: Mapping[str, str]) -> None:
+        """Set (or overwrite) tags of a version, e.g. its promotion reason and report."""
+        for key, value in tags.items():
+            self._client.set_model_version_tag(self.model_name, str(version), key, value)
 
     def delete_alias(self, alias: str) -> None:
         with contextlib.suppress(Exception):
@@ -288,9 +398,12 @@ class Registry:
 
     def _info(self, mv: Any, aliases: list[str] | None = None) -> ModelVersionInfo:
         metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
+        run_tags: dict[str, str] = {}
         if mv.run_id:
             with contextlib.suppress(Exception):
-                metrics = dict(self._client.get_run(mv.run_id).data.metrics)
+                data = self._client.get_run(mv.run_id).data
+                metrics, params, run_tags = dict(data.metrics), dict(data.params), dict(data.tags)
         created = ""
         if mv.creation_timestamp:
             import datetime as dt
@@ -298,6 +411,8 @@ class Registry:
             created = dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=dt.UTC).strftime(
                 "%Y-%m-%d %H:%M:%S UTC"
             )
+        tags = dict(mv.tags or {})
+        passed = tags.get(GATE_PASSED_TAG, run_tags.get(GATE_PASSED_TAG))
         return ModelVersionInfo(
             name=self.model_name,
             version=str(mv.version),
@@ -305,7 +420,14 @@ class Registry:
             aliases=tuple(sorted(aliases or getattr(mv, "aliases", None) or [])),
             created=created,
             metrics=metrics,
-            tags=dict(mv.tags or {}),
+            tags=tags,
+            # versions registered before these tags existed: what their run recorded
+            family=tags.get(FAMILY_TAG, params.get("model_family", "")),
+            metric=tags.get(METRIC_TAG, params.get("metric", "")),
+            gate=tags.get(GATE_TAG, ""),
+            gate_passed=None if passed is None else passed == "true",
+            promotion_reason=tags.get(REASON_TAG, ""),
+            report=tags.get(REPORT_TAG, ""),
         )
 
     @contextlib.contextmanager

@@ -8,9 +8,10 @@ from loopml._lazy import lazy_exports as _lazy_exports
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.reports._format": ["model_label"],
         "loopml.reports._profile": ["render_profile_report"],
         "loopml.reports._training": ["figures", "render_training_report"],
     },
 )
 
-__all__ = ["figures", "render_profile_report", "render_training_report"]
+__all__ = ["figures", "model_label", "render_profile_report", "render_training_report"]

@@ -6,6 +6,8 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from loopml._display import fmt_num
+
 
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
@@ -16,9 +18,13 @@ def plotly_js() -> str:
 
 
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("loopml.reports", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["num"] = (
+        fmt_num  # {{ value|num }} a metric; {{ value|num(2) }} 2 significant digits
+    )
+    return env

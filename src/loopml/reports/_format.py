@@ -1,10 +1,26 @@
-"""Numbers, shares and labels as the profile report prints them."""
+"""Numbers, shares and labels as the profile report prints them (and, re-exported from
+:mod:`loopml._display`, what the console and the training report share)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from loopml._display import ensemble_members, fmt_metric, fmt_sig, model_label, round_for_people
+
+__all__ = [
+    "ensemble_members",
+    "fmt",
+    "fmt_bytes",
+    "fmt_label",
+    "fmt_metric",
+    "fmt_pct",
+    "fmt_score",
+    "fmt_sig",
+    "model_label",
+    "round_for_people",
+]
 
 
 def fmt(value: float | int | None, digits: int = 4) -> str:

@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.reports._assets import environment, plotly_js
+from loopml.reports._format import ensemble_members, fmt_metric, model_label, round_for_people
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -138,8 +139,8 @@ def diagnostic_figures(diagnostics: Diagnostics) -> dict[str, go.Figure]:
     -------
     dict
         Figure name → figure. Calibration for classification; lift and gains for binary
-        tasks; the fit check and the learning curve always; permutation importance and the
-        contributions when they could be computed.
+        tasks; the fit check always; the learning curve when there is one; permutation
+        importance and the contributions when they could be computed.
     """
     figs: dict[str, go.Figure] = {}
     if diagnostics.calibration is not None:
@@ -148,7 +149,8 @@ def diagnostic_figures(diagnostics: Diagnostics) -> dict[str, go.Figure]:
     if diagnostics.lift is not None and diagnostics.lift.rows:
         figs["gains"], figs["lift"] = _lift_figures(diagnostics)
     figs["fit_check"] = _fit_figure(diagnostics)
-    figs["learning_curve"] = _learning_figure(diagnostics)
+    if diagnostics.learning_curve.absent is None:  # one point is not a curve
+        figs["learning_curve"] = _learning_figure(diagnostics)
     if diagnostics.permutation is not None and diagnostics.permutation.features:
         figs["permutation_importance"] = _permutation_figure(diagnostics)
     expl = diagnostics.explanations
@@ -296,7 +298,7 @@ def _fit_figure(d: Diagnostics) -> go.Figure:
                 "arrayminus": _finite(minus),
             },
             marker_color=["#9aa5b1", "#2f80ed", "#27ae60", "#f2994a"],
-            text=[f"{v:.4f}" if math.isfinite(v) else "n/a" for v in values],
+            text=[fmt_metric(v) if math.isfinite(v) else "n/a" for v in values],
             textposition="inside",
             insidetextanchor="middle",
             textfont={"color": "white"},
@@ -463,7 +465,7 @@ def _headline_interval(diagnostics: Diagnostics | None) -> str:
     if diagnostics is None or not math.isfinite(diagnostics.interval.low):
         return ""
     iv = diagnostics.interval
-    return f"{iv.level:.0%} CI {iv.low:.4f}–{iv.high:.4f}"
+    return f"{iv.level:.0%} CI {fmt_metric(iv.low)}–{fmt_metric(iv.high)}"
 
 
 def _default_card(
@@ -528,18 +530,24 @@ def render_training_report(
     if model_card is None and diagnostics is not None:
         model_card = _default_card(evaluation, diagnostics, summary)
     template = environment().get_template("training.html")
+    ranked = leaderboard.ranked()
+    ranks = {t.number: i + 1 for i, t in enumerate(ranked)}
     rows = [
         {
-            "rank": i + 1,
-            "family": t.family,
+            "rank": ranks[t.number],
+            "family": model_label(t, leaderboard.trials),
             "source": t.source,
-            "status": t.status,
-            "mean": t.mean,
-            "std": t.std,
-            "seconds": t.seconds,
-            "params": json.dumps(t.params, default=str),
+            "status": t.label,  # "not started" for a family the budget left no time for
+            "mean": t.mean if t.fold_scores else None,
+            "std": t.std if t.fold_scores else None,
+            "seconds": t.seconds if t.started else None,
+            "params": (
+                "members: " + ensemble_members(t, leaderboard.trials, ranks)
+                if t.family == "ensemble"
+                else json.dumps(round_for_people(t.params), default=str)
+            ),
         }
-        for i, t in enumerate(leaderboard.ranked())
+        for t in ranked
     ]
     return template.render(
         title=title,

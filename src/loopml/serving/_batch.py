@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopml.data import file_kind, read_header
+from loopml.data import CsvDialect, file_kind, read_header
 from loopml.errors import DataError
 from loopml.registry import ModelBundle
 
@@ -48,14 +48,14 @@ class ScoringSummary:
         }
 
 
-def _chunks(path: Path, kind: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, kind: str, chunk_rows: int, dialect: CsvDialect) -> Iterator[pd.DataFrame]:
     try:
         if kind == "parquet":
             reader = pq.ParquetFile(path)
             for batch in reader.iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
         else:
-            yield from pd.read_csv(path, chunksize=chunk_rows)
+            yield from dialect.chunks(path, chunk_rows)
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise DataError(f"cannot read {path}: {exc}. Fix the file and retry.") from exc
 
@@ -69,6 +69,7 @@ def score_file(
     chunk_rows: int = 50_000,
     progress: Callable[[int], None] | None = None,
     transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    dialect: CsvDialect | None = None,
 ) -> ScoringSummary:
     """Score ``input_path`` into ``output_path`` (CSV or Parquet, by extension).
 
@@ -76,6 +77,8 @@ def score_file(
     appears only when every chunk was scored (written to a temporary file, then renamed).
     ``transform`` is applied to each chunk first (the privacy policy the model was trained
     under, so personal data is dropped or hashed before scoring and in the output).
+    ``dialect`` is how a CSV input is written (separator, decimal mark, thousands separator;
+    default: comma, dot, comma).
 
     Raises
     ------
@@ -88,7 +91,8 @@ def score_file(
         raise DataError(f"input file {input_path} not found.")
     in_kind = file_kind(input_path)
     out_kind = file_kind(output_path)
-    columns = read_header(input_path)
+    dialect = dialect or CsvDialect()
+    columns = read_header(input_path, dialect)
     bundle.schema.check(columns, where=f"input file {input_path}")
     keep = [c for c in bundle.id_columns if c in columns]
 
@@ -103,7 +107,7 @@ def score_file(
     counts: dict[str, int] = {}
     writer: pq.ParquetWriter | None = None
     try:
-        for chunk in _chunks(input_path, in_kind, chunk_rows):
+        for chunk in _chunks(input_path, in_kind, chunk_rows, dialect):
             if chunk.empty:
                 continue
             if transform is not None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from loopml.config import ProjectConfig, parse_config
+from loopml.data._baseline import Baseline, draft_gate
 from loopml.data._draft import draft_config
 from loopml.errors import DataError
 
@@ -52,7 +53,7 @@ def test_binary_draft_is_valid_and_complete(project: Path) -> None:
     assert (cfg.problem.task, cfg.problem.target) == ("binary", "churned")
     assert cfg.problem.positive_class == "yes"
     assert cfg.problem.metric == "roc_auc"
-    assert cfg.problem.success == "roc_auc >= 0.75"
+    assert re.fullmatch(r"roc_auc >= 0\.\d+", cfg.problem.success or "")
     assert (cfg.data.source.type, cfg.data.source.path) == ("csv", "data/customers.csv")
     assert cfg.data.id_columns == ["customer_id"]
     assert cfg.data.time_column == "signup_at"
@@ -66,7 +67,8 @@ def test_draft_explains_what_it_inferred(project: Path) -> None:
     assert "task: binary            # inferred from 'churned'" in text
     assert 'positive_class: "yes"   # REVIEW: the class to detect (25.0% of rows)' in text
     assert "# detected: customer_id (unique integers with an id-like name)" in text
-    assert "# personal data detected: email (email)" in text
+    assert "# personal data detected: email (e-mail addresses)" in text
+    assert re.search(r"# baseline roc_auc \d\.\d{3} ± \d\.\d{3} \(5-fold histogram gradient", text)
     assert "datetime columns: signup_at" in text
     assert "# free-text columns (not used as features yet): note (free text" in text
 
@@ -83,8 +85,9 @@ def test_multiclass_draft_lists_the_classes(tmp_path: Path) -> None:
     cfg = parse_config(text)
     assert (cfg.problem.task, cfg.problem.metric) == ("multiclass", "log_loss")
     assert "  # 3 classes: basic, gold, pro" in text
-    # three equal classes: the prior's log loss is ln 3 = 1.0986; the gate asks 10% better
-    assert str(cfg.problem.gate) == "log_loss <= 0.989"
+    # nothing predicts the plan: the gate asks to beat the class frequencies (ln 3 = 1.0986)
+    assert str(cfg.problem.gate) == "log_loss <= 1.098"
+    assert "close to guessing the class frequencies" in text
 
 
 def test_integer_target_positive_class_stays_an_integer(tmp_path: Path) -> None:
@@ -100,12 +103,146 @@ def test_parquet_source(tmp_path: Path) -> None:
     assert (cfg.data.source.type, cfg.data.source.path) == ("parquet", "customers.parquet")
 
 
-def test_data_outside_the_project_gets_an_absolute_path(tmp_path: Path) -> None:
+def test_data_outside_the_project_gets_a_path_relative_to_the_project_file(
+    tmp_path: Path,
+) -> None:
     customers().to_csv(tmp_path / "c.csv", index=False)
     (tmp_path / "proj").mkdir()
     cfg = parse_config(draft_config(tmp_path / "c.csv", "churned", tmp_path / "proj"))
-    assert cfg.data.source.path == str((tmp_path / "c.csv").resolve())
+    assert cfg.data.source.path == "../c.csv"
     assert cfg.name == "proj"
+
+
+def test_data_path_given_relative_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "exports").mkdir()
+    customers().to_csv(tmp_path / "exports" / "c.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    cfg = parse_config(draft_config(Path("exports/c.csv"), "churned", Path("projects/churn")))
+    assert cfg.data.source.path == "../../exports/c.csv"
+    assert (tmp_path / "projects" / "churn" / cfg.data.source.path).resolve().is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# id and personal-data columns
+
+
+def passengers(n: int = 120) -> pd.DataFrame:
+    """A Titanic-like table: a name column of free text, a ticket code that repeats, a
+    unique booking reference."""
+    rng = np.random.default_rng(3)
+    first = ["Owen", "John", "Laina", "Lily", "William", "Anna"]
+    return pd.DataFrame(
+        {
+            "PassengerId": np.arange(1, n + 1),
+            "Name": [f"Braund{i}, Mr. {first[i % 6]} Harris" for i in range(n)],
+            "Ticket": [f"A/5 {21171 + i - i % 20 // 19}" for i in range(n)],  # ~5% repeat
+            "booking_ref": [f"BK{i:05d}X" for i in range(n)],
+            "Fare": np.round(rng.gamma(2, 15, n), 2),
+            "Survived": (rng.random(n) < 0.4).astype(int),
+        }
+    )
+
+
+def test_name_columns_are_personal_data_never_ids(tmp_path: Path) -> None:
+    passengers().to_csv(tmp_path / "t.csv", index=False)
+    text = draft_config(tmp_path / "t.csv", "Survived", tmp_path, name="t")
+    cfg = parse_config(text)
+    assert "Name" in cfg.data.drop_columns
+    assert "Name" not in cfg.data.id_columns
+    assert "Name (personal names)" in text
+
+
+def test_id_columns_are_unique(tmp_path: Path) -> None:
+    frame = passengers()
+    assert frame["Ticket"].nunique() < len(frame) * 0.99  # repeats: not an id
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    cfg = parse_config(draft_config(tmp_path / "t.csv", "Survived", tmp_path, name="t"))
+    assert cfg.data.id_columns == ["PassengerId", "booking_ref"]
+
+
+# --------------------------------------------------------------------------------------------
+# the success gate from a baseline
+
+
+def signal(n: int = 600, noise: float = 0.5, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "z": rng.normal(size=n),
+            "y": np.where(x + rng.normal(0, noise, n) > 0, "yes", "no"),
+            "amount": 3 * x + rng.normal(0, noise, n),
+        }
+    )
+
+
+def _baseline_line(text: str) -> tuple[float, float]:
+    found = re.search(r"# baseline \w+ (\d\.\d{3}) ± (\d\.\d{3})", text)
+    assert found, text
+    return float(found[1]), float(found[2])
+
+
+def test_binary_gate_is_drafted_below_a_measured_baseline(tmp_path: Path) -> None:
+    signal().drop(columns="amount").to_csv(tmp_path / "s.csv", index=False)
+    text = draft_config(tmp_path / "s.csv", "y", tmp_path, name="s")
+    mean, _ = _baseline_line(text)
+    gate = parse_config(text).problem.gate
+    assert gate is not None and gate.metric == "roc_auc" and gate.op == ">="
+    assert 0.5 < gate.threshold < mean
+    assert re.search(r"gate set 0\.\d\d below it", text)
+
+
+def test_no_signal_drafts_the_uninformed_gate(tmp_path: Path) -> None:
+    frame = signal().drop(columns=["amount", "x"])
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    text = draft_config(tmp_path / "s.csv", "y", tmp_path, name="s")
+    assert parse_config(text).problem.success == "roc_auc >= 0.5"
+    assert "the baseline finds little signal" in text
+
+
+def test_regression_gate_is_on_r2(tmp_path: Path) -> None:
+    signal().drop(columns="y").to_csv(tmp_path / "s.csv", index=False)
+    text = draft_config(tmp_path / "s.csv", "amount", tmp_path, name="s")
+    mean, _ = _baseline_line(text)
+    gate = parse_config(text).problem.gate
+    assert "# baseline r2" in text
+    assert gate is not None and gate.metric == "r2" and 0 < gate.threshold < mean
+
+
+def test_a_near_perfect_baseline_asks_to_check_for_leakage(tmp_path: Path) -> None:
+    frame = signal().drop(columns="amount")
+    frame["churn_flag"] = (frame["y"] == "yes").astype(int)  # the target again
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    text = draft_config(tmp_path / "s.csv", "y", tmp_path, name="s")
+    assert "REVIEW: near perfect; check `loopml validate` for leakage" in text
+
+
+def test_without_usable_features_the_gate_is_generic_and_says_why(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"ref": [f"R{i:04d}" for i in range(80)], "y": ["a", "b"] * 40})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    text = draft_config(tmp_path / "s.csv", "y", tmp_path, name="s")
+    assert "# no baseline measured (no feature column the baseline can use); a generic gate" in text
+    assert parse_config(text).problem.success == "roc_auc >= 0.75"
+
+
+@pytest.mark.parametrize(
+    ("metric", "mean", "std", "prior", "gate"),
+    [
+        ("roc_auc", 0.84, 0.005, None, "roc_auc >= 0.82"),  # the fixed 0.02 step
+        ("roc_auc", 0.84, 0.05, None, "roc_auc >= 0.74"),  # twice the folds' spread
+        ("roc_auc", 0.51, 0.01, None, "roc_auc >= 0.5"),
+        ("r2", 0.6, 0.01, None, "r2 >= 0.57"),
+        ("r2", 0.02, 0.01, None, "r2 >= 0"),
+        ("log_loss", 0.5, 0.01, 1.0, "log_loss <= 0.525"),
+        ("log_loss", 0.99, 0.01, 1.0, "log_loss <= 1.000"),
+    ],
+)
+def test_draft_gate(metric: str, mean: float, std: float, prior: float | None, gate: str) -> None:
+    baseline = Baseline(metric, mean, std, folds=5, rows=100, total_rows=100, seconds=0.1)
+    assert draft_gate(baseline, prior)[0] == gate
 
 
 def test_awkward_column_names_are_quoted(tmp_path: Path) -> None:

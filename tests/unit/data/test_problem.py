@@ -11,6 +11,7 @@ import pytest
 from loopml.config import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
+    CategoryCleaning,
     Gate,
     ProblemConfig,
     parse_config,
@@ -333,8 +334,13 @@ def test_problem_round_trips_through_a_dict() -> None:
         "gate": "roc_auc >= 0.8",
         "classes": [0, 1],
         "positive_class": 1,
+        "labels": {},
     }
     assert all(type(c) is int for c in data["classes"])
+    assert Problem.from_dict(data) == problem
+    merged = Problem("binary", "y", "roc_auc", None, ("No", "Yes"), "Yes", labels={"YES": "Yes"})
+    assert Problem.from_dict(merged.to_dict()) == merged
+    del data["labels"]  # a model registered before labels were merged
     assert Problem.from_dict(data) == problem
 
 
@@ -346,3 +352,61 @@ def test_problem_without_gate_round_trips() -> None:
 def test_task_is_inferred_from_trimmed_labels() -> None:
     problem = resolve([" a", "a ", "b", "b", "a", "b"])
     assert (problem.task, problem.classes) == ("binary", ("a", "b"))
+
+
+# --------------------------------------------------------------------------------------------
+# spelling variants of the target's labels
+
+
+SPELLED = ["Yes"] * 6 + ["yes "] * 2 + ["YES", " No"] + ["No"] * 8 + ["no"]
+
+
+def test_spelling_variants_of_a_label_are_one_class() -> None:
+    assert infer_task(pd.Series(SPELLED)) == "binary"
+    problem = resolve(SPELLED)
+    assert (problem.task, problem.classes, problem.positive_class) == (
+        "binary",
+        ("No", "Yes"),
+        "Yes",
+    )
+    assert problem.labels == {"yes": "Yes", "YES": "Yes", "no": "No"}
+    assert problem.notes == (
+        "target labels spelled differently merged into one class each by the "
+        "cleaning.categories rules ('yes' → 'Yes'; 'YES' → 'Yes'; 'no' → 'No'; 4 rows)",
+    )
+    y = prepare_target(pd.Series(SPELLED), problem.task, problem)
+    assert y.value_counts().to_dict() == {"No": 10, "Yes": 9}
+
+
+def test_target_labels_follow_the_category_cleaning_rules() -> None:
+    typo = ["standard"] * 20 + ["premium"] * 15 + ["standdard"]  # a typo merged as in features
+    assert resolve(typo).classes == ("premium", "standard")
+    kept = CategoryCleaning(normalize=False, merge_similar=False)
+    frame = frame_with(SPELLED)
+    problem = resolve_problem(frame, ProblemConfig(target="y"), categories=kept, min_class_rows=1)
+    assert (problem.task, problem.classes) == ("multiclass", ("No", "YES", "Yes", "no", "yes"))
+    assert problem.labels == {}
+    assert infer_task(frame["y"], categories=kept) == "multiclass"
+
+
+def test_labels_of_a_new_file_are_mapped_onto_the_trained_classes() -> None:
+    problem = resolve(SPELLED)
+    scored = pd.Series(["yes", " YES ", "Y", "n", "NO", "Maybe", None, "  "], name="y")
+    result = prepare_target(scored, "binary", problem)
+    assert result.tolist()[:6] == ["Yes", "Yes", "Yes", "No", "No", "Maybe"]
+    assert result.iloc[6:].isna().all()  # missing and blank are missing
+
+
+def test_numbers_written_as_text_map_onto_integer_classes() -> None:
+    problem = resolve([0, 1, 1, 0])
+    result = prepare_target(pd.Series(["1", "0 ", ""]), "binary", problem)
+    assert result.tolist()[:2] == [1, 0] and pd.isna(result.iloc[2])
+
+
+def test_blank_target_cells_are_missing() -> None:
+    problem = resolve(["a", "b", " ", "a", "b", ""])
+    assert problem.classes == ("a", "b")
+    assert problem.notes == ("2 rows without a target value are left out of training",)
+    with pytest.raises(DataError, match=r"holds non-numeric values \(e\.g\. 'x' in 1 rows\)"):
+        prepare_target(pd.Series(["1.5", " ", "x"], name="y"), "regression")
+    assert prepare_target(pd.Series(["1.5", " "]), "regression").isna().tolist() == [False, True]

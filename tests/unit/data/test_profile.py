@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from loopml.data import Profile, infer_schema, profile
+from loopml.config import QualityConfig
+from loopml.data import Profile, infer_schema, profile, validate
 from loopml.data._correlation import (
     correlation_ratio,
     cramers_v,
@@ -472,3 +473,22 @@ def test_an_unknown_task_is_a_config_error() -> None:
 def test_sample_rows_must_be_positive() -> None:
     with pytest.raises(ConfigError, match=r"sample_rows must be a positive number.*got 0"):
         profile(pd.DataFrame({"x": [1]}), sample_rows=0)
+
+
+def test_missing_cells_are_counted_as_the_findings_count_them() -> None:
+    frame = pd.DataFrame(
+        {
+            "city": ["Oslo", "", "  ", None, "Bergen", "Oslo"] * 10,
+            "amount": [1.0, np.nan, 2.0, 3.0, 4.0, 5.0] * 10,
+        }
+    )
+    p = profile(frame)
+    report = validate(frame, target=None, task=None, quality=QualityConfig())
+    found = {f.column: f.count for f in report.findings if f.id == "missing-values"}
+    assert found == {"city": 30, "amount": 10}
+    assert {c.name: c.missing for c in p.columns} == found
+    city = p.column("city")
+    assert city.categories is not None
+    assert dict(city.categories.top) == {"Oslo": 20, "Bergen": 10}  # blanks are no category
+    assert p.missingness.cells == 40
+    assert p.missingness.by_column["city"] == 0.5

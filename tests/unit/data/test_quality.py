@@ -227,6 +227,28 @@ def test_outliers_use_three_iqr_fences_and_count_exactly() -> None:
     assert "outliers" not in [f.id for f in check(flat).findings]
 
 
+def schooling_years() -> pd.Series:
+    """Years of schooling 1 to 16, quartiles 12 and 13: the 3×IQR fences [9, 16] would flag
+    the 10% of rows with 8 years or fewer."""
+    counts = {**dict.fromkeys(range(1, 9), 25), 9: 50, 10: 50, 11: 100, 12: 900, 13: 500}
+    counts |= {14: 100, 15: 50, 16: 50}
+    values = [year for year, n in counts.items() for _ in range(n)]
+    return pd.Series(np.random.default_rng(3).permutation(values), name="schooling")
+
+
+def test_a_bounded_integer_column_has_no_outliers_in_its_tail() -> None:
+    years = schooling_years()
+    assert np.quantile(years, [0.25, 0.75]).tolist() == [12.0, 13.0]
+    assert (years <= 8).mean() == 0.1
+    assert "outliers" not in [f.id for f in check(years.to_frame()).findings]
+    # a placeholder beyond a gap still is one, and the fences say how they were drawn
+    coded = years.copy()
+    coded.iloc[:3] = 99
+    finding = only(check(coded.to_frame()), "outliers")
+    assert (finding.count, finding.examples) == (3, (99.0,))
+    assert "outside [1, 16], the fences widened over the levels that follow" in finding.message
+
+
 # --------------------------------------------------------------------------------------------
 # expectations
 
@@ -347,11 +369,14 @@ def test_regression_target_with_words() -> None:
     assert (finding.severity, finding.count, finding.examples) == ("error", 5, ("n/a",))
 
 
-def test_target_spellings_and_regression_outliers() -> None:
-    frame = pd.DataFrame({"y": ["yes"] * 20 + ["Yes"] * 2 + ["no"] * 20})
-    finding = only(check(frame, target="y"), "inconsistent-spellings")
-    assert finding.column == "y"
-    assert "separate class" in finding.suggestion
+def test_target_spellings_are_merged_and_regression_outliers() -> None:
+    frame = pd.DataFrame({"y": ["yes"] * 20 + ["Yes"] * 2 + [" YES"] + ["no"] * 20})
+    report = check(frame, target="y")
+    finding = only(report, "inconsistent-spellings")
+    assert (finding.column, finding.count, finding.examples) == ("y", 3, (["yes", "Yes", "YES"],))
+    assert "the 3 rows with another spelling are merged into the first one" in finding.message
+    assert "Nothing to do for training" in finding.suggestion
+    assert "target-rare-class" not in {f.id for f in report.findings}  # 'YES' is not a class
     values = np.random.default_rng(5).permutation([float(i) for i in range(100)] + [1e6])
     assert only(check(pd.DataFrame({"y": values}), target="y"), "outliers").column == "y"
 
@@ -419,6 +444,64 @@ def test_leakage_for_multiclass_and_regression() -> None:
     report = check(frame, target="y")
     assert leaks(report) == {"exp_y": "warning", "cents": "error"}
     assert "R² on the target's ranks" in only(report, "suspected-leakage", "exp_y").message
+
+
+def two_columns(n: int = 1000, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "exam_1": rng.integers(20, 100, n).astype(float),
+            "exam_2": rng.integers(20, 100, n).astype(float),
+            "hours": rng.uniform(0, 40, n),
+            "club": rng.choice(["chess", "drama", "none"], n),
+        }
+    )
+    frame["noise"] = rng.normal(size=n)
+    return frame
+
+
+def test_a_target_computed_from_two_columns_is_suspected_leakage() -> None:
+    frame = two_columns()
+    frame["y"] = (frame["exam_1"] + frame["exam_2"]) / 2  # the final grade: their average
+    report = check(frame, target="y")
+    assert leaks(report) == {"exam_1, exam_2": "warning"}
+    finding = only(report, "suspected-leakage")
+    assert re.search(
+        r"columns 'exam_1' and 'exam_2' together predict the target almost perfectly \(R² 1\.0000 "
+        r"out of fold with a linear model on the two; a pair is flagged from 0\.995 = "
+        r"1 - \(1 - quality\.leakage_auc\) / 4\)",
+        finding.message,
+    )
+    assert finding.count == 1000
+    assert set(finding.examples[0]) == {"exam_1", "exam_2", "y"}
+    assert "data.drop_columns" in finding.suggestion
+    # a pass mark on the average, and a product, are found too
+    frame["y"] = np.where(frame["exam_1"] + frame["exam_2"] >= 120, "pass", "fail")
+    assert leaks(check(frame, target="y")) == {"exam_1, exam_2": "warning"}
+    assert "ROC-AUC" in only(check(frame, target="y"), "suspected-leakage").message
+    frame["y"] = frame["exam_1"] * frame["hours"]
+    finding = only(check(frame, target="y"), "suspected-leakage")
+    assert finding.column == "exam_1, hours"
+    assert "the mean of the 10 nearest rows" in finding.message
+
+
+def test_two_strong_but_honest_columns_are_not_leakage() -> None:
+    frame = two_columns()
+    noise = np.random.default_rng(4).normal(scale=8, size=len(frame))
+    frame["y"] = (frame["exam_1"] + frame["exam_2"]) / 2 + noise  # R² about 0.8
+    assert leaks(check(frame, target="y")) == {}
+    frame["y"] = np.where(frame["exam_1"] + frame["exam_2"] + 2 * noise >= 120, "pass", "fail")
+    assert leaks(check(frame, target="y")) == {}
+    # with the limit at 1 nothing is flagged, as for a single column
+    frame["y"] = frame["exam_1"] - frame["exam_2"]
+    assert leaks(check(frame, target="y")) == {"exam_1, exam_2": "warning"}
+    assert leaks(check(frame, target="y", quality=QualityConfig(leakage_auc=1.0))) == {}
+
+
+def test_a_pair_with_a_column_that_leaks_alone_is_not_reported_twice() -> None:
+    frame = two_columns()
+    frame["y"] = frame["exam_1"] * 3 + 1
+    assert leaks(check(frame, target="y")) == {"exam_1": "error"}  # a copy, rescaled
 
 
 def test_timestamps_after_the_label_time() -> None:

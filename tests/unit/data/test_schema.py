@@ -160,9 +160,17 @@ def test_unique_integers_without_an_id_like_name_are_numeric() -> None:
     assert col.role == "numeric"
 
 
-@pytest.mark.parametrize("name", ["id", "user_id", "id_user", "UUID", "api_key", "row_identifier"])
+@pytest.mark.parametrize(
+    "name",
+    ["id", "user_id", "id_user", "UUID", "api_key", "row_identifier", "PassengerId", "CustomerID"],
+)
 def test_id_like_names(name: str) -> None:
     assert infer_column(pd.Series(np.arange(N), name=name)).role == "id"
+
+
+@pytest.mark.parametrize("name", ["paid", "valid", "Kid", "rapid"])
+def test_words_ending_in_id_are_not_id_names(name: str) -> None:
+    assert infer_column(pd.Series(np.arange(N), name=name)).role == "numeric"
 
 
 def test_missing_fraction() -> None:

@@ -357,14 +357,36 @@ def test_points_that_would_overrun_the_budget_are_skipped_and_said_so(noisy: Dat
     # every reading of the clock moves it one second: each fit "takes" one second
     curve = learning_curve(
         pipeline, X, y, X_hold, y_hold, problem,
-        fractions=(0.1, 0.25, 0.5, 1.0), seed=0, budget_seconds=4.0, clock=FakeClock(1.0),
+        fractions=(0.1, 0.25, 0.5, 1.0), seed=0, budget_seconds=5.0, clock=FakeClock(1.0),
     )  # fmt: skip
 
     assert [p.fraction for p in curve.points] == [0.1, 1.0]
     assert curve.points[0].seconds == 1.0
     assert curve.skipped == (
-        (0.25, "the fit would take about 3.1 s with 0.0 s of the 4.0 s budget left"),
-        (0.5, "the fit would take about 6.2 s with -1.0 s of the 4.0 s budget left"),
+        (
+            0.25,
+            "a refit on 75 rows would take about 3.1 s, more than the 1.0 s left of the 5.0 s "
+            "the learning curve was given",
+        ),
+        (0.5, "no time was left of the 5.0 s the learning curve was given"),
+    )
+    assert curve.absent is None  # two points make a curve
+
+
+def test_the_first_refit_is_estimated_from_a_cross_validation_fit(noisy: Data) -> None:
+    pipeline, problem, X, y, X_hold, y_hold = noisy
+
+    # a fold of 200 rows took 1000 s: 30 rows would take 150 s (with the margin, 187.5 s)
+    curve = learning_curve(
+        pipeline, X, y, X_hold, y_hold, problem,
+        fractions=(0.1, 1.0), budget_seconds=30.0, reference=(200, 1000.0), clock=FakeClock(),
+    )  # fmt: skip
+
+    assert [p.fraction for p in curve.points] == [1.0]
+    assert curve.absent == (
+        "No learning curve: a refit on 30 rows would take about 187.5 s, more than the 30.0 s "
+        "left of the 30.0 s the learning curve was given. A larger training.budget_seconds "
+        "gives the diagnostics more time."
     )
 
 
@@ -379,13 +401,71 @@ def test_too_few_rows_for_a_point_are_skipped(noisy: Data) -> None:
     assert [p.fraction for p in curve.points] == [1.0]
 
 
-def test_skipped_points_become_a_note(noisy: Data) -> None:
+def test_no_time_left_gives_one_sentence_not_a_one_point_curve(noisy: Data) -> None:
+    """A user saw "0.0 s with -0.0 s of the 0.0 s budget left" and a curve of one point."""
     d = _diagnose(noisy, [0.8, 0.8], budget_seconds=0.0)
 
     assert [p.fraction for p in d.learning_curve.points] == [1.0]
-    [note] = [n for n in d.notes if n.message.startswith("Learning-curve points skipped")]
-    assert (note.kind, note.severity) == ("learning_curve", "info")
-    assert (
-        "10% of the rows: the fit would take about 0.0 s with 0.0 s of the 0.0 s budget left"
-        in (note.message)
+    assert d.learning_curve.absent == (
+        "No learning curve: no time was left of the 0.0 s the learning curve was given. "
+        "A larger training.budget_seconds gives the diagnostics more time."
     )
+    [note] = [n for n in d.notes if n.kind == "learning_curve"]
+    assert (note.severity, note.message) == ("info", d.learning_curve.absent)
+    assert " s with " not in json.dumps(d.to_dict())  # the old "0.0 s with -0.0 s ..."
+
+
+def test_the_learning_curve_keeps_its_share_when_the_rest_overruns(noisy: Data) -> None:
+    # every clock reading is one second: the parts before the curve take longer than 8 s
+    d = _diagnose(noisy, [0.8, 0.8], budget_seconds=8.0, clock=FakeClock(1.0))
+
+    assert d.learning_curve.budget_seconds == 2.0  # a quarter of the diagnosis budget
+    assert [p.fraction for p in d.learning_curve.points] == [0.1, 1.0]
+    assert d.learning_curve.absent is None
+
+
+def test_too_few_training_rows_for_any_point_are_said_in_one_sentence(noisy: Data) -> None:
+    pipeline, problem, X, y, X_hold, y_hold = noisy
+
+    curve = learning_curve(
+        pipeline, X.iloc[:36], y.iloc[:36], X_hold, y_hold, problem, clock=FakeClock()
+    )
+
+    assert curve.absent == (
+        "No learning curve: the 36 training rows are too few to refit on a share of them "
+        "(a point needs at least 20 rows)."
+    )
+
+
+def _with_unused_columns(n: int, seed: int) -> pd.DataFrame:
+    frame = _noisy_binary(n, seed)
+    frame.insert(0, "row_id", np.arange(n) + 1000 * seed)
+    frame["email"] = [f"user{i}@example.com" for i in range(n)]
+    return frame
+
+
+@pytest.mark.parametrize("ensemble", [False, True], ids=["pipeline", "ensemble"])
+def test_columns_the_model_does_not_read_are_not_explained(ensemble: bool) -> None:
+    """Ids and dropped columns were listed among the contributions with 0.0 each."""
+    from loopml.modeling._ensemble import WeightedEnsemble
+
+    train, hold = _with_unused_columns(200, 0), _with_unused_columns(100, 1)
+    problem = resolve_problem(train, ProblemConfig(target="y"))
+    schema = infer_schema(train, "y", id_columns=["row_id"], drop_columns=["email"])
+    X, y = train.drop(columns=["y"]), prepare_target(train["y"], problem.task)
+    members = [
+        make_pipeline(schema.roles(), f, problem.task, None, 0, 1) for f in ("linear", "knn")
+    ]
+    model = WeightedEnsemble(members, [0.5, 0.5], "binary") if ensemble else members[0]
+    model.fit(X, y)
+    X_hold, y_hold = hold.drop(columns=["y"]), prepare_target(hold["y"], problem.task)
+
+    d = diagnose(
+        model, X_hold, y_hold, problem, X_train=X, y_train=y, cv_scores=[0.8, 0.8], seed=0,
+        n_bootstrap=50, clock=FakeClock(),
+    )  # fmt: skip
+
+    assert d.explanations is not None and d.permutation is not None
+    assert set(d.explanations.mean_abs) == {"a", "b", "c"}
+    assert all(set(r.contributions) == {"a", "b", "c"} for r in d.explanations.rows)
+    assert {f.feature for f in d.permutation.features} == {"a", "b", "c"}

@@ -294,3 +294,13 @@ def test_check_gate_on_a_missing_metric() -> None:
     result = check_gate(Gate.parse("r2 >= 0.5"), {"rmse": 1.0})
     assert result.passed is False
     assert result.value is not None and math.isnan(result.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(534.123456, "534.1"), (12345.6789, "12,346"), (0.7452, "0.7452"), (1.5, "1.5000")],
+)
+def test_gate_values_in_the_target_s_units_are_rounded_for_people(value: float, shown: str) -> None:
+    gate = GateResult(gate="rmse <= 600", value=value, passed=value <= 600)
+
+    assert gate.describe().startswith(f"rmse <= 600: {shown} → ")

@@ -115,8 +115,36 @@ def test_frame_coercer_missing_columns_at_fit_and_transform() -> None:
 
 
 def test_frame_coercer_clones_with_its_parameters() -> None:
-    coercer = FrameCoercer(ROLES)
-    assert clone(coercer).get_params() == {"roles": ROLES, "normalize_categories": True}
+    coercer = FrameCoercer(ROLES, decimal=",", thousands=".")
+    assert clone(coercer).get_params() == {
+        "roles": ROLES,
+        "normalize_categories": True,
+        "decimal": ",",
+        "thousands": ".",
+    }
+
+
+def test_frame_coercer_reads_text_numbers_in_the_training_data_format() -> None:
+    """A scoring file or a request writing '4,0288' is read as the training file wrote it."""
+    train = pd.DataFrame({"x": [4.0288, 1234.5, 7.0]})
+    rows = pd.DataFrame({"x": ["4,0288", "1.234,5", 7.5, "n/a"]}, dtype=object)
+    comma = FrameCoercer({"x": "numeric"}, decimal=",", thousands=".").fit(train)
+    assert comma.transform(rows)["x"].tolist()[:3] == [4.0288, 1234.5, 7.5]
+    assert np.isnan(comma.transform(rows)["x"].iloc[3])
+    # in the default format '4,0288' is not a number: missing, never 40288
+    dot = FrameCoercer({"x": "numeric"}).fit(train)
+    assert np.isnan(dot.transform(rows)["x"].iloc[0])
+
+
+def test_frame_coercer_pickled_before_the_number_format_reads_the_default() -> None:
+    coercer = FrameCoercer({"x": "numeric"}).fit(pd.DataFrame({"x": [1.0]}))
+    del coercer.decimal, coercer.thousands  # as unpickled from an older loopml
+    assert coercer.transform(pd.DataFrame({"x": ["1,234.5"]}))["x"].tolist() == [1234.5]
+
+
+def test_frame_coercer_refuses_an_impossible_number_format() -> None:
+    with pytest.raises(ValueError, match=r"^decimal and thousands are both ','$"):
+        FrameCoercer({"x": "numeric"}, decimal=",", thousands=",").fit(pd.DataFrame({"x": [1]}))
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
-from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard
+from loopml.errors import ConfigError, DataError
+from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard, _auto
 
 FAST = {
     "time_budget": 60.0,
@@ -124,18 +127,6 @@ def test_classifier_on_a_numeric_array() -> None:
     assert clf.score(X, y) > 0.9
 
 
-def test_one_class_is_refused(raw: tuple[pd.DataFrame, np.ndarray]) -> None:
-    X, _ = raw
-    with pytest.raises(ValueError, match=r"y has one class .*a classifier needs at least two"):
-        AutoClassifier(**FAST).fit(X, np.array(["yes"] * len(X)))
-
-
-def test_one_class_message_names_the_label(raw: tuple[pd.DataFrame, np.ndarray]) -> None:
-    X, _ = raw
-    with pytest.raises(ValueError, match=r"y has one class \('yes'\); a classifier needs"):
-        AutoClassifier(**FAST).fit(X, np.array(["yes"] * len(X)))
-
-
 def test_regression_target_is_refused_by_the_classifier(
     raw: tuple[pd.DataFrame, np.ndarray],
 ) -> None:
@@ -190,6 +181,158 @@ def test_regressor_refuses_text_targets(raw: tuple[pd.DataFrame, np.ndarray]) ->
         ValueError, match="dtype='numeric' is not compatible with arrays of bytes/strings"
     ):
         AutoRegressor(**FAST).fit(X, np.array(["a", "b", "c"] * 30))
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def _labels(signal: np.ndarray) -> np.ndarray:
+    return np.where(signal > 0.5, "yes", "no").astype(object)
+
+
+def _with_missing(y: np.ndarray) -> np.ndarray:
+    y = y.astype(object if y.dtype.kind in "OUS" else float)
+    y[[1, 5, 9]] = None if y.dtype == object else np.nan
+    return y
+
+
+def _one_rare(y: np.ndarray) -> np.ndarray:
+    y = y.copy()
+    y[7] = "rare"
+    return y
+
+
+#: What a user gets wrong, and the one error that says so. Each is refused before training.
+BAD_INPUT = {
+    "one class": (
+        AutoClassifier,
+        {},
+        lambda s: np.array(["yes"] * len(s)),
+        DataError,
+        r"^y has one class \('yes'\) in 90 rows; a classifier needs at least two ",
+    ),
+    "missing labels": (
+        AutoClassifier,
+        {},
+        lambda s: _with_missing(_labels(s)),
+        DataError,
+        r"^y has 3 missing label\(s\) of 90 \(rows 1, 5, 9\); AutoClassifier "
+        r"needs a label on every row\. Drop those rows",
+    ),
+    "missing 0/1 labels": (
+        AutoClassifier,
+        {},
+        lambda s: _with_missing((s > 0.5).astype(int)),
+        DataError,
+        r"^y has 3 missing label\(s\) of 90 \(rows 1, 5, 9\)",
+    ),
+    "missing targets": (
+        AutoRegressor,
+        {},
+        lambda s: _with_missing(s),
+        DataError,
+        r"^y has 3 missing label\(s\) of 90 .*AutoRegressor needs a label",
+    ),
+    "a class with one row": (
+        AutoClassifier,
+        {},
+        lambda s: _one_rare(_labels(s)),
+        DataError,
+        r"^class\(es\) 'rare' of y have a single row; a class needs at "
+        r"least 2 rows",
+    ),
+    "classification metric for a regressor": (
+        AutoRegressor,
+        {"metric": "roc_auc"},
+        lambda s: s,
+        ConfigError,
+        r"^metric 'roc_auc' is a classification metric; AutoRegressor accepts mae, rmse, r2, "
+        r"mape \(or use AutoClassifier",
+    ),
+    "regression metric for a classifier": (
+        AutoClassifier,
+        {"metric": "rmse"},
+        _labels,
+        ConfigError,
+        r"^metric 'rmse' is a regression metric; AutoClassifier accepts accuracy, ",
+    ),
+    "unknown metric": (
+        AutoClassifier,
+        {"metric": "auc"},
+        _labels,
+        ConfigError,
+        r"^unknown metric 'auc'\. Did you mean 'roc_auc'\? AutoClassifier accepts",
+    ),
+    "a scikit-learn scorer name": (
+        AutoRegressor,
+        {"metric": "neg_mean_squared_error"},
+        lambda s: s,
+        ConfigError,
+        r"^unknown metric 'neg_mean_squared_error'\. Did you mean 'rmse'\?",
+    ),
+    "a misspelt family": (
+        AutoRegressor,
+        {"models": ("lightgbn",)},
+        lambda s: s,
+        ConfigError,
+        r"^unknown model families \['lightgbn'\]\. Did you mean 'lightgbm'\?",
+    ),
+    "zero n_jobs": (
+        AutoRegressor,
+        {"n_jobs": 0},
+        lambda s: s,
+        ConfigError,
+        r"^n_jobs must be a positive number of CPUs, or -1 .* got 0",
+    ),
+    "zero max_trials": (
+        AutoClassifier,
+        {"max_trials": 0},
+        _labels,
+        ConfigError,
+        r"^max_trials must be None \(the budget decides\) or an integer >= 1, "
+        r"got 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_one_clear_error_before_any_training(
+    raw: tuple[pd.DataFrame, np.ndarray],
+    case: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    X, signal = raw
+    estimator, params, make_y, error, message = BAD_INPUT[case]
+    searched = []
+    monkeypatch.setattr(_auto, "search", lambda *a, **k: searched.append(1))
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(error, match=message):
+        estimator(**{**FAST, **params}).fit(X, make_y(signal))
+
+    assert searched == []  # refused before the search started
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")  # nothing printed: no trial errors, no warnings
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_wrong_metric_prints_no_trial_errors(
+    raw: tuple[pd.DataFrame, np.ndarray], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The real search is never reached: before the check, each trial failed on the metric
+    and printed "trial 0 (linear) failed: ValueError: ..." before a TrainingError."""
+    X, signal = raw
+    with pytest.raises(ConfigError, match="metric 'roc_auc' is a classification metric"):
+        AutoRegressor(**FAST, metric="roc_auc").fit(X, signal)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_errors_are_value_errors_for_scikit_learn(raw: tuple[pd.DataFrame, np.ndarray]) -> None:
+    X, _ = raw
+    with pytest.raises(ValueError, match="y has one class"):
+        AutoClassifier(**FAST).fit(X, np.zeros(len(X)))
 
 
 # ---------------------------------------------------------------------------- validation

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -269,6 +271,45 @@ def test_same_seed_gives_identical_leaderboards(binary: tuple[pd.DataFrame, pd.S
     assert first.trials[2].params != other.trials[2].params
 
 
+def _replay(board: Leaderboard) -> list[tuple[Any, ...]]:
+    """What a rerun must repeat: every trial but the seconds it took."""
+    return [(t.family, t.source, t.status, t.params, t.fold_scores) for t in board.trials]
+
+
+def test_max_trials_with_a_generous_budget_reproduces_on_the_real_clock(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    """training.max_trials is for exact reproducibility: on the real clock, with a budget
+    that does not bind, the cap alone ends the search, so two runs repeat every trial
+    (portfolio, the probe of the time features, Optuna's proposals) and the chosen model."""
+    X, _ = binary
+    runs = [
+        _search_binary(binary, max_trials=5, seed=3, budget_seconds=300.0, clock=time.monotonic)
+        for _ in range(2)
+    ]
+    first, again = (r.leaderboard for r in runs)
+
+    assert [b.stopped_by for b in (first, again)] == ["max_trials", "max_trials"]
+    assert len(first.trials) == 5
+    assert _replay(first) == _replay(again)
+    np.testing.assert_array_equal(
+        runs[0].pipeline.predict_proba(X), runs[1].pipeline.predict_proba(X)
+    )
+
+
+def test_the_leaderboard_says_what_stopped_the_search(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    capped = _search_binary(binary, max_trials=2).leaderboard
+    portfolio = _search_binary(binary, tune=False).leaderboard
+    spent = _search_binary(binary, budget_seconds=15.0, clock=TickingClock()).leaderboard
+
+    assert capped.stopped_by == "max_trials"
+    assert portfolio.stopped_by == "complete"  # every family of the portfolio ran
+    assert spent.stopped_by == "budget"
+    assert capped.to_dict()["stopped_by"] == "max_trials"
+
+
 # ---------------------------------------------------------------------------- budget
 
 
@@ -497,9 +538,56 @@ def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
     if started:
         assert _rows(board)[1] == ("catboost", "portfolio", "ok", 3)
     else:
-        assert _rows(board)[1] == ("catboost", "portfolio", "timeout", 0)
+        assert _rows(board)[1] == ("catboost", "portfolio", "not_started", 0)
         assert board.elapsed_seconds == pytest.approx(8.0)  # 3 folds and the refit
+        assert board.stopped_by == "budget"
     assert board.elapsed_seconds <= budget
+
+
+def test_a_family_never_started_is_not_started_in_json(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a user saw "catboost timeout nan": the family had not started, and NaN is not JSON
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
+    _timed_family(monkeypatch, "catboost", clock, 16.0)
+
+    board = _search_binary(
+        binary, families=("lightgbm", "catboost"), budget_seconds=40.0, tune=False, clock=clock
+    ).leaderboard
+
+    never = board.trials[1]
+    assert (never.family, never.status, never.label, never.started) == (
+        "catboost",
+        "not_started",
+        "not started",
+        False,
+    )
+    row = next(t for t in board.to_dict()["trials"] if t["family"] == "catboost")
+    assert (row["status"], row["cv_mean"], row["cv_std"], row["seconds"]) == (
+        "not_started",
+        None,
+        None,
+        None,
+    )
+    json.dumps(board.to_dict(), allow_nan=False)  # raises on NaN
+
+
+def test_failed_trials_have_no_nan_in_json() -> None:
+    board = Leaderboard(
+        metric="roc_auc",
+        greater_is_better=True,
+        trials=(
+            TrialResult(0, "linear", {}, (0.8, 0.9), 0.5, "ok"),
+            TrialResult(1, "knn", {}, (), 0.2, "failed", error="ValueError: x"),
+        ),
+        budget_seconds=1.0,
+        elapsed_seconds=1.0,
+        n_folds=2,
+    )
+    rows = board.to_dict()["trials"]
+    assert [(r["cv_mean"], r["seconds"]) for r in rows] == [(pytest.approx(0.85), 0.5), (None, 0.2)]
+    json.dumps(board.to_dict(), allow_nan=False)
 
 
 def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(

@@ -18,7 +18,7 @@ from mlflow.tracking._model_registry import utils as registry_uri_state
 from mlflow.tracking._tracking_service import utils as tracking_uri_state
 
 from loopml.errors import IntegrityError, ModelNotFoundError, RegistryError
-from loopml.registry import ModelBundle, Registry, sha256_file
+from loopml.registry import ModelBundle, Registry, sha256_file, version_tags
 
 MakeBundle = Callable[..., ModelBundle]
 NAME = "churn"
@@ -417,3 +417,96 @@ def test_mlflow_pyfunc_loads_the_registered_model(
     )
     inputs = model.metadata.get_input_schema().input_names()
     assert inputs == ["age", "plan", "signup"]  # the features, not the id column
+
+
+# ---------------------------------------------------------------------------- what a version says
+
+
+def test_version_tags_become_fields_and_leave_the_tags(
+    registry: Registry, bundle: ModelBundle
+) -> None:
+    info = _register(
+        registry,
+        bundle,
+        metrics={"holdout_roc_auc": 0.8123, "holdout_accuracy": 0.7},
+        version_tags=version_tags(
+            family="ensemble of lightgbm ×2, linear ×1",
+            metric="roc_auc",
+            gate="accuracy >= 0.75",
+            gate_passed=False,
+            promotion_reason="challenger: success gate not met",
+        ),
+    )
+    registry.set_tags(info.version, version_tags(report="/p/.loopml/reports/churn-v1.html"))
+
+    info = registry.version_info("1")
+    assert (info.family, info.metric, info.holdout) == (
+        "ensemble of lightgbm ×2, linear ×1",
+        "roc_auc",
+        0.8123,
+    )
+    assert (info.gate, info.gate_value, info.gate_passed) == ("accuracy >= 0.75", 0.7, False)
+    assert info.describe_gate() == "FAILED (accuracy >= 0.75: 0.7)"
+    assert info.report == "/p/.loopml/reports/churn-v1.html"
+    data = info.to_dict()
+    assert data["gate"] == {"expression": "accuracy >= 0.75", "value": 0.7, "passed": False}
+    assert data["promotion_reason"] == "challenger: success gate not met"
+    assert data["tags"] == {}  # checksums hidden, described tags shown as fields
+
+
+def test_a_version_without_described_tags_falls_back_on_its_run(
+    registry: Registry, bundle: ModelBundle
+) -> None:
+    _register(
+        registry,
+        bundle,
+        params={"model_family": "linear", "metric": "roc_auc"},
+        metrics={"holdout_roc_auc": 0.9},
+        tags={"loopml.gate_passed": "true"},
+    )
+
+    info = registry.version_info("1")
+
+    assert (info.family, info.metric, info.holdout, info.gate_passed) == (
+        "linear",
+        "roc_auc",
+        0.9,
+        True,
+    )
+    assert (info.gate, info.describe_gate()) == ("", "passed")
+
+
+def test_no_gate_is_said_so(registry: Registry, bundle: ModelBundle) -> None:
+    _register(registry, bundle, version_tags=version_tags(gate="none", gate_passed=True))
+
+    assert registry.version_info("1").describe_gate() == "no gate"
+    assert registry.version_info("1").to_dict()["gate"]["expression"] is None
+
+
+def test_the_new_champion_gives_up_its_challenger_alias(
+    registry: Registry, bundle: ModelBundle
+) -> None:
+    _register(registry, bundle)
+    _register(registry, bundle)
+    registry.set_alias("1", "champion")
+    registry.set_alias("2", "challenger")
+
+    registry.set_alias("2", "champion")
+
+    assert [(v.version, v.aliases) for v in registry.versions()] == [
+        ("2", ("champion",)),
+        ("1", ()),
+    ]
+    with pytest.raises(ModelNotFoundError, match=f"model '{NAME}' has no challenger yet"):
+        registry.resolve("challenger")
+
+
+def test_the_champion_cannot_be_made_challenger(registry: Registry, bundle: ModelBundle) -> None:
+    _register(registry, bundle)
+    registry.set_alias("1", "champion")
+
+    with pytest.raises(
+        RegistryError, match=r"^version 1 of 'churn' is the champion; a version cannot be both\."
+    ):
+        registry.set_alias("1", "challenger")
+    assert registry.version_info("1").aliases == ("champion",)

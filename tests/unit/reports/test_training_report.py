@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -286,3 +287,97 @@ def test_a_regression_report_has_fit_and_drivers_but_no_probability_sections() -
         "mean_contributions",
         "contributions",
     ]
+
+
+def _board(trials: tuple[TrialResult, ...], metric: str = "roc_auc") -> Leaderboard:
+    return Leaderboard(
+        metric=metric,
+        greater_is_better=metric == "roc_auc",
+        trials=trials,
+        budget_seconds=10.0,
+        elapsed_seconds=0.5,
+        n_folds=2,
+    )
+
+
+def _trial(number: int, family: str, mean: float, params: dict[str, Any]) -> TrialResult:
+    return TrialResult(number, family, params, (mean, mean), 0.4, "ok")
+
+
+def _leaderboard_rows(html: str) -> list[list[str]]:
+    table = html[html.index('<section id="leaderboard">') :]
+    table = table[: table.index("</section>")]
+    rows = re.findall(r"<tr><td>(.*?)</tr>", table, flags=re.S)
+    return [re.findall(r"<td[^>]*>(?:<code>)?(.*?)(?:</code>)?</td>", "<td>" + r) for r in rows]
+
+
+def test_an_ensemble_is_named_by_the_families_of_its_members(binary: Fitted) -> None:
+    problem, evaluation, _, _ = binary
+    board = _board(
+        (
+            _trial(0, "lightgbm", 0.80, {"learning_rate": 0.05}),
+            _trial(1, "linear", 0.78, {"C": 1.0}),
+            _trial(2, "lightgbm", 0.79, {"learning_rate": 0.13394334706750485}),
+            _trial(3, "ensemble", 0.83, {"members": {0: 0.5, 2: 0.3, 1: 0.2}}),
+        )
+    )
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    rows = _leaderboard_rows(html)
+    assert [r[1] for r in rows] == [
+        "ensemble of lightgbm ×2, linear ×1",
+        "lightgbm",
+        "lightgbm",
+        "linear",
+    ]
+    assert rows[0][-1] == "members: lightgbm (#2) 50%, lightgbm (#3) 30%, linear (#4) 20%"
+    assert rows[2][-1] == "{&#34;learning_rate&#34;: 0.1339}"  # rounded for people
+
+
+def test_errors_in_the_target_s_units_are_rounded_to_four_significant_digits() -> None:
+    problem, evaluation, _, _ = _fitted("regression")
+    evaluation = dataclasses.replace(
+        evaluation, metrics={"mae": 534.123456, "rmse": 12345.6789, "r2": 0.912345, "mape": 0.05}
+    )
+    board = _board((_trial(0, "linear", 12345.6789, {"alpha": 4.5705630998014515}),), "rmse")
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    cells = re.findall(r"<td>(mae|rmse|r2|mape)[^<]*</td><td class=\"num\">([^<]*)</td>", html)
+    assert cells == [("mae", "534.1"), ("rmse", "12,346"), ("r2", "0.9123"), ("mape", "0.0500")]
+    assert "12,346" in _leaderboard_rows(html)[0][4]
+    assert "4.571" in _leaderboard_rows(html)[0][-1]
+
+
+def test_without_a_learning_curve_the_fit_section_says_why_in_one_sentence(
+    binary: Fitted,
+) -> None:
+    diagnostics = binary[2]
+    curve = dataclasses.replace(
+        diagnostics.learning_curve,
+        points=diagnostics.learning_curve.points[-1:],
+        absent="No learning curve: no time was left of the 0.0 s the learning curve was given.",
+    )
+    diagnostics = dataclasses.replace(diagnostics, learning_curve=curve)
+
+    page = _parse(_render(binary, diagnostics=diagnostics))
+
+    assert "fig-learning_curve" not in page.figure_ids()
+    assert "learning_curve" not in json.loads(page.figure_data)
+    assert "no-learning-curve" in page.ids("p")
+
+
+def test_a_family_never_started_reads_not_started_without_numbers(binary: Fitted) -> None:
+    problem, evaluation, _, leaderboard = binary
+    never = TrialResult(1, "catboost", {}, (), 0.0, "not_started")
+    board = Leaderboard(**{**leaderboard.__dict__, "trials": (*leaderboard.trials, never)})
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    section = html[html.index('<section id="leaderboard">') :]
+    section = section[: section.index("</section>")]
+    row = next(r for r in section.split("<tr>") if "catboost" in r)
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+    assert cells[1:7] == ["catboost", "portfolio", "not started", "—", "—", "—"]
+    assert "nan" not in section.lower()

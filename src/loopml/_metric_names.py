@@ -1,0 +1,75 @@
+"""The metrics a project file may name, and the names users try for them."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+#: Metrics per task family, and whether larger is better.
+CLASSIFICATION_METRICS: dict[str, bool] = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+}
+REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
+ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
+
+#: Names other tools give our metrics (scikit-learn scorers, XGBoost, LightGBM, habit).
+METRIC_ALIASES: dict[str, str] = {
+    "auc": "roc_auc",
+    "auroc": "roc_auc",
+    "rocauc": "roc_auc",
+    "aucpr": "pr_auc",
+    "auprc": "pr_auc",
+    "average_precision": "pr_auc",
+    "logloss": "log_loss",
+    "neg_log_loss": "log_loss",
+    "cross_entropy": "log_loss",
+    "binary_logloss": "log_loss",
+    "multi_logloss": "log_loss",
+    "mlogloss": "log_loss",
+    "acc": "accuracy",
+    "f1_score": "f1",
+    "mse": "rmse",
+    "l2": "rmse",
+    "mean_squared_error": "rmse",
+    "root_mean_squared_error": "rmse",
+    "neg_root_mean_squared_error": "rmse",
+    "l1": "mae",
+    "mean_absolute_error": "mae",
+    "neg_mean_absolute_error": "mae",
+    "r2_score": "r2",
+    "r_squared": "r2",
+    "mean_absolute_percentage_error": "mape",
+}
+
+
+def suggest_metric(name: str) -> str | None:
+    """The metric a user most likely meant by an unknown ``name``, or None.
+
+    Examples
+    --------
+    >>> suggest_metric("auc"), suggest_metric("LogLoss"), suggest_metric("rocauc")
+    ('roc_auc', 'log_loss', 'roc_auc')
+    >>> suggest_metric("balanced_acuracy"), suggest_metric("speed")
+    ('balanced_accuracy', None)
+    """
+    key = re.sub(r"[\s-]+", "_", name.strip().lower())
+    if key in ALL_METRICS:
+        return key
+    if key in METRIC_ALIASES:
+        return METRIC_ALIASES[key]
+    close = difflib.get_close_matches(key, list(ALL_METRICS), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def unknown_metric(name: str, what: str, known: str) -> str:
+    """``{what} 'auc'; did you mean 'roc_auc'? Allowed: ...`` (``known`` is the last word)."""
+    guess = suggest_metric(name)
+    hint = f"; did you mean {guess!r}? {known.capitalize()}" if guess else f"; {known}"
+    return f"{what} {name!r}{hint}: {', '.join(ALL_METRICS)}"

@@ -1,0 +1,103 @@
+"""The record of a search: one :class:`TrialResult` per configuration tried, on a
+:class:`Leaderboard` that ranks them by the metric."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from loopml.errors import TrainingError
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One cross-validated configuration: a row of the leaderboard."""
+
+    number: int
+    family: str
+    params: dict[str, Any]
+    fold_scores: tuple[float, ...]
+    seconds: float
+    # ok | pruned | timeout (stopped between folds) | failed | excluded (broke a constraint)
+    # | not_started (the budget left could not pay for its first folds)
+    status: str
+    source: str = "portfolio"  # portfolio | optuna
+    error: str = ""
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_scores)) if self.fold_scores else float("nan")
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.fold_scores)) if len(self.fold_scores) > 1 else 0.0
+
+    @property
+    def started(self) -> bool:
+        """Whether any fold of this trial was fitted."""
+        return self.status != "not_started"
+
+    @property
+    def label(self) -> str:
+        """The status for people: ``not started`` rather than ``not_started``."""
+        return self.status.replace("_", " ")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: no score is ``null`` (never NaN, which JSON does not allow)."""
+        scored = bool(self.fold_scores)
+        return {
+            "number": self.number,
+            "family": self.family,
+            "params": self.params,
+            "cv_mean": self.mean if scored else None,
+            "cv_std": self.std if scored else None,
+            "fold_scores": list(self.fold_scores),
+            "seconds": round(self.seconds, 3) if self.started else None,
+            "status": self.status,
+            "source": self.source,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """All trials of one search, with the metric they were ranked by."""
+
+    metric: str
+    greater_is_better: bool
+    trials: tuple[TrialResult, ...]
+    budget_seconds: float
+    elapsed_seconds: float
+    n_folds: int
+    n_jobs: int = 1  # CPUs the search used (n_jobs=-1 resolved to those this process may use)
+    workers: int = 1  # folds fitted side by side
+    stopped_by: str = "complete"  # complete | budget | max_trials
+
+    def ranked(self) -> list[TrialResult]:
+        """Completed trials, best first; then the rest in order."""
+        done = [t for t in self.trials if t.status == "ok" and not math.isnan(t.mean)]
+        done.sort(key=lambda t: (-t.mean if self.greater_is_better else t.mean, t.number))
+        return done + [t for t in self.trials if t not in done]
+
+    @property
+    def best(self) -> TrialResult:
+        ranked = self.ranked()
+        if not ranked or ranked[0].status != "ok":
+            raise TrainingError("no trial completed")
+        return ranked[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "greater_is_better": self.greater_is_better,
+            "budget_seconds": self.budget_seconds,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "n_folds": self.n_folds,
+            "n_jobs": self.n_jobs,
+            "workers": self.workers,
+            "stopped_by": self.stopped_by,
+            "trials": [t.to_dict() for t in self.ranked()],
+        }

@@ -1,0 +1,51 @@
+"""The leaderboard as the console prints it after training (loopml._cli_print.print_train)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from loopml._cli_print import print_train
+from loopml.loop import PromotionDecision
+from loopml.modeling import Leaderboard, TrialResult
+
+
+def _result(board: Leaderboard) -> SimpleNamespace:
+    gate = SimpleNamespace(passed=True, describe=lambda: "roc_auc >= 0.7: 0.8100 → passed")
+    return SimpleNamespace(
+        leaderboard=board,
+        evaluation=SimpleNamespace(n_rows=40, metrics={"roc_auc": 0.81}, gate=gate),
+        version=SimpleNamespace(name="churn", version="1", family="lightgbm"),
+        alias="champion",
+        decision=PromotionDecision(alias="champion", reason="first model to pass the gate"),
+        report="report.html",
+    )
+
+
+def test_a_family_never_started_is_not_started_not_timeout_nan() -> None:
+    board = Leaderboard(
+        metric="roc_auc",
+        greater_is_better=True,
+        trials=(
+            TrialResult(0, "lightgbm", {}, (0.8, 0.82), 1.25, "ok"),
+            TrialResult(1, "xgboost", {}, (0.7,), 0.6, "timeout"),
+            TrialResult(2, "catboost", {}, (), 0.0, "not_started"),
+            TrialResult(3, "knn", {}, (), 0.3, "failed", error="ValueError: x"),
+        ),
+        budget_seconds=6.0,
+        elapsed_seconds=5.9,
+        n_folds=2,
+    )
+    console = Console(width=200, record=True)
+
+    print_train(console, _result(board))
+
+    lines = {line.split("│")[2].strip(): line for line in console.export_text().splitlines()
+             if line.count("│") > 3}  # fmt: skip
+    cells = {name: [c.strip() for c in line.split("│")[1:-1]] for name, line in lines.items()}
+    assert cells["catboost"][3:] == ["not started", "—", "—", "—"]
+    assert cells["knn"][3:] == ["failed", "—", "—", "0.3"]
+    assert cells["xgboost"][3:] == ["timeout", "0.7000", "0.0000", "0.6"]
+    assert cells["lightgbm"][3:] == ["ok", "0.8100", "0.0100", "1.2"]
+    assert "nan" not in console.export_text()
