@@ -62,6 +62,20 @@ def test_stage_packages_load_only_the_module_of_a_name_used() -> None:
     assert loaded_after(code, ["sklearn", "joblib", "optuna", "mlflow"]) == []
 
 
+def test_the_console_script_spares_the_collector_at_start_and_exit() -> None:
+    # raised threshold while the imports run; frozen heap so the final collections skip it
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('gc:', gc.get_freeze_count() > 0, gc.get_threshold()))\n"
+        "sys.argv = ['loopml', '--help']\n"
+        "from loopml.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "gc: True (10000, 10, 10)"
+
+
 def test_lazy_public_names_resolve() -> None:
     import loopml
 
