@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import TargetEncoder
 from sklearn.utils.validation import check_is_fitted
@@ -103,6 +102,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         frame = _one_column(X)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = 1
+        # here: scikit-learn's text module is needed only by projects with free-text columns
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(
             max_features=self.max_features,
             ngram_range=(1, self.ngram_max),

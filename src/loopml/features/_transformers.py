@@ -23,7 +23,6 @@ from loopml.features._encoding import (
     make_target_encoder,
 )
 from loopml.features._expressions import ExpressionFeatures
-from loopml.features._selectors import FeatureSelector
 from loopml.types import TaskKind
 
 #: The parts :class:`DatetimeExpander` derives by default (the pipeline without ``features``).
@@ -422,6 +421,10 @@ def build_preprocessor(
     if features is not None:
         method = features.selection.method if selection is None else selection
         if method not in ("none", "auto") or selection == "auto":
+            # here, not at the top: selection loads scikit-learn's ensembles, inspection and
+            # metrics, which a saved pipeline without a selector (or `loopml score`) never needs
+            from loopml.features._selectors import FeatureSelector
+
             chosen = features.selection
             selector = FeatureSelector(
                 method=method,

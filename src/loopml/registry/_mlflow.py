@@ -9,15 +9,20 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopml.errors import ModelNotFoundError, RegistryError
-from loopml.registry._bundle import MANIFEST_FILE, ModelBundle
+from loopml.registry._store_reader import StoredRun, StoreReader, Unsupported, local_directory
+
+if TYPE_CHECKING:  # the bundle module loads pandas and numpy: imported where a bundle is made
+    from loopml.registry._bundle import ModelBundle
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ALIASES = ("champion", "challenger")
 CHECKSUM_TAG = "loopml.sha256."
@@ -165,6 +170,7 @@ class Registry:
         self.model_name = model_name
         self.artifact_root = artifact_root
         self._client_obj: Any = None
+        self._reader_obj: StoreReader | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -340,18 +346,47 @@ class Registry:
             self._client.delete_registered_model_alias(self.model_name, alias)
 
     # ------------------------------------------------------------------ reading
+    #
+    # On a local SQLite store the reads go straight to MLflow's tables (StoreReader), so
+    # `models list`, `models show`, `score` and `evaluate` never import MLflow; where the reader
+    # cannot answer exactly as MLflow would, MLflow's client answers.
+
+    def _read(self, stored: Callable[[StoreReader], T], through_mlflow: Callable[[], T]) -> T:
+        """``stored(reader)`` where the store can be read without MLflow, else
+        ``through_mlflow()``."""
+        if self._reader_obj is None:
+            self._reader_obj = StoreReader.open(self.uri, self.model_name)
+        if self._reader_obj is not None:
+            try:
+                return stored(self._reader_obj)
+            except Unsupported as exc:
+                log.debug("reading %s through MLflow: %s", self.uri, exc)
+        return through_mlflow()
 
     def versions(self) -> list[ModelVersionInfo]:
         if not self.exists():
             return []
-        found = self._client.search_model_versions(f"name = '{self.model_name}'")
-        # search results carry no aliases; the registered model has them all
-        aliases: dict[str, list[str]] = {}
-        if found:
-            model = self._client.get_registered_model(self.model_name)
-            for alias, version in (getattr(model, "aliases", None) or {}).items():
-                aliases.setdefault(str(version), []).append(alias)
-        infos = [self._info(mv, aliases.get(str(mv.version), [])) for mv in found]
+
+        def stored(reader: StoreReader) -> list[ModelVersionInfo]:
+            return [
+                self._info(mv, list(mv.aliases), _stored_run(reader, mv.run_id))
+                for mv in reader.versions()
+            ]
+
+        def through_mlflow() -> list[ModelVersionInfo]:
+            found = self._client.search_model_versions(f"name = '{self.model_name}'")
+            # search results carry no aliases; the registered model has them all
+            aliases: dict[str, list[str]] = {}
+            if found:
+                model = self._client.get_registered_model(self.model_name)
+                for alias, version in (getattr(model, "aliases", None) or {}).items():
+                    aliases.setdefault(str(version), []).append(alias)
+            return [
+                self._info(mv, aliases.get(str(mv.version), []), self._client_run(mv.run_id))
+                for mv in found
+            ]
+
+        infos = self._read(stored, through_mlflow)
         return sorted(infos, key=lambda i: int(i.version), reverse=True)
 
     def resolve(self, ref: str | int) -> str:
@@ -373,37 +408,59 @@ class Registry:
                 f"unknown model reference {ref!r}; use a version number, champion, challenger "
                 "or latest."
             )
-        from mlflow.exceptions import MlflowException
+        missing = (
+            f"model {self.model_name!r} has no {ref} yet. Train one with `loopml train`, or "
+            "promote a version with `loopml models promote VERSION`."
+        )
 
-        try:
-            mv = self._client.get_model_version_by_alias(self.model_name, ref)
-        except MlflowException as exc:
-            raise ModelNotFoundError(
-                f"model {self.model_name!r} has no {ref} yet. Train one with `loopml train`, or "
-                "promote a version with `loopml models promote VERSION`."
-            ) from exc
-        return str(mv.version)
+        def stored(reader: StoreReader) -> str:
+            mv = reader.alias(ref)
+            if mv is None:
+                raise ModelNotFoundError(missing)
+            return mv.version
+
+        def through_mlflow() -> str:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mv = self._client.get_model_version_by_alias(self.model_name, ref)
+            except MlflowException as exc:
+                raise ModelNotFoundError(missing) from exc
+            return str(mv.version)
+
+        return self._read(stored, through_mlflow)
 
     def version_info(self, ref: str | int | None) -> ModelVersionInfo:
-        from mlflow.exceptions import MlflowException
-
         version = self.resolve(ref if ref is not None else "latest")
-        try:
-            mv = self._client.get_model_version(self.model_name, version)
-        except MlflowException as exc:
-            raise ModelNotFoundError(
-                f"model {self.model_name!r} has no version {version}. See `loopml models list`."
-            ) from exc
-        return self._info(mv)
+        missing = f"model {self.model_name!r} has no version {version}. See `loopml models list`."
 
-    def _info(self, mv: Any, aliases: list[str] | None = None) -> ModelVersionInfo:
-        metrics: dict[str, float] = {}
-        params: dict[str, str] = {}
-        run_tags: dict[str, str] = {}
-        if mv.run_id:
+        def stored(reader: StoreReader) -> ModelVersionInfo:
+            mv = reader.version(version)
+            if mv is None:
+                raise ModelNotFoundError(missing)
+            return self._info(mv, None, _stored_run(reader, mv.run_id))
+
+        def through_mlflow() -> ModelVersionInfo:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mv = self._client.get_model_version(self.model_name, version)
+            except MlflowException as exc:
+                raise ModelNotFoundError(missing) from exc
+            return self._info(mv, None, self._client_run(mv.run_id))
+
+        return self._read(stored, through_mlflow)
+
+    def _client_run(self, run_id: str | None) -> StoredRun:
+        """The run's metrics, parameters and tags through MLflow; empty if it has none."""
+        if run_id:
             with contextlib.suppress(Exception):
-                data = self._client.get_run(mv.run_id).data
-                metrics, params, run_tags = dict(data.metrics), dict(data.params), dict(data.tags)
+                data = self._client.get_run(run_id).data
+                return StoredRun(dict(data.metrics), dict(data.params), dict(data.tags))
+        return StoredRun()
+
+    def _info(self, mv: Any, aliases: list[str] | None, run: StoredRun) -> ModelVersionInfo:
+        """``mv`` is MLflow's ``ModelVersion`` or the reader's ``StoredVersion``."""
         created = ""
         if mv.creation_timestamp:
             import datetime as dt
@@ -412,6 +469,7 @@ class Registry:
                 "%Y-%m-%d %H:%M:%S UTC"
             )
         tags = dict(mv.tags or {})
+        params, run_tags = run.params, run.tags
         passed = tags.get(GATE_PASSED_TAG, run_tags.get(GATE_PASSED_TAG))
         return ModelVersionInfo(
             name=self.model_name,
@@ -419,7 +477,7 @@ class Registry:
             run_id=mv.run_id or "",
             aliases=tuple(sorted(aliases or getattr(mv, "aliases", None) or [])),
             created=created,
-            metrics=metrics,
+            metrics=dict(run.metrics),
             tags=tags,
             # versions registered before these tags existed: what their run recorded
             family=tags.get(FAMILY_TAG, params.get("model_family", "")),
@@ -429,6 +487,17 @@ class Registry:
             promotion_reason=tags.get(REASON_TAG, ""),
             report=tags.get(REPORT_TAG, ""),
         )
+
+    def _local_files(self, version: str) -> Path | None:
+        """The bundle directory of a version whose files are in a local artifact store, read
+        in place (no MLflow, no copy); None where they must be downloaded through MLflow."""
+
+        def stored(reader: StoreReader) -> Path | None:
+            mv = reader.version(version)
+            root = local_directory(mv.download_uri) if mv is not None else None
+            return _find_bundle(root) if root is not None else None
+
+        return self._read(stored, lambda: None)
 
     @contextlib.contextmanager
     def _downloaded(self, version: str) -> Iterator[Path]:
@@ -444,13 +513,19 @@ class Registry:
                 raise RegistryError(
                     f"cannot fetch model {self.model_name!r} version {version}: {exc}"
                 ) from exc
-            matches = list(Path(local).rglob(MANIFEST_FILE))
-            if not matches:
+            found = _find_bundle(Path(local))
+            if found is None:
                 raise RegistryError(f"model version {version} holds no loopml bundle.")
-            yield matches[0].parent
+            yield found
 
     def load(self, ref: str | int = "champion") -> tuple[ModelBundle, ModelVersionInfo]:
-        """The bundle of a version, its files checked against the checksums registered."""
+        """The bundle of a version, its files checked against the checksums registered.
+
+        Files in a local artifact store are verified and loaded where they are; others are
+        downloaded through MLflow first.
+        """
+        from loopml.registry._bundle import ModelBundle
+
         info = self.version_info(ref)
         expected = {
             k[len(CHECKSUM_TAG) :]: v for k, v in info.tags.items() if k.startswith(CHECKSUM_TAG)
@@ -460,6 +535,9 @@ class Registry:
                 f"model {self.model_name!r} version {info.version} has no recorded checksums; "
                 "it was not registered by loopml."
             )
+        local = self._local_files(info.version)
+        if local is not None:
+            return ModelBundle.load(local, expected=expected), info
         with self._downloaded(info.version) as bundle_dir:
             bundle = ModelBundle.load(bundle_dir, expected=expected)
         return bundle, info
@@ -477,6 +555,21 @@ class Registry:
         if self.uri.startswith("sqlite:///"):
             Path(self.uri[len("sqlite:///") :]).unlink(missing_ok=True)
         shutil.rmtree(self.artifact_root, ignore_errors=True)
+
+
+def _stored_run(reader: StoreReader, run_id: str | None) -> StoredRun:
+    """The run's metrics, parameters and tags from the store; empty if it has none."""
+    return (reader.run(run_id) if run_id else None) or StoredRun()
+
+
+def _find_bundle(root: Path) -> Path | None:
+    """The loopml bundle inside a registered MLflow model's directory (``artifacts/bundle``)."""
+    from loopml.registry._bundle import MANIFEST_FILE
+
+    if (root / "artifacts" / "bundle" / MANIFEST_FILE).is_file():
+        return root / "artifacts" / "bundle"
+    found = next(root.rglob(MANIFEST_FILE), None)
+    return found.parent if found is not None else None
 
 
 @contextlib.contextmanager

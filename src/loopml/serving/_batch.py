@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # Parquet support loads when a Parquet file is read or written
+    import pyarrow.parquet as pq
 
 from loopml.data import CsvDialect, file_kind, read_header
 from loopml.errors import DataError
@@ -51,6 +53,8 @@ class ScoringSummary:
 def _chunks(path: Path, kind: str, chunk_rows: int, dialect: CsvDialect) -> Iterator[pd.DataFrame]:
     try:
         if kind == "parquet":
+            import pyarrow.parquet as pq
+
             reader = pq.ParquetFile(path)
             for batch in reader.iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
@@ -126,6 +130,8 @@ def score_file(
             if out_kind == "parquet":
                 table = pa.Table.from_pandas(out, preserve_index=False)
                 if writer is None:
+                    import pyarrow.parquet as pq
+
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table.cast(writer.schema))
             else:

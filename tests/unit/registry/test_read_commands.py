@@ -1,8 +1,9 @@
 """The registry's read commands load only what they need and open the store once.
 
-`loopml models list` reads versions from MLflow and needs no modelling library; `loopml score`
-unpickles a scikit-learn pipeline but needs neither the search (Optuna) nor the reports
-(Plotly, Jinja2). Checked on which modules a real `loopml` process imports, not on time.
+`loopml models list` and `models show` read the local SQLite store without MLflow and need no
+modelling library; `loopml score` unpickles a scikit-learn pipeline straight from the artifact
+store, without MLflow, the search (Optuna) or the reports (Plotly, Jinja2). Checked on which
+modules a real `loopml` process imports, not on time.
 """
 
 from __future__ import annotations
@@ -47,39 +48,57 @@ def project(
     return root
 
 
-def imported_by(args: list[str], cwd: Path) -> set[str]:
-    """Top-level packages a real `loopml ARGS` process imports (from ``-X importtime``)."""
+#: MLflow and what only MLflow loads: its store (SQLAlchemy, Alembic) and server (FastAPI).
+MLFLOW = {"mlflow", "sqlalchemy", "alembic", "fastapi"}
+
+#: Prints the top-level packages in sys.modules as the process exits, after the command ran.
+AT_EXIT = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('MODULES', *sorted({m.split('.')[0] for m in sys.modules})))\n"
+    "from loopml.cli import main\n"
+    "sys.argv = ['loopml', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def loaded_at_exit(args: list[str], cwd: Path) -> tuple[set[str], str]:
+    """Top-level packages in ``sys.modules`` when a real `loopml ARGS` process exits, and
+    what it printed."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "loopml.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
+        [sys.executable, "-c", AT_EXIT, *args], capture_output=True, text=True, cwd=cwd
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return {
-        line.split("|")[-1].strip().split(".")[0]
-        for line in done.stderr.splitlines()
-        if line.startswith("import time:") and not line.endswith("imported package")
-    }
+    printed, _, modules = done.stdout.rpartition("MODULES ")
+    return set(modules.split()), printed
 
 
-def test_models_list_loads_no_modelling_library(project: Path) -> None:
-    loaded = imported_by(["models", "list", "-c", str(project / "loopml.yaml")], project)
-    assert "mlflow" in loaded  # it did read the store
-    heavy = {"sklearn", "lightgbm", "xgboost", "catboost", "optuna", "plotly", "jinja2"}
-    assert loaded & heavy == set()
+#: What scoring never needs: the search, the reports, the other model families.
+SEARCH_AND_REPORTS = {"optuna", "plotly", "jinja2", "xgboost", "catboost"}
 
 
-def test_score_loads_neither_the_search_nor_the_reports(
+@pytest.mark.parametrize(
+    "args",
+    [["models", "list"], ["models", "list", "--json"], ["models", "show"], ["models", "show", "1"]],
+)
+def test_models_list_and_show_read_the_store_without_mlflow_or_modelling(
+    project: Path, args: list[str]
+) -> None:
+    loaded, printed = loaded_at_exit([*args, "-c", str(project / "loopml.yaml")], project)
+    assert loaded & (MLFLOW | SEARCH_AND_REPORTS | {"sklearn", "lightgbm"}) == set()
+    assert "sqlite3" in loaded  # it did read the store
+    assert "champion" in printed and "passed" in printed  # version 1, its alias and gate
+
+
+def test_score_loads_the_model_without_mlflow_the_search_or_the_reports(
     project: Path, churn: pd.DataFrame, tmp_path: Path
 ) -> None:
     rows = tmp_path / "rows.csv"
     churn.to_csv(rows, index=False)
     out, config = tmp_path / "scored.csv", str(project / "loopml.yaml")
-    loaded = imported_by(["score", str(rows), str(out), "-c", config], project)
-    assert out.is_file()
+    loaded, _ = loaded_at_exit(["score", str(rows), str(out), "-c", config, "--json"], project)
     assert "sklearn" in loaded  # the pipeline was unpickled
-    assert loaded & {"optuna", "plotly", "jinja2"} == set()
+    assert loaded & (MLFLOW | SEARCH_AND_REPORTS) == set()
+    assert pd.read_csv(out)["customer_id"].tolist() == churn["customer_id"].tolist()
 
 
 def test_a_project_opens_its_store_once(
@@ -99,6 +118,9 @@ def test_a_project_opens_its_store_once(
     assert [v.version for v in p.models()] == ["1"]
     assert p.model("champion").version == "1"
     p.score(rows, tmp_path / "scored.csv")
-    p.promote("1", alias="champion")
+    assert opened == []  # the reads went to the SQLite file, not through MLflow
+    p.registry.set_tags("1", {"note": "checked"})
+    p.registry.set_tags("1", {"note": "checked again"})
+    assert p.model("1").tags["note"] == "checked again"  # and they see what MLflow wrote
     assert len(opened) == 1
     assert p.registry is p.registry
