@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -586,3 +587,18 @@ def test_a_family_record_is_frozen_and_builds_on_its_defaults() -> None:
         "stratified"
     )
     assert DUMMY.make("binary", None, 3, 1).get_params()["random_state"] == 3
+
+
+def test_the_registry_pickles_for_worker_processes(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+) -> None:
+    copy = pickle.loads(pickle.dumps(FAMILIES))
+
+    assert copy.names == FAMILIES.names
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    params = copy["extra_trees"].space(trial, "binary")
+    assert list(trial.params) == ["et.n_estimators", "et.max_features", "et.min_samples_leaf"]
+    X, y = frames["binary"]
+    pipe = make_pipeline(ROLES, copy["extra_trees"], "binary", {**params, "n_estimators": 5}, 0, 1)
+    assert pipe.fit(X, y).predict_proba(X).shape == (len(X), 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import TYPE_CHECKING, Any
 
 from loopml.modeling._families._registry import ModelFamily, Params
@@ -53,19 +53,13 @@ def task_params(task: TaskKind, params: Params) -> Params:
     return kept
 
 
-def space(prefix: str) -> Callable[[optuna.Trial, TaskKind], Params]:
+def space(prefix: str, t: optuna.Trial, task: TaskKind) -> Params:
     """The search space of a forest whose parameter names start with ``prefix``."""
-
-    def forest_space(t: optuna.Trial, task: TaskKind) -> Params:
-        return {
-            "n_estimators": t.suggest_int(f"{prefix}.n_estimators", 100, 400, log=True),
-            "max_features": t.suggest_categorical(
-                f"{prefix}.max_features", ["sqrt", 0.3, 0.6, 1.0]
-            ),
-            "min_samples_leaf": t.suggest_int(f"{prefix}.min_samples_leaf", 1, 20, log=True),
-        }
-
-    return forest_space
+    return {
+        "n_estimators": t.suggest_int(f"{prefix}.n_estimators", 100, 400, log=True),
+        "max_features": t.suggest_categorical(f"{prefix}.max_features", ["sqrt", 0.3, 0.6, 1.0]),
+        "min_samples_leaf": t.suggest_int(f"{prefix}.min_samples_leaf", 1, 20, log=True),
+    }
 
 
 FAMILIES = (
@@ -74,7 +68,7 @@ FAMILIES = (
         build=build_extra_trees,
         # max_features None: sqrt of the features for classes, all of them for numbers
         defaults={"n_estimators": 200, "max_features": None, "min_samples_leaf": 1},
-        space=space("et"),
+        space=functools.partial(space, "et"),  # a partial pickles, a closure does not
         cost_prior=2.0,
         needs_scaling=False,
         portfolio_rank=50,
@@ -84,7 +78,7 @@ FAMILIES = (
         name="random_forest",
         build=build_random_forest,
         defaults={"n_estimators": 200, "max_features": "sqrt", "min_samples_leaf": 2},
-        space=space("rf"),
+        space=functools.partial(space, "rf"),
         cost_prior=3.0,
         needs_scaling=False,
         portfolio_rank=60,
