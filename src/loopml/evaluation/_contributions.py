@@ -170,11 +170,13 @@ def _group(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _unwrap(model: Any) -> Any | None:
     """The innermost fitted model. loopml's own wrappers (probability smoothing, early
-    stopping, target scaling) are opened by :func:`loopml.modeling.unwrap`; other wrappers that
-    keep it in ``estimator_`` (threshold tuning) are followed too. Each must keep the same
-    classes (or their codes ``0 .. k-1``): None when a wrapper maps classes some other way."""
+    stopping) are opened by :func:`loopml.modeling.unwrap`; other wrappers that keep it in
+    ``estimator_`` (threshold tuning) are followed too. Each must keep the same classes (or
+    their codes ``0 .. k-1``): None when a wrapper maps classes some other way. A pipeline
+    inside, or a target transform (whose model predicts on another scale), is explained whole.
+    """
     for _ in range(5):
-        if _knows(model) or hasattr(model, "steps"):  # a pipeline inside: explained whole
+        if _knows(model) or hasattr(model, "steps") or hasattr(model, "regressor_"):
             return model
         inner = unwrap(model)
         if inner is model:
