@@ -10,6 +10,12 @@ __getattr__, __dir__ = _lazy_exports(
     {
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
         "loopml.modeling._candidates": ["CANDIDATES", "PORTFOLIO_ORDER", "Candidate"],
+        "loopml.modeling._families": [
+            "FamilyRegistry",
+            "ModelFamily",
+            "default_registry",
+            "unwrap",
+        ],
         "loopml.modeling._executor": [
             "FoldJob",
             "FoldOutcome",
@@ -43,10 +49,12 @@ __all__ = [
     "AutoClassifier",
     "AutoRegressor",
     "Candidate",
+    "FamilyRegistry",
     "FoldJob",
     "FoldOutcome",
     "FuturesExecutor",
     "Leaderboard",
+    "ModelFamily",
     "ProcessExecutor",
     "SearchResult",
     "SerialExecutor",
@@ -58,6 +66,7 @@ __all__ = [
     "choose_strategy",
     "cv_folds",
     "decide",
+    "default_registry",
     "expected_cost",
     "holdout_split",
     "make_pipeline",
@@ -65,4 +74,5 @@ __all__ = [
     "search",
     "time_ordered_column",
     "tune_threshold",
+    "unwrap",
 ]
