@@ -23,6 +23,7 @@ from loopml.data import (
     DataSet,
     Problem,
     Schema,
+    TableSpec,
     apply_privacy,
     check_target_column,
     collect,
@@ -256,15 +257,17 @@ class Project:
             task = infer_task(frame[target], categories=cfg.cleaning.categories)
         report = validate(
             frame,
-            target=target,
-            task=None if task == "auto" else task,
+            spec=TableSpec(
+                target=target,
+                task=None if task == "auto" else task,
+                id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
+                time_column=cfg.data.time_column,
+                label_time_column=cfg.data.label_time_column,
+                categories=cfg.cleaning.categories,
+            ),
             quality=cfg.quality,
-            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-            time_column=cfg.data.time_column,
-            label_time_column=cfg.data.label_time_column,
             origin=raw.origin,
             seed=cfg.training.seed,
-            categories=cfg.cleaning.categories,
         )
         findings = sorted(
             [
@@ -302,10 +305,8 @@ class Project:
         time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
         report = validate(
             X.iloc[prepared.split.train],
-            target=None,
-            task=None,
+            spec=TableSpec(time_column=time_column if time_column in X.columns else None),
             quality=self.config.quality,
-            time_column=time_column if time_column in X.columns else None,
             holdout=X.iloc[prepared.split.holdout],
             seed=self.config.training.seed,
         )
