@@ -454,7 +454,13 @@ class Project:
 
         If anything fails, nothing is registered and no report is written.
         """
-        from loopml.evaluation import diagnose, evaluate, model_card
+        from loopml.evaluation import (
+            DiagnosisSettings,
+            TrainAndHoldout,
+            diagnose,
+            evaluate,
+            model_card,
+        )
         from loopml.loop import decide_promotion
         from loopml.modeling import cv_folds, expected_cost, predict_scores, search
         from loopml.registry import ModelBundle
@@ -525,16 +531,15 @@ class Project:
             progress(cfg.training.budget_seconds, "diagnosing the model")
         diagnostics = diagnose(
             result.pipeline,
-            X_hold,
-            y_hold,
+            TrainAndHoldout(X_train, y_train, X_hold, y_hold),
             problem,
-            X_train=X_train,
-            y_train=y_train,
             cv_scores=result.leaderboard.best.fold_scores,
-            seed=cfg.training.seed,
-            n_bootstrap=1000,
-            # diagnosis runs after the search, on a budget of its own
-            budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            settings=DiagnosisSettings(
+                seed=cfg.training.seed,
+                n_bootstrap=1000,
+                # diagnosis runs after the search, on a budget of its own
+                budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            ),
             fit_seconds=_fold_fit(result.leaderboard.best, folds),
         )
         registry = self.registry
