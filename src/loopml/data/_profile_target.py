@@ -74,7 +74,7 @@ class _Features:
     numeric: list[str]
     dated: list[str]
     categorical: list[str]
-    roles: dict[str, str]
+    roles: dict[str, Role]
 
 
 def relate_to_target(
