@@ -57,8 +57,8 @@ result = profile(frame, target="churned")
 findings = ()
 if sys.argv[3] == "quality":
     from loopml.config import QualityConfig
-    from loopml.data import validate
-    findings = validate(frame, target="churned", task=None, quality=QualityConfig()).findings
+    from loopml.data import TableSpec, validate
+    findings = validate(frame, spec=TableSpec(target="churned"), quality=QualityConfig()).findings
 html = render_profile_report(result, title="benchmark", findings=findings)
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     out.write(html)

@@ -36,35 +36,61 @@ def score(
     positive_class: Any = None,
 ) -> float:
     """One metric value. ``proba`` columns follow ``classes``."""
-    from sklearn import metrics as skm  # loaded on first use: the data stages do not need it
-
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if task == "regression":
-        if metric == "mae":
-            return float(skm.mean_absolute_error(y_true, y_pred))
-        if metric == "rmse":
-            return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
-        if metric == "r2":
-            return float(skm.r2_score(y_true, y_pred))
-        if metric == "mape":
-            return float(skm.mean_absolute_percentage_error(y_true, y_pred))
-        raise ValueError(f"metric {metric!r} does not apply to regression")
-    binary = task == "binary"
-    average = "binary" if binary else "macro"
-    pos = {"pos_label": positive_class} if binary else {}
+        return _regression_score(metric, y_true, y_pred)
+    if metric in _LABEL_METRICS:
+        return _label_score(metric, task, y_true, y_pred, positive_class)
+    if proba is None or classes is None:
+        raise ValueError(f"metric {metric!r} needs class probabilities")
+    return _probability_score(metric, task, y_true, proba, classes, positive_class)
+
+
+def _regression_score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm  # loaded on first use: the data stages do not need it
+
+    if metric == "mae":
+        return float(skm.mean_absolute_error(y_true, y_pred))
+    if metric == "rmse":
+        return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
+    if metric == "r2":
+        return float(skm.r2_score(y_true, y_pred))
+    if metric == "mape":
+        return float(skm.mean_absolute_percentage_error(y_true, y_pred))
+    raise ValueError(f"metric {metric!r} does not apply to regression")
+
+
+#: Classification metrics computed from predicted labels alone.
+_LABEL_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
+
+
+def _label_score(
+    metric: str, task: TaskKind, y_true: np.ndarray, y_pred: np.ndarray, positive_class: Any
+) -> float:
+    from sklearn import metrics as skm
+
     if metric == "accuracy":
         return float(skm.accuracy_score(y_true, y_pred))
     if metric == "balanced_accuracy":
         return float(skm.balanced_accuracy_score(y_true, y_pred))
-    if metric == "precision":
-        return float(skm.precision_score(y_true, y_pred, average=average, zero_division=0, **pos))
-    if metric == "recall":
-        return float(skm.recall_score(y_true, y_pred, average=average, zero_division=0, **pos))
-    if metric == "f1":
-        return float(skm.f1_score(y_true, y_pred, average=average, zero_division=0, **pos))
-    if proba is None or classes is None:
-        raise ValueError(f"metric {metric!r} needs class probabilities")
+    binary = task == "binary"
+    average = "binary" if binary else "macro"
+    pos = {"pos_label": positive_class} if binary else {}
+    compute = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}
+    return float(compute[metric](y_true, y_pred, average=average, zero_division=0, **pos))
+
+
+def _probability_score(
+    metric: str,
+    task: TaskKind,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    classes: Sequence[Any],
+    positive_class: Any,
+) -> float:
+    from sklearn import metrics as skm
+
     order = sorted(range(len(classes)), key=lambda i: (str(type(classes[i])), classes[i]))
     classes = [list(classes)[i] for i in order]  # scikit-learn expects sorted labels
     proba = clip_proba(np.asarray(proba)[:, order])
@@ -73,7 +99,7 @@ def score(
         return float(skm.log_loss(y_true, proba, labels=classes))
     if len(present) < 2:
         return float("nan")  # ranking metrics are undefined on one class
-    if binary:
+    if task == "binary":
         p = proba[:, classes.index(positive_class)]
         y_bin = (y_true == positive_class).astype(int)
         if metric == "roc_auc":

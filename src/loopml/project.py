@@ -23,6 +23,7 @@ from loopml.data import (
     DataSet,
     Problem,
     Schema,
+    TableSpec,
     apply_privacy,
     check_target_column,
     collect,
@@ -256,15 +257,17 @@ class Project:
             task = infer_task(frame[target], categories=cfg.cleaning.categories)
         report = validate(
             frame,
-            target=target,
-            task=None if task == "auto" else task,
+            spec=TableSpec(
+                target=target,
+                task=None if task == "auto" else task,
+                id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
+                time_column=cfg.data.time_column,
+                label_time_column=cfg.data.label_time_column,
+                categories=cfg.cleaning.categories,
+            ),
             quality=cfg.quality,
-            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-            time_column=cfg.data.time_column,
-            label_time_column=cfg.data.label_time_column,
             origin=raw.origin,
             seed=cfg.training.seed,
-            categories=cfg.cleaning.categories,
         )
         findings = sorted(
             [
@@ -302,10 +305,8 @@ class Project:
         time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
         report = validate(
             X.iloc[prepared.split.train],
-            target=None,
-            task=None,
+            spec=TableSpec(time_column=time_column if time_column in X.columns else None),
             quality=self.config.quality,
-            time_column=time_column if time_column in X.columns else None,
             holdout=X.iloc[prepared.split.holdout],
             seed=self.config.training.seed,
         )
@@ -453,7 +454,13 @@ class Project:
 
         If anything fails, nothing is registered and no report is written.
         """
-        from loopml.evaluation import diagnose, evaluate, model_card
+        from loopml.evaluation import (
+            DiagnosisSettings,
+            TrainAndHoldout,
+            diagnose,
+            evaluate,
+            model_card,
+        )
         from loopml.loop import decide_promotion
         from loopml.modeling import cv_folds, expected_cost, predict_scores, search
         from loopml.registry import ModelBundle
@@ -524,16 +531,15 @@ class Project:
             progress(cfg.training.budget_seconds, "diagnosing the model")
         diagnostics = diagnose(
             result.pipeline,
-            X_hold,
-            y_hold,
+            TrainAndHoldout(X_train, y_train, X_hold, y_hold),
             problem,
-            X_train=X_train,
-            y_train=y_train,
             cv_scores=result.leaderboard.best.fold_scores,
-            seed=cfg.training.seed,
-            n_bootstrap=1000,
-            # diagnosis runs after the search, on a budget of its own
-            budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            settings=DiagnosisSettings(
+                seed=cfg.training.seed,
+                n_bootstrap=1000,
+                # diagnosis runs after the search, on a budget of its own
+                budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
+            ),
             fit_seconds=_fold_fit(result.leaderboard.best, folds),
         )
         registry = self.registry

@@ -11,7 +11,7 @@ import pytest
 import _needs as needs
 from loopml import Project, TrainResult
 from loopml.demo import write_demo_project
-from loopml.evaluation import diagnose, model_card
+from loopml.evaluation import DiagnosisSettings, TrainAndHoldout, diagnose, model_card
 from loopml.reports import render_training_report
 
 #: Every chart of a binary task's report with diagnostics, in reading order.
@@ -57,9 +57,11 @@ def _report_with_diagnostics(project: Project, result: TrainResult, directory: P
     y_hold = prepared.y.iloc[split.holdout].reset_index(drop=True)
     best = result.leaderboard.best
     diagnostics = diagnose(
-        bundle.pipeline, X_hold, y_hold, problem, X_train=X_train, y_train=y_train,
-        cv_scores=best.fold_scores, seed=project.config.training.seed, n_bootstrap=500,
-        budget_seconds=5.0,
+        bundle.pipeline, TrainAndHoldout(X_train, y_train, X_hold, y_hold), problem,
+        cv_scores=best.fold_scores,
+        settings=DiagnosisSettings(
+            seed=project.config.training.seed, n_bootstrap=500, budget_seconds=5.0
+        ),
     )  # fmt: skip
     card = model_card(problem, result.evaluation, diagnostics, data=result.data, model=best.family)
     html = render_training_report(

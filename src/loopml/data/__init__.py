@@ -21,7 +21,7 @@ __getattr__, __dir__ = _lazy_exports(
             "resolve_problem",
         ],
         "loopml.data._profile": ["Profile", "profile"],
-        "loopml.data._quality": ["validate"],
+        "loopml.data._quality": ["TableSpec", "validate"],
         "loopml.data._schema": [
             "FEATURE_ROLES",
             "ColumnSchema",
@@ -56,6 +56,7 @@ __all__ = [
     "Problem",
     "Profile",
     "Schema",
+    "TableSpec",
     "apply_privacy",
     "check_target_column",
     "collect",

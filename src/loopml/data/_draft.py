@@ -57,6 +57,60 @@ def draft_config(
         The file cannot be read, is read ambiguously (the message names the ``init`` flag to
         pass), has no rows, or lacks the target.
     """
+    kind, frame, dialect, declared = _read(data_path, sep, decimal, thousands)
+    problem = resolve_problem(frame, ProblemConfig(target=target))
+    features = frame.drop(columns=[target])
+    pii = detect_pii(features)
+    schema = infer_schema(frame, target)
+    ids = [c for c in schema.columns if c.role == "id" and c.name not in pii]
+    ids = [c for c in ids if _is_unique(frame[c.name])]
+    times = [c for c in schema.columns if c.role == "datetime" and c.name not in pii]
+    texts = [c for c in schema.columns if c.role == "text" and c.name not in pii]
+    rel = _relative(data_path, project_dir)
+    name = _project_name(name, project_dir)
+    used = [
+        c
+        for c in schema.columns
+        if c.is_feature and c.name not in pii and c.role in ("numeric", "boolean", "categorical")
+    ]
+    gate, why = _gate(frame, problem, [*used, *times])
+    lines = [
+        "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
+        f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
+        f"name: {_quote(name)}",
+        "",
+        *_problem_lines(frame, problem, target, gate, why),
+        "",
+        "data:",
+        *_source_lines(kind, rel, dialect, declared),
+        *_column_lines(ids, times, pii, texts),
+        *_TRAINING_LINES,
+    ]
+    text = "\n".join(lines)
+    parse_config(text, source="draft loopml.yaml")  # the draft itself must be valid
+    return text
+
+
+#: The training and tracking sections of every draft.
+_TRAINING_LINES = (
+    "",
+    "training:",
+    "  budget_seconds: 60     # wall-clock budget for the model search",
+    "  cv_folds: 5",
+    "  holdout_fraction: 0.2  # kept out of all model selection",
+    "  split: auto            # auto | stratified | random | time | group",
+    "  seed: 42",
+    "",
+    "tracking:",
+    '  uri: "sqlite:///.loopml/mlflow.db"   # MLflow store, relative to this file',
+    "",
+)
+
+
+def _read(
+    data_path: Path, sep: str | None, decimal: str | None, thousands: str | None
+) -> tuple[str, pd.DataFrame, CsvDialect | None, dict[str, str]]:
+    """The file's kind, its rows, the CSV dialect read and the reader options declared."""
     kind = file_kind(data_path)
     dialect = None
     declared: dict[str, str] = {}
@@ -75,30 +129,20 @@ def draft_config(
     frame = read_file(data_path, kind, dialect=dialect, where="init")
     if len(frame) == 0:
         raise DataError(f"{data_path} has a header but no rows; init needs data to look at.")
-    problem = resolve_problem(frame, ProblemConfig(target=target))
-    features = frame.drop(columns=[target])
-    pii = detect_pii(features)
-    schema = infer_schema(frame, target)
-    ids = [c for c in schema.columns if c.role == "id" and c.name not in pii]
-    ids = [c for c in ids if _is_unique(frame[c.name])]
-    times = [c for c in schema.columns if c.role == "datetime" and c.name not in pii]
-    texts = [c for c in schema.columns if c.role == "text" and c.name not in pii]
-    rel = _relative(data_path, project_dir)
+    return kind, frame, dialect, declared
+
+
+def _project_name(name: str | None, project_dir: Path) -> str:
     name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", project_dir.resolve().name or "project")
     if not re.match(r"^[A-Za-z0-9]", name):
         name = "project-" + name.lstrip("-_.")
+    return name
 
-    used = [
-        c
-        for c in schema.columns
-        if c.is_feature and c.name not in pii and c.role in ("numeric", "boolean", "categorical")
-    ]
-    gate, why = _gate(frame, problem, [*used, *times])
+
+def _problem_lines(
+    frame: pd.DataFrame, problem: Problem, target: str, gate: str, why: str
+) -> list[str]:
     lines = [
-        "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
-        f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
-        f"name: {_quote(name)}",
-        "",
         "problem:",
         f"  task: {problem.task}            # inferred from {target!r}; auto | binary | "
         "multiclass | regression",
@@ -119,10 +163,17 @@ def draft_config(
     lines.append(f"  metric: {problem.metric}          # the primary metric used to rank models")
     lines.append(f"  # {why}")
     lines.append(f'  success: "{gate}"   # REVIEW: the gate a model must pass to become champion')
-    lines += [
-        "",
-        "data:",
-        *_source_lines(kind, rel, dialect, declared),
+    return lines
+
+
+def _column_lines(
+    ids: list[ColumnSchema],
+    times: list[ColumnSchema],
+    pii: dict[str, str],
+    texts: list[ColumnSchema],
+) -> list[str]:
+    """The id, time, dropped and free-text columns of the data section, with what was found."""
+    lines = [
         f"  id_columns: [{', '.join(_quote(c.name) for c in ids)}]"
         + ("   # detected: " + "; ".join(f"{c.name} ({c.reason})" for c in ids) if ids else ""),
     ]
@@ -148,22 +199,7 @@ def draft_config(
             "  # free-text columns (not used as features yet): "
             + ", ".join(f"{c.name} ({c.reason})" for c in texts)
         )
-    lines += [
-        "",
-        "training:",
-        "  budget_seconds: 60     # wall-clock budget for the model search",
-        "  cv_folds: 5",
-        "  holdout_fraction: 0.2  # kept out of all model selection",
-        "  split: auto            # auto | stratified | random | time | group",
-        "  seed: 42",
-        "",
-        "tracking:",
-        '  uri: "sqlite:///.loopml/mlflow.db"   # MLflow store, relative to this file',
-        "",
-    ]
-    text = "\n".join(lines)
-    parse_config(text, source="draft loopml.yaml")  # the draft itself must be valid
-    return text
+    return lines
 
 
 def _is_unique(values: pd.Series) -> bool:

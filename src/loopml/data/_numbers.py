@@ -155,14 +155,7 @@ def classify(value: str) -> tuple[str, str, str] | None:
     or None when it is not a number."""
     simple = _SIMPLE.fullmatch(value)  # most values: 12, -3.25, 4,0288
     if simple is not None:
-        whole, mark, fraction = simple.groups(default="")
-        if not whole and not fraction:
-            return None
-        if not mark:
-            return ("int", "", "")
-        if len(fraction) == 3 and _grouped([whole, fraction]):
-            return ("ambiguous", mark, "")
-        return ("decimal", mark, "")
+        return _classify_simple(*simple.groups(default=""))
     match = _NUMBERISH.match(value)
     if match is None:
         return None
@@ -172,20 +165,9 @@ def classify(value: str) -> tuple[str, str, str] | None:
     marks = [c for c in body if not c.isdigit()]
     if not marks:
         return ("int", "", "")
-    groups = _NOT_DIGIT.split(body)
     kinds = list(dict.fromkeys(marks))
     if len(kinds) == 1:
-        mark = kinds[0]
-        if len(marks) == 1 and mark in ".,":
-            whole, fraction = groups
-            grouping = _grouped(groups) and not match["exp"]
-            if grouping and whole:
-                return ("ambiguous", mark, "")
-            return ("decimal", mark, "") if whole or fraction else None
-        if not _grouped(groups):
-            return None
-        other = {",": ".", ".": ","}.get(mark, "")  # 1.234.567: the decimal mark is ','
-        return ("decimal", other, mark) if other else ("int", "", mark)
+        return _classify_one_mark(body, marks, has_exponent=bool(match["exp"]))
     if len(kinds) == 2 and kinds[1] in ".," and marks.count(kinds[1]) == 1:
         if body.rfind(kinds[0]) > body.index(kinds[1]):
             return None  # a thousands separator after the decimal mark
@@ -193,6 +175,35 @@ def classify(value: str) -> tuple[str, str, str] | None:
         if _grouped(whole):
             return ("decimal", kinds[1], kinds[0])
     return None
+
+
+def _classify_simple(whole: str, mark: str, fraction: str) -> tuple[str, str, str] | None:
+    """:func:`classify` for digits with at most one '.' or ',' and nothing else."""
+    if not whole and not fraction:
+        return None
+    if not mark:
+        return ("int", "", "")
+    if len(fraction) == 3 and _grouped([whole, fraction]):
+        return ("ambiguous", mark, "")
+    return ("decimal", mark, "")
+
+
+def _classify_one_mark(
+    body: str, marks: list[str], *, has_exponent: bool
+) -> tuple[str, str, str] | None:
+    """:func:`classify` for a number written with one kind of mark (once or repeated)."""
+    groups = _NOT_DIGIT.split(body)
+    mark = marks[0]
+    if len(marks) == 1 and mark in ".,":
+        whole, fraction = groups
+        grouping = _grouped(groups) and not has_exponent
+        if grouping and whole:
+            return ("ambiguous", mark, "")
+        return ("decimal", mark, "") if whole or fraction else None
+    if not _grouped(groups):
+        return None
+    other = {",": ".", ".": ","}.get(mark, "")  # 1.234.567: the decimal mark is ','
+    return ("decimal", other, mark) if other else ("int", "", mark)
 
 
 def _grouped(groups: list[str]) -> bool:

@@ -176,53 +176,20 @@ def resolve_problem(
     notes = []
     if n_missing:
         notes.append(f"{n_missing} rows without a target value are left out of training")
-    variants: dict[str, Any] = {}
-    if task != "regression" and is_text(values):
-        spellings = spelling_map(values, categories)
-        variants = {k: v for k, v in spellings.items() if k != v}
-        if variants:
-            merged = values.isin(list(variants))
-            values = values.map(spellings)
-            shown = "; ".join(f"{k!r} → {v!r}" for k, v in list(variants.items())[:5])
-            more = f" and {len(variants) - 5} more" if len(variants) > 5 else ""
-            notes.append(
-                f"target labels spelled differently merged into one class each by the "
-                f"cleaning.categories rules ({shown}{more}; {int(merged.sum())} rows)"
-            )
+    values, variants, merge_note = _merge_spellings(values, task, categories)
+    if merge_note:
+        notes.append(merge_note)
     if values.nunique() < 2:
         only = _jsonable(values.iloc[0])
         raise DataError(
             f"target column {target!r} has only one value ({only!r}) in {len(values)} rows; "
             "a model needs at least two classes or distinct values. Check the filter or the file."
         )
-    metric = cfg.metric or default_metric(task)
-    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    if metric not in allowed:
-        raise ConfigError(
-            f"problem.metric {metric!r} does not apply to a {task} task (inferred from "
-            f"{target!r}); use one of {', '.join(allowed)}, or set problem.task."
-        )
-    gate = cfg.gate
-    if gate is not None and gate.metric not in allowed:
-        raise ConfigError(
-            f"problem.success gate {str(gate)!r} uses {gate.metric!r}, which does not apply to a "
-            f"{task} task; use one of {', '.join(allowed)}."
-        )
+    metric, gate = _metric_and_gate(cfg, task)
     if task == "regression":
         return Problem(task=task, target=target, metric=metric, gate=gate, notes=tuple(notes))
     counts = values.value_counts()
-    if task == "binary" and len(counts) > 2:
-        raise ConfigError(
-            f"problem.task is binary but target {target!r} has {len(counts)} classes "
-            f"({', '.join(map(str, counts.index[:5]))}...). Use task: multiclass."
-        )
-    rare = counts[counts < min_class_rows]
-    if len(rare):
-        raise DataError(
-            f"target class(es) {', '.join(map(repr, rare.index.tolist()))} of {target!r} have "
-            f"fewer than {min_class_rows} rows, too few to keep one in both the training data and "
-            "the holdout. Merge rare classes or collect more rows."
-        )
+    _check_classes(counts, task, target, min_class_rows)
     classes = tuple(sorted(counts.index.tolist(), key=lambda c: (str(type(c)), c)))
     positive = None
     if task == "binary":
@@ -237,6 +204,62 @@ def resolve_problem(
         notes=tuple(notes),
         labels=variants,
     )
+
+
+def _merge_spellings(
+    values: pd.Series, task: TaskKind, categories: CategoryCleaning | None
+) -> tuple[pd.Series, dict[str, Any], str]:
+    """Text labels merged by the cleaning.categories rules: values, variants, and a note."""
+    if task == "regression" or not is_text(values):
+        return values, {}, ""
+    spellings = spelling_map(values, categories)
+    variants = {k: v for k, v in spellings.items() if k != v}
+    if not variants:
+        return values, variants, ""
+    merged = values.isin(list(variants))
+    values = values.map(spellings)
+    shown = "; ".join(f"{k!r} → {v!r}" for k, v in list(variants.items())[:5])
+    more = f" and {len(variants) - 5} more" if len(variants) > 5 else ""
+    note = (
+        f"target labels spelled differently merged into one class each by the "
+        f"cleaning.categories rules ({shown}{more}; {int(merged.sum())} rows)"
+    )
+    return values, variants, note
+
+
+def _metric_and_gate(cfg: ProblemConfig, task: TaskKind) -> tuple[str, Gate | None]:
+    """The configured (or default) metric and gate, checked against the task."""
+    target = cfg.target
+    metric = cfg.metric or default_metric(task)
+    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    if metric not in allowed:
+        raise ConfigError(
+            f"problem.metric {metric!r} does not apply to a {task} task (inferred from "
+            f"{target!r}); use one of {', '.join(allowed)}, or set problem.task."
+        )
+    gate = cfg.gate
+    if gate is not None and gate.metric not in allowed:
+        raise ConfigError(
+            f"problem.success gate {str(gate)!r} uses {gate.metric!r}, which does not apply to a "
+            f"{task} task; use one of {', '.join(allowed)}."
+        )
+    return metric, gate
+
+
+def _check_classes(counts: pd.Series, task: TaskKind, target: str, min_class_rows: int) -> None:
+    """A binary task has two classes; every class has enough rows to split."""
+    if task == "binary" and len(counts) > 2:
+        raise ConfigError(
+            f"problem.task is binary but target {target!r} has {len(counts)} classes "
+            f"({', '.join(map(str, counts.index[:5]))}...). Use task: multiclass."
+        )
+    rare = counts[counts < min_class_rows]
+    if len(rare):
+        raise DataError(
+            f"target class(es) {', '.join(map(repr, rare.index.tolist()))} of {target!r} have "
+            f"fewer than {min_class_rows} rows, too few to keep one in both the training data and "
+            "the holdout. Merge rare classes or collect more rows."
+        )
 
 
 def _positive_class(declared: Any, classes: tuple[Any, ...], counts: pd.Series, target: str) -> Any:

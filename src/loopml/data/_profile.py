@@ -109,21 +109,8 @@ def profile(
     >>> p.column("x").missing, p.target.task
     (1, 'binary')
     """
-    if sample_rows < 1:
-        raise ConfigError(f"sample_rows must be a positive number of rows, got {sample_rows}.")
-    if task not in (None, "auto", *_TASKS):
-        raise ConfigError(
-            f"task must be one of auto, binary, multiclass, regression; got {task!r}."
-        )
     names = [str(c) for c in frame.columns]
-    if target is not None and target not in names:
-        shown = ", ".join(names[:20])
-        close = difflib.get_close_matches(target, names, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise DataError(
-            f"target column {target!r} is not in the data.{hint} The columns are: {shown}. "
-            "Check problem.target in loopml.yaml or the --target option."
-        )
+    _check_arguments(names, target, task, sample_rows)
     n_rows = len(frame)
     rng = np.random.default_rng(seed)
     idx = (
@@ -148,10 +135,7 @@ def profile(
         raw = frame.iloc[:, names.index(target)]
         kind = _task(raw) if task in (None, "auto") else task  # type: ignore[assignment]
 
-    # missing as the quality findings count it: blank text is missing too
-    na = np.zeros(frame.shape, dtype=bool)
-    for pos in range(frame.shape[1]):
-        na[:, pos] = missing_mask(frame.iloc[:, pos]).to_numpy(dtype=bool)
+    na = _missing_matrix(frame)
     work = Work()
     columns = []
     for pos, name in enumerate(names):
@@ -165,9 +149,7 @@ def profile(
         elif schema is not None and name in schema.names:
             info = schema[name]
         else:
-            guess = values.take(role_idx) if role_idx is not None else values
-            with np.errstate(invalid="ignore"):  # inf in a number column
-                info = infer_column(guess.rename(name))
+            info = _guess_column(values, name, role_idx)
             if role_idx is not None:
                 sampled["roles"] = f"{role_rows:,} of {n_rows:,} rows (seed {seed})"
         columns.append(
@@ -190,6 +172,40 @@ def profile(
         sample_size=sample_size,
         seed=seed,
     )
+
+
+def _missing_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Missing cells as the quality findings count them: blank text is missing too."""
+    na = np.zeros(frame.shape, dtype=bool)
+    for pos in range(frame.shape[1]):
+        na[:, pos] = missing_mask(frame.iloc[:, pos]).to_numpy(dtype=bool)
+    return na
+
+
+def _check_arguments(
+    names: list[str], target: str | None, task: str | None, sample_rows: int
+) -> None:
+    if sample_rows < 1:
+        raise ConfigError(f"sample_rows must be a positive number of rows, got {sample_rows}.")
+    if task not in (None, "auto", *_TASKS):
+        raise ConfigError(
+            f"task must be one of auto, binary, multiclass, regression; got {task!r}."
+        )
+    if target is not None and target not in names:
+        shown = ", ".join(names[:20])
+        close = difflib.get_close_matches(target, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise DataError(
+            f"target column {target!r} is not in the data.{hint} The columns are: {shown}. "
+            "Check problem.target in loopml.yaml or the --target option."
+        )
+
+
+def _guess_column(values: pd.Series, name: str, role_idx: np.ndarray | None) -> ColumnSchema:
+    """The inferred schema of a column the caller's schema lacks, from the role sample."""
+    guess = values.take(role_idx) if role_idx is not None else values
+    with np.errstate(invalid="ignore"):  # inf in a number column
+        return infer_column(guess.rename(name))
 
 
 def _task(raw: pd.Series) -> TaskKind:
@@ -231,53 +247,83 @@ def _column(
     if role == "id" and pd.api.types.is_numeric_dtype(values):
         role = "numeric"  # id-like numbers: summarised as numbers, kept out of correlations
     if role == "numeric":
-        numbers = to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
-        got = ~np.isnan(numbers)
-        if info.role == "numeric":  # not id-like numbers; infinity counts as missing here
-            sample = numbers[idx] if idx is not None else numbers.copy()
-            sample[np.isinf(sample)] = np.nan
-            work.numbers[name] = sample
-        found = numbers[got]
-        summary = _numeric(found, None if idx is None else numbers[idx])
-        return ColumnProfile(
-            **base,
-            count=len(found),
-            distinct=len(pd.unique(found)),
-            invalid=present - int(got.sum()),
-            numeric=summary,
-        )
+        return _numeric_column(base, values, idx, info, present, work)
     if role in ("categorical", "boolean"):
-        counts = values.value_counts(dropna=True)
-        top = counts.iloc[:TOP_K]
-        codes = pd.Index(top.index).get_indexer(part)
-        codes[(codes < 0) & part.notna().to_numpy()] = len(top)
-        labels = [str(k) for k in top.index]
-        work.codes[name] = (codes, [*labels, OTHER])
-        return ColumnProfile(
-            **base,
-            count=present,
-            distinct=len(counts),
-            categories=CategorySummary(
-                top=tuple(zip(labels, (int(c) for c in top), strict=True)),
-                other=int(counts.iloc[TOP_K:].sum()),
-            ),
-        )
+        return _category_column(base, values, part, present, work)
     if role == "datetime":
-        stamps = _parse_dates(values).to_numpy()
-        unit = np.datetime_data(stamps.dtype)[0]
-        ints = stamps.view("int64")
-        got = ~np.isnat(stamps)
-        floats = np.where(got, ints, 0).astype(float)
-        floats[~got] = np.nan
-        work.stamps[name] = (floats[idx] if idx is not None else floats, unit)
-        return ColumnProfile(
-            **base,
-            count=int(got.sum()),
-            distinct=len(pd.unique(ints[got])),
-            invalid=present - int(got.sum()),
-            datetime=_datetimes(ints[got], unit),
-        )
-    # text, and ids that are not numbers
+        return _datetime_column(base, values, idx, present, work)
+    return _text_column(base, values, idx, present, role)
+
+
+def _numeric_column(
+    base: dict[str, Any],
+    values: pd.Series,
+    idx: np.ndarray | None,
+    info: ColumnSchema,
+    present: int,
+    work: Work,
+) -> ColumnProfile:
+    name = base["name"]
+    numbers = to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+    got = ~np.isnan(numbers)
+    if info.role == "numeric":  # not id-like numbers; infinity counts as missing here
+        sample = numbers[idx] if idx is not None else numbers.copy()
+        sample[np.isinf(sample)] = np.nan
+        work.numbers[name] = sample
+    found = numbers[got]
+    summary = _numeric(found, None if idx is None else numbers[idx])
+    return ColumnProfile(
+        **base,
+        count=len(found),
+        distinct=len(pd.unique(found)),
+        invalid=present - int(got.sum()),
+        numeric=summary,
+    )
+
+
+def _category_column(
+    base: dict[str, Any], values: pd.Series, part: pd.Series, present: int, work: Work
+) -> ColumnProfile:
+    counts = values.value_counts(dropna=True)
+    top = counts.iloc[:TOP_K]
+    codes = pd.Index(top.index).get_indexer(part)
+    codes[(codes < 0) & part.notna().to_numpy()] = len(top)
+    labels = [str(k) for k in top.index]
+    work.codes[base["name"]] = (codes, [*labels, OTHER])
+    return ColumnProfile(
+        **base,
+        count=present,
+        distinct=len(counts),
+        categories=CategorySummary(
+            top=tuple(zip(labels, (int(c) for c in top), strict=True)),
+            other=int(counts.iloc[TOP_K:].sum()),
+        ),
+    )
+
+
+def _datetime_column(
+    base: dict[str, Any], values: pd.Series, idx: np.ndarray | None, present: int, work: Work
+) -> ColumnProfile:
+    stamps = _parse_dates(values).to_numpy()
+    unit = np.datetime_data(stamps.dtype)[0]
+    ints = stamps.view("int64")
+    got = ~np.isnat(stamps)
+    floats = np.where(got, ints, 0).astype(float)
+    floats[~got] = np.nan
+    work.stamps[base["name"]] = (floats[idx] if idx is not None else floats, unit)
+    return ColumnProfile(
+        **base,
+        count=int(got.sum()),
+        distinct=len(pd.unique(ints[got])),
+        invalid=present - int(got.sum()),
+        datetime=_datetimes(ints[got], unit),
+    )
+
+
+def _text_column(
+    base: dict[str, Any], values: pd.Series, idx: np.ndarray | None, present: int, role: str
+) -> ColumnProfile:
+    """Text, and ids that are not numbers."""
     text = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
     lengths = text.str.len().to_numpy(dtype=float, na_value=np.nan)
     lengths = lengths[~np.isnan(lengths)]

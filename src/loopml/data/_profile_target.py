@@ -9,6 +9,7 @@ sample; categories against a numeric target: η with a box per category; dates: 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,91 +67,33 @@ def _time_bins(stamps: np.ndarray, unit: str) -> tuple[np.ndarray, list[str], in
     return codes, centres, n_bins
 
 
+@dataclass(frozen=True)
+class _Features:
+    """The feature columns by the kind of values kept for them in :class:`Work`."""
+
+    numeric: list[str]
+    dated: list[str]
+    categorical: list[str]
+    roles: dict[str, Role]
+
+
 def relate_to_target(
     name: str, kind: TaskKind, columns: list[ColumnProfile], work: Work, seed: int
 ) -> TargetProfile:
     features = [c for c in columns if not c.is_target and c.pii is None]
-    numeric = [c.name for c in features if c.name in work.numbers]
-    dated = [c.name for c in features if c.name in work.stamps]
-    categorical = [c.name for c in features if c.name in work.codes]
-    roles = {c.name: c.role for c in features}
-    rng = np.random.default_rng(seed + 1)
-    found: list[Association] = []
+    by_kind = _Features(
+        numeric=[c.name for c in features if c.name in work.numbers],
+        dated=[c.name for c in features if c.name in work.stamps],
+        categorical=[c.name for c in features if c.name in work.codes],
+        roles={c.name: c.role for c in features},
+    )
+    classes: tuple[str, ...] = ()
+    positive = None
     if kind == "regression":
-        y_all = work.numbers[name]
-        keep = ~np.isnan(y_all)
-        y = y_all[keep]
-        classes: tuple[str, ...] = ()
-        positive = None
-        overall: dict[str, float | None] = {"mean": _r([y.mean() if len(y) else np.nan])[0]}
-        cols = numeric + dated
-        if cols:
-            values = np.column_stack(
-                [work.numbers[c] if c in work.numbers else work.stamps[c][0] for c in cols]
-            )[keep]
-            rho = pearson_matrix(rank_columns(np.column_stack([values, y])))[-1, :-1]
-            for j, col in enumerate(cols):
-                x = values[:, j]
-                if col in work.numbers:
-                    both = np.flatnonzero(~np.isnan(x))
-                    pick = np.sort(
-                        rng.choice(both, size=min(SCATTER_POINTS, len(both)), replace=False)
-                    )
-                    plot = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
-                else:
-                    bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
-                    plot = _trend_mean(bins, centres, n_bins, y)
-                plot["spearman"] = _r([rho[j]])[0]
-                found.append(_assoc(col, roles[col], "|Spearman|", abs(rho[j]), x, plot))
-        for col in categorical:
-            codes, labels = work.codes[col]
-            codes = codes[keep]
-            eta = correlation_ratio(y[:, None], codes, len(labels), adjusted=True)[0]
-            boxes = box_summaries(y[:, None], codes, len(labels))
-            plot = _box_plot(boxes, 0, labels, value=name, by=col)
-            found.append(_assoc(col, roles[col], "correlation ratio", eta, codes >= 0, plot))
+        rng = np.random.default_rng(seed + 1)
+        found, keep, overall = _relate_to_numbers(name, by_kind, work, rng)
     else:
-        y_codes, y_labels = work.codes[name]
-        keep = y_codes >= 0
-        y = y_codes[keep]
-        n_levels = len(y_labels)
-        counts = np.bincount(y, minlength=n_levels)
-        seen = [i for i in range(n_levels) if counts[i] > 0]
-        classes = tuple(y_labels[i] for i in seen)
-        positive = (
-            _positive(list(classes), counts[seen]) if kind == "binary" and len(seen) == 2 else None
-        )
-        shown = [y_labels.index(positive)] if positive is not None else seen
-        overall = {y_labels[k]: _r([counts[k] / max(1, len(y))])[0] for k in shown}
-        if numeric:
-            values = np.column_stack([work.numbers[c] for c in numeric])[keep]
-            etas = correlation_ratio(values, y, n_levels, adjusted=True)
-            boxes = box_summaries(values, y, n_levels)
-            for j, col in enumerate(numeric):
-                plot = _box_plot(boxes, j, y_labels, value=col, by=name)
-                found.append(
-                    _assoc(col, roles[col], "correlation ratio", etas[j], values[:, j], plot)
-                )
-        for col in dated:
-            x = work.stamps[col][0][keep]
-            eta = correlation_ratio(x[:, None], y, n_levels, adjusted=True)[0]
-            bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
-            table = contingency(bins, n_bins, y, n_levels)
-            plot = {"kind": "trend", "x": centres, "n": table.sum(axis=1).tolist()}
-            plot["shares"] = _shares(table, y_labels, shown)
-            found.append(_assoc(col, roles[col], "correlation ratio", eta, x, plot))
-        for col in categorical:
-            codes, labels = work.codes[col]
-            codes = codes[keep]
-            table = contingency(codes, len(labels), y, n_levels)
-            rows = table.sum(axis=1) > 0
-            plot = {
-                "kind": "rate",
-                "categories": [labels[i] for i in np.flatnonzero(rows)],
-                "n": table.sum(axis=1)[rows].tolist(),
-                "shares": _shares(table[rows], y_labels, shown),
-            }
-            found.append(_assoc(col, roles[col], "Cramér's V", cramers_v(table), codes >= 0, plot))
+        found, keep, overall, classes, positive = _relate_to_classes(name, kind, by_kind, work)
     for a in found:
         # the plot dicts were built in this function and are not shared yet
         a.plot.update(feature=a.feature, target=name, positive=positive, overall=overall)
@@ -165,6 +108,103 @@ def relate_to_target(
         rows=int(keep.sum()),
         associations=tuple(found),
     )
+
+
+def _relate_to_numbers(
+    name: str, features: _Features, work: Work, rng: np.random.Generator
+) -> tuple[list[Association], np.ndarray, dict[str, float | None]]:
+    """Associations with a regression target: rank correlation, and the correlation ratio."""
+    roles = features.roles
+    found: list[Association] = []
+    y_all = work.numbers[name]
+    keep = ~np.isnan(y_all)
+    y = y_all[keep]
+    overall: dict[str, float | None] = {"mean": _r([y.mean() if len(y) else np.nan])[0]}
+    cols = features.numeric + features.dated
+    if cols:
+        values = np.column_stack(
+            [work.numbers[c] if c in work.numbers else work.stamps[c][0] for c in cols]
+        )[keep]
+        rho = pearson_matrix(rank_columns(np.column_stack([values, y])))[-1, :-1]
+        for j, col in enumerate(cols):
+            x = values[:, j]
+            if col in work.numbers:
+                both = np.flatnonzero(~np.isnan(x))
+                pick = np.sort(rng.choice(both, size=min(SCATTER_POINTS, len(both)), replace=False))
+                plot = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
+            else:
+                bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
+                plot = _trend_mean(bins, centres, n_bins, y)
+            plot["spearman"] = _r([rho[j]])[0]
+            found.append(_assoc(col, roles[col], "|Spearman|", abs(rho[j]), x, plot))
+    for col in features.categorical:
+        codes, labels = work.codes[col]
+        codes = codes[keep]
+        eta = correlation_ratio(y[:, None], codes, len(labels), adjusted=True)[0]
+        boxes = box_summaries(y[:, None], codes, len(labels))
+        plot = _box_plot(boxes, 0, labels, value=name, by=col)
+        found.append(_assoc(col, roles[col], "correlation ratio", eta, codes >= 0, plot))
+    return found, keep, overall
+
+
+def _relate_to_classes(
+    name: str, kind: TaskKind, features: _Features, work: Work
+) -> tuple[list[Association], np.ndarray, dict[str, float | None], tuple[str, ...], Any]:
+    """Associations with a class target: correlation ratio, and Cramér's V for categories."""
+    y_codes, y_labels = work.codes[name]
+    keep = y_codes >= 0
+    y = y_codes[keep]
+    n_levels = len(y_labels)
+    counts = np.bincount(y, minlength=n_levels)
+    seen = [i for i in range(n_levels) if counts[i] > 0]
+    classes = tuple(y_labels[i] for i in seen)
+    positive = (
+        _positive(list(classes), counts[seen]) if kind == "binary" and len(seen) == 2 else None
+    )
+    shown = [y_labels.index(positive)] if positive is not None else seen
+    overall: dict[str, float | None] = {
+        y_labels[k]: _r([counts[k] / max(1, len(y))])[0] for k in shown
+    }
+    found = _class_associations(name, features, work, keep, shown)
+    return found, keep, overall, classes, positive
+
+
+def _class_associations(
+    name: str, features: _Features, work: Work, keep: np.ndarray, shown: list[int]
+) -> list[Association]:
+    roles = features.roles
+    y_codes, y_labels = work.codes[name]
+    y = y_codes[keep]
+    n_levels = len(y_labels)
+    found: list[Association] = []
+    if features.numeric:
+        values = np.column_stack([work.numbers[c] for c in features.numeric])[keep]
+        etas = correlation_ratio(values, y, n_levels, adjusted=True)
+        boxes = box_summaries(values, y, n_levels)
+        for j, col in enumerate(features.numeric):
+            plot = _box_plot(boxes, j, y_labels, value=col, by=name)
+            found.append(_assoc(col, roles[col], "correlation ratio", etas[j], values[:, j], plot))
+    for col in features.dated:
+        x = work.stamps[col][0][keep]
+        eta = correlation_ratio(x[:, None], y, n_levels, adjusted=True)[0]
+        bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
+        table = contingency(bins, n_bins, y, n_levels)
+        plot = {"kind": "trend", "x": centres, "n": table.sum(axis=1).tolist()}
+        plot["shares"] = _shares(table, y_labels, shown)
+        found.append(_assoc(col, roles[col], "correlation ratio", eta, x, plot))
+    for col in features.categorical:
+        codes, labels = work.codes[col]
+        codes = codes[keep]
+        table = contingency(codes, len(labels), y, n_levels)
+        rows = table.sum(axis=1) > 0
+        plot = {
+            "kind": "rate",
+            "categories": [labels[i] for i in np.flatnonzero(rows)],
+            "n": table.sum(axis=1)[rows].tolist(),
+            "shares": _shares(table[rows], y_labels, shown),
+        }
+        found.append(_assoc(col, roles[col], "Cramér's V", cramers_v(table), codes >= 0, plot))
+    return found
 
 
 def _assoc(

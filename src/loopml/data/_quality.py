@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,33 +56,16 @@ from loopml.types import SEVERITY_ORDER, Finding, QualityReport, Severity
 log = logging.getLogger(__name__)
 
 
-def validate(
-    frame: pd.DataFrame,
-    *,
-    target: str | None,
-    task: str | None,
-    quality: QualityConfig,
-    id_columns: Sequence[str] = (),
-    time_column: str | None = None,
-    label_time_column: str | None = None,
-    holdout: pd.DataFrame | None = None,
-    origin: str = "",
-    seed: int = 0,
-    max_rows: int = 200_000,
-    categories: CategoryCleaning | None = None,
-) -> QualityReport:
-    """Check a table against the data contract and common quality problems.
+@dataclass(frozen=True)
+class TableSpec:
+    """What the project file declares about a table, as :func:`validate` checks it.
 
     Parameters
     ----------
-    frame
-        The data as collected (after the privacy policy, so examples hold no raw PII).
     target
         The target column (``problem.target``), or None to skip the target and leakage checks.
     task
         ``binary``, ``multiclass`` or ``regression``; None or ``auto`` infers it from the target.
-    quality
-        The ``quality`` section of loopml.yaml: thresholds and declared expectations.
     id_columns
         Declared identifier columns (``data.id_columns``): checked for duplicates, not used as
         features.
@@ -90,6 +74,40 @@ def validate(
     label_time_column
         When given, the time each label became known: any datetime column with later values
         is suspected leakage.
+    categories
+        ``cleaning.categories``: the rules that merge spelling variants of the target's labels
+        before the target is checked (the defaults when None), as training merges them.
+    """
+
+    target: str | None = None
+    task: str | None = None
+    id_columns: Sequence[str] = ()
+    time_column: str | None = None
+    label_time_column: str | None = None
+    categories: CategoryCleaning | None = None
+
+
+def validate(
+    frame: pd.DataFrame,
+    *,
+    spec: TableSpec = TableSpec(),  # frozen: one shared default is safe
+    quality: QualityConfig,
+    holdout: pd.DataFrame | None = None,
+    origin: str = "",
+    seed: int = 0,
+    max_rows: int = 200_000,
+) -> QualityReport:
+    """Check a table against the data contract and common quality problems.
+
+    Parameters
+    ----------
+    frame
+        The data as collected (after the privacy policy, so examples hold no raw PII).
+    spec
+        The target, task and declared columns (no target: the target and leakage checks are
+        skipped).
+    quality
+        The ``quality`` section of loopml.yaml: thresholds and declared expectations.
     holdout
         A second table (the holdout, or fresh data) compared column by column with ``frame``.
     origin
@@ -98,9 +116,6 @@ def validate(
         Seed of the row sample.
     max_rows
         Checks that need no exact count run on a sample of at most this many rows.
-    categories
-        ``cleaning.categories``: the rules that merge spelling variants of the target's labels
-        before the target is checked (the defaults when None), as training merges them.
 
     Returns
     -------
@@ -112,99 +127,152 @@ def validate(
     >>> import pandas as pd
     >>> from loopml.config import QualityConfig
     >>> frame = pd.DataFrame({"x": [1, 1, 2], "y": ["a", "a", "b"]})
-    >>> report = validate(frame, target=None, task=None, quality=QualityConfig())
+    >>> report = validate(frame, quality=QualityConfig())
     >>> [f.id for f in report.findings]
     ['duplicate-rows']
     """
     n_rows = len(frame)
-    findings: list[Finding] = []
-    dup_names = frame.columns[frame.columns.duplicated()]
-    if len(dup_names):
-        findings.append(
-            Finding(
-                id="duplicate-column-names",
-                severity="error",
-                column=str(dup_names[0]),
-                count=len(dup_names),
-                message=f"column name(s) {names_text(dup_names)} appear more than once; only the "
-                "first of each is checked.",
-                suggestion="Rename the columns at the source or in the query so each is unique.",
-            )
-        )
-        frame = frame.loc[:, ~frame.columns.duplicated()]
+    findings, frame = _duplicate_names(frame)
     frame = hashable(frame, probe=1000, to_text=str)
     if holdout is not None:
         holdout = hashable(holdout.loc[:, ~holdout.columns.duplicated()], probe=1000, to_text=str)
     by_label = {str(c): c for c in frame.columns}
-    ids = [by_label[c] for c in id_columns if c in by_label]
+    ids = [by_label[c] for c in spec.id_columns if c in by_label]
     findings += _declared_columns(
-        by_label, {"data.id_columns": id_columns, "data.time_column": [time_column]}
+        by_label, {"data.id_columns": spec.id_columns, "data.time_column": [spec.time_column]}
     )
-    findings += _declared_columns(by_label, {"label_time_column": [label_time_column]})
-    target_col = by_label.get(target) if target is not None else None
+    findings += _declared_columns(by_label, {"label_time_column": [spec.label_time_column]})
+    target_col = by_label.get(spec.target) if spec.target is not None else None
 
     sample = _sample(frame, max_rows, seed)
-    note = _sample_note(len(sample), n_rows)
-    scale = n_rows / len(sample) if len(sample) else 1.0
-    columns = {
-        name: describe(frame[name], sample[name], declared_id=name in ids) for name in frame.columns
-    }
-
+    table = _Table(
+        frame=frame,
+        sample=sample,
+        columns={
+            name: describe(frame[name], sample[name], declared_id=name in ids)
+            for name in frame.columns
+        },
+        ids=ids,
+        note=_sample_note(len(sample), n_rows),
+        scale=n_rows / len(sample) if len(sample) else 1.0,
+    )
     findings += _missing_values(frame, [c for c in frame.columns if c != target_col], quality)
     findings += _duplicate_rows(frame, ids)
     findings += _duplicate_ids(frame, ids)
-    for name, col in columns.items():
-        if name == target_col or name in ids:
-            continue
-        findings += constant_findings(frame[name], col, quality, note, scale)
-        findings += id_like_findings(col, note)
-        findings += cardinality_findings(col, quality, note)
-        findings += text_type_findings(col, note, scale)
-        findings += spelling_findings(col, note, scale)
-        findings += outlier_findings(frame[name], col, note, scale)
+    findings += _column_findings(table, target_col, quality)
     findings += expectation_findings(frame, by_label, quality.expectations)
-
-    if target is not None:
-        resolved, about_target, spellings = target_findings(
-            frame, target, target_col, task, quality, categories
+    if spec.target is not None:
+        findings += _target_findings(table, spec, spec.target, target_col, quality, seed)
+    if spec.label_time_column is not None and spec.label_time_column in by_label:
+        findings += label_time_findings(
+            sample, by_label[spec.label_time_column], table.columns, table.note, table.scale
         )
-        findings += about_target
-        if target_col is not None and resolved is not None:
-            if resolved == "regression":
-                findings += outlier_findings(frame[target_col], columns[target_col], note, scale)
-            elif spellings:  # the leakage checks see the classes training sees
-                sample = sample.copy()
-                sample[target_col] = sample[target_col].astype("string").str.strip().map(spellings)
-            features = [c for c in frame.columns if c != target_col and c not in ids]
-            kinds = {c: columns[c].role for c in features}
-            findings += leakage_findings(
-                sample,
-                target=target_col,
-                task=resolved,
-                kinds=kinds,
-                threshold=quality.leakage_auc,
-                n_present={c: int(frame[c].notna().sum()) for c in features},
-                note=note,
-                seed=seed,
-            )
-    if label_time_column is not None and label_time_column in by_label:
-        findings += label_time_findings(sample, by_label[label_time_column], columns, note, scale)
     if holdout is not None:
-        holdout_sample = _sample(holdout, max_rows, seed)
-        kinds = {c: columns[c].role for c in frame.columns if c not in ids}
-        skip = {by_label.get(time_column)} if time_column else set()
-        findings += holdout_findings(
-            sample,
-            holdout_sample,
-            kinds={c: k for c, k in kinds.items() if c not in skip},
-            note=_sample_note(len(holdout_sample), len(holdout), "holdout "),
-            n_holdout=len(holdout),
-        )
+        time_col = by_label.get(spec.time_column) if spec.time_column else None
+        findings += _holdout_findings(table, holdout, time_col, max_rows, seed)
 
     findings.sort(key=lambda f: SEVERITY_ORDER[f.severity])  # stable: check order within
     log.debug("validated %s: %d rows, %d findings", origin or "data", n_rows, len(findings))
     return QualityReport(
         findings=tuple(findings), n_rows=n_rows, n_columns=frame.shape[1], origin=origin
+    )
+
+
+@dataclass(frozen=True)
+class _Table:
+    """The table being validated, its row sample and what the checks share about it."""
+
+    frame: pd.DataFrame
+    sample: pd.DataFrame
+    columns: dict[Any, Any]  # column -> describe() of it
+    ids: list[Any]
+    note: str  # says the count is estimated on a sample, or ""
+    scale: float  # rows per sampled row
+
+
+def _duplicate_names(frame: pd.DataFrame) -> tuple[list[Finding], pd.DataFrame]:
+    """A finding for repeated column names, and the table with only the first of each."""
+    dup_names = frame.columns[frame.columns.duplicated()]
+    if not len(dup_names):
+        return [], frame
+    finding = Finding(
+        id="duplicate-column-names",
+        severity="error",
+        column=str(dup_names[0]),
+        count=len(dup_names),
+        message=f"column name(s) {names_text(dup_names)} appear more than once; only the "
+        "first of each is checked.",
+        suggestion="Rename the columns at the source or in the query so each is unique.",
+    )
+    return [finding], frame.loc[:, ~frame.columns.duplicated()]
+
+
+def _column_findings(table: _Table, target_col: Any, quality: QualityConfig) -> list[Finding]:
+    """The per-column checks of every feature column (not the target, not the ids)."""
+    findings: list[Finding] = []
+    note, scale = table.note, table.scale
+    for name, col in table.columns.items():
+        if name == target_col or name in table.ids:
+            continue
+        findings += constant_findings(table.frame[name], col, quality, note, scale)
+        findings += id_like_findings(col, note)
+        findings += cardinality_findings(col, quality, note)
+        findings += text_type_findings(col, note, scale)
+        findings += spelling_findings(col, note, scale)
+        findings += outlier_findings(table.frame[name], col, note, scale)
+    return findings
+
+
+def _target_findings(
+    table: _Table,
+    spec: TableSpec,
+    target: str,
+    target_col: Any,
+    quality: QualityConfig,
+    seed: int,
+) -> list[Finding]:
+    """The target checks, and the leakage checks of the features against the target."""
+    frame, columns = table.frame, table.columns
+    resolved, findings, spellings = target_findings(
+        frame, target, target_col, spec.task, quality, spec.categories
+    )
+    if target_col is None or resolved is None:
+        return findings
+    sample = table.sample
+    if resolved == "regression":
+        findings += outlier_findings(
+            frame[target_col], columns[target_col], table.note, table.scale
+        )
+    elif spellings:  # the leakage checks see the classes training sees
+        sample = sample.copy()
+        sample[target_col] = sample[target_col].astype("string").str.strip().map(spellings)
+    features = [c for c in frame.columns if c != target_col and c not in table.ids]
+    findings += leakage_findings(
+        sample,
+        target=target_col,
+        task=resolved,
+        kinds={c: columns[c].role for c in features},
+        threshold=quality.leakage_auc,
+        n_present={c: int(frame[c].notna().sum()) for c in features},
+        note=table.note,
+        seed=seed,
+    )
+    return findings
+
+
+def _holdout_findings(
+    table: _Table, holdout: pd.DataFrame, time_col: Any, max_rows: int, seed: int
+) -> list[Finding]:
+    """Columns distributed differently in ``holdout``; the time column is not compared."""
+    holdout_sample = _sample(holdout, max_rows, seed)
+    kinds = {c: table.columns[c].role for c in table.frame.columns if c not in table.ids}
+    skip = {time_col} if time_col is not None else set()
+    return holdout_findings(
+        table.sample,
+        holdout_sample,
+        kinds={c: k for c, k in kinds.items() if c not in skip},
+        note=_sample_note(len(holdout_sample), len(holdout), "holdout "),
+        n_holdout=len(holdout),
     )
 
 

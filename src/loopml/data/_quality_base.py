@@ -106,17 +106,7 @@ def describe(full: pd.Series, values: pd.Series, *, declared_id: bool) -> Column
         present = values.dropna()
         return ColumnFacts(name, "datetime", len(present), present.value_counts())
     if pd.api.types.is_numeric_dtype(values):
-        present = values.dropna()
-        col = ColumnFacts(name, "numeric", len(present), present.value_counts())
-        col.numbers = to_numeric(present)
-        col.numeric_share = 1.0
-        col.unique_share = len(col.counts) / max(len(present), 1)
-        if not declared_id and len(present) > 50 and col.unique_share > 0.95:
-            integral = bool(np.all(np.mod(col.numbers.to_numpy(), 1) == 0))
-            col.is_id_like = integral and (
-                bool(_ID_NAME.search(str(name))) or bool(full.is_monotonic_increasing)
-            )
-        return col
+        return _describe_numbers(full, values, declared_id=declared_id)
     if not is_text(values):
         present = values.dropna()
         try:
@@ -124,6 +114,26 @@ def describe(full: pd.Series, values: pd.Series, *, declared_id: bool) -> Column
         except TypeError:  # unhashable values such as lists
             counts = pd.Series(dtype=float)
         return ColumnFacts(name, "other", len(present), counts)
+    return _describe_text(values, declared_id=declared_id)
+
+
+def _describe_numbers(full: pd.Series, values: pd.Series, *, declared_id: bool) -> ColumnFacts:
+    name = values.name
+    present = values.dropna()
+    col = ColumnFacts(name, "numeric", len(present), present.value_counts())
+    col.numbers = to_numeric(present)
+    col.numeric_share = 1.0
+    col.unique_share = len(col.counts) / max(len(present), 1)
+    if not declared_id and len(present) > 50 and col.unique_share > 0.95:
+        integral = bool(np.all(np.mod(col.numbers.to_numpy(), 1) == 0))
+        col.is_id_like = integral and (
+            bool(_ID_NAME.search(str(name))) or bool(full.is_monotonic_increasing)
+        )
+    return col
+
+
+def _describe_text(values: pd.Series, *, declared_id: bool) -> ColumnFacts:
+    name = values.name
     raw = present_text(values)
     col = ColumnFacts(name, "text", len(raw), raw.value_counts())
     if not len(raw):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,35 +51,39 @@ def pair_threshold(leakage_auc: float) -> float:
     return 1 - (1 - leakage_auc) / STRICTNESS
 
 
+@dataclass(frozen=True)
+class ScoredTarget:
+    """The target as the leakage checks score it, on the rows of ``frame``."""
+
+    frame: pd.DataFrame
+    name: Any  # the target column
+    y: np.ndarray  # the target's values for regression, class codes otherwise
+    task: str
+    n_classes: int
+    fold: np.ndarray  # marks one of the two halves each is predicted from the other
+
+
 def pair_findings(
-    frame: pd.DataFrame,
+    target: ScoredTarget,
     *,
-    target: Any,
-    y: np.ndarray,
-    task: str,
-    n_classes: int,
     candidates: Mapping[Any, float],
-    fold: np.ndarray,
     leakage_auc: float,
     n_present: Mapping[Any, int],
     note: str,
 ) -> list[Finding]:
     """Pairs of the number columns ``candidates`` (column -> its one-feature score) that
-    predict ``y`` almost perfectly together.
-
-    ``y`` holds the target's values for regression and class codes otherwise; ``fold`` marks
-    one of the two halves each is predicted from the other.
-    """
+    predict the target almost perfectly together."""
+    frame, task, n_classes = target.frame, target.task, target.n_classes
     limit = pair_threshold(leakage_auc)
-    if limit >= 1.0 or len(candidates) < 2 or len(y) < 50:
+    if limit >= 1.0 or len(candidates) < 2 or len(target.y) < 50:
         return []
-    rows = np.arange(len(y))
+    rows = np.arange(len(target.y))
     if len(rows) > PAIR_ROWS:  # every other row, then every third...: keeps both halves mixed
         rows = rows[:: int(np.ceil(len(rows) / PAIR_ROWS))]
     ranked = sorted(candidates, key=lambda c: -candidates[c])[:MAX_COLUMNS]
     X = np.column_stack([to_numeric(frame[c]).to_numpy(dtype=float)[rows] for c in ranked])
     X[~np.isfinite(X)] = np.nan
-    y, fold = y[rows], fold[rows]
+    y, fold = target.y[rows], target.fold[rows]
     target_codes = y.astype(float) if task == "regression" else _one_hot(y, n_classes)
     pairs = _linear_screen(X, target_codes)[:LINEAR_PAIRS]
     pairs += list(itertools.combinations(range(min(TOP_FEATURES, len(ranked))), 2))
@@ -96,32 +101,46 @@ def pair_findings(
         if alone < limit:  # a column that does it alone belongs to the one-feature check
             found.append((score, model, i, j))
     found.sort(key=lambda f: -f[0])
-    metric = {"regression": "R²", "binary": "ROC-AUC"}.get(task, "balanced accuracy")
     out = []
     for score, model, i, j in found[:MAX_FINDINGS]:
         a, b = sorted((ranked[i], ranked[j]), key=list(frame.columns).index)
-        shown = f"{str(a)!r} and {str(b)!r}"
+        count = min(int(n_present.get(a, len(y))), int(n_present.get(b, len(y))))
         examples = tuple(
-            {str(c): plain(frame[c].iloc[r]) for c in (a, b, target)} for r in rows[:N_EXAMPLES]
+            {str(c): plain(frame[c].iloc[r]) for c in (a, b, target.name)}
+            for r in rows[:N_EXAMPLES]
         )
-        out.append(
-            Finding(
-                id="suspected-leakage",
-                severity="warning",
-                column=f"{a}, {b}",
-                count=min(int(n_present.get(a, len(y))), int(n_present.get(b, len(y)))),
-                message=f"columns {shown} together predict the target almost perfectly "
-                f"({metric} {score:.4f} out of fold with {model}; a pair is flagged from "
-                f"{limit:.4g} = 1 - (1 - quality.leakage_auc) / {STRICTNESS:g}){note}: the "
-                "target may be computed from them (a sum, an average, a difference) or one of "
-                "them recorded after it.",
-                examples=examples,
-                suggestion=f"If the target is derived from {shown}, or one of them is only "
-                "known after the outcome, drop it with data.drop_columns; if they are "
-                "legitimately this strong together, raise quality.leakage_auc to accept it.",
-            )
-        )
+        out.append(_pair_finding((a, b), count, (score, model, limit), task, examples, note))
     return out
+
+
+def _pair_finding(
+    pair: tuple[Any, Any],
+    count: int,
+    scored: tuple[float, str, float],
+    task: str,
+    examples: tuple[dict[str, Any], ...],
+    note: str,
+) -> Finding:
+    """The warning for one pair: ``scored`` is (score, model, the threshold it passed)."""
+    a, b = pair
+    score, model, limit = scored
+    metric = {"regression": "R²", "binary": "ROC-AUC"}.get(task, "balanced accuracy")
+    shown = f"{str(a)!r} and {str(b)!r}"
+    return Finding(
+        id="suspected-leakage",
+        severity="warning",
+        column=f"{a}, {b}",
+        count=count,
+        message=f"columns {shown} together predict the target almost perfectly "
+        f"({metric} {score:.4f} out of fold with {model}; a pair is flagged from "
+        f"{limit:.4g} = 1 - (1 - quality.leakage_auc) / {STRICTNESS:g}){note}: the "
+        "target may be computed from them (a sum, an average, a difference) or one of "
+        "them recorded after it.",
+        examples=examples,
+        suggestion=f"If the target is derived from {shown}, or one of them is only "
+        "known after the outcome, drop it with data.drop_columns; if they are "
+        "legitimately this strong together, raise quality.leakage_auc to accept it.",
+    )
 
 
 def _one_hot(codes: np.ndarray, n_classes: int) -> np.ndarray:

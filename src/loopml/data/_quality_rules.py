@@ -154,57 +154,15 @@ def target_findings(
     class each text label belongs to once its spelling variants are merged by the rules of
     ``categories`` (as :func:`~loopml.data.resolve_problem` merges them; empty for numbers)."""
     if name is None:
-        close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        return (
-            None,
-            [
-                Finding(
-                    id="target-missing",
-                    severity="error",
-                    column=target,
-                    message=f"target column {target!r} (problem.target) is not in the data.{hint}",
-                    suggestion="Fix problem.target in loopml.yaml, or add the column to the "
-                    "source.",
-                )
-            ],
-            {},
-        )
+        return None, [_absent_target(frame, target)], {}
     raw = frame[name]
     missing = missing_mask(raw)
     n_missing = int(missing.sum())
-    out: list[Finding] = []
     if n_missing == len(raw):
-        return (
-            None,
-            [
-                Finding(
-                    id="target-missing",
-                    severity="error",
-                    column=target,
-                    count=n_missing,
-                    message=f"target column {target!r} has no values: every row is missing."
-                    if len(raw)
-                    else "the data has no rows.",
-                    suggestion="Check the source or its filter; problem.target must hold the "
-                    "labels.",
-                )
-            ],
-            {},
-        )
+        return None, [_no_target_values(target, raw, n_missing)], {}
+    out: list[Finding] = []
     if n_missing:
-        out.append(
-            Finding(
-                id="target-missing",
-                severity="warning",
-                column=target,
-                count=n_missing,
-                message=f"{n_missing:,} of {len(raw):,} rows ({n_missing / len(raw):.1%}) have no "
-                f"target value; they are left out of training.",
-                examples=positions(missing),
-                suggestion="Fill the labels at the source, or filter unlabelled rows out.",
-            )
-        )
+        out.append(_some_labels_missing(target, raw, missing))
     present = raw[~missing]
     labels = present.astype(str).str.strip() if is_text(present) else present
     if task in (None, "auto"):
@@ -216,40 +174,93 @@ def target_findings(
         labels = labels.map(spellings)
     if task == "regression":
         numbers = to_numeric(labels)
-        bad = numbers.isna()
-        if bad.any():
-            out.append(
-                Finding(
-                    id="target-type",
-                    severity="error",
-                    column=target,
-                    count=int(bad.sum()),
-                    message=f"the task is regression but {int(bad.sum()):,} target values are "
-                    "not numbers.",
-                    examples=tuple(plain(v) for v in pd.unique(labels[bad])[:N_EXAMPLES]),
-                    suggestion="Fix the values at the source, or set problem.task to binary or "
-                    "multiclass.",
-                )
-            )
+        out += _non_numbers(target, labels, numbers.isna())
         labels = numbers.dropna()
     counts = labels.value_counts()
     if len(counts) < 2:
-        only = plain(counts.index[0]) if len(counts) else None
-        out.append(
-            Finding(
-                id="target-one-class",
-                severity="error",
-                column=target,
-                count=int(counts.sum()),
-                message=f"target column {target!r} has one value only ({only!r}); a model needs "
-                "at least two classes or distinct values.",
-                examples=(only,),
-                suggestion="Check the source or its filter: every row has the same label.",
-            )
-        )
+        out.append(_one_class(target, counts))
         return None, out, spellings
     if task == "regression":
         return task, out, spellings
+    out += _class_balance_findings(target, counts, quality)
+    return task, out, spellings
+
+
+def _absent_target(frame: pd.DataFrame, target: str) -> Finding:
+    close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return Finding(
+        id="target-missing",
+        severity="error",
+        column=target,
+        message=f"target column {target!r} (problem.target) is not in the data.{hint}",
+        suggestion="Fix problem.target in loopml.yaml, or add the column to the source.",
+    )
+
+
+def _no_target_values(target: str, raw: pd.Series, n_missing: int) -> Finding:
+    return Finding(
+        id="target-missing",
+        severity="error",
+        column=target,
+        count=n_missing,
+        message=f"target column {target!r} has no values: every row is missing."
+        if len(raw)
+        else "the data has no rows.",
+        suggestion="Check the source or its filter; problem.target must hold the labels.",
+    )
+
+
+def _some_labels_missing(target: str, raw: pd.Series, missing: pd.Series) -> Finding:
+    n_missing = int(missing.sum())
+    return Finding(
+        id="target-missing",
+        severity="warning",
+        column=target,
+        count=n_missing,
+        message=f"{n_missing:,} of {len(raw):,} rows ({n_missing / len(raw):.1%}) have no "
+        f"target value; they are left out of training.",
+        examples=positions(missing),
+        suggestion="Fill the labels at the source, or filter unlabelled rows out.",
+    )
+
+
+def _non_numbers(target: str, labels: pd.Series, bad: pd.Series) -> list[Finding]:
+    """An error when a regression target holds values that are not numbers (``bad``)."""
+    if not bad.any():
+        return []
+    return [
+        Finding(
+            id="target-type",
+            severity="error",
+            column=target,
+            count=int(bad.sum()),
+            message=f"the task is regression but {int(bad.sum()):,} target values are not numbers.",
+            examples=tuple(plain(v) for v in pd.unique(labels[bad])[:N_EXAMPLES]),
+            suggestion="Fix the values at the source, or set problem.task to binary or multiclass.",
+        )
+    ]
+
+
+def _one_class(target: str, counts: pd.Series) -> Finding:
+    only = plain(counts.index[0]) if len(counts) else None
+    return Finding(
+        id="target-one-class",
+        severity="error",
+        column=target,
+        count=int(counts.sum()),
+        message=f"target column {target!r} has one value only ({only!r}); a model needs "
+        "at least two classes or distinct values.",
+        examples=(only,),
+        suggestion="Check the source or its filter: every row has the same label.",
+    )
+
+
+def _class_balance_findings(
+    target: str, counts: pd.Series, quality: QualityConfig
+) -> list[Finding]:
+    """Warnings for an imbalanced target and for classes too rare to split and fold."""
+    out: list[Finding] = []
     total = int(counts.sum())
     minority_label, minority = counts.index[-1], int(counts.iloc[-1])
     if minority / total < quality.imbalance_ratio:
@@ -286,7 +297,7 @@ def target_findings(
                 "rows for them.",
             )
         )
-    return task, out, spellings
+    return out
 
 
 def target_spelling_findings(

@@ -18,13 +18,14 @@ of number columns that predict the target together are checked by
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from loopml.data._quality_base import N_EXAMPLES, plain
-from loopml.data._quality_pairs import pair_findings
+from loopml.data._quality_pairs import ScoredTarget, pair_findings
 from loopml.data._schema import to_datetime, to_numeric
 from loopml.types import Finding
 
@@ -60,32 +61,16 @@ def leakage_findings(
     ``kinds`` maps each feature to ``number``, ``time``, ``label`` or ``skip``.
     """
     rng = np.random.default_rng(seed)
-    frame = sample[_present(sample[target])]
-    if len(frame) > LEAKAGE_ROWS:
-        frame = frame.iloc[np.sort(rng.choice(len(frame), LEAKAGE_ROWS, replace=False))]
-    if task == "regression":
-        y_raw = to_numeric(frame[target]).to_numpy(dtype=float)
-        keep = np.isfinite(y_raw)
-        frame, y_raw = frame[keep], y_raw[keep]
-        y = _stats().rankdata(y_raw) / max(len(y_raw), 1)
-        n_classes = 0
-    else:
-        labels = frame[target]
-        if pd.api.types.is_string_dtype(labels) or pd.api.types.is_object_dtype(labels):
-            labels = labels.astype(str).str.strip()
-        codes, uniques = pd.factorize(labels)
-        keep = np.bincount(codes)[codes] >= 2  # one-row classes cannot be scored out of fold
-        frame = frame[keep]
-        codes, uniques = pd.factorize(labels[keep])
-        y_raw = np.asarray(uniques, dtype=object)[codes]
-        y, n_classes = codes.astype(np.int64), len(uniques)
-        if n_classes < 2:
-            return []
+    encoded = _encode_target(sample, target, task, rng)
+    if encoded is None:
+        return []
+    frame, y, y_raw, n_classes = encoded
     n = len(frame)
     if n < 20:
         return []
     fold = np.zeros(n, dtype=bool)
     fold[rng.permutation(n)[: n // 2]] = True
+    scored = ScoredTarget(frame, target, y, task, n_classes, fold)
     out: list[Finding] = []
     singles: dict[Any, float] = {}  # number columns not flagged alone -> their score
     for name, kind in kinds.items():
@@ -95,56 +80,89 @@ def leakage_findings(
         n_exact = int(exact.max()) + 1 if n else 0
         if n_exact < 2:
             continue
-        label = str(name)
+        count = int(n_present.get(name, n))
         examples = _examples(frame[name], exact, y_raw)
         if _is_copy(exact, missing, values, y, y_raw, task):
-            out.append(
-                Finding(
-                    id="suspected-leakage",
-                    severity="error",
-                    column=label,
-                    count=int(n_present.get(name, n)),
-                    message=f"column {label!r} is a copy of the target {str(target)!r} up to a "
-                    f"relabelling of its values{note}; a model would learn nothing but this.",
-                    examples=examples,
-                    suggestion=f"Drop {label!r} with data.drop_columns; if it is the real target, "
-                    "point problem.target at it instead.",
-                )
-            )
+            out.append(_copy_finding(name, target, count, examples, note))
             continue
-        groups = _groups(exact, values, kind)
-        score, metric = _score(groups, y, task, n_classes, fold)
+        score, metric = _score(_groups(exact, values, kind), y, task, n_classes, fold)
         if score >= threshold:
-            out.append(
-                Finding(
-                    id="suspected-leakage",
-                    severity="warning",
-                    column=label,
-                    count=int(n_present.get(name, n)),
-                    message=f"column {label!r} alone predicts the target almost perfectly "
-                    f"({metric} {score:.3f} out of fold, quality.leakage_auc = {threshold:g})"
-                    f"{note}; it may be derived from the target or recorded after it.",
-                    examples=examples,
-                    suggestion=f"If {label!r} is only known after the outcome, drop it with "
-                    "data.drop_columns; if it is legitimately this strong, raise "
-                    "quality.leakage_auc to accept it.",
-                )
-            )
+            out.append(_strong_finding(name, count, (score, metric, threshold), examples, note))
         elif kind == "number":
             singles[name] = score
+    pairs_target = replace(scored, y=y_raw.astype(float) if task == "regression" else y)
     out += pair_findings(
-        frame,
-        target=target,
-        y=y_raw.astype(float) if task == "regression" else y,
-        task=task,
-        n_classes=n_classes,
-        candidates=singles,
-        fold=fold,
-        leakage_auc=threshold,
-        n_present=n_present,
-        note=note,
+        pairs_target, candidates=singles, leakage_auc=threshold, n_present=n_present, note=note
     )
     return out
+
+
+def _encode_target(
+    sample: pd.DataFrame, target: Any, task: str, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int] | None:
+    """The rows with a target, the target as scored (ranks or class codes), its values and
+    the number of classes; None when fewer than two classes can be scored out of fold."""
+    frame = sample[_present(sample[target])]
+    if len(frame) > LEAKAGE_ROWS:
+        frame = frame.iloc[np.sort(rng.choice(len(frame), LEAKAGE_ROWS, replace=False))]
+    if task == "regression":
+        y_raw = to_numeric(frame[target]).to_numpy(dtype=float)
+        keep = np.isfinite(y_raw)
+        frame, y_raw = frame[keep], y_raw[keep]
+        return frame, _stats().rankdata(y_raw) / max(len(y_raw), 1), y_raw, 0
+    labels = frame[target]
+    if pd.api.types.is_string_dtype(labels) or pd.api.types.is_object_dtype(labels):
+        labels = labels.astype(str).str.strip()
+    codes, uniques = pd.factorize(labels)
+    keep = np.bincount(codes)[codes] >= 2  # one-row classes cannot be scored out of fold
+    frame = frame[keep]
+    codes, uniques = pd.factorize(labels[keep])
+    y_raw = np.asarray(uniques, dtype=object)[codes]
+    if len(uniques) < 2:
+        return None
+    return frame, codes.astype(np.int64), y_raw, len(uniques)
+
+
+def _copy_finding(
+    name: Any, target: Any, count: int, examples: tuple[dict[str, Any], ...], note: str
+) -> Finding:
+    label = str(name)
+    return Finding(
+        id="suspected-leakage",
+        severity="error",
+        column=label,
+        count=count,
+        message=f"column {label!r} is a copy of the target {str(target)!r} up to a "
+        f"relabelling of its values{note}; a model would learn nothing but this.",
+        examples=examples,
+        suggestion=f"Drop {label!r} with data.drop_columns; if it is the real target, "
+        "point problem.target at it instead.",
+    )
+
+
+def _strong_finding(
+    name: Any,
+    count: int,
+    scored: tuple[float, str, float],
+    examples: tuple[dict[str, Any], ...],
+    note: str,
+) -> Finding:
+    """One column that predicts the target alone; ``scored`` is (score, metric, threshold)."""
+    label = str(name)
+    score, metric, threshold = scored
+    return Finding(
+        id="suspected-leakage",
+        severity="warning",
+        column=label,
+        count=count,
+        message=f"column {label!r} alone predicts the target almost perfectly "
+        f"({metric} {score:.3f} out of fold, quality.leakage_auc = {threshold:g})"
+        f"{note}; it may be derived from the target or recorded after it.",
+        examples=examples,
+        suggestion=f"If {label!r} is only known after the outcome, drop it with "
+        "data.drop_columns; if it is legitimately this strong, raise "
+        "quality.leakage_auc to accept it.",
+    )
 
 
 def _present(values: pd.Series) -> np.ndarray:

@@ -264,27 +264,36 @@ def infer_column(values: pd.Series, declared: Role | None = None) -> ColumnSchem
 def _guess_role(
     values: pd.Series, non_null: pd.Series, n_unique: int, declared: Role | None
 ) -> tuple[Role, str, str | None]:
-    name = str(values.name)
     if declared is not None:
         return declared, "declared in loopml.yaml", None
-    n = len(non_null)
-    if n == 0:
+    if len(non_null) == 0:
         return "categorical", "all values missing", None
-    unique_ratio = n_unique / n
     if pd.api.types.is_bool_dtype(values):
         return "boolean", "boolean values", None
     if pd.api.types.is_datetime64_any_dtype(values):
         return "datetime", "timestamp values", None
     if pd.api.types.is_numeric_dtype(values):
-        integral = pd.api.types.is_integer_dtype(values) or bool(
-            np.all(np.mod(non_null.to_numpy(dtype=float), 1) == 0)
-        )
-        if integral and unique_ratio > 0.98 and n > 50 and _ID_NAME.search(name):
-            return "id", "unique integers with an id-like name", None
-        if n_unique == 2 and set(non_null.unique().tolist()) <= {0, 1}:
-            return "boolean", "only 0 and 1", None
-        return "numeric", "numbers", None
-    # text-like columns
+        return _guess_numeric_role(values, non_null, n_unique)
+    return _guess_text_role(non_null, n_unique)
+
+
+def _guess_numeric_role(
+    values: pd.Series, non_null: pd.Series, n_unique: int
+) -> tuple[Role, str, str | None]:
+    n = len(non_null)
+    integral = pd.api.types.is_integer_dtype(values) or bool(
+        np.all(np.mod(non_null.to_numpy(dtype=float), 1) == 0)
+    )
+    if integral and n_unique / n > 0.98 and n > 50 and _ID_NAME.search(str(values.name)):
+        return "id", "unique integers with an id-like name", None
+    if n_unique == 2 and set(non_null.unique().tolist()) <= {0, 1}:
+        return "boolean", "only 0 and 1", None
+    return "numeric", "numbers", None
+
+
+def _guess_text_role(non_null: pd.Series, n_unique: int) -> tuple[Role, str, str | None]:
+    n = len(non_null)
+    unique_ratio = n_unique / n
     sample = non_null.astype(str).str.strip()
     if len(sample) > 2000:
         sample = sample.sample(2000, random_state=0)

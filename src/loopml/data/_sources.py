@@ -195,17 +195,7 @@ def _read_json(path: Path, kind: str, options: dict[str, Any], key: str) -> pd.D
     """
     encoding = options.pop("encoding", "utf-8")
     records_path = options.pop("records_path", "")
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"data file {path} is not {encoding} ({_decode_problem(path, exc)}). Re-save it as "
-            f"UTF-8, or set {key}.options.encoding (e.g. latin-1)."
-        ) from exc
-    except LookupError as exc:
-        raise DataError(
-            f"{key}.options.encoding {encoding!r} is not a known encoding: {exc}."
-        ) from exc
+    text = _decoded(path, encoding, key)
     if not text.strip():
         return pd.DataFrame()  # no records; a source of only such files is an error
     if kind == "jsonl":
@@ -247,6 +237,21 @@ def _read_json(path: Path, kind: str, options: dict[str, Any], key: str) -> pd.D
         f"data file {path} holds a single JSON {type(body).__name__}, not records. It needs a "
         'list of objects, e.g. [{"x": 1}, {"x": 2}].'
     )
+
+
+def _decoded(path: Path, encoding: str, key: str) -> str:
+    """The text of ``path`` in ``encoding``; a DataError saying how to fix a wrong encoding."""
+    try:
+        return path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"data file {path} is not {encoding} ({_decode_problem(path, exc)}). Re-save it as "
+            f"UTF-8, or set {key}.options.encoding (e.g. latin-1)."
+        ) from exc
+    except LookupError as exc:
+        raise DataError(
+            f"{key}.options.encoding {encoding!r} is not a known encoding: {exc}."
+        ) from exc
 
 
 def _parse_lines(path: Path, text: str) -> list[Any]:

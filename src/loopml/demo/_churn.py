@@ -91,8 +91,16 @@ def generate_customers(
     span = (t1 - t0).total_seconds()
     pos = np.sort(rng.random(n))  # position in time, 0 = start, 1 = end
     signup = t0 + pd.to_timedelta(pos * span, unit="s")
-    shift = drift * pos  # later customers drift more
+    # every draw below comes from one generator in a fixed order: the same seed, the same table
+    c = _draw_attributes(rng, n, drift * pos, signup, t1)  # later customers drift more
+    c["churned"] = _draw_churn(rng, c, drift, pos)
+    frame = _table(rng, c, signup, id_offset)
+    return _imperfect(frame, rng, seed=seed, with_target=with_target)
 
+
+def _draw_attributes(
+    rng: np.random.Generator, n: int, shift: np.ndarray, signup: pd.DatetimeIndex, t1: pd.Timestamp
+) -> dict[str, np.ndarray]:
     region_p = np.array([0.25, 0.2, 0.2, 0.2, 0.15])
     region = np.array(
         [
@@ -122,7 +130,31 @@ def generate_customers(
     satisfaction = np.clip(np.round(rng.normal(3.6 - 0.4 * tickets / 3, 1.0)), 1, 5)
     autopay = rng.random(n) < np.where(payment == "credit card", 0.7, 0.35)
     partner = rng.choice(["Yes", "No"], size=n, p=[0.45, 0.55])
+    return {
+        "region": region,
+        "contract": contract,
+        "plan": plan,
+        "payment": payment,
+        "age": age,
+        "tenure": tenure,
+        "monthly": monthly,
+        "total": total,
+        "tickets": tickets,
+        "logins": logins,
+        "last_login": last_login,
+        "satisfaction": satisfaction,
+        "autopay": autopay,
+        "partner": partner,
+    }
 
+
+def _draw_churn(
+    rng: np.random.Generator, c: dict[str, np.ndarray], drift: float, pos: np.ndarray
+) -> np.ndarray:
+    """ "yes" or "no" per customer, from a logistic model of the attributes plus noise."""
+    contract, tickets, tenure = c["contract"], c["tickets"], c["tenure"]
+    last_login, satisfaction, age = c["last_login"], c["satisfaction"], c["age"]
+    n = len(pos)
     logit = (
         -1.1
         + 1.3 * (contract == "Month-to-month")
@@ -132,41 +164,53 @@ def generate_customers(
         + 0.9 * (tickets >= 3) * (contract == "Month-to-month")
         + 0.02 * np.minimum(last_login, 60)
         + 1.1 * (last_login > 30)
-        - 0.06 * logins
+        - 0.06 * c["logins"]
         - 0.4 * (satisfaction - 3) * (1 + (contract == "Month-to-month"))
         + 0.0012 * (age - 45) ** 2
-        + 0.012 * (monthly - 55)
-        - 0.5 * autopay
-        + 0.35 * (payment == "electronic check")
-        + 0.6 * drift * pos * (region == "Central")
+        + 0.012 * (c["monthly"] - 55)
+        - 0.5 * c["autopay"]
+        + 0.35 * (c["payment"] == "electronic check")
+        + 0.6 * drift * pos * (c["region"] == "Central")
         + rng.normal(0, 0.6, n)
     )
-    churned = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
 
-    frame = pd.DataFrame(
+
+def _table(
+    rng: np.random.Generator, c: dict[str, np.ndarray], signup: pd.DatetimeIndex, id_offset: int
+) -> pd.DataFrame:
+    n = len(c["plan"])
+    return pd.DataFrame(
         {
             "customer_id": [f"C{id_offset + i:07d}" for i in range(n)],
             "email": [
                 f"{rng.choice(_FIRST)}.{id_offset + i}@{rng.choice(_DOMAINS)}" for i in range(n)
             ],
             "signup_at": signup.strftime("%Y-%m-%d %H:%M:%S"),
-            "region": _respell(region, rng, 0.04),
-            "plan": plan,
-            "contract": _respell(contract, rng, 0.06),
-            "payment_method": payment,
-            "age": age,
-            "tenure_months": tenure.astype(int),
-            "monthly_charges": monthly,
-            "total_charges": total.astype(str),
-            "support_tickets": tickets,
-            "logins_30d": logins,
-            "days_since_last_login": last_login,
-            "satisfaction": satisfaction,
-            "autopay": autopay,
-            "has_partner": partner,
-            "churned": churned,
+            "region": _respell(c["region"], rng, 0.04),
+            "plan": c["plan"],
+            "contract": _respell(c["contract"], rng, 0.06),
+            "payment_method": c["payment"],
+            "age": c["age"],
+            "tenure_months": c["tenure"].astype(int),
+            "monthly_charges": c["monthly"],
+            "total_charges": c["total"].astype(str),
+            "support_tickets": c["tickets"],
+            "logins_30d": c["logins"],
+            "days_since_last_login": c["last_login"],
+            "satisfaction": c["satisfaction"],
+            "autopay": c["autopay"],
+            "has_partner": c["partner"],
+            "churned": c["churned"],
         }
     )
+
+
+def _imperfect(
+    frame: pd.DataFrame, rng: np.random.Generator, *, seed: int, with_target: bool
+) -> pd.DataFrame:
+    """The flaws of real exports: blanks, a blank-string number, duplicate rows; by signup."""
+    n = len(frame)
     _blank(frame, "age", 0.05, rng)
     _blank(frame, "satisfaction", 0.15, rng)
     _blank(frame, "payment_method", 0.02, rng)

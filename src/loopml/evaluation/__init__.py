@@ -8,8 +8,14 @@ from loopml._lazy import lazy_exports as _lazy_exports
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
-        "loopml.evaluation._bootstrap": ["Interval", "bootstrap_interval", "bootstrap_scores"],
+        "loopml.evaluation._bootstrap": [
+            "Interval",
+            "Resampling",
+            "bootstrap_interval",
+            "bootstrap_scores",
+        ],
         "loopml.evaluation._card": ["model_card"],
+        "loopml.evaluation._common": ["DiagnosisSettings", "TrainAndHoldout"],
         "loopml.evaluation._contributions": ["contributions"],
         "loopml.evaluation._diagnose": ["Diagnostics", "diagnose"],
         "loopml.evaluation._evaluate": ["Evaluation", "GateResult", "check_gate", "evaluate"],
@@ -20,7 +26,12 @@ __getattr__, __dir__ = _lazy_exports(
             "PermutationImportance",
             "RowExplanation",
         ],
-        "loopml.evaluation._learning": ["LearningCurve", "LearningPoint", "learning_curve"],
+        "loopml.evaluation._learning": [
+            "CurveSettings",
+            "LearningCurve",
+            "LearningPoint",
+            "learning_curve",
+        ],
         "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
         "loopml.evaluation._probability": [
             "Calibration",
@@ -37,6 +48,8 @@ __all__ = [
     "NEAR_PERFECT",
     "Calibration",
     "CalibrationCurve",
+    "CurveSettings",
+    "DiagnosisSettings",
     "Diagnostics",
     "Evaluation",
     "Explanations",
@@ -50,7 +63,9 @@ __all__ = [
     "LiftRow",
     "Note",
     "PermutationImportance",
+    "Resampling",
     "RowExplanation",
+    "TrainAndHoldout",
     "bootstrap_interval",
     "bootstrap_scores",
     "calibration",

@@ -96,6 +96,26 @@ def _counts(indices: np.ndarray, n_rows: int) -> np.ndarray:
     return np.bincount(flat, minlength=b * n_rows).reshape(b, n_rows).astype(float)
 
 
+@dataclass(frozen=True)
+class Resampling:
+    """How the holdout rows are resampled, and the coverage of the interval.
+
+    Parameters
+    ----------
+    n_resamples
+        How many resamples to draw.
+    seed
+        Seed of the generator; the same seed draws the same resamples for any metric, so
+        two models scored with the same seed are compared on the same rows.
+    level
+        Coverage of an interval (0.95: the 2.5th to the 97.5th percentile).
+    """
+
+    n_resamples: int = 1000
+    seed: int = 0
+    level: float = 0.95
+
+
 def bootstrap_scores(
     metric: str,
     task: TaskKind,
@@ -105,8 +125,7 @@ def bootstrap_scores(
     classes: Sequence[Any] | None = None,
     positive_class: Any = None,
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
+    resampling: Resampling = Resampling(),  # frozen: one shared default is safe
 ) -> np.ndarray:
     """The metric on each bootstrap resample of the rows (NaN where undefined).
 
@@ -116,25 +135,23 @@ def bootstrap_scores(
         A metric name of ``loopml.yaml`` (``roc_auc``, ``rmse``, ...).
     task, y_true, y_pred, proba, classes, positive_class
         As for :func:`loopml.metrics.score`.
-    n_resamples
-        How many resamples to draw.
-    seed
-        Seed of the generator; the same seed draws the same resamples for any metric, so
-        two models scored with the same seed are compared on the same rows.
+    resampling
+        How many resamples, and the seed (its ``level`` is not used here).
 
     Returns
     -------
     numpy.ndarray
-        ``n_resamples`` values, in the order the resamples were drawn.
+        ``resampling.n_resamples`` values, in the order the resamples were drawn.
 
     Examples
     --------
     >>> import numpy as np
     >>> y = np.array([1.0, 2.0, 3.0, 4.0])
-    >>> s = bootstrap_scores("mae", "regression", y, y + 1, n_resamples=3, seed=0)
+    >>> s = bootstrap_scores("mae", "regression", y, y + 1, resampling=Resampling(3, seed=0))
     >>> s.tolist()
     [1.0, 1.0, 1.0]
     """
+    n_resamples, seed = resampling.n_resamples, resampling.seed
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     n = len(y_true)
@@ -207,9 +224,7 @@ def bootstrap_interval(
     classes: Sequence[Any] | None = None,
     positive_class: Any = None,
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    resampling: Resampling = Resampling(),  # frozen: one shared default is safe
 ) -> Interval:
     """The metric on all rows and its percentile bootstrap interval.
 
@@ -217,12 +232,8 @@ def bootstrap_interval(
     ----------
     metric, task, y_true, y_pred, proba, classes, positive_class
         As for :func:`loopml.metrics.score`.
-    n_resamples
-        Bootstrap resamples of the rows.
-    seed
-        Seed of the resampling.
-    level
-        Coverage of the interval (0.95: the 2.5th to the 97.5th percentile).
+    resampling
+        Bootstrap resamples of the rows, their seed, and the coverage of the interval.
 
     Returns
     -------
@@ -232,23 +243,15 @@ def bootstrap_interval(
     --------
     >>> import numpy as np
     >>> y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
-    >>> ci = bootstrap_interval("mae", "regression", y, y + 0.5, n_resamples=50, seed=1)
+    >>> ci = bootstrap_interval("mae", "regression", y, y + 0.5, resampling=Resampling(50, seed=1))
     >>> (ci.value, ci.low, ci.high)
     (0.5, 0.5, 0.5)
     """
     value = score(metric, task, y_true, y_pred, proba, classes, positive_class)
     scores = bootstrap_scores(
-        metric,
-        task,
-        y_true,
-        y_pred,
-        proba,
-        classes,
-        positive_class,
-        n_resamples=n_resamples,
-        seed=seed,
+        metric, task, y_true, y_pred, proba, classes, positive_class, resampling=resampling
     )
-    return percentile_interval(metric, value, scores, level)
+    return percentile_interval(metric, value, scores, resampling.level)
 
 
 # --------------------------------------------------------------------------- the fast paths

@@ -130,6 +130,26 @@ def limitations(
     data: Mapping[str, Any],
 ) -> list[str]:
     """Plain statements of what the evaluation does not cover or found wanting."""
+    out = _data_limitations(data)
+    if diagnostics is not None:
+        out += _diagnostic_limitations(diagnostics)
+    elif evaluation.n_rows < 200:
+        out.append(f"Only {evaluation.n_rows} holdout rows: the metrics are uncertain.")
+    if not evaluation.gate.passed:
+        out.append(f"The success gate failed: {evaluation.gate.describe()}.")
+    ignored = data.get("ignored_columns")
+    if ignored and ignored != "none":
+        out.append(f"Columns not used as features: {ignored}.")
+    notes = data.get("notes")
+    if notes and notes != "none":
+        out.append(f"Data notes: {notes}.")
+    elif problem.notes:
+        out.append("Data notes: " + "; ".join(problem.notes) + ".")
+    return out
+
+
+def _data_limitations(data: Mapping[str, Any]) -> list[str]:
+    """What the training rows and the holdout split leave out."""
     out: list[str] = []
     origin = data.get("origin")
     rows = data.get("train_rows") or data.get("rows")
@@ -149,39 +169,32 @@ def limitations(
             f"Evaluated on a {split} holdout drawn from the same period as the training rows; "
             "this does not measure how the model ages. Monitor it after deployment."
         )
-    if diagnostics is not None:
-        iv = diagnostics.interval
-        if not math.isnan(iv.low):
-            out.append(
-                f"With {diagnostics.n_holdout} holdout rows the {iv.metric} is known only to "
-                f"within {iv.low:.4f}–{iv.high:.4f} ({iv.level:.0%} bootstrap interval)."
-            )
-        for note in diagnostics.warnings:
-            out.append(note.message)
-        cal = diagnostics.calibration
-        flagged = any(n.kind == "calibration" for n in diagnostics.notes)
-        if cal is not None and cal.curves and not flagged and not math.isnan(cal.brier):
-            out.append(
-                "No significant miscalibration was found on the holdout (Brier score "
-                f"{cal.brier:.4f}, against {cal.reference_brier:.4f} for always predicting the "
-                "class frequencies); that may not hold on other data."
-            )
-        expl = diagnostics.explanations
-        if expl is not None and not expl.additive:
-            out.append(
-                "Per-prediction explanations are approximate (occlusion): they do not add up "
-                "to the prediction and ignore interactions between columns."
-            )
-    elif evaluation.n_rows < 200:
-        out.append(f"Only {evaluation.n_rows} holdout rows: the metrics are uncertain.")
-    if not evaluation.gate.passed:
-        out.append(f"The success gate failed: {evaluation.gate.describe()}.")
-    ignored = data.get("ignored_columns")
-    if ignored and ignored != "none":
-        out.append(f"Columns not used as features: {ignored}.")
-    notes = data.get("notes")
-    if notes and notes != "none":
-        out.append(f"Data notes: {notes}.")
-    elif problem.notes:
-        out.append("Data notes: " + "; ".join(problem.notes) + ".")
+    return out
+
+
+def _diagnostic_limitations(diagnostics: Diagnostics) -> list[str]:
+    """The interval's width, the warnings, calibration and how exact the explanations are."""
+    out: list[str] = []
+    iv = diagnostics.interval
+    if not math.isnan(iv.low):
+        out.append(
+            f"With {diagnostics.n_holdout} holdout rows the {iv.metric} is known only to "
+            f"within {iv.low:.4f}–{iv.high:.4f} ({iv.level:.0%} bootstrap interval)."
+        )
+    for note in diagnostics.warnings:
+        out.append(note.message)
+    cal = diagnostics.calibration
+    flagged = any(n.kind == "calibration" for n in diagnostics.notes)
+    if cal is not None and cal.curves and not flagged and not math.isnan(cal.brier):
+        out.append(
+            "No significant miscalibration was found on the holdout (Brier score "
+            f"{cal.brier:.4f}, against {cal.reference_brier:.4f} for always predicting the "
+            "class frequencies); that may not hold on other data."
+        )
+    expl = diagnostics.explanations
+    if expl is not None and not expl.additive:
+        out.append(
+            "Per-prediction explanations are approximate (occlusion): they do not add up "
+            "to the prediction and ignore interactions between columns."
+        )
     return out

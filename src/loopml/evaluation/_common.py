@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,61 @@ import pandas as pd
 
 from loopml.data import Problem
 from loopml.modeling import predict_scores
+
+
+@dataclass(frozen=True)
+class DiagnosisSettings:
+    """How thoroughly :func:`~loopml.evaluation.diagnose` looks, and its seed.
+
+    Parameters
+    ----------
+    seed
+        Seeds every resampling and sample, so the same inputs give the same diagnostics.
+    n_bootstrap
+        Bootstrap resamples of the holdout for the intervals.
+    budget_seconds
+        Wall-clock bound: the learning curve gets what the other parts leave, but at least
+        ``LEARNING_SHARE`` of it (so the whole may overrun by that share), and skips the
+        points it estimates would not fit, saying so.
+    level
+        Coverage of the intervals.
+    n_explained
+        Holdout rows whose contributions are listed (spread over the range of predictions).
+    max_rows
+        Rows sampled for permutation importance and the train score.
+    n_repeats
+        Shuffles per column for permutation importance.
+    fractions
+        Training-set fractions of the learning curve; 1.0 reuses the fitted pipeline.
+    """
+
+    seed: int
+    n_bootstrap: int = 1000
+    budget_seconds: float = 30.0
+    level: float = 0.95
+    n_explained: int = 5
+    max_rows: int = 2000
+    n_repeats: int = 5
+    fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class TrainAndHoldout:
+    """The rows a pipeline was fitted on, and the untouched holdout it is judged on."""
+
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_hold: pd.DataFrame
+    y_hold: pd.Series
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """True values of some rows, with a model's predictions and class probabilities on them."""
+
+    y: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray | None
 
 
 def jsonable(value: Any) -> Any:

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from loopml.data import Problem
 from loopml.evaluation._bootstrap import (
     SLOW_RESAMPLES,
     Interval,
+    Resampling,
     bootstrap_scores,
     has_fast_path,
     percentile_interval,
 )
-from loopml.evaluation._common import jsonable, used_columns
+from loopml.evaluation._common import (
+    DiagnosisSettings,
+    Predictions,
+    TrainAndHoldout,
+    jsonable,
+    used_columns,
+)
 from loopml.evaluation._fit import FitCheck, fit_check
 from loopml.evaluation._importance import (
     PERMUTATION_SHARE,
@@ -34,7 +40,7 @@ from loopml.evaluation._importance import (
     explanations,
     permutation,
 )
-from loopml.evaluation._learning import LearningCurve, learning_curve
+from loopml.evaluation._learning import CurveSettings, LearningCurve, learning_curve
 from loopml.evaluation._notes import Note, duplicate_share, notes
 from loopml.evaluation._probability import Calibration, Lift, calibration, lift_table
 from loopml.metrics import all_metrics, greater_is_better
@@ -105,21 +111,11 @@ class Diagnostics:
 
 def diagnose(
     pipeline: Pipeline,
-    X_hold: pd.DataFrame,
-    y_hold: pd.Series,
+    rows: TrainAndHoldout,
     problem: Problem,
     *,
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
     cv_scores: Sequence[float],
-    seed: int,
-    n_bootstrap: int = 1000,
-    budget_seconds: float = 30.0,
-    level: float = 0.95,
-    n_explained: int = 5,
-    max_rows: int = 2000,
-    n_repeats: int = 5,
-    fractions: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+    settings: DiagnosisSettings,
     fit_seconds: tuple[int, float] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Diagnostics:
@@ -128,34 +124,17 @@ def diagnose(
     Parameters
     ----------
     pipeline
-        The pipeline fitted on ``X_train``/``y_train``.
-    X_hold, y_hold
-        The holdout: rows neither the search nor the fit has seen.
+        The pipeline fitted on ``rows.X_train``/``rows.y_train``.
+    rows
+        The training rows (for the train score, the dummy baseline, the learning curve and
+        the contributions' background) and the holdout: rows neither the search nor the fit
+        has seen.
     problem
         The resolved problem (task, metric, classes, positive class).
-    X_train, y_train
-        The training rows: for the train score, the dummy baseline, the learning curve and
-        the contributions' background.
     cv_scores
         Cross-validation scores of the chosen configuration (one per fold).
-    seed
-        Seeds every resampling and sample, so the same inputs give the same diagnostics.
-    n_bootstrap
-        Bootstrap resamples of the holdout for the intervals.
-    budget_seconds
-        Wall-clock bound: the learning curve gets what the other parts leave, but at least
-        :data:`LEARNING_SHARE` of it (so the whole may overrun by that share), and skips the
-        points it estimates would not fit, saying so.
-    level
-        Coverage of the intervals.
-    n_explained
-        Holdout rows whose contributions are listed (spread over the range of predictions).
-    max_rows
-        Rows sampled for permutation importance and the train score.
-    n_repeats
-        Shuffles per column for permutation importance.
-    fractions
-        Training-set fractions of the learning curve; 1.0 reuses the fitted pipeline.
+    settings
+        The seed, the number of resamples, the wall-clock budget and the sample sizes.
     fit_seconds
         ``(rows, seconds)`` of one fit of this configuration, e.g. a cross-validation fold:
         lets the learning curve estimate its first refit.
@@ -174,48 +153,29 @@ def diagnose(
         seconds[name] = round(now - since, 3)
         return now
 
-    task, metric = problem.task, problem.metric
-    classes = list(problem.classes)
-    positive = problem.positive_class
-    better = greater_is_better(metric)
-    y = np.asarray(y_hold)
-    pred, proba = predict_scores(pipeline, X_hold, task, classes)
+    X_hold, X_train = rows.X_hold, rows.X_train
+    budget = settings.budget_seconds
+    y = np.asarray(rows.y_hold)
+    pred, proba = predict_scores(pipeline, X_hold, problem.task, list(problem.classes))
+    holdout = Predictions(y, pred, proba)
     t = start
 
-    intervals = _intervals(problem, y, pred, proba, n_bootstrap, seed, level)
+    intervals = _intervals(problem, holdout, settings)
     t = lap("intervals", t)
 
-    cal = lift = None
-    if task != "regression" and proba is not None and len(y):
-        cal = calibration(y, proba, classes, positive if task == "binary" else None)
-        if task == "binary":
-            lift = lift_table(y == positive, proba[:, classes.index(positive)], positive)
+    cal, lift = _probability_checks(problem, holdout)
     t = lap("calibration", t)
 
-    fit = fit_check(
-        pipeline, problem, X_hold, y, pred, proba, X_train, y_train, cv_scores, seed,
-        n_bootstrap, level, max_rows,
-    )  # fmt: skip
+    fit = fit_check(pipeline, problem, rows, holdout, cv_scores, settings)
     t = lap("fit_check", t)
 
     # columns the model never reads (ids, dropped, personal data) are not explained
     used = used_columns(pipeline, X_hold)
-    perm = permutation(
-        pipeline,
-        problem,
-        X_hold[used],
-        y,
-        seed,
-        max_rows,
-        n_repeats,
-        PERMUTATION_SHARE * max(0.0, budget_seconds - (t - start)),
-        clock,
-    )
+    permutation_budget = PERMUTATION_SHARE * max(0.0, budget - (t - start))
+    perm = permutation(pipeline, problem, X_hold[used], y, settings, permutation_budget, clock)
     t = lap("permutation", t)
 
-    expl = explanations(
-        pipeline, problem, X_hold[used], y, pred, proba, X_train[used], seed, n_explained
-    )
+    expl = explanations(pipeline, problem, X_hold[used], holdout, X_train[used], settings)
     t = lap("contributions", t)
 
     duplicates = duplicate_share(X_hold, X_train)
@@ -223,28 +183,26 @@ def diagnose(
 
     curve = learning_curve(
         pipeline,
-        X_train,
-        y_train,
-        X_hold,
-        y_hold,
+        rows,
         problem,
-        fractions=fractions,
-        seed=seed,
-        budget_seconds=max(LEARNING_SHARE * budget_seconds, budget_seconds - (t - start)),
-        full_train_score=fit.train,
-        reference=fit_seconds,
+        settings=CurveSettings(
+            fractions=tuple(settings.fractions),
+            seed=settings.seed,
+            budget_seconds=max(LEARNING_SHARE * budget, budget - (t - start)),
+            full_train_score=fit.train,
+            reference=fit_seconds,
+        ),
         clock=clock,
     )
     lap("learning_curve", t)
 
-    found = notes(problem, intervals, fit, cal, perm, expl, curve, duplicates, len(y))
-    return Diagnostics(
-        task=task,
-        metric=metric,
-        greater_is_better=better,
+    found = Diagnostics(
+        task=problem.task,
+        metric=problem.metric,
+        greater_is_better=greater_is_better(problem.metric),
         n_holdout=len(y),
         n_train=len(X_train),
-        seed=seed,
+        seed=settings.seed,
         target=problem.target,
         classes=tuple(problem.classes),
         positive_class=problem.positive_class,
@@ -256,33 +214,45 @@ def diagnose(
         permutation=perm,
         explanations=expl,
         duplicate_share=duplicates,
-        notes=found,
         seconds=seconds,
     )
+    return replace(found, notes=notes(problem, found))
 
 
 # --------------------------------------------------------------------------- the parts
 
 
 def _intervals(
-    problem: Problem,
-    y: np.ndarray,
-    pred: np.ndarray,
-    proba: np.ndarray | None,
-    n_bootstrap: int,
-    seed: int,
-    level: float,
+    problem: Problem, holdout: Predictions, settings: DiagnosisSettings
 ) -> dict[str, Interval]:
     """Every metric with its interval; the same resamples for every metric."""
     classes, positive = list(problem.classes), problem.positive_class
+    y, pred, proba = holdout.y, holdout.pred, holdout.proba
+    n_bootstrap = settings.n_bootstrap
     values = all_metrics(problem.task, y, pred, proba, classes, positive)
     out: dict[str, Interval] = {}
     for name, value in values.items():
         n = n_bootstrap
         if name != problem.metric and not has_fast_path(name, problem.task):
             n = min(n_bootstrap, SLOW_RESAMPLES)
+        resampling = Resampling(n, seed=settings.seed)
         scores = bootstrap_scores(
-            name, problem.task, y, pred, proba, classes, positive, n_resamples=n, seed=seed
+            name, problem.task, y, pred, proba, classes, positive, resampling=resampling
         )
-        out[name] = percentile_interval(name, value, scores, level)
+        out[name] = percentile_interval(name, value, scores, settings.level)
     return out
+
+
+def _probability_checks(
+    problem: Problem, holdout: Predictions
+) -> tuple[Calibration | None, Lift | None]:
+    """Calibration of the probabilities, and (binary tasks) the lift table."""
+    y, proba = holdout.y, holdout.proba
+    if problem.task == "regression" or proba is None or not len(y):
+        return None, None
+    classes, positive = list(problem.classes), problem.positive_class
+    cal = calibration(y, proba, classes, positive if problem.task == "binary" else None)
+    lift = None
+    if problem.task == "binary":
+        lift = lift_table(y == positive, proba[:, classes.index(positive)], positive)
+    return cal, lift

@@ -8,13 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.pipeline import Pipeline
 
 from loopml.data import Problem
-from loopml.evaluation._bootstrap import Interval, bootstrap_scores, percentile_interval
-from loopml.evaluation._common import sample_rows, scores_of
+from loopml.evaluation._bootstrap import (
+    Interval,
+    Resampling,
+    bootstrap_scores,
+    percentile_interval,
+)
+from loopml.evaluation._common import (
+    DiagnosisSettings,
+    Predictions,
+    TrainAndHoldout,
+    sample_rows,
+    scores_of,
+)
 from loopml.metrics import greater_is_better, score
 
 #: Metrics bounded above by 1 (a perfect model scores 1).
@@ -54,55 +64,47 @@ class FitCheck:
 def fit_check(
     pipeline: Pipeline,
     problem: Problem,
-    X_hold: pd.DataFrame,
-    y: np.ndarray,
-    pred: np.ndarray,
-    proba: np.ndarray | None,
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
+    rows: TrainAndHoldout,
+    holdout: Predictions,
     cv_scores: Sequence[float],
-    seed: int,
-    n_bootstrap: int,
-    level: float,
-    max_rows: int,
+    settings: DiagnosisSettings,
 ) -> FitCheck:
     """Train score vs the CV scores, and the holdout score vs a dummy baseline.
 
     The dummy is fitted on the training rows and scored on the holdout; the improvement
-    over it is a paired bootstrap interval (the same resamples, the same ``seed``).
+    over it is a paired bootstrap interval (the same resamples, the same ``settings.seed``).
     """
     task, metric = problem.task, problem.metric
     classes, positive = list(problem.classes), problem.positive_class
+    y, pred, proba = holdout.y, holdout.pred, holdout.proba
+    seed = settings.seed
     sign = 1.0 if greater_is_better(metric) else -1.0
-    rows = sample_rows(len(X_train), max_rows, seed, 1)
-    X_tr, y_tr = X_train.iloc[rows], np.asarray(y_train)[rows]
+    sample = sample_rows(len(rows.X_train), settings.max_rows, seed, 1)
+    X_tr, y_tr = rows.X_train.iloc[sample], np.asarray(rows.y_train)[sample]
     tr_pred, tr_proba = scores_of(pipeline, X_tr, problem)
     train = score(metric, task, y_tr, tr_pred, tr_proba, classes, positive)
     cv = np.asarray(list(cv_scores), dtype=float)
     cv_mean = float(np.mean(cv)) if len(cv) else math.nan
     cv_std = float(np.std(cv)) if len(cv) > 1 else 0.0
-    holdout = score(metric, task, y, pred, proba, classes, positive)
+    holdout_value = score(metric, task, y, pred, proba, classes, positive)
     gap = sign * (train - cv_mean)
     threshold = overfit_threshold(metric, cv_mean, cv_std)
     is_overfit = gap > threshold
 
-    if task == "regression":
-        dummy: Any = DummyRegressor(strategy="mean")
-        strategy = "always predicts the training mean"
-    else:
-        dummy = DummyClassifier(strategy="prior")
-        strategy = "always predicts the training class frequencies"
-    dummy.fit(X_train, np.asarray(y_train))
-    d_pred, d_proba = scores_of(dummy, X_hold, problem)
+    strategy, d_pred, d_proba = _dummy_scores(rows, problem)
     dummy_value = score(metric, task, y, d_pred, d_proba, classes, positive)
+    resampling = Resampling(settings.n_bootstrap, seed=seed)
     model_scores = bootstrap_scores(
-        metric, task, y, pred, proba, classes, positive, n_resamples=n_bootstrap, seed=seed
+        metric, task, y, pred, proba, classes, positive, resampling=resampling
     )
     dummy_scores = bootstrap_scores(
-        metric, task, y, d_pred, d_proba, classes, positive, n_resamples=n_bootstrap, seed=seed
+        metric, task, y, d_pred, d_proba, classes, positive, resampling=resampling
     )
     improvement = percentile_interval(
-        metric, sign * (holdout - dummy_value), sign * (model_scores - dummy_scores), level
+        metric,
+        sign * (holdout_value - dummy_value),
+        sign * (model_scores - dummy_scores),
+        settings.level,
     )
     is_underfit = not (improvement.low > 0)  # NaN (undefined) also counts as not clearly better
     return FitCheck(
@@ -110,7 +112,7 @@ def fit_check(
         train=float(train),
         cv_mean=cv_mean,
         cv_std=cv_std,
-        holdout=float(holdout),
+        holdout=float(holdout_value),
         gap=float(gap),
         is_overfit=bool(is_overfit),
         dummy=float(dummy_value),
@@ -118,6 +120,19 @@ def fit_check(
         improvement=improvement,
         is_underfit=bool(is_underfit),
     )
+
+
+def _dummy_scores(rows: TrainAndHoldout, problem: Problem) -> tuple[str, np.ndarray, Any]:
+    """What the dummy baseline does, and its predictions and probabilities on the holdout."""
+    if problem.task == "regression":
+        dummy: Any = DummyRegressor(strategy="mean")
+        strategy = "always predicts the training mean"
+    else:
+        dummy = DummyClassifier(strategy="prior")
+        strategy = "always predicts the training class frequencies"
+    dummy.fit(rows.X_train, np.asarray(rows.y_train))
+    d_pred, d_proba = scores_of(dummy, rows.X_hold, problem)
+    return strategy, d_pred, d_proba
 
 
 def overfit_threshold(metric: str, cv_mean: float, cv_std: float) -> float:

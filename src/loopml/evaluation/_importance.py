@@ -12,7 +12,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from loopml.data import Problem
-from loopml.evaluation._common import sample_rows, scores_of
+from loopml.evaluation._common import DiagnosisSettings, Predictions, sample_rows, scores_of
 from loopml.evaluation._contributions import contributions
 from loopml.metrics import greater_is_better, score
 
@@ -86,16 +86,16 @@ def permutation(
     problem: Problem,
     X: pd.DataFrame,
     y: np.ndarray,
-    seed: int,
-    max_rows: int,
-    n_repeats: int,
+    settings: DiagnosisSettings,
     budget_seconds: float,
     clock: Callable[[], float],
 ) -> PermutationImportance | None:
-    """Permutation importance; fewer shuffles, then fewer rows, if the budget is short."""
+    """Permutation importance on ``settings.max_rows`` rows with ``settings.n_repeats``
+    shuffles per column; fewer shuffles, then fewer rows, if the budget is short."""
     if X.shape[1] == 0 or len(X) < 2:
         return None
-    rows = sample_rows(len(X), max_rows, seed, 2)
+    seed, n_repeats = settings.seed, settings.n_repeats
+    rows = sample_rows(len(X), settings.max_rows, seed, 2)
     sign = 1.0 if greater_is_better(problem.metric) else -1.0
 
     def scorer(model: Any, X_: pd.DataFrame, y_: Any) -> float:
@@ -140,17 +140,17 @@ def explanations(
     pipeline: Pipeline,
     problem: Problem,
     X: pd.DataFrame,
-    y: np.ndarray,
-    pred: np.ndarray,
-    proba: np.ndarray | None,
+    holdout: Predictions,
     X_train: pd.DataFrame,
-    seed: int,
-    n_explained: int,
+    settings: DiagnosisSettings,
 ) -> Explanations | None:
-    """Contributions for ``n_explained`` holdout rows spread over the range of predictions,
-    and the mean absolute contribution per column over a sample of the holdout."""
+    """Contributions for ``settings.n_explained`` holdout rows (``X``, predicted as in
+    ``holdout``) spread over the range of predictions, and the mean absolute contribution per
+    column over a sample of the holdout."""
     if len(X) == 0 or X.shape[1] == 0:
         return None
+    y, pred, proba = holdout.y, holdout.pred, holdout.proba
+    seed, n_explained = settings.seed, settings.n_explained
     classes = list(problem.classes)
     if problem.task == "regression":
         ranking = np.asarray(pred, dtype=float)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from loopml.data import Problem
+from loopml.evaluation._common import TrainAndHoldout
 from loopml.metrics import score
 from loopml.modeling import predict_scores
 
@@ -75,39 +76,12 @@ def _subset(y: np.ndarray, size: int, seed: int, classification: bool) -> np.nda
     return np.sort(np.random.default_rng([seed, size]).choice(len(y), size=size, replace=False))
 
 
-def learning_curve(
-    pipeline: Any,
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
-    X_hold: pd.DataFrame,
-    y_hold: pd.Series,
-    problem: Problem,
-    *,
-    fractions: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
-    seed: int = 0,
-    budget_seconds: float = 30.0,
-    full_train_score: float | None = None,
-    reference: tuple[int, float] | None = None,
-    clock: Callable[[], float] = time.perf_counter,
-) -> LearningCurve:
-    """Refit clones of ``pipeline`` on growing shares of the training rows, within a budget.
-
-    Points run from the smallest share up. Before each fit its time is estimated from the
-    previous fit and ``reference`` (interpolated by the number of rows, with a margin); a
-    point whose estimate would overrun the budget is skipped with the reason, and so are the
-    larger ones. The share 1.0 is the fitted ``pipeline`` itself and costs no fit. When no
-    share could be refitted, ``absent`` says why in one sentence.
+@dataclass(frozen=True)
+class CurveSettings:
+    """The points of a learning curve, its budget, and what is known before it starts.
 
     Parameters
     ----------
-    pipeline
-        The fitted pipeline; clones of it are refitted.
-    X_train, y_train
-        The training rows ``pipeline`` was fitted on.
-    X_hold, y_hold
-        The holdout every point is scored on.
-    problem
-        Task, primary metric, classes.
     fractions
         Shares of the training rows, in (0, 1].
     seed
@@ -115,10 +89,45 @@ def learning_curve(
     budget_seconds
         Wall-clock budget for the fits.
     full_train_score
-        The train score of ``pipeline`` if already known (saves scoring it again).
+        The train score of the pipeline if already known (saves scoring it again).
     reference
         ``(rows, seconds)`` of one fit of the same configuration on more rows, such as a
         cross-validation fold: estimates the first refit, which has no previous one.
+    """
+
+    fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+    seed: int = 0
+    budget_seconds: float = 30.0
+    full_train_score: float | None = None
+    reference: tuple[int, float] | None = None
+
+
+def learning_curve(
+    pipeline: Any,
+    rows: TrainAndHoldout,
+    problem: Problem,
+    *,
+    settings: CurveSettings = CurveSettings(),  # frozen: one shared default is safe
+    clock: Callable[[], float] = time.perf_counter,
+) -> LearningCurve:
+    """Refit clones of ``pipeline`` on growing shares of the training rows, within a budget.
+
+    Points run from the smallest share up. Before each fit its time is estimated from the
+    previous fit and ``settings.reference`` (interpolated by the number of rows, with a
+    margin); a point whose estimate would overrun the budget is skipped with the reason, and
+    so are the larger ones. The share 1.0 is the fitted ``pipeline`` itself and costs no fit.
+    When no share could be refitted, ``absent`` says why in one sentence.
+
+    Parameters
+    ----------
+    pipeline
+        The fitted pipeline; clones of it are refitted.
+    rows
+        The training rows ``pipeline`` was fitted on, and the holdout every point is scored on.
+    problem
+        Task, primary metric, classes.
+    settings
+        The shares of the training rows, the seed, the budget, and what is already known.
     clock
         Seconds of a monotonic clock.
 
@@ -127,52 +136,69 @@ def learning_curve(
     LearningCurve
     """
     start = clock()
-    y_all = np.asarray(y_train)
+    seed, budget_seconds = settings.seed, settings.budget_seconds
+    y_all = np.asarray(rows.y_train)
     n = len(y_all)
-    classification = problem.task != "regression"
     min_rows = max(MIN_ROWS, 2 * len(problem.classes))
     points: list[LearningPoint] = []
     skipped: list[tuple[float, str]] = []
     last: tuple[int, float] | None = None  # (rows, seconds) of the last fit
     out_of_budget = False
-    for fraction in sorted({float(f) for f in fractions if 0 < f <= 1}):
+    for fraction in sorted({float(f) for f in settings.fractions if 0 < f <= 1}):
         size = n if fraction >= 1.0 else round(fraction * n)
         if fraction >= 1.0:
-            train = full_train_score
+            train = settings.full_train_score
             if train is None:
-                train = _score(pipeline, X_train, y_all, problem, seed)
-            points.append(
-                LearningPoint(1.0, n, train, _score(pipeline, X_hold, y_hold, problem), None)
-            )
+                train = _score(pipeline, rows.X_train, y_all, problem, seed)
+            holdout = _score(pipeline, rows.X_hold, rows.y_hold, problem)
+            points.append(LearningPoint(1.0, n, train, holdout, None))
             continue
         if size < min_rows or size >= n:
             skipped.append((fraction, f"{size} rows are too few to fit on"))
             continue
         elapsed = clock() - start
-        estimate = _estimate(size, last, reference)
+        estimate = _estimate(size, last, settings.reference)
         left = max(budget_seconds - elapsed, 0.0)
         if out_of_budget or estimate >= left or left <= 0:
             out_of_budget = True
             skipped.append((fraction, _over_budget(size, estimate, left, budget_seconds)))
             continue
-        rows = _subset(y_all, size, seed, classification)
-        X_part, y_part = X_train.iloc[rows], y_all[rows]
-        fitted_at = clock()
-        try:
-            model = clone(pipeline).fit(X_part, y_part)
-            took = clock() - fitted_at
-            scores = (
-                _score(model, X_part, y_part, problem, seed),
-                _score(model, X_hold, y_hold, problem),
-            )
-        except Exception as exc:  # e.g. k-NN cannot fit, or predict from, so few rows
-            log.info("learning curve: fitting on %d rows failed: %s", size, exc)
-            skipped.append((fraction, f"fitting on {size} rows failed: {exc}"))
+        fitted = _fit_point(pipeline, rows, problem, (fraction, size, seed), clock)
+        if isinstance(fitted, str):
+            skipped.append((fraction, fitted))
             continue
+        point, took = fitted
         last = (size, took)
-        points.append(LearningPoint(fraction, size, *scores, round(took, 3)))
+        points.append(point)
     absent = None if any(p.fraction < 1.0 for p in points) else _absent(skipped, n, min_rows)
     return LearningCurve(problem.metric, tuple(points), tuple(skipped), budget_seconds, absent)
+
+
+def _fit_point(
+    pipeline: Any,
+    rows: TrainAndHoldout,
+    problem: Problem,
+    share: tuple[float, int, int],
+    clock: Callable[[], float],
+) -> tuple[LearningPoint, float] | str:
+    """One point: a clone fitted on ``share`` = (fraction, rows, seed) of the training rows,
+    and the seconds the fit took; the reason instead when the fit fails."""
+    fraction, size, seed = share
+    y_all = np.asarray(rows.y_train)
+    positions = _subset(y_all, size, seed, problem.task != "regression")
+    X_part, y_part = rows.X_train.iloc[positions], y_all[positions]
+    fitted_at = clock()
+    try:
+        model = clone(pipeline).fit(X_part, y_part)
+        took = clock() - fitted_at
+        scores = (
+            _score(model, X_part, y_part, problem, seed),
+            _score(model, rows.X_hold, rows.y_hold, problem),
+        )
+    except Exception as exc:  # e.g. k-NN cannot fit, or predict from, so few rows
+        log.info("learning curve: fitting on %d rows failed: %s", size, exc)
+        return f"fitting on {size} rows failed: {exc}"
+    return LearningPoint(fraction, size, *scores, round(took, 3)), took
 
 
 def _estimate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from loopml.evaluation._importance import Explanations, PermutationImportance
 from loopml.evaluation._learning import LearningCurve
 from loopml.evaluation._probability import Calibration
 from loopml.metrics import greater_is_better
+
+if TYPE_CHECKING:  # the diagnostics hold the notes: imported for the annotation only
+    from loopml.evaluation._diagnose import Diagnostics
 
 Severity = Literal["info", "warning"]
 NoteKind = Literal[
@@ -93,20 +96,62 @@ def duplicate_share(X_hold: pd.DataFrame, X_train: pd.DataFrame) -> float:
     return float(np.mean(hashed.isin(seen).to_numpy()))
 
 
-def notes(
-    problem: Problem,
+def notes(problem: Problem, diagnostics: Diagnostics) -> tuple[Note, ...]:
+    """Every finding of ``diagnostics`` (whose own ``notes`` are not read) as a
+    :class:`Note`, leakage first."""
+    d = diagnostics
+    metric = problem.metric
+    found = _leakage_notes(
+        d.intervals, d.permutation, d.explanations, d.duplicate_share, d.n_holdout
+    )
+    better = greater_is_better(metric)
+    fit = d.fit
+    if fit.is_overfit:
+        found.append(
+            Note(
+                "overfit",
+                "warning"
+                if fit.gap > 2 * overfit_threshold(metric, fit.cv_mean, fit.cv_std)
+                else "info",
+                f"The model scores {metric} {fmt(fit.train)} on its own training rows but "
+                f"{fmt(fit.cv_mean)} in cross-validation: it memorises part of the training "
+                "data. Judge it by the cross-validation and holdout scores; if those disappoint "
+                "too, more regularisation (shallower trees, more rows per leaf) may help.",
+            )
+        )
+    primary = d.intervals.get(metric)
+    if primary is not None:
+        found += _shift_notes(metric, primary, fit, better)
+    if fit.is_underfit:
+        found.append(
+            Note(
+                "underfit",
+                "warning",
+                f"The model is not clearly better than a dummy that {fit.dummy_strategy} "
+                f"({metric} {fmt(fit.holdout)} vs {fmt(fit.dummy)}; the "
+                f"{fit.improvement.level:.0%} interval of the difference reaches 0 or below). "
+                "The features may carry little signal about the target, or the holdout is too "
+                "small to tell.",
+            )
+        )
+    if d.calibration is not None and d.calibration.curves:
+        found += _calibration_notes(d.calibration)
+    noise = primary.std if primary is not None else 0.0
+    found += _curve_notes(d.learning_curve, better, noise)
+    for reason in problem.notes:
+        found.append(Note("data", "info", reason[:1].upper() + reason[1:] + "."))
+    return tuple(found)
+
+
+def _leakage_notes(
     intervals: dict[str, Interval],
-    fit: FitCheck,
-    cal: Calibration | None,
     permutation: PermutationImportance | None,
     explanations: Explanations | None,
-    curve: LearningCurve,
     duplicates: float,
     n_holdout: int,
-) -> tuple[Note, ...]:
-    """Every finding of the diagnostics as a :class:`Note`, leakage first."""
+) -> list[Note]:
+    """Near-perfect scores, one dominant column, holdout rows seen in training."""
     found: list[Note] = []
-    metric = problem.metric
     perfect = near_perfect({name: iv.value for name, iv in intervals.items()}, PERFECT)
     if perfect:
         listed = ", ".join(f"{name} {fmt(v)}" for name, v in perfect)
@@ -144,87 +189,66 @@ def notes(
                 "group) if so.",
             )
         )
-    better = greater_is_better(metric)
-    if fit.is_overfit:
-        found.append(
+    return found
+
+
+def _shift_notes(metric: str, primary: Interval, fit: FitCheck, better: bool) -> list[Note]:
+    """A holdout score outside the interval cross-validation promised, either way."""
+    if math.isnan(fit.cv_mean) or math.isnan(primary.low):
+        return []
+    worse = fit.cv_mean > primary.high if better else fit.cv_mean < primary.low
+    luckier = fit.cv_mean < primary.low if better else fit.cv_mean > primary.high
+    if worse:
+        return [
             Note(
-                "overfit",
-                "warning"
-                if fit.gap > 2 * overfit_threshold(metric, fit.cv_mean, fit.cv_std)
-                else "info",
-                f"The model scores {metric} {fmt(fit.train)} on its own training rows but "
-                f"{fmt(fit.cv_mean)} in cross-validation: it memorises part of the training "
-                "data. Judge it by the cross-validation and holdout scores; if those disappoint "
-                "too, more regularisation (shallower trees, more rows per leaf) may help.",
-            )
-        )
-    primary = intervals.get(metric)
-    if primary is not None and not math.isnan(fit.cv_mean) and not math.isnan(primary.low):
-        worse = fit.cv_mean > primary.high if better else fit.cv_mean < primary.low
-        luckier = fit.cv_mean < primary.low if better else fit.cv_mean > primary.high
-        if worse:
-            found.append(
-                Note(
-                    "shift",
-                    "warning",
-                    f"The holdout {metric} ({primary.describe()}) is worse than cross-validation "
-                    f"promised ({fmt(fit.cv_mean)} ± {fmt(fit.cv_std)}). The holdout differs "
-                    "from the training rows (a later period, other groups) or the search "
-                    "over-fitted its folds; expect the holdout figure in production.",
-                )
-            )
-        elif luckier:
-            found.append(
-                Note(
-                    "shift",
-                    "info",
-                    f"The holdout {metric} ({primary.describe()}) is better than "
-                    f"cross-validation ({fmt(fit.cv_mean)} ± {fmt(fit.cv_std)}): the holdout "
-                    "may be easier than typical rows; quote the cross-validation figure too.",
-                )
-            )
-    if fit.is_underfit:
-        found.append(
-            Note(
-                "underfit",
+                "shift",
                 "warning",
-                f"The model is not clearly better than a dummy that {fit.dummy_strategy} "
-                f"({metric} {fmt(fit.holdout)} vs {fmt(fit.dummy)}; the "
-                f"{fit.improvement.level:.0%} interval of the difference reaches 0 or below). "
-                "The features may carry little signal about the target, or the holdout is too "
-                "small to tell.",
+                f"The holdout {metric} ({primary.describe()}) is worse than cross-validation "
+                f"promised ({fmt(fit.cv_mean)} ± {fmt(fit.cv_std)}). The holdout differs "
+                "from the training rows (a later period, other groups) or the search "
+                "over-fitted its folds; expect the holdout figure in production.",
             )
-        )
-    if cal is not None and cal.curves:
-        off = [c for c in cal.curves if c.ece > MAX_ECE and c.p_value < CALIBRATION_P]
-        if not math.isnan(cal.brier) and cal.brier >= cal.reference_brier:
-            found.append(
-                Note(
-                    "calibration",
-                    "warning",
-                    f"The Brier score ({fmt(cal.brier)}) is no better than always predicting "
-                    f"the class frequencies ({fmt(cal.reference_brier)}): the probabilities "
-                    "carry no usable information as probabilities.",
-                )
+        ]
+    if luckier:
+        return [
+            Note(
+                "shift",
+                "info",
+                f"The holdout {metric} ({primary.describe()}) is better than "
+                f"cross-validation ({fmt(fit.cv_mean)} ± {fmt(fit.cv_std)}): the holdout "
+                "may be easier than typical rows; quote the cross-validation figure too.",
             )
-        elif off:
-            worst = max(off, key=lambda c: c.ece)
-            which = "" if len(cal.curves) == 1 else f" for class {worst.label!r}"
-            found.append(
-                Note(
-                    "calibration",
-                    "warning",
-                    f"Predicted probabilities{which} are off by {worst.ece:.1%} on average "
-                    f"(expected calibration error; a chance deviation this large has p = "
-                    f"{worst.p_value:.2g}). Ranking is unaffected, but calibrate the model "
-                    "before reading its output as a probability (e.g. for expected costs).",
-                )
+        ]
+    return []
+
+
+def _calibration_notes(cal: Calibration) -> list[Note]:
+    """Probabilities no better than the class frequencies, or clearly miscalibrated."""
+    off = [c for c in cal.curves if c.ece > MAX_ECE and c.p_value < CALIBRATION_P]
+    if not math.isnan(cal.brier) and cal.brier >= cal.reference_brier:
+        return [
+            Note(
+                "calibration",
+                "warning",
+                f"The Brier score ({fmt(cal.brier)}) is no better than always predicting "
+                f"the class frequencies ({fmt(cal.reference_brier)}): the probabilities "
+                "carry no usable information as probabilities.",
             )
-    noise = primary.std if primary is not None else 0.0
-    found += _curve_notes(curve, better, noise)
-    for reason in problem.notes:
-        found.append(Note("data", "info", reason[:1].upper() + reason[1:] + "."))
-    return tuple(found)
+        ]
+    if off:
+        worst = max(off, key=lambda c: c.ece)
+        which = "" if len(cal.curves) == 1 else f" for class {worst.label!r}"
+        return [
+            Note(
+                "calibration",
+                "warning",
+                f"Predicted probabilities{which} are off by {worst.ece:.1%} on average "
+                f"(expected calibration error; a chance deviation this large has p = "
+                f"{worst.p_value:.2g}). Ranking is unaffected, but calibrate the model "
+                "before reading its output as a probability (e.g. for expected costs).",
+            )
+        ]
+    return []
 
 
 def _importance_shares(

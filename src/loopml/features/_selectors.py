@@ -169,38 +169,46 @@ def selection_result(pipeline: Pipeline) -> SelectionResult | None:
     return selector.result_.renamed({f"x{i}": n for i, n in enumerate(entering)})
 
 
-def selection_helps(
-    estimator: Any,
-    X: Any,
-    y: Any,
-    *,
+def make_selector(
     config: SelectionConfig,
-    cv: Any,
-    scoring: Any = None,
+    *,
     task: TaskKind | None = None,
     method: str | None = None,
     seed: int = 0,
-    min_gain: float = 0.0,
-) -> SelectionCheck:
-    """Cross-validate ``estimator`` with and without a selection step on the same folds.
-
-    The selector is fitted inside each training fold. If ``estimator`` is a Pipeline it goes
-    just before the last step (after preprocessing), otherwise in front of the estimator.
-    ``scoring`` follows scikit-learn (greater is better); selection helps when its mean score
-    beats the other's by more than ``min_gain``.
-    """
-    chosen = method or (config.method if config.method != "none" else "auto")
-    selector = FeatureSelector(
-        method=chosen,
+) -> FeatureSelector:
+    """A selector as ``config`` declares it; ``method`` overrides ``config.method``, and a
+    method of ``"none"`` becomes ``"auto"`` (a check of selection needs a selector)."""
+    return FeatureSelector(
+        method=method or (config.method if config.method != "none" else "auto"),
         correlation_threshold=config.correlation_threshold,
         max_features=config.max_features,
         task=task,
         random_state=seed,
     )
+
+
+def selection_helps(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    selector: FeatureSelector,
+    cv: Any,
+    scoring: Any = None,
+    min_gain: float = 0.0,
+) -> SelectionCheck:
+    """Cross-validate ``estimator`` with and without ``selector`` on the same folds.
+
+    The selector (e.g. from :func:`make_selector`) is fitted inside each training fold. If
+    ``estimator`` is a Pipeline it goes just before the last step (after preprocessing),
+    otherwise in front of the estimator. ``scoring`` follows scikit-learn (greater is better);
+    selection helps when its mean score beats the other's by more than ``min_gain``.
+    """
     if isinstance(estimator, Pipeline):
         selected: Any = Pipeline([*estimator.steps[:-1], ("select", selector), estimator.steps[-1]])
     else:
         selected = Pipeline([("select", selector), ("model", estimator)])
     score_all = float(np.mean(cross_val_score(clone(estimator), X, y, cv=cv, scoring=scoring)))
     score_selected = float(np.mean(cross_val_score(clone(selected), X, y, cv=cv, scoring=scoring)))
-    return SelectionCheck(chosen, score_all, score_selected, score_selected > score_all + min_gain)
+    helps = score_selected > score_all + min_gain
+    return SelectionCheck(selector.method, score_all, score_selected, helps)

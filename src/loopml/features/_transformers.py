@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -259,6 +260,28 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
+@dataclass(frozen=True)
+class FeatureChoices:
+    """Choices of one candidate pipeline that override the ``features`` policy.
+
+    Parameters
+    ----------
+    absolute_time
+        Keep year and elapsed days; None follows ``features.absolute_time`` (``"drop"`` drops,
+        ``"keep"`` and ``"auto"`` keep). See :func:`absolute_time_options`.
+    target_encoding
+        Target-encode categoricals with more than ``features.high_cardinality`` labels; None
+        follows ``features.target_encoding`` (on unless ``"never"``).
+    selection
+        A selection method, or ``"none"``; None follows ``features.selection.method``, with
+        ``"auto"`` meaning none (the search tries it, see :func:`selection_options`).
+    """
+
+    absolute_time: bool | None = None
+    target_encoding: bool | None = None
+    selection: str | None = None
+
+
 def build_preprocessor(
     roles: dict[str, str],
     encoding: str,
@@ -267,9 +290,7 @@ def build_preprocessor(
     *,
     task: TaskKind | None = None,
     seed: int = 0,
-    absolute_time: bool | None = None,
-    target_encoding: bool | None = None,
-    selection: str | None = None,
+    choices: FeatureChoices | None = None,
     numbers: NumberFormat | None = None,
 ) -> Pipeline:
     """Coercion, cleaning, feature engineering, imputation and encoding for one model family.
@@ -300,15 +321,9 @@ def build_preprocessor(
         regression target is not a class label); None infers it from the target.
     seed
         Seeds target encoding's inner folds and the selection models.
-    absolute_time
-        Keep year and elapsed days; None follows ``features.absolute_time`` (``"drop"`` drops,
-        ``"keep"`` and ``"auto"`` keep). See :func:`absolute_time_options`.
-    target_encoding
-        Target-encode categoricals with more than ``features.high_cardinality`` labels; None
-        follows ``features.target_encoding`` (on unless ``"never"``).
-    selection
-        A selection method, or ``"none"``; None follows ``features.selection.method``, with
-        ``"auto"`` meaning none (the search tries it, see :func:`selection_options`).
+    choices
+        Choices of one candidate that override ``features`` (see :class:`FeatureChoices`);
+        None follows ``features`` throughout.
     numbers
         How numbers written as text are read (the training data's decimal mark and
         thousands separator); None for decimal dot and thousands comma.
@@ -320,6 +335,7 @@ def build_preprocessor(
         is on. Fit it with ``fit_transform`` to get the cross-fitted training features.
     """
     policy = cleaning or CleaningConfig()
+    choices = choices or FeatureChoices()
     if features is None:
         roles = {c: r for c, r in roles.items() if r != "text"}
     datetimes = tuple(c for c, r in roles.items() if r == "datetime")
@@ -328,6 +344,46 @@ def build_preprocessor(
     numeric += [f"{c}__{p}" for c in datetimes for p in DATETIME_PARTS]
     categorical = [c for c, r in roles.items() if r == "categorical"]
     text = [c for c, r in roles.items() if r == "text"]
+    num, cat = _encoders(policy, encoding)
+    low_cardinality: Any = categorical
+    extra: list[tuple[str, Any, Any]] = []
+    expansion = DatetimeExpander(columns=datetimes)
+    if features is not None:
+        # which datetime parts exist is known at fit (minute where it varies): select by exclusion
+        numeric = OtherColumns(tuple(categorical + text))
+        keep_absolute = (
+            features.absolute_time != "drop"
+            if choices.absolute_time is None
+            else choices.absolute_time
+        )
+        expansion = DatetimeExpander(datetimes, ALL_DATETIME_PARTS, absolute_time=keep_absolute)
+        low_cardinality, extra = _engineered_parts(
+            features, choices, categorical, text, encoding=encoding, task=task, seed=seed
+        )
+    parts: list[tuple[str, Any, Any]] = [("cat", cat, low_cardinality), *extra]
+    if encoding == "onehot":
+        parts.insert(0, ("num", num, numeric))
+    else:
+        parts.insert(0, ("num", "passthrough", numeric))
+        if policy.missing.indicators and numeric:
+            parts.append(("missing", num, numeric))
+    columns = ColumnTransformer(
+        parts,
+        remainder="drop",
+        verbose_feature_names_out=False,
+        sparse_threshold=0.0 if features is not None else 0.3,
+    )
+    steps = _cleaning_steps(roles, policy, categorical, plain_numeric, numbers)
+    if features is not None and features.expressions:
+        steps.append(("expressions", ExpressionFeatures(dict(features.expressions))))
+    steps += [("datetime", expansion), ("columns", columns)]
+    if features is not None:
+        steps += _selection_step(features, choices.selection, task, seed)
+    return Pipeline(steps)
+
+
+def _encoders(policy: CleaningConfig, encoding: str) -> tuple[Any, Pipeline]:
+    """The numeric part (imputed and scaled, or missing indicators) and the categorical one."""
     num_strategy = {"median": "median", "mean": "mean", "zero": "constant"}[policy.missing.numeric]
     num_impute = SimpleImputer(
         strategy=num_strategy,
@@ -360,44 +416,49 @@ def build_preprocessor(
             min_frequency=5,
             max_categories=250,
         )
+    return num, Pipeline([("impute", cat_impute), ("encode", encoder)])
+
+
+def _engineered_parts(
+    features: FeaturesConfig,
+    choices: FeatureChoices,
+    categorical: list[str],
+    text: list[str],
+    *,
+    encoding: str,
+    task: TaskKind | None,
+    seed: int,
+) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    """The categoricals left to the encoder, and the target-encoding and TF-IDF parts."""
     low_cardinality: Any = categorical
     extra: list[tuple[str, Any, Any]] = []
-    expansion = DatetimeExpander(columns=datetimes)
-    if features is not None:
-        # which datetime parts exist is known at fit (minute where it varies): select by exclusion
-        numeric = OtherColumns(tuple(categorical + text))
-        keep_absolute = features.absolute_time != "drop" if absolute_time is None else absolute_time
-        expansion = DatetimeExpander(datetimes, ALL_DATETIME_PARTS, absolute_time=keep_absolute)
-        encode_target = (
-            features.target_encoding != "never" if target_encoding is None else target_encoding
-        )
-        if encode_target and categorical:
-            threshold = features.high_cardinality
-            low_cardinality = CardinalityColumns(tuple(categorical), threshold, high=False)
-            target: Any = make_target_encoder(task, seed)
-            if encoding == "onehot":
-                target = Pipeline([("encode", target), ("scale", StandardScaler())])
-            high = CardinalityColumns(tuple(categorical), threshold, high=True)
-            extra.append(("target", target, high))
-        for i, name in enumerate(text):
-            vectorizer = TextVectorizer(features.text.max_features, features.text.ngram_max)
-            extra.append((f"text{i}", vectorizer, [name]))
-    parts: list[tuple[str, Any, Any]] = [
-        ("cat", Pipeline([("impute", cat_impute), ("encode", encoder)]), low_cardinality),
-        *extra,
-    ]
-    if encoding == "onehot":
-        parts.insert(0, ("num", num, numeric))
-    else:
-        parts.insert(0, ("num", "passthrough", numeric))
-        if policy.missing.indicators and numeric:
-            parts.append(("missing", num, numeric))
-    columns = ColumnTransformer(
-        parts,
-        remainder="drop",
-        verbose_feature_names_out=False,
-        sparse_threshold=0.0 if features is not None else 0.3,
+    encode_target = (
+        features.target_encoding != "never"
+        if choices.target_encoding is None
+        else choices.target_encoding
     )
+    if encode_target and categorical:
+        threshold = features.high_cardinality
+        low_cardinality = CardinalityColumns(tuple(categorical), threshold, high=False)
+        target: Any = make_target_encoder(task, seed)
+        if encoding == "onehot":
+            target = Pipeline([("encode", target), ("scale", StandardScaler())])
+        high = CardinalityColumns(tuple(categorical), threshold, high=True)
+        extra.append(("target", target, high))
+    for i, name in enumerate(text):
+        vectorizer = TextVectorizer(features.text.max_features, features.text.ngram_max)
+        extra.append((f"text{i}", vectorizer, [name]))
+    return low_cardinality, extra
+
+
+def _cleaning_steps(
+    roles: dict[str, str],
+    policy: CleaningConfig,
+    categorical: list[str],
+    plain_numeric: list[str],
+    numbers: NumberFormat | None,
+) -> list[tuple[str, Any]]:
+    """Coercion of raw values, then the declared category merging and outlier clipping."""
     steps: list[tuple[str, Any]] = [
         (
             "coerce",
@@ -415,26 +476,29 @@ def build_preprocessor(
         )
     if policy.outliers == "clip" and plain_numeric:
         steps.append(("outliers", OutlierClipper(tuple(plain_numeric), policy.outlier_quantiles)))
-    if features is not None and features.expressions:
-        steps.append(("expressions", ExpressionFeatures(dict(features.expressions))))
-    steps += [("datetime", expansion), ("columns", columns)]
-    if features is not None:
-        method = features.selection.method if selection is None else selection
-        if method not in ("none", "auto") or selection == "auto":
-            # here, not at the top: selection loads scikit-learn's ensembles, inspection and
-            # metrics, which a saved pipeline without a selector (or `loopml score`) never needs
-            from loopml.features._selectors import FeatureSelector
+    return steps
 
-            chosen = features.selection
-            selector = FeatureSelector(
-                method=method,
-                correlation_threshold=chosen.correlation_threshold,
-                max_features=chosen.max_features,
-                task=task,
-                random_state=seed,
-            )
-            steps.append(("select", selector))
-    return Pipeline(steps)
+
+def _selection_step(
+    features: FeaturesConfig, selection: str | None, task: TaskKind | None, seed: int
+) -> list[tuple[str, Any]]:
+    """The feature selection step, when one is chosen; else nothing."""
+    method = features.selection.method if selection is None else selection
+    if method in ("none", "auto") and selection != "auto":
+        return []
+    # here, not at the top: selection loads scikit-learn's ensembles, inspection and
+    # metrics, which a saved pipeline without a selector (or `loopml score`) never needs
+    from loopml.features._selectors import FeatureSelector
+
+    chosen = features.selection
+    selector = FeatureSelector(
+        method=method,
+        correlation_threshold=chosen.correlation_threshold,
+        max_features=chosen.max_features,
+        task=task,
+        random_state=seed,
+    )
+    return [("select", selector)]
 
 
 def absolute_time_options(features: FeaturesConfig, roles: dict[str, str]) -> tuple[bool, ...]:

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
-from loopml.features import build_preprocessor
+from loopml.features import FeatureChoices, build_preprocessor
 from loopml.modeling._families import ModelFamily, default_registry
 from loopml.modeling._threshold import decide
 from loopml.types import TaskKind
@@ -53,8 +53,7 @@ def make_pipeline(
         features,
         task=task,
         seed=seed,
-        absolute_time=absolute_time,
-        selection=selection,
+        choices=FeatureChoices(absolute_time=absolute_time, selection=selection),
         numbers=numbers,
     )
     model = candidate.make(task, params, seed, n_jobs)

@@ -56,97 +56,12 @@ def render_profile_report(profile: Profile, *, title: str, findings: Sequence[Fi
         A complete HTML document with Plotly's JavaScript inlined: it opens offline.
     """
     figures: dict[str, dict[str, Any]] = {}
-    by_column: dict[str, list[Finding]] = {}
-    for f in findings:
-        if f.column is not None:
-            by_column.setdefault(f.column, []).append(f)
-    columns = []
-    for i, col in enumerate(profile.columns):
-        fig = column_figure(col)
-        if fig is not None:
-            figures[f"col-{i}"] = fig
-        columns.append(
-            {
-                "index": i,
-                "name": col.name,
-                "role": col.role,
-                "colour": ROLE_COLOURS.get(col.role, BLUE),
-                "dtype": col.dtype,
-                "is_target": col.is_target,
-                "pii": col.pii,
-                "missing": fmt_pct(col.missing_share),
-                "missing_high": col.missing_share >= 0.2,
-                "distinct": f"{col.distinct:,}",
-                "brief": _brief(col),
-                "stats": _stats(col, profile),
-                "figure": f"col-{i}" if fig is not None else None,
-                "findings": by_column.get(col.name, []),
-            }
-        )
+    columns = _column_sections(profile, findings, figures)
     missing = missing_figures(profile)
     figures.update(missing)
-    correlations = []
-    for key, label, matrix, lo in (
-        ("pearson", "Pearson", profile.correlations.pearson, -1.0),
-        ("spearman", "Spearman", profile.correlations.spearman, -1.0),
-        ("cramers-v", "Cramér's V", profile.correlations.cramers_v, 0.0),
-    ):
-        if len(matrix.columns) >= 2:
-            figures[f"corr-{key}"] = heatmap(matrix, label, lo)
-        correlations.append(
-            {
-                "key": key,
-                "label": label,
-                "n": len(matrix.columns),
-                "figure": f"corr-{key}" if len(matrix.columns) >= 2 else None,
-                "top": _top_pairs(matrix),
-            }
-        )
-    target = None
-    logs = {c.name for c in profile.columns if c.numeric is not None and c.numeric.histogram.log}
-    if profile.target is not None:
-        t = profile.target
-        if t.associations:
-            figures["target-scores"] = scores_figure(t.associations, t.name)
-        plots = []
-        for j, a in enumerate(t.associations):
-            figures[f"target-{j}"] = association_figure(a, logs)
-            plots.append(
-                {
-                    "figure": f"target-{j}",
-                    "feature": a.feature,
-                    "role": a.role,
-                    "method": a.method,
-                    "score": fmt_score(a.score),
-                    "rows": f"{a.rows:,}",
-                }
-            )
-        target = {
-            "name": t.name,
-            "task": t.task,
-            "classes": ", ".join(t.classes[:20]) + (" …" if len(t.classes) > 20 else ""),
-            "positive": t.positive,
-            "rows": f"{t.rows:,}",
-            "plots": plots,
-        }
-    roles: dict[str, int] = {}
-    for col in profile.columns:
-        roles[col.role] = roles.get(col.role, 0) + 1
-    complete = profile.missingness.complete_rows
-    overview = [
-        ("rows", f"{profile.n_rows:,}"),
-        (
-            "columns",
-            f"{profile.n_columns:,} (" + ", ".join(f"{n} {r}" for r, n in roles.items()) + ")",
-        ),
-        ("memory", fmt_bytes(profile.memory)),
-        ("missing cells", f"{profile.missingness.cells:,} ({fmt_pct(profile.missingness.share)})"),
-        (
-            "complete rows",
-            f"{complete:,} ({fmt_pct(complete / profile.n_rows if profile.n_rows else 0)})",
-        ),
-        ("quality findings", _finding_counts(findings)),
-    ]
+    correlations = _correlation_sections(profile, figures)
+    target = _target_section(profile, figures)
+    overview = _overview(profile, findings)
     return (
         environment()
         .get_template("profile.html")
@@ -174,6 +89,116 @@ def render_profile_report(profile: Profile, *, title: str, findings: Sequence[Fi
             plotly_js=plotly_js(),
         )
     )
+
+
+def _column_sections(
+    profile: Profile, findings: Sequence[Finding], figures: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One section per column, with its findings; adds each column's figure to ``figures``."""
+    by_column: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.column is not None:
+            by_column.setdefault(f.column, []).append(f)
+    columns = []
+    for i, col in enumerate(profile.columns):
+        fig = column_figure(col)
+        if fig is not None:
+            figures[f"col-{i}"] = fig
+        columns.append(
+            {
+                "index": i,
+                "name": col.name,
+                "role": col.role,
+                "colour": ROLE_COLOURS.get(col.role, BLUE),
+                "dtype": col.dtype,
+                "is_target": col.is_target,
+                "pii": col.pii,
+                "missing": fmt_pct(col.missing_share),
+                "missing_high": col.missing_share >= 0.2,
+                "distinct": f"{col.distinct:,}",
+                "brief": _brief(col),
+                "stats": _stats(col, profile),
+                "figure": f"col-{i}" if fig is not None else None,
+                "findings": by_column.get(col.name, []),
+            }
+        )
+    return columns
+
+
+def _correlation_sections(
+    profile: Profile, figures: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Pearson, Spearman and Cramér's V: top pairs, and a heatmap where two columns or more."""
+    correlations = []
+    for key, label, matrix, lo in (
+        ("pearson", "Pearson", profile.correlations.pearson, -1.0),
+        ("spearman", "Spearman", profile.correlations.spearman, -1.0),
+        ("cramers-v", "Cramér's V", profile.correlations.cramers_v, 0.0),
+    ):
+        if len(matrix.columns) >= 2:
+            figures[f"corr-{key}"] = heatmap(matrix, label, lo)
+        correlations.append(
+            {
+                "key": key,
+                "label": label,
+                "n": len(matrix.columns),
+                "figure": f"corr-{key}" if len(matrix.columns) >= 2 else None,
+                "top": _top_pairs(matrix),
+            }
+        )
+    return correlations
+
+
+def _target_section(profile: Profile, figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The target's relationships to each feature, with their plots; None without a target."""
+    if profile.target is None:
+        return None
+    logs = {c.name for c in profile.columns if c.numeric is not None and c.numeric.histogram.log}
+    t = profile.target
+    if t.associations:
+        figures["target-scores"] = scores_figure(t.associations, t.name)
+    plots = []
+    for j, a in enumerate(t.associations):
+        figures[f"target-{j}"] = association_figure(a, logs)
+        plots.append(
+            {
+                "figure": f"target-{j}",
+                "feature": a.feature,
+                "role": a.role,
+                "method": a.method,
+                "score": fmt_score(a.score),
+                "rows": f"{a.rows:,}",
+            }
+        )
+    return {
+        "name": t.name,
+        "task": t.task,
+        "classes": ", ".join(t.classes[:20]) + (" …" if len(t.classes) > 20 else ""),
+        "positive": t.positive,
+        "rows": f"{t.rows:,}",
+        "plots": plots,
+    }
+
+
+def _overview(profile: Profile, findings: Sequence[Finding]) -> list[tuple[str, str]]:
+    roles: dict[str, int] = {}
+    for col in profile.columns:
+        roles[col.role] = roles.get(col.role, 0) + 1
+    complete = profile.missingness.complete_rows
+    return [
+        ("rows", f"{profile.n_rows:,}"),
+        (
+            "columns",
+            f"{profile.n_columns:,} (" + ", ".join(f"{n} {r}" for r, n in roles.items()) + ")",
+        ),
+        ("memory", fmt_bytes(profile.memory)),
+        ("missing cells", f"{profile.missingness.cells:,} ({fmt_pct(profile.missingness.share)})"),
+        (
+            "complete rows",
+            f"{complete:,} ({fmt_pct(complete / profile.n_rows if profile.n_rows else 0)})",
+        ),
+        ("quality findings", _finding_counts(findings)),
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -262,87 +262,69 @@ def scores_figure(associations: Sequence[Association], target: str) -> dict[str,
 def association_figure(a: Association, logs: set[str]) -> dict[str, Any]:
     """The plot of one feature against the target; skewed numbers get a log axis."""
     plot = a.plot
+    title = {"text": f"{a.feature} and {plot['target']} · {a.method} {fmt_score(a.score)}"}
+    if plot["kind"] == "box":
+        return _box_figure(plot, title, logs)
+    if plot["kind"] == "scatter":
+        return _scatter_figure(a.feature, plot, title, logs)
+    return _trend_figure(a.feature, plot, title)
+
+
+def _box_figure(plot: dict[str, Any], title: dict[str, str], logs: set[str]) -> dict[str, Any]:
+    trace = {
+        "type": "box",
+        "x": [fmt_label(g) for g in plot["groups"]],
+        "q1": plot["q1"],
+        "median": plot["median"],
+        "q3": plot["q3"],
+        "lowerfence": plot["lower"],
+        "upperfence": plot["upper"],
+        "mean": plot["mean"],
+        "boxpoints": False,
+        "marker": {"color": BLUE},
+        "name": plot["value"],
+    }
+    return {
+        "data": [trace],
+        "layout": _layout(
+            title=title,
+            xaxis={"type": "category", "title": {"text": plot["by"]}},
+            yaxis={"title": {"text": plot["value"]}, **_log_axis(plot["value"] in logs)},
+        ),
+    }
+
+
+def _scatter_figure(
+    feature: str, plot: dict[str, Any], title: dict[str, str], logs: set[str]
+) -> dict[str, Any]:
     target = plot["target"]
-    title = {"text": f"{a.feature} and {target} · {a.method} {fmt_score(a.score)}"}
-    kind = plot["kind"]
-    if kind == "box":
-        trace = {
-            "type": "box",
-            "x": [fmt_label(g) for g in plot["groups"]],
-            "q1": plot["q1"],
-            "median": plot["median"],
-            "q3": plot["q3"],
-            "lowerfence": plot["lower"],
-            "upperfence": plot["upper"],
-            "mean": plot["mean"],
-            "boxpoints": False,
-            "marker": {"color": BLUE},
-            "name": plot["value"],
-        }
-        return {
-            "data": [trace],
-            "layout": _layout(
-                title=title,
-                xaxis={"type": "category", "title": {"text": plot["by"]}},
-                yaxis={"title": {"text": plot["value"]}, **_log_axis(plot["value"] in logs)},
-            ),
-        }
-    if kind == "scatter":
-        return {
-            "data": [
-                {
-                    "type": "scatter",
-                    "mode": "markers",
-                    "x": plot["x"],
-                    "y": plot["y"],
-                    "marker": {"size": 4, "opacity": 0.5, "color": BLUE},
-                    "hovertemplate": "%{x}, %{y}<extra></extra>",
-                }
-            ],
-            "layout": _layout(
-                title={
-                    "text": title["text"]
-                    + f" (ρ {fmt(plot.get('spearman'), 3)}, {len(plot['x'])} points)"
-                },
-                xaxis={"title": {"text": a.feature}, **_log_axis(a.feature in logs)},
-                yaxis={"title": {"text": target}, **_log_axis(target in logs)},
-            ),
-        }
-    x = [fmt_label(c) for c in plot["categories"]] if kind == "rate" else plot["x"]
-    if "mean" in plot:
-        data = [
+    return {
+        "data": [
             {
                 "type": "scatter",
-                "mode": "lines+markers",
-                "x": x,
-                "y": plot["mean"],
-                "customdata": plot["n"],
-                "hovertemplate": "%{x}: mean %{y:.4g} (%{customdata:,} rows)<extra></extra>",
-                "line": {"color": BLUE},
+                "mode": "markers",
+                "x": plot["x"],
+                "y": plot["y"],
+                "marker": {"size": 4, "opacity": 0.5, "color": BLUE},
+                "hovertemplate": "%{x}, %{y}<extra></extra>",
             }
-        ]
-        y_title = f"mean {target}"
-    else:
-        shares = plot["shares"]
-        data = []
-        for label, values in shares.items():
-            trace: dict[str, Any] = {
-                "x": x,
-                "y": values,
-                "name": label,
-                "customdata": plot["n"],
-                "hovertemplate": "%{x}: %{y:.1%} %{fullData.name} (%{customdata:,} rows)"
-                "<extra></extra>",
-            }
-            if kind == "rate":
-                trace.update(type="bar", marker={"color": BLUE} if len(shares) == 1 else {})
-            else:
-                trace.update(type="scatter", mode="lines+markers")
-            data.append(trace)
-        positive = plot.get("positive")
-        y_title = (
-            f"share {target} = {positive}" if positive is not None else f"share of each {target}"
-        )
+        ],
+        "layout": _layout(
+            title={
+                "text": title["text"]
+                + f" (ρ {fmt(plot.get('spearman'), 3)}, {len(plot['x'])} points)"
+            },
+            xaxis={"title": {"text": feature}, **_log_axis(feature in logs)},
+            yaxis={"title": {"text": target}, **_log_axis(target in logs)},
+        ),
+    }
+
+
+def _trend_figure(feature: str, plot: dict[str, Any], title: dict[str, str]) -> dict[str, Any]:
+    """Rates by category (bars) or over time (lines): a mean, or the share of each class."""
+    kind = plot["kind"]
+    x = [fmt_label(c) for c in plot["categories"]] if kind == "rate" else plot["x"]
+    data, y_title = _trend_traces(plot, x)
     reference = plot.get("overall", {})
     level = reference.get("mean") if "mean" in plot else reference.get(plot.get("positive"))
     shapes, notes = [], []
@@ -375,12 +357,49 @@ def association_figure(a: Association, logs: set[str]) -> dict[str, Any]:
         title=title,
         shapes=shapes,
         annotations=notes,
-        xaxis={"type": "category" if kind == "rate" else "date", "title": {"text": a.feature}},
+        xaxis={"type": "category" if kind == "rate" else "date", "title": {"text": feature}},
         yaxis={"title": {"text": y_title}, **({} if "mean" in plot else {"tickformat": ".0%"})},
         showlegend=len(data) > 1,
         barmode="stack",
     )
     return {"data": data, "layout": layout}
+
+
+def _trend_traces(plot: dict[str, Any], x: list[Any]) -> tuple[list[dict[str, Any]], str]:
+    """The traces of a rate or trend plot, and the title of its y axis."""
+    target = plot["target"]
+    if "mean" in plot:
+        data = [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": x,
+                "y": plot["mean"],
+                "customdata": plot["n"],
+                "hovertemplate": "%{x}: mean %{y:.4g} (%{customdata:,} rows)<extra></extra>",
+                "line": {"color": BLUE},
+            }
+        ]
+        return data, f"mean {target}"
+    shares = plot["shares"]
+    data = []
+    for label, values in shares.items():
+        trace: dict[str, Any] = {
+            "x": x,
+            "y": values,
+            "name": label,
+            "customdata": plot["n"],
+            "hovertemplate": "%{x}: %{y:.1%} %{fullData.name} (%{customdata:,} rows)"
+            "<extra></extra>",
+        }
+        if plot["kind"] == "rate":
+            trace.update(type="bar", marker={"color": BLUE} if len(shares) == 1 else {})
+        else:
+            trace.update(type="scatter", mode="lines+markers")
+        data.append(trace)
+    positive = plot.get("positive")
+    y_title = f"share {target} = {positive}" if positive is not None else f"share of each {target}"
+    return data, y_title
 
 
 def _log_axis(log: bool) -> dict[str, Any]:

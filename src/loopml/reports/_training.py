@@ -34,53 +34,61 @@ _LAYOUT = {
 
 def figures(evaluation: Evaluation) -> dict[str, go.Figure]:
     """Plotly figures for the evaluation: ROC, PR, confusion; or residuals, predicted/actual."""
-    import plotly.graph_objects as go  # heavy; only training reports need it
-
-    curves = evaluation.curves
-    figs: dict[str, go.Figure] = {}
     if evaluation.task == "regression":
-        actual, predicted = curves.get("actual", []), curves.get("predicted", [])
-        lo = min(actual + predicted, default=0.0)
-        hi = max(actual + predicted, default=1.0)
-        fig = go.Figure(
-            [
-                go.Scattergl(
-                    x=actual,
-                    y=predicted,
-                    mode="markers",
-                    name="rows",
-                    marker={"size": 4, "opacity": 0.5},
-                ),
-                go.Scatter(
-                    x=[lo, hi],
-                    y=[lo, hi],
-                    mode="lines",
-                    name="perfect",
-                    line={"dash": "dash", "color": "grey"},
-                ),
-            ]
-        )
-        fig.update_layout(
-            title="Predicted vs actual", xaxis_title="actual", yaxis_title="predicted", **_LAYOUT
-        )
-        figs["predicted_vs_actual"] = fig
-        residuals = [p - a for a, p in zip(actual, predicted, strict=True)]
-        fig = go.Figure(
-            [
-                go.Scattergl(
-                    x=predicted, y=residuals, mode="markers", marker={"size": 4, "opacity": 0.5}
-                )
-            ]
-        )
-        fig.add_hline(y=0, line_dash="dash", line_color="grey")
-        fig.update_layout(
-            title="Residuals (predicted − actual)",
-            xaxis_title="predicted",
-            yaxis_title="residual",
-            **_LAYOUT,
-        )
-        figs["residuals"] = fig
-        return figs
+        return _regression_figures(evaluation.curves)
+    return _classification_figures(evaluation.curves)
+
+
+def _regression_figures(curves: dict[str, Any]) -> dict[str, go.Figure]:
+    """Predicted vs actual, and residuals against the prediction."""
+    import plotly.graph_objects as go
+
+    figs: dict[str, go.Figure] = {}
+    actual, predicted = curves.get("actual", []), curves.get("predicted", [])
+    lo = min(actual + predicted, default=0.0)
+    hi = max(actual + predicted, default=1.0)
+    fig = go.Figure(
+        [
+            go.Scattergl(
+                x=actual,
+                y=predicted,
+                mode="markers",
+                name="rows",
+                marker={"size": 4, "opacity": 0.5},
+            ),
+            go.Scatter(
+                x=[lo, hi],
+                y=[lo, hi],
+                mode="lines",
+                name="perfect",
+                line={"dash": "dash", "color": "grey"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        title="Predicted vs actual", xaxis_title="actual", yaxis_title="predicted", **_LAYOUT
+    )
+    figs["predicted_vs_actual"] = fig
+    residuals = [p - a for a, p in zip(actual, predicted, strict=True)]
+    fig = go.Figure(
+        [go.Scattergl(x=predicted, y=residuals, mode="markers", marker={"size": 4, "opacity": 0.5})]
+    )
+    fig.add_hline(y=0, line_dash="dash", line_color="grey")
+    fig.update_layout(
+        title="Residuals (predicted − actual)",
+        xaxis_title="predicted",
+        yaxis_title="residual",
+        **_LAYOUT,
+    )
+    figs["residuals"] = fig
+    return figs
+
+
+def _classification_figures(curves: dict[str, Any]) -> dict[str, go.Figure]:
+    """ROC and precision–recall curves, and the confusion matrix."""
+    import plotly.graph_objects as go
+
+    figs: dict[str, go.Figure] = {}
     roc = go.Figure()
     for name, pts in curves.get("roc", {}).items():
         roc.add_trace(go.Scatter(x=pts["fpr"], y=pts["tpr"], mode="lines", name=name))

@@ -100,16 +100,11 @@ def score_file(
     bundle.schema.check(columns, where=f"input file {input_path}")
     keep = [c for c in bundle.id_columns if c in columns]
 
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=output_path.parent, prefix=f".{output_path.name}.", suffix=".part"
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    rows = chunks = 0
+    tmp = _temporary_path(output_path)
+    writer = _ChunkWriter(tmp, out_kind)
+    rows = 0
     issues: dict[str, dict[str, int]] = {}
     counts: dict[str, int] = {}
-    writer: pq.ParquetWriter | None = None
     try:
         for chunk in _chunks(input_path, in_kind, chunk_rows, dialect):
             if chunk.empty:
@@ -117,40 +112,24 @@ def score_file(
             if transform is not None:
                 chunk = transform(chunk)
             scored = bundle.predict_frame(chunk)
-            for col, found in bundle.schema.inspect(chunk).items():
-                slot = issues.setdefault(col, {})
-                for key, n in found.items():
-                    slot[key] = slot.get(key, 0) + n
-            if bundle.problem.is_classification:
-                for label, n in scored["prediction"].astype(str).value_counts().items():
-                    counts[str(label)] = counts.get(str(label), 0) + int(n)
-            out = pd.concat(
-                [chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1
+            _tally(bundle, chunk, scored, issues, counts)
+            writer.write(
+                pd.concat(
+                    [chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1
+                )
             )
-            if out_kind == "parquet":
-                table = pa.Table.from_pandas(out, preserve_index=False)
-                if writer is None:
-                    import pyarrow.parquet as pq
-
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            else:
-                out.to_csv(tmp, mode="a", header=chunks == 0, index=False)
             rows += len(chunk)
-            chunks += 1
             if progress is not None:
                 progress(rows)
-        if writer is not None:
-            writer.close()
-            writer = None
-        if chunks == 0:
+        writer.close()
+        if writer.chunks == 0:
             raise DataError(f"input file {input_path} has a header but no rows to score.")
         os.replace(tmp, output_path)
     except BaseException:
-        if writer is not None:
-            writer.close()
+        writer.close()
         tmp.unlink(missing_ok=True)
         raise
+    chunks = writer.chunks
     return ScoringSummary(
         input=str(input_path),
         output=str(output_path),
@@ -161,3 +140,58 @@ def score_file(
         issues=issues,
         prediction_counts=counts,
     )
+
+
+def _temporary_path(output_path: Path) -> Path:
+    """An empty temporary file next to ``output_path``, renamed onto it when scoring succeeds."""
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=output_path.parent, prefix=f".{output_path.name}.", suffix=".part"
+    )
+    os.close(fd)
+    return Path(tmp_name)
+
+
+def _tally(
+    bundle: ModelBundle,
+    chunk: pd.DataFrame,
+    scored: pd.DataFrame,
+    issues: dict[str, dict[str, int]],
+    counts: dict[str, int],
+) -> None:
+    """Add one chunk's input problems and (for classification) predicted labels to the totals."""
+    for col, found in bundle.schema.inspect(chunk).items():
+        slot = issues.setdefault(col, {})
+        for key, n in found.items():
+            slot[key] = slot.get(key, 0) + n
+    if bundle.problem.is_classification:
+        for label, n in scored["prediction"].astype(str).value_counts().items():
+            counts[str(label)] = counts.get(str(label), 0) + int(n)
+
+
+class _ChunkWriter:
+    """Appends scored chunks to one CSV or Parquet file; ``chunks`` counts those written."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.chunks = 0
+        self._parquet: pq.ParquetWriter | None = None
+
+    def write(self, out: pd.DataFrame) -> None:
+        if self.kind == "parquet":
+            table = pa.Table.from_pandas(out, preserve_index=False)
+            if self._parquet is None:
+                import pyarrow.parquet as pq
+
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        else:
+            out.to_csv(self.path, mode="a", header=self.chunks == 0, index=False)
+        self.chunks += 1
+
+    def close(self) -> None:
+        """Finish the Parquet file; safe to call twice."""
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None

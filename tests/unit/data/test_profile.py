@@ -483,7 +483,7 @@ def test_missing_cells_are_counted_as_the_findings_count_them() -> None:
         }
     )
     p = profile(frame)
-    report = validate(frame, target=None, task=None, quality=QualityConfig())
+    report = validate(frame, quality=QualityConfig())
     found = {f.column: f.count for f in report.findings if f.id == "missing-values"}
     assert found == {"city": 30, "amount": 10}
     assert {c.name: c.missing for c in p.columns} == found

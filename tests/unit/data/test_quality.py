@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.config import Expectation, QualityConfig
-from loopml.data import validate
+from loopml.data import TableSpec, validate
 from loopml.data._quality_columns import spelling_groups
 from loopml.types import Finding, QualityReport
 
@@ -19,7 +19,9 @@ N = 60  # above the 50 rows id-like detection needs
 
 def check(frame: pd.DataFrame, target: str | None = None, **kwargs: Any) -> QualityReport:
     quality = kwargs.pop("quality", QualityConfig())
-    return validate(frame, target=target, task=kwargs.pop("task", None), quality=quality, **kwargs)
+    spec_keys = ("task", "id_columns", "time_column", "label_time_column", "categories")
+    spec = TableSpec(target=target, **{k: kwargs.pop(k) for k in spec_keys if k in kwargs})
+    return validate(frame, spec=spec, quality=quality, **kwargs)
 
 
 def only(report: QualityReport, check_id: str, column: str | None = None) -> Finding:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from loopml.evaluation import Interval, bootstrap_interval, bootstrap_scores
+from loopml.evaluation import Interval, Resampling, bootstrap_interval, bootstrap_scores
 from loopml.evaluation._bootstrap import (
     has_fast_path,
     percentile_interval,
@@ -19,8 +19,9 @@ from loopml.metrics import score
 CLOSE = {"rel": 1e-12, "abs": 1e-14}
 
 
-def _reference(metric, task, y, pred, proba, classes, positive, n, seed):  # type: ignore[no-untyped-def]
+def _reference(metric, task, y, pred, proba, classes, positive, resampling):  # type: ignore[no-untyped-def]
     """The definition: score() on each resample drawn in one go from default_rng(seed)."""
+    n, seed = resampling.n_resamples, resampling.seed
     idx = np.random.default_rng(seed).integers(0, len(y), size=(n, len(y)))
     return np.array(
         [
@@ -56,10 +57,12 @@ def test_binary_resamples_equal_score_on_each_resample(metric: str, positive: st
     y, pred, proba = _binary()
 
     fast = bootstrap_scores(
-        metric, "binary", y, pred, proba, ["no", "yes"], positive, n_resamples=30, seed=5
+        metric, "binary", y, pred, proba, ["no", "yes"], positive, resampling=Resampling(30, seed=5)
     )
 
-    expected = _reference(metric, "binary", y, pred, proba, ["no", "yes"], positive, 30, 5)
+    expected = _reference(
+        metric, "binary", y, pred, proba, ["no", "yes"], positive, Resampling(30, seed=5)
+    )
     assert has_fast_path(metric, "binary")
     assert fast == pytest.approx(expected, nan_ok=True, **CLOSE)
 
@@ -69,9 +72,13 @@ def test_binary_resamples_equal_score_on_each_resample(metric: str, positive: st
 def test_multiclass_resamples_equal_score_on_each_resample(metric: str) -> None:
     y, pred, proba, classes = _multiclass()
 
-    fast = bootstrap_scores(metric, "multiclass", y, pred, proba, classes, n_resamples=30, seed=7)
+    fast = bootstrap_scores(
+        metric, "multiclass", y, pred, proba, classes, resampling=Resampling(30, seed=7)
+    )
 
-    expected = _reference(metric, "multiclass", y, pred, proba, classes, None, 30, 7)
+    expected = _reference(
+        metric, "multiclass", y, pred, proba, classes, None, Resampling(30, seed=7)
+    )
     assert fast == pytest.approx(expected, nan_ok=True, **CLOSE)
     # the macro ranking metrics renormalise over the classes drawn: scored one by one
     assert has_fast_path(metric, "multiclass") is (metric not in ("roc_auc", "pr_auc"))
@@ -84,17 +91,17 @@ def test_regression_resamples_equal_score_on_each_resample(metric: str) -> None:
     y[0] = 0.0  # mape divides by max(|y|, eps)
     pred = y + rng.normal(size=40)
 
-    fast = bootstrap_scores(metric, "regression", y, pred, n_resamples=30, seed=9)
+    fast = bootstrap_scores(metric, "regression", y, pred, resampling=Resampling(30, seed=9))
 
     assert fast == pytest.approx(
-        _reference(metric, "regression", y, pred, None, None, None, 30, 9), **CLOSE
+        _reference(metric, "regression", y, pred, None, None, None, Resampling(30, seed=9)), **CLOSE
     )
 
 
 def test_r2_on_a_resample_of_one_repeated_row_follows_scikit_learn() -> None:
     # one row: every resample is that row repeated, so the total sum of squares is 0
-    fast = bootstrap_scores("r2", "regression", [2.0], [2.0], n_resamples=3, seed=0)
-    off = bootstrap_scores("r2", "regression", [2.0], [3.0], n_resamples=3, seed=0)
+    fast = bootstrap_scores("r2", "regression", [2.0], [2.0], resampling=Resampling(3, seed=0))
+    off = bootstrap_scores("r2", "regression", [2.0], [3.0], resampling=Resampling(3, seed=0))
     assert fast.tolist() == [1.0, 1.0, 1.0]
     assert off.tolist() == [0.0, 0.0, 0.0]
 
@@ -103,10 +110,19 @@ def test_the_interval_is_the_percentile_interval_of_the_resamples() -> None:
     y, pred, proba = _binary(seed=1, n=60)
 
     ci = bootstrap_interval(
-        "roc_auc", "binary", y, pred, proba, ["no", "yes"], "yes", n_resamples=1000, seed=42
+        "roc_auc",
+        "binary",
+        y,
+        pred,
+        proba,
+        ["no", "yes"],
+        "yes",
+        resampling=Resampling(1000, seed=42),
     )
 
-    scores = _reference("roc_auc", "binary", y, pred, proba, ["no", "yes"], "yes", 1000, 42)
+    scores = _reference(
+        "roc_auc", "binary", y, pred, proba, ["no", "yes"], "yes", Resampling(1000, seed=42)
+    )
     low, high = np.percentile(scores, [2.5, 97.5])
     assert ci.value == score("roc_auc", "binary", y, pred, proba, ["no", "yes"], "yes")
     assert (ci.low, ci.high) == (pytest.approx(low, **CLOSE), pytest.approx(high, **CLOSE))
@@ -119,9 +135,9 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another() -> Non
     y, pred, proba = _binary(seed=2, n=50)
     args = ("log_loss", "binary", y, pred, proba, ["no", "yes"], "yes")
 
-    first = bootstrap_interval(*args, n_resamples=200, seed=1)
-    again = bootstrap_interval(*args, n_resamples=200, seed=1)
-    other = bootstrap_interval(*args, n_resamples=200, seed=2)
+    first = bootstrap_interval(*args, resampling=Resampling(200, seed=1))
+    again = bootstrap_interval(*args, resampling=Resampling(200, seed=1))
+    other = bootstrap_interval(*args, resampling=Resampling(200, seed=2))
 
     assert first == again
     assert (other.low, other.high) != (first.low, first.high)
@@ -154,7 +170,7 @@ def test_an_interval_undefined_everywhere_says_so() -> None:
     proba = np.column_stack([np.full(5, 0.2), np.full(5, 0.8)])
 
     ci = bootstrap_interval(
-        "roc_auc", "binary", y, y, proba, ["no", "yes"], "yes", n_resamples=10, seed=0
+        "roc_auc", "binary", y, y, proba, ["no", "yes"], "yes", resampling=Resampling(10, seed=0)
     )
 
     assert math.isnan(ci.value) and math.isnan(ci.low) and math.isnan(ci.high)
@@ -181,5 +197,5 @@ def test_describe_and_to_dict() -> None:
 
 
 def test_no_rows_give_no_scores() -> None:
-    scores = bootstrap_scores("mae", "regression", [], [], n_resamples=3, seed=0)
+    scores = bootstrap_scores("mae", "regression", [], [], resampling=Resampling(3, seed=0))
     assert len(scores) == 3 and np.isnan(scores).all()

@@ -10,7 +10,15 @@ import pytest
 
 from loopml.config import ProblemConfig
 from loopml.data import Problem, infer_schema, prepare_target, resolve_problem
-from loopml.evaluation import Diagnostics, Evaluation, diagnose, evaluate, model_card
+from loopml.evaluation import (
+    DiagnosisSettings,
+    Diagnostics,
+    Evaluation,
+    TrainAndHoldout,
+    diagnose,
+    evaluate,
+    model_card,
+)
 from loopml.evaluation._card import intended_use
 from loopml.modeling import make_pipeline
 
@@ -46,8 +54,8 @@ def evaluated() -> tuple[Problem, Evaluation, Diagnostics]:
     X_hold, y_hold = hold.drop(columns="y"), prepare_target(hold["y"], "binary")
     evaluation = evaluate(pipeline, X_hold, y_hold, problem)
     diagnostics = diagnose(
-        pipeline, X_hold, y_hold, problem, X_train=X, y_train=y, cv_scores=[0.8, 0.82],
-        seed=0, n_bootstrap=200, budget_seconds=10,
+        pipeline, TrainAndHoldout(X, y, X_hold, y_hold), problem, cv_scores=[0.8, 0.82],
+        settings=DiagnosisSettings(seed=0, n_bootstrap=200, budget_seconds=10),
     )  # fmt: skip
     return problem, evaluation, diagnostics
 

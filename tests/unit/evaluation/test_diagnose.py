@@ -13,7 +13,11 @@ from sklearn.pipeline import Pipeline
 from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, ProblemConfig
 from loopml.data import Problem, infer_schema, prepare_target, resolve_problem
 from loopml.evaluation import (
+    CurveSettings,
+    DiagnosisSettings,
     Diagnostics,
+    Resampling,
+    TrainAndHoldout,
     bootstrap_interval,
     bootstrap_scores,
     diagnose,
@@ -85,12 +89,14 @@ def _blobs(n_per_class: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["a", "b", "fruit"])
 
 
-def _diagnose(data: Data, cv_scores: list[float], **kwargs: object) -> Diagnostics:
+def _diagnose(
+    data: Data, cv_scores: list[float], budget_seconds: float = 30.0, clock: FakeClock | None = None
+) -> Diagnostics:
     pipeline, problem, X, y, X_hold, y_hold = data
-    options: dict = {"n_bootstrap": 200, "budget_seconds": 30.0, "clock": FakeClock(), **kwargs}
+    settings = DiagnosisSettings(seed=7, n_bootstrap=200, budget_seconds=budget_seconds)
     return diagnose(
-        pipeline, X_hold, y_hold, problem, X_train=X, y_train=y, cv_scores=cv_scores, seed=7,
-        **options,
+        pipeline, TrainAndHoldout(X, y, X_hold, y_hold), problem, cv_scores=cv_scores,
+        settings=settings, clock=clock or FakeClock(),
     )  # fmt: skip
 
 
@@ -128,7 +134,14 @@ def test_every_metric_has_its_interval(noisy_diagnostics: Diagnostics, noisy: Da
     ).metrics
     pred, proba = predict_scores(pipeline, X_hold, "binary", problem.classes)
     expected = bootstrap_interval(
-        "roc_auc", "binary", y_hold, pred, proba, problem.classes, "yes", n_resamples=200, seed=7
+        "roc_auc",
+        "binary",
+        y_hold,
+        pred,
+        proba,
+        problem.classes,
+        "yes",
+        resampling=Resampling(200, seed=7),
     )
     assert d.interval == expected
     assert d.interval.low < d.interval.value < d.interval.high
@@ -211,7 +224,14 @@ def test_the_dummy_baseline_of_a_classifier(noisy_diagnostics: Diagnostics, nois
     # the interval of the improvement is paired: the same resamples for model and dummy
     pred, proba = predict_scores(pipeline, X_hold, "binary", problem.classes)
     model = bootstrap_scores(
-        "roc_auc", "binary", y_hold, pred, proba, problem.classes, "yes", n_resamples=200, seed=7
+        "roc_auc",
+        "binary",
+        y_hold,
+        pred,
+        proba,
+        problem.classes,
+        "yes",
+        resampling=Resampling(200, seed=7),
     )
     low, high = np.nanpercentile(model - 0.5, [2.5, 97.5])
     assert (fit.improvement.low, fit.improvement.high) == (
@@ -356,8 +376,9 @@ def test_points_that_would_overrun_the_budget_are_skipped_and_said_so(noisy: Dat
 
     # every reading of the clock moves it one second: each fit "takes" one second
     curve = learning_curve(
-        pipeline, X, y, X_hold, y_hold, problem,
-        fractions=(0.1, 0.25, 0.5, 1.0), seed=0, budget_seconds=5.0, clock=FakeClock(1.0),
+        pipeline, TrainAndHoldout(X, y, X_hold, y_hold), problem,
+        settings=CurveSettings(fractions=(0.1, 0.25, 0.5, 1.0), seed=0, budget_seconds=5.0),
+        clock=FakeClock(1.0),
     )  # fmt: skip
 
     assert [p.fraction for p in curve.points] == [0.1, 1.0]
@@ -378,8 +399,9 @@ def test_the_first_refit_is_estimated_from_a_cross_validation_fit(noisy: Data) -
 
     # a fold of 200 rows took 1000 s: 30 rows would take 150 s (with the margin, 187.5 s)
     curve = learning_curve(
-        pipeline, X, y, X_hold, y_hold, problem,
-        fractions=(0.1, 1.0), budget_seconds=30.0, reference=(200, 1000.0), clock=FakeClock(),
+        pipeline, TrainAndHoldout(X, y, X_hold, y_hold), problem,
+        settings=CurveSettings(fractions=(0.1, 1.0), budget_seconds=30.0, reference=(200, 1000.0)),
+        clock=FakeClock(),
     )  # fmt: skip
 
     assert [p.fraction for p in curve.points] == [1.0]
@@ -394,7 +416,11 @@ def test_too_few_rows_for_a_point_are_skipped(noisy: Data) -> None:
     pipeline, problem, X, y, X_hold, y_hold = noisy
 
     curve = learning_curve(
-        pipeline, X, y, X_hold, y_hold, problem, fractions=(0.05, 1.0), clock=FakeClock()
+        pipeline,
+        TrainAndHoldout(X, y, X_hold, y_hold),
+        problem,
+        settings=CurveSettings(fractions=(0.05, 1.0)),
+        clock=FakeClock(),
     )
 
     assert curve.skipped == ((0.05, "15 rows are too few to fit on"),)
@@ -428,7 +454,10 @@ def test_too_few_training_rows_for_any_point_are_said_in_one_sentence(noisy: Dat
     pipeline, problem, X, y, X_hold, y_hold = noisy
 
     curve = learning_curve(
-        pipeline, X.iloc[:36], y.iloc[:36], X_hold, y_hold, problem, clock=FakeClock()
+        pipeline,
+        TrainAndHoldout(X.iloc[:36], y.iloc[:36], X_hold, y_hold),
+        problem,
+        clock=FakeClock(),
     )
 
     assert curve.absent == (
@@ -461,8 +490,8 @@ def test_columns_the_model_does_not_read_are_not_explained(ensemble: bool) -> No
     X_hold, y_hold = hold.drop(columns=["y"]), prepare_target(hold["y"], problem.task)
 
     d = diagnose(
-        model, X_hold, y_hold, problem, X_train=X, y_train=y, cv_scores=[0.8, 0.8], seed=0,
-        n_bootstrap=50, clock=FakeClock(),
+        model, TrainAndHoldout(X, y, X_hold, y_hold), problem, cv_scores=[0.8, 0.8],
+        settings=DiagnosisSettings(seed=0, n_bootstrap=50), clock=FakeClock(),
     )  # fmt: skip
 
     assert d.explanations is not None and d.permutation is not None

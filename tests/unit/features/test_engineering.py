@@ -21,6 +21,7 @@ from loopml.features import (
     DATETIME_PARTS,
     DatetimeExpander,
     ExpressionFeatures,
+    FeatureChoices,
     TextVectorizer,
     absolute_time_options,
     build_preprocessor,
@@ -263,7 +264,7 @@ def test_only_high_cardinality_categories_are_target_encoded() -> None:
     assert len(names) == 20 + 1 + 3
     assert names[-4:] == ["shop_infrequent_sklearn", "size_l", "size_m", "size_s"]
     switched_off = build_preprocessor(
-        ROLES, "onehot", features=FeaturesConfig(), target_encoding=False
+        ROLES, "onehot", features=FeaturesConfig(), choices=FeatureChoices(target_encoding=False)
     )
     assert switched_off.fit(X, y).get_feature_names_out().tolist() == names
 
@@ -350,7 +351,9 @@ def test_preprocessor_with_features_expands_datetimes_with_every_part() -> None:
     dropped = build_preprocessor(roles, "ordinal", features=FeaturesConfig(absolute_time="drop"))
     without = [n for n in expected if n not in ("when__year", "when__elapsed_days")]
     assert dropped.fit(frame).get_feature_names_out().tolist() == without
-    forced = build_preprocessor(roles, "ordinal", features=FeaturesConfig(), absolute_time=False)
+    forced = build_preprocessor(
+        roles, "ordinal", features=FeaturesConfig(), choices=FeatureChoices(absolute_time=False)
+    )
     assert forced.fit(frame).get_feature_names_out().tolist() == without
 
 
@@ -369,7 +372,9 @@ def test_selection_step_is_added_when_configured_or_asked_for() -> None:
     roles = {"x": "numeric"}
 
     def steps(features: FeaturesConfig, selection: str | None = None) -> list[str]:
-        pipe = build_preprocessor(roles, "onehot", features=features, selection=selection)
+        pipe = build_preprocessor(
+            roles, "onehot", features=features, choices=FeatureChoices(selection=selection)
+        )
         return [name for name, _ in pipe.steps]
 
     base = ["coerce", "datetime", "columns"]

@@ -22,6 +22,7 @@ from loopml.features import (
     SelectionResult,
     build_preprocessor,
     correlation_filter,
+    make_selector,
     mutual_info_ranking,
     select_features,
     selection_helps,
@@ -246,13 +247,15 @@ def test_selection_helps_compares_cross_validated_scores_on_the_same_folds() -> 
     y = (X["s1"] + X["s2"] > 0).astype(int)  # 20 noise features drown k-nearest neighbours
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
     config = SelectionConfig(method="mutual_info")
+    selector = make_selector(config, task="binary")
     check = selection_helps(
-        KNeighborsClassifier(), X, y, config=config, cv=folds, scoring="roc_auc", task="binary"
+        KNeighborsClassifier(), X, y, selector=selector, cv=folds, scoring="roc_auc"
     )
     assert check.method == "mutual_info"
     assert check.helps and check.score_selected > check.score_all + 0.05
     assert check.to_dict()["helps"] is True
 
     pipeline = Pipeline([("model", KNeighborsClassifier())])
-    again = selection_helps(pipeline, X, y, config=config, cv=folds, scoring="roc_auc")
+    selector = make_selector(config)
+    again = selection_helps(pipeline, X, y, selector=selector, cv=folds, scoring="roc_auc")
     assert again.score_selected == pytest.approx(check.score_selected)

@@ -15,7 +15,15 @@ from threadpoolctl import threadpool_limits
 
 from loopml.config import ProblemConfig
 from loopml.data import Problem, infer_schema, prepare_target, resolve_problem
-from loopml.evaluation import Diagnostics, Evaluation, diagnose, evaluate, model_card
+from loopml.evaluation import (
+    DiagnosisSettings,
+    Diagnostics,
+    Evaluation,
+    TrainAndHoldout,
+    diagnose,
+    evaluate,
+    model_card,
+)
 from loopml.modeling import Leaderboard, TrialResult, make_pipeline
 from loopml.reports import render_training_report
 
@@ -97,8 +105,8 @@ def _fit(task: str) -> Fitted:
     evaluation = evaluate(pipeline, X_hold, y_hold, problem)
     cv = [0.8, 0.82] if task == "binary" else [3.0, 3.1]
     diagnostics = diagnose(
-        pipeline, X_hold, y_hold, problem, X_train=X, y_train=y, cv_scores=cv, seed=0,
-        n_bootstrap=200, budget_seconds=10,
+        pipeline, TrainAndHoldout(X, y, X_hold, y_hold), problem, cv_scores=cv,
+        settings=DiagnosisSettings(seed=0, n_bootstrap=200, budget_seconds=10),
     )  # fmt: skip
     trial = TrialResult(
         number=0,
