@@ -27,7 +27,13 @@ import pandas as pd
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
-from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores, quietly
+from loopml.modeling._pipeline import (
+    PipelineRecipe,
+    constraint_broken,
+    make_pipeline,
+    predict_scores,
+    quietly,
+)
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
 
@@ -84,9 +90,7 @@ def fit_fold(
             job.params,
             job.seed,
             job.threads,
-            job.cleaning,
-            job.features,
-            numbers=job.numbers,
+            PipelineRecipe(job.cleaning, job.features, job.numbers),
         )
         with quietly(job.threads):
             pipe.fit(X_train, y_train)
