@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -19,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from loopml.errors import TrainingError
-from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds, search
+from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
@@ -67,7 +68,7 @@ def _search_binary(
         "clock": _frozen,
     }
     options.update(kwargs)
-    return search(
+    return run_search(
         X,
         y,
         task="binary",
@@ -176,7 +177,7 @@ def test_regression_search_ranks_rmse_ascending(
 ) -> None:
     X, y = regression
 
-    result = search(
+    result = run_search(
         X,
         y,
         task="regression",
@@ -426,7 +427,7 @@ def test_metric_undefined_on_every_fold_fails_the_trial(
     ]
 
     with pytest.raises(TrainingError, match=r"linear: metric undefined on every fold"):
-        search(
+        run_search(
             X,
             y,
             task="binary",
@@ -447,7 +448,7 @@ def test_integer_labels_with_a_label_metric(binary: tuple[pd.DataFrame, pd.Serie
     X, y = binary
     labels = pd.Series(np.where(y == "yes", 1, 0))
 
-    result = search(
+    result = run_search(
         X,
         labels,
         task="binary",
