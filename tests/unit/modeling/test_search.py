@@ -20,7 +20,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from loopml.errors import TrainingError
-from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds
+from loopml.modeling import (
+    CANDIDATES,
+    Leaderboard,
+    Search,
+    TrainingData,
+    TrainingSpec,
+    TrialResult,
+    cv_folds,
+)
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
@@ -84,17 +92,6 @@ def _search_binary(
 def _frozen() -> float:
     """A clock that never moves: the budget never binds, max_trials decides."""
     return 0.0
-
-
-class TickingClock:
-    """A fake clock that advances one second on every call."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def _rows(board: Leaderboard) -> list[tuple[Any, ...]]:
@@ -299,11 +296,14 @@ def test_max_trials_with_a_generous_budget_reproduces_on_the_real_clock(
 
 
 def test_the_leaderboard_says_what_stopped_the_search(
-    binary: tuple[pd.DataFrame, pd.Series],
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     capped = _search_binary(binary, max_trials=2).leaderboard
     portfolio = _search_binary(binary, tune=False).leaderboard
-    spent = _search_binary(binary, budget_seconds=15.0, clock=TickingClock()).leaderboard
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "linear", clock, 2.0)
+    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 2.0)
+    spent = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
 
     assert capped.stopped_by == "max_trials"
     assert portfolio.stopped_by == "complete"  # every family of the portfolio ran
@@ -315,43 +315,111 @@ def test_the_leaderboard_says_what_stopped_the_search(
 
 
 def test_first_model_completes_even_when_the_budget_is_spent(
-    binary: tuple[pd.DataFrame, pd.Series],
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = TickingClock()
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "linear", clock, 5.0)  # one fold alone is over the budget
 
     result = _search_binary(binary, budget_seconds=1.0, clock=clock)
 
     board = result.leaderboard
     assert _rows(board) == [("linear", "portfolio", "ok", 3)]
-    assert board.elapsed_seconds > board.budget_seconds
+    assert board.elapsed_seconds == 20.0  # three folds and the refit
     check_is_fitted(result.pipeline)
 
 
-def test_search_stops_when_the_budget_is_spent(binary: tuple[pd.DataFrame, pd.Series]) -> None:
-    # one second per clock call: the first trial takes 7 "seconds" (3 folds), after which
-    # 15 - 9 = 6 are left; the second trial runs one fold and is stopped before the next,
-    # which would not leave room for the refit of the best model.
-    clock = TickingClock()
+def test_search_stops_when_the_budget_is_spent(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every fit takes 2 s; 15 s x 0.95 are planned. After the first trial (6 s) the refit of
+    # the best (2 s x 1.5 for all rows x 1.1) is kept back: the second trial's third fold
+    # would not leave room for it, so it stops after two folds and the best is refitted.
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "linear", clock, 2.0)
+    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 2.0)
 
     board = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
 
     assert _rows(board) == [
         ("linear", "portfolio", "ok", 3),
-        ("hist_gradient_boosting", "portfolio", "timeout", 1),
+        ("hist_gradient_boosting", "portfolio", "timeout", 2),
     ]
-    assert [t.seconds for t in board.trials] == [7.0, 5.0]
+    assert [t.seconds for t in board.trials] == [6.0, 4.0]
     assert board.best.family == "linear"
     assert [t.number for t in board.ranked()] == [0, 1]
+    assert board.elapsed_seconds == 12.0 <= board.budget_seconds
 
 
-def test_a_larger_budget_runs_more_trials(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+def test_a_larger_budget_runs_more_trials(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
     counts = []
-    for budget in (1.0, 20.0, 40.0):
-        board = _search_binary(binary, budget_seconds=budget, clock=TickingClock()).leaderboard
+    for budget in (1.0, 30.0, 60.0):
+        clock = ScriptedClock()
+        _timed_family(monkeypatch, "linear", clock, 1.0)
+        _timed_family(monkeypatch, "hist_gradient_boosting", clock, 1.0)
+        board = _search_binary(binary, budget_seconds=budget, clock=clock).leaderboard
         counts.append(sum(t.status == "ok" for t in board.trials))
+        if budget > 1.0:
+            assert board.elapsed_seconds <= budget
     assert counts == sorted(counts)
     assert counts[0] == 1
-    assert counts[-1] > counts[0]
+    assert counts[-1] > counts[1] > counts[0]
+
+
+def test_the_phases_run_in_order_and_tuning_fills_the_budget(
+    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ScriptedClock()
+    _timed_family(monkeypatch, "linear", clock, 1.0)
+    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 1.0)
+    phases: list[str] = []
+
+    class Spied(Search):
+        def portfolio(self) -> None:
+            phases.append("portfolio")
+            super().portfolio()
+
+        def tune(self) -> None:
+            phases.append("tune")
+            super().tune()
+
+        def ensemble(self, best: TrialResult) -> TrialResult | None:
+            phases.append("ensemble")
+            return super().ensemble(best)
+
+        def threshold(self, best: TrialResult, chosen: TrialResult | None) -> Any:
+            phases.append("threshold")
+            return super().threshold(best, chosen)
+
+        def refit(self, pipeline: Any) -> None:
+            phases.append("refit")
+            super().refit(pipeline)
+
+    X, y = binary
+    data = TrainingData(X=X, y=y, roles=ROLES)
+    spec = TrainingSpec(
+        task="binary",
+        metric="roc_auc",
+        budget_seconds=40.0,
+        classes=("no", "yes"),
+        positive_class="yes",
+        families=("linear", "hist_gradient_boosting"),
+        seed=0,
+        n_jobs=1,
+    )
+    folds = cv_folds(y, strategy="stratified", n_folds=3, seed=0)
+
+    result = Spied(data, spec, folds, clock=clock).run()
+
+    board = result.leaderboard
+    assert phases == ["portfolio", "tune", "ensemble", "threshold", "refit"]
+    sources = [t.source for t in board.trials if t.source != "ensemble"]
+    assert sources[:2] == ["portfolio", "portfolio"]
+    assert sources.count("optuna") >= 5  # tuning went on while the budget allowed
+    assert board.stopped_by == "budget"
+    assert board.elapsed_seconds <= 40.0
+    check_is_fitted(result.pipeline)
 
 
 def test_progress_is_reported(binary: tuple[pd.DataFrame, pd.Series]) -> None:
