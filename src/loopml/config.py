@@ -465,14 +465,15 @@ class TrainingConfig(_Section):
     def _cv_folds(cls, value: Any) -> int | str:
         if value == "auto":
             return value
+        problem = ValueError(f"Input should be an integer from 2 to 20 or 'auto', got {value!r}")
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError("Input should be an integer from 2 to 20 or 'auto'")
+            raise problem
         try:
             folds = int(value)
         except ValueError:
-            raise ValueError("Input should be an integer from 2 to 20 or 'auto'") from None
+            raise problem from None
         if not 2 <= folds <= 20:
-            raise ValueError("Input should be an integer from 2 to 20 or 'auto'")
+            raise problem
         return folds
 
     @field_validator("n_jobs")
