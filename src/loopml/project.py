@@ -492,13 +492,17 @@ class Project:
             if prepared.groups is not None
             else None
         )
+        # the folds follow the holdout's strategy; where split: auto found neither a time nor a
+        # group column, train_model chooses: later rows validate when the rows are in time
+        # order, as for the estimators
+        chosen = cfg.training.split == "auto" and split.strategy in ("stratified", "random")
         data = TrainingData(
             X=X_train,
             y=y_train,
             roles=prepared.schema.roles(),
             time=t_train,
             groups=g_train,
-            strategy=split.strategy,  # the folds follow the holdout's strategy
+            strategy=None if chosen else split.strategy,
             numbers=dialect.numbers if dialect is not None else None,
         )
         spec = TrainingSpec.from_config(cfg, problem)

@@ -135,3 +135,24 @@ def test_training_spec_from_config_reads_the_project(tmp_path: Path) -> None:
     assert (spec.families, spec.max_trials, spec.n_jobs) == (("linear",), 1, 1)
     assert (spec.classes, spec.positive_class) == (("no", "yes"), "yes")
     assert spec.features == project.config.features
+
+
+@pytest.mark.parametrize(("split", "expected"), [("auto", "time"), ("stratified", "stratified")])
+def test_project_folds_follow_time_ordered_rows_when_split_is_auto(
+    tmp_path: Path, planned: list[dict[str, Any]], split: str, expected: str
+) -> None:
+    # no time_column is declared, but the rows arrive in the order of their dates
+    frame = _frame()
+    frame.insert(0, "visited", pd.date_range("2024-01-01", periods=len(frame), freq="D"))
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    config = CONFIG.replace("split: stratified", f"split: {split}")
+    (tmp_path / "loopml.yaml").write_text(config, encoding="utf-8")
+
+    with pytest.raises(_Planned):
+        Project(tmp_path).train()
+
+    (plan,) = planned
+    assert plan["strategy"] == expected
+    sizes = [len(train) for train, _ in plan["folds"]]
+    if expected == "time":  # expanding windows: each fold trains on everything before it
+        assert sizes == sorted(set(sizes))
