@@ -187,7 +187,7 @@ class _AutoBase(BaseEstimator):
             raise ValueError(
                 f"X has {len(frame)} rows but y has {len(target)}; they must have the same length."
             )
-        families = tuple(self.models) if self.models else PORTFOLIO_ORDER
+        families = tuple(self.models) if self.models else None  # None: every family
         metric = self.metric or default_metric(task)
         schema = infer_schema(frame, target="__target__")
         roles = schema.roles()

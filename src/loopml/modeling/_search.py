@@ -132,7 +132,7 @@ class Search:
 
     def _families(self) -> list[str]:
         """The families to try, in portfolio order: the allowed ones that can be built."""
-        families = list(self.spec.families)
+        families = list(self.registry.names if self.spec.families is None else self.spec.families)
         if self.spec.constraints.interpretable:
             interpretable = self.registry.interpretable
             families = [f for f in families if f in interpretable]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from loopml.config import CleaningConfig, Constraints, Costs, FeaturesConfig
-from loopml.modeling._candidates import PORTFOLIO_ORDER
 from loopml.types import TaskKind
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ class TrainingSpec:
     positive_class: Any = None
     max_trials: int | None = None
     cv_folds: int | Literal["auto"] = "auto"
-    families: tuple[str, ...] = PORTFOLIO_ORDER
+    families: tuple[str, ...] | None = None  # None: every family of the registry
     tune: bool = True
     ensemble: bool = True
     cleaning: CleaningConfig | None = None
