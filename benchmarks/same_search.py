@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 # benchmarks/ holds a ``profile.py`` that would shadow the standard library's module
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != HERE]
 ROOT = HERE.parent
-DATA = ROOT.parent.parent / "shared" / "bench" / "dev"
+DATA = Path(os.environ.get("LOOPML_BENCH_DEV", ROOT.parent.parent / "shared" / "bench" / "dev"))
 
 #: One binary, one multiclass, one regression, two time-ordered (rows sorted by a date:
 #: regression, and binary so that "every class in every training fold" is exercised).
@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-trials", type=int, default=12)
     parser.add_argument("--budget", type=float, default=3600.0)
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--after", type=Path, default=ROOT / "src", help="src/ of the new code")
     args = parser.parse_args(argv)
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             with job_path.open("wb") as f:
                 pickle.dump(_job(name, args.rows, args.max_trials, args.budget), f)
             before = _run(args.before, job_path, Path(tmp) / f"{name}-before.pkl")
-            after = _run(ROOT / "src", job_path, Path(tmp) / f"{name}-after.pkl")
+            after = _run(args.after, job_path, Path(tmp) / f"{name}-after.pkl")
             if before["source"] == after["source"]:
                 raise SystemExit(f"both runs imported {after['source']}: check --before")
             found = _differences(before, after)

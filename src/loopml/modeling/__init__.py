@@ -9,11 +9,15 @@ __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
-        "loopml.modeling._candidates": ["CANDIDATES", "PORTFOLIO_ORDER", "Candidate"],
+        "loopml.modeling._families": [
+            "FamilyRegistry",
+            "ModelFamily",
+            "default_registry",
+            "unwrap",
+        ],
         "loopml.modeling._executor": [
             "FoldJob",
             "FoldOutcome",
-            "FoldPlan",
             "FuturesExecutor",
             "ProcessExecutor",
             "SerialExecutor",
@@ -43,17 +47,16 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
-    "CANDIDATES",
-    "PORTFOLIO_ORDER",
     "AutoClassifier",
     "AutoRegressor",
     "Budget",
-    "Candidate",
+    "FamilyRegistry",
     "FoldJob",
     "FoldOutcome",
     "FoldPlan",
     "FuturesExecutor",
     "Leaderboard",
+    "ModelFamily",
     "PipelineRecipe",
     "ProcessExecutor",
     "Search",
@@ -69,6 +72,7 @@ __all__ = [
     "choose_strategy",
     "cv_folds",
     "decide",
+    "default_registry",
     "expected_cost",
     "holdout_split",
     "make_pipeline",
@@ -77,4 +81,5 @@ __all__ = [
     "time_ordered_column",
     "train_model",
     "tune_threshold",
+    "unwrap",
 ]

@@ -20,7 +20,7 @@ from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, FeaturesCo
 from loopml.data import infer_schema
 from loopml.errors import ConfigError, DataError
 from loopml.metrics import default_metric
-from loopml.modeling._candidates import PORTFOLIO_ORDER
+from loopml.modeling._families import default_registry
 from loopml.modeling._leaderboard import Leaderboard
 from loopml.modeling._training import TrainingData, TrainingSpec, train_model
 from loopml.types import TaskKind
@@ -154,13 +154,12 @@ class _AutoBase(BaseEstimator):
                 )
             hint = _did_you_mean(self.metric, list(self._metrics))
             raise ConfigError(f"unknown metric {self.metric!r}.{hint} {name} accepts {accepted}.")
-        families = tuple(self.models) if self.models else PORTFOLIO_ORDER
-        unknown = sorted(set(families) - set(PORTFOLIO_ORDER))
+        known = default_registry().names
+        families = tuple(self.models) if self.models else known
+        unknown = sorted(set(families) - set(known))
         if unknown:
-            hint = _did_you_mean(unknown[0], list(PORTFOLIO_ORDER))
-            raise ConfigError(
-                f"unknown model families {unknown}.{hint} Known: {', '.join(PORTFOLIO_ORDER)}."
-            )
+            hint = _did_you_mean(unknown[0], list(known))
+            raise ConfigError(f"unknown model families {unknown}.{hint} Known: {', '.join(known)}.")
         for key, low, meaning in (
             ("max_trials", 1, "None (the budget decides) or an integer >= 1"),
             ("cv_folds", 1, "None (automatic) or an integer >= 1"),

@@ -39,13 +39,14 @@ from loopml.types import TaskKind
 
 if TYPE_CHECKING:
     from loopml.data import NumberFormat
+    from loopml.modeling._families import ModelFamily
 
 
 @dataclass(frozen=True)
 class FoldJob:
     """Fit one configuration on the training rows of one fold and score it on the rest."""
 
-    family: str
+    family: str | ModelFamily  # a built-in family's name, or any family's record
     params: dict[str, Any]
     fold: int
     task: TaskKind

@@ -22,13 +22,12 @@ from loopml.errors import TrainingError
 from loopml.features import absolute_time_options, selection_options
 from loopml.metrics import greater_is_better, score
 from loopml.modeling._budget import Budget, refit_factor
-from loopml.modeling._candidates import resolve_class_weight
 from loopml.modeling._cpus import resolve_n_jobs
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
+from loopml.modeling._families import FamilyRegistry, default_registry, resolve_class_weight
 from loopml.modeling._leaderboard import Leaderboard, TrialResult
 from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, quietly
-from loopml.modeling._registry_compat import FamilyRegistry, default_registry
 from loopml.modeling._spec import ProgressFn, TrainingData, TrainingSpec
 from loopml.modeling._split import Folds
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
@@ -399,7 +398,7 @@ class Search:
         spec, limits = self.spec, self.spec.constraints
         checked = bool(limits.max_latency_ms or limits.max_model_mb)
         return FoldJob(
-            family=run.family,
+            family=self.registry[run.family],
             params=run.params,
             fold=k,
             task=spec.task,
@@ -485,14 +484,15 @@ class Search:
         roles, task, seed = self.data.roles, self.spec.task, self.spec.seed
         if chosen is None:
             self.report(f"refitting {best.family} on all training rows")
-            return make_pipeline(
-                roles, best.family, task, best.params, seed, self.jobs, self._recipe()
-            )
+            family = self.registry[best.family]
+            return make_pipeline(roles, family, task, best.params, seed, self.jobs, self._recipe())
         members = [self.trials[n] for n in chosen.params["members"]]
         self.report(f"refitting an ensemble of {len(members)} models on all training rows")
         return WeightedEnsemble(
             estimators=[
-                make_pipeline(roles, m.family, task, m.params, seed, self.jobs, self._recipe())
+                make_pipeline(
+                    roles, self.registry[m.family], task, m.params, seed, self.jobs, self._recipe()
+                )
                 for m in members
             ],
             weights=list(chosen.params["members"].values()),

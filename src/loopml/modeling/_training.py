@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from loopml.modeling._executor import TrialExecutor
-from loopml.modeling._registry_compat import FamilyRegistry
+from loopml.modeling._families import FamilyRegistry
 from loopml.modeling._search import Search, SearchResult
 from loopml.modeling._spec import ProgressFn, TrainingData, TrainingSpec
 from loopml.modeling._split import plan_folds, time_ordered_column

@@ -18,9 +18,8 @@ from sklearn.pipeline import Pipeline
 import _needs as needs
 from loopml.config import FeaturesConfig
 from loopml.evaluation import contributions
-from loopml.modeling import PipelineRecipe, make_pipeline
+from loopml.modeling import PipelineRecipe, default_registry, make_pipeline
 from loopml.modeling._boosting import EarlyStoppingClassifier, EarlyStoppingRegressor
-from loopml.modeling._candidates import CANDIDATES, why_unavailable
 from loopml.modeling._pipeline import NativeCategoricalPipeline, category_positions
 from loopml.types import TaskKind
 
@@ -84,7 +83,7 @@ def _unseen(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _catboost_pipeline(task: TaskKind, selection: str = "none", seed: int = 0) -> Any:
-    reason = why_unavailable("catboost")
+    reason = default_registry()["catboost"].why_unavailable()
     if reason is not None:
         needs.unavailable(reason)
     params = {**SMALL, "selection": selection}
@@ -255,8 +254,8 @@ def test_fit_routes_step_parameters_like_a_plain_pipeline() -> None:
 
 
 def test_lightgbm_pipeline_is_a_plain_pipeline() -> None:
-    assert CANDIDATES["catboost"].native_categoricals
-    assert not CANDIDATES["lightgbm"].native_categoricals
+    assert default_registry()["catboost"].native_categoricals
+    assert not default_registry()["lightgbm"].native_categoricals
     X, y = _frame("binary")
     pipeline = make_pipeline(ROLES, "lightgbm", "binary", SMALL, 0, 1, FEATURES)
     assert type(pipeline) is Pipeline

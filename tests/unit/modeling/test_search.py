@@ -21,14 +21,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from loopml.errors import TrainingError
 from loopml.modeling import (
-    CANDIDATES,
+    FamilyRegistry,
     Leaderboard,
     Search,
     TrainingData,
     TrainingSpec,
     TrialResult,
     cv_folds,
+    default_registry,
 )
+
+#: The built-in families, which tests replace some of in registries of their own.
+FAMILIES = default_registry()
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
@@ -140,7 +144,7 @@ def test_portfolio_trials_are_recorded(binary: tuple[pd.DataFrame, pd.Series]) -
         ("hist_gradient_boosting", "portfolio", "ok", 3),
     ]
     assert board.trials[0].params == {"C": 1.0}
-    assert board.trials[1].params == CANDIDATES["hist_gradient_boosting"].defaults
+    assert board.trials[1].params == FAMILIES["hist_gradient_boosting"].defaults
     assert [t.number for t in board.trials] == [0, 1]
 
 
@@ -296,14 +300,13 @@ def test_max_trials_with_a_generous_budget_reproduces_on_the_real_clock(
 
 
 def test_the_leaderboard_says_what_stopped_the_search(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     capped = _search_binary(binary, max_trials=2).leaderboard
     portfolio = _search_binary(binary, tune=False).leaderboard
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "linear", clock, 2.0)
-    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 2.0)
-    spent = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
+    timed = _timed(clock, linear=2.0, hist_gradient_boosting=2.0)
+    spent = _search_binary(binary, budget_seconds=15.0, clock=clock, candidates=timed).leaderboard
 
     assert capped.stopped_by == "max_trials"
     assert portfolio.stopped_by == "complete"  # every family of the portfolio ran
@@ -315,12 +318,12 @@ def test_the_leaderboard_says_what_stopped_the_search(
 
 
 def test_first_model_completes_even_when_the_budget_is_spent(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "linear", clock, 5.0)  # one fold alone is over the budget
+    timed = _timed(clock, linear=5.0)  # one fold alone is over the budget
 
-    result = _search_binary(binary, budget_seconds=1.0, clock=clock)
+    result = _search_binary(binary, budget_seconds=1.0, clock=clock, candidates=timed)
 
     board = result.leaderboard
     assert _rows(board) == [("linear", "portfolio", "ok", 3)]
@@ -329,16 +332,15 @@ def test_first_model_completes_even_when_the_budget_is_spent(
 
 
 def test_search_stops_when_the_budget_is_spent(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     # every fit takes 2 s; 15 s x 0.95 are planned. After the first trial (6 s) the refit of
     # the best (2 s x 1.5 for all rows x 1.1) is kept back: the second trial's third fold
     # would not leave room for it, so it stops after two folds and the best is refitted.
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "linear", clock, 2.0)
-    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 2.0)
+    timed = _timed(clock, linear=2.0, hist_gradient_boosting=2.0)
 
-    board = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
+    board = _search_binary(binary, budget_seconds=15.0, clock=clock, candidates=timed).leaderboard
 
     assert _rows(board) == [
         ("linear", "portfolio", "ok", 3),
@@ -351,14 +353,15 @@ def test_search_stops_when_the_budget_is_spent(
 
 
 def test_a_larger_budget_runs_more_trials(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     counts = []
     for budget in (1.0, 30.0, 60.0):
         clock = ScriptedClock()
-        _timed_family(monkeypatch, "linear", clock, 1.0)
-        _timed_family(monkeypatch, "hist_gradient_boosting", clock, 1.0)
-        board = _search_binary(binary, budget_seconds=budget, clock=clock).leaderboard
+        timed = _timed(clock, linear=1.0, hist_gradient_boosting=1.0)
+        board = _search_binary(
+            binary, budget_seconds=budget, clock=clock, candidates=timed
+        ).leaderboard
         counts.append(sum(t.status == "ok" for t in board.trials))
         if budget > 1.0:
             assert board.elapsed_seconds <= budget
@@ -368,11 +371,10 @@ def test_a_larger_budget_runs_more_trials(
 
 
 def test_the_phases_run_in_order_and_tuning_fills_the_budget(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "linear", clock, 1.0)
-    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 1.0)
+    timed = _timed(clock, linear=1.0, hist_gradient_boosting=1.0)
     phases: list[str] = []
 
     class Spied(Search):
@@ -410,7 +412,7 @@ def test_the_phases_run_in_order_and_tuning_fills_the_budget(
     )
     folds = cv_folds(y, strategy="stratified", n_folds=3, seed=0)
 
-    result = Spied(data, spec, folds, clock=clock).run()
+    result = Spied(data, spec, folds, clock=clock, candidates=timed).run()
 
     board = result.leaderboard
     assert phases == ["portfolio", "tune", "ensemble", "threshold", "refit"]
@@ -449,27 +451,28 @@ def _raising_build(message: str) -> Callable[..., Any]:
 
 
 def test_every_candidate_failing_raises_training_error(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
-    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
-    monkeypatch.setitem(CANDIDATES, "linear", broken)
+    broken = FAMILIES.with_families(
+        dataclasses.replace(FAMILIES["linear"], build=_raising_build("boom"))
+    )
 
     with pytest.raises(
         TrainingError, match=r"no candidate model could be trained \(linear: RuntimeError: boom\)"
     ):
-        _search_binary(binary, families=("linear",))
+        _search_binary(binary, families=("linear",), candidates=broken)
 
 
 def test_a_failing_candidate_is_recorded_not_fatal(
     binary: tuple[pd.DataFrame, pd.Series],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
-    monkeypatch.setitem(CANDIDATES, "linear", broken)
+    broken = FAMILIES.with_families(
+        dataclasses.replace(FAMILIES["linear"], build=_raising_build("boom"))
+    )
 
     with caplog.at_level(logging.WARNING, logger="loopml.modeling._search"):
-        result = _search_binary(binary, tune=False)
+        result = _search_binary(binary, tune=False, candidates=broken)
 
     board = result.leaderboard
     assert _rows(board) == [
@@ -572,24 +575,37 @@ class TimedClassifier(ClassifierMixin, BaseEstimator):
         return self.inner_.predict(X)
 
 
-def _timed_family(
-    monkeypatch: pytest.MonkeyPatch,
-    family: str,
-    clock: ScriptedClock,
-    seconds: float,
-    rounds: int = 5,
-) -> None:
-    def build(task: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
-        return TimedClassifier(clock, seconds, rounds)
+def _timed_build(
+    clock: ScriptedClock, seconds: float, rounds: int, task: str, params: Any, seed: int, jobs: int
+) -> Any:
+    return TimedClassifier(clock, seconds, rounds)
 
-    timed = dataclasses.replace(CANDIDATES[family], build=build, native_categoricals=False)
-    monkeypatch.setitem(CANDIDATES, family, timed)
+
+def _timed(clock: ScriptedClock, **fits: float | tuple[float, int]) -> FamilyRegistry:
+    """The built-in families with ``family=seconds`` (or ``(seconds, rounds)``) replaced by a
+    small classifier whose every fit advances ``clock`` by that many seconds."""
+    timed = []
+    for family, fit in fits.items():
+        seconds, rounds = fit if isinstance(fit, tuple) else (fit, 5)
+
+        def build(
+            task: str,
+            params: dict[str, Any],
+            seed: int,
+            n_jobs: int,
+            seconds=seconds,
+            rounds=rounds,
+        ) -> Any:
+            return TimedClassifier(clock, seconds, rounds)
+
+        record = FAMILIES[family]
+        timed.append(dataclasses.replace(record, build=build, native_categoricals=False))
+    return FAMILIES.with_families(*timed)
 
 
 @pytest.mark.parametrize(("budget", "started"), [(40.0, False), (100.0, True)])
 def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
     binary: tuple[pd.DataFrame, pd.Series],
-    monkeypatch: pytest.MonkeyPatch,
     budget: float,
     started: bool,
 ) -> None:
@@ -597,11 +613,15 @@ def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
     # With 40 s (38 usable), 6 s spent and a possible CatBoost refit of 16 x 1.5 x 1.1 s kept
     # back, a CatBoost fold no longer fits, so it is not started; with 100 s it is.
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
-    _timed_family(monkeypatch, "catboost", clock, 16.0)
+    timed = _timed(clock, lightgbm=2.0, catboost=16.0)
 
     board = _search_binary(
-        binary, families=("lightgbm", "catboost"), budget_seconds=budget, tune=False, clock=clock
+        binary,
+        families=("lightgbm", "catboost"),
+        budget_seconds=budget,
+        tune=False,
+        clock=clock,
+        candidates=timed,
     ).leaderboard
 
     if started:
@@ -614,15 +634,19 @@ def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
 
 
 def test_a_family_never_started_is_not_started_in_json(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     # a user saw "catboost timeout nan": the family had not started, and NaN is not JSON
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
-    _timed_family(monkeypatch, "catboost", clock, 16.0)
+    timed = _timed(clock, lightgbm=2.0, catboost=16.0)
 
     board = _search_binary(
-        binary, families=("lightgbm", "catboost"), budget_seconds=40.0, tune=False, clock=clock
+        binary,
+        families=("lightgbm", "catboost"),
+        budget_seconds=40.0,
+        tune=False,
+        clock=clock,
+        candidates=timed,
     ).leaderboard
 
     never = board.trials[1]
@@ -660,15 +684,14 @@ def test_failed_trials_have_no_nan_in_json() -> None:
 
 
 def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     # the second family is slow (12 s a fold) and better. Reserving only the cheap best's
     # refit (1.65 s) would start its third fold at 27 s, make it the best at 39 s and refit
     # it for 12 s more: 51 s, over 50. Its own refit (12 x 1.5 x 1.1 s) is reserved instead,
     # so it stops after two folds and the cheap model is refitted.
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 1.0, rounds=1)
-    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 12.0, rounds=30)
+    timed = _timed(clock, lightgbm=(1.0, 1), hist_gradient_boosting=(12.0, 30))
 
     board = _search_binary(
         binary,
@@ -676,6 +699,7 @@ def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(
         budget_seconds=50.0,
         tune=False,
         clock=clock,
+        candidates=timed,
     ).leaderboard
 
     assert _rows(board) == [
