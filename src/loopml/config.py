@@ -293,7 +293,9 @@ class FeaturesConfig(_Section):
 
 class TrainingConfig(_Section):
     budget_seconds: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
-    cv_folds: int = Field(default=5, ge=2, le=20)
+    # an integer from 2 to 20, or "auto": 5 folds up to 10,000 rows, 3 up to 40,000, then one
+    # 20% validation split (the estimators' rule)
+    cv_folds: int | Literal["auto"] = 5
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["auto", "stratified", "random", "time", "group"] = "auto"
     seed: int = 42
@@ -306,6 +308,22 @@ class TrainingConfig(_Section):
     tune: bool = True
     ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions
     class_weight: Literal["auto", "balanced", "none"] = "auto"
+
+    @field_validator("cv_folds", mode="before")
+    @classmethod
+    def _cv_folds(cls, value: Any) -> int | str:
+        if value == "auto":
+            return value
+        problem = ValueError(f"Input should be an integer from 2 to 20 or 'auto', got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise problem
+        try:
+            folds = int(value)
+        except ValueError:
+            raise problem from None
+        if not 2 <= folds <= 20:
+            raise problem
+        return folds
 
     @field_validator("n_jobs")
     @classmethod

@@ -462,7 +462,13 @@ class Project:
             model_card,
         )
         from loopml.loop import decide_promotion
-        from loopml.modeling import cv_folds, expected_cost, predict_scores, search
+        from loopml.modeling import (
+            TrainingData,
+            TrainingSpec,
+            expected_cost,
+            predict_scores,
+            train_model,
+        )
         from loopml.registry import ModelBundle
         from loopml.reports import model_label, render_training_report
 
@@ -493,39 +499,22 @@ class Project:
             if prepared.groups is not None
             else None
         )
-        folds = cv_folds(
-            y_train,
-            strategy=split.strategy,
-            n_folds=cfg.training.cv_folds,
-            seed=cfg.training.seed,
+        # the folds follow the holdout's strategy; where split: auto found neither a time nor a
+        # group column, train_model chooses: later rows validate when the rows are in time
+        # order, as for the estimators
+        chosen = cfg.training.split == "auto" and split.strategy in ("stratified", "random")
+        data = TrainingData(
+            X=X_train,
+            y=y_train,
+            roles=prepared.schema.roles(),
             time=t_train,
             groups=g_train,
-        )
-        result = search(
-            X_train,
-            y_train,
-            task=problem.task,
-            metric=problem.metric,
-            roles=prepared.schema.roles(),
-            folds=folds,
-            budget_seconds=cfg.training.budget_seconds,
-            max_trials=cfg.training.max_trials,
-            classes=problem.classes,
-            positive_class=problem.positive_class,
-            families=cfg.training.models,
-            tune=cfg.training.tune,
-            cleaning=cfg.cleaning,
-            ensemble=cfg.training.ensemble,
-            constraints=cfg.problem.constraints,
-            features=cfg.features,
-            class_weight=cfg.training.class_weight,
-            threshold=cfg.problem.threshold,
-            costs=cfg.problem.costs,
-            seed=cfg.training.seed,
-            n_jobs=cfg.training.n_jobs,
-            progress=progress,
+            strategy=None if chosen else split.strategy,
             numbers=dialect.numbers if dialect is not None else None,
         )
+        spec = TrainingSpec.from_config(cfg, problem)
+        result = train_model(data, spec, progress=progress)
+        folds = result.folds
         evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
         if progress is not None:
             progress(cfg.training.budget_seconds, "diagnosing the model")

@@ -193,12 +193,12 @@ def test_source_name_is_used_in_messages() -> None:
         ),
         (
             "training:\n  cv_folds: abc\n",
-            "training.cv_folds: Input should be a valid integer, unable to parse string as an "
-            "integer, got 'abc' (loopml.yaml, line 8).",
+            "training.cv_folds: Input should be an integer from 2 to 20 or 'auto', got 'abc' "
+            "(loopml.yaml, line 8).",
         ),
         (
             "training:\n  cv_folds: 1\n",
-            "training.cv_folds: Input should be greater than or equal to 2, got 1 "
+            "training.cv_folds: Input should be an integer from 2 to 20 or 'auto', got 1 "
             "(loopml.yaml, line 8).",
         ),
         (
@@ -290,7 +290,7 @@ def test_every_problem_is_reported_at_once() -> None:
     message = error_of(BASE + "training:\n  cv_folds: 1\n  budget_seconds: 0\n")
     assert sorted(message.splitlines()[1:]) == [
         "training.budget_seconds: Input should be greater than 0, got 0 (loopml.yaml, line 9).",
-        "training.cv_folds: Input should be greater than or equal to 2, got 1 "
+        "training.cv_folds: Input should be an integer from 2 to 20 or 'auto', got 1 "
         "(loopml.yaml, line 8).",
     ]
 
@@ -660,6 +660,12 @@ def test_expectation_range_points_at_min_and_names_the_line_of_max() -> None:
         "quality.expectations.age.min: min 5.0 is greater than max 1.0 "
         "(loopml.yaml, line 10; quality.expectations.age.max on line 11)."
     ]
+
+
+def test_training_cv_folds_accepts_auto() -> None:
+    assert parse_config(BASE + "training:\n  cv_folds: auto\n").training.cv_folds == "auto"
+    assert parse_config(BASE + "training:\n  cv_folds: 20\n").training.cv_folds == 20
+    assert parse_config(BASE).training.cv_folds == 5  # the default stays five folds
 
 
 def test_training_max_trials_caps_the_search() -> None:

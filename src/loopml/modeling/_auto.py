@@ -20,9 +20,9 @@ from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, FeaturesCo
 from loopml.data import infer_schema
 from loopml.errors import ConfigError, DataError
 from loopml.metrics import default_metric
-from loopml.modeling._candidates import PORTFOLIO_ORDER
-from loopml.modeling._search import Leaderboard, search
-from loopml.modeling._split import auto_fold_count, cv_folds, time_ordered_column
+from loopml.modeling._families import default_registry
+from loopml.modeling._leaderboard import Leaderboard
+from loopml.modeling._training import TrainingData, TrainingSpec, train_model
 from loopml.types import TaskKind
 
 
@@ -154,13 +154,12 @@ class _AutoBase(BaseEstimator):
                 )
             hint = _did_you_mean(self.metric, list(self._metrics))
             raise ConfigError(f"unknown metric {self.metric!r}.{hint} {name} accepts {accepted}.")
-        families = tuple(self.models) if self.models else PORTFOLIO_ORDER
-        unknown = sorted(set(families) - set(PORTFOLIO_ORDER))
+        known = default_registry().names
+        families = tuple(self.models) if self.models else known
+        unknown = sorted(set(families) - set(known))
         if unknown:
-            hint = _did_you_mean(unknown[0], list(PORTFOLIO_ORDER))
-            raise ConfigError(
-                f"unknown model families {unknown}.{hint} Known: {', '.join(PORTFOLIO_ORDER)}."
-            )
+            hint = _did_you_mean(unknown[0], list(known))
+            raise ConfigError(f"unknown model families {unknown}.{hint} Known: {', '.join(known)}.")
         for key, low, meaning in (
             ("max_trials", 1, "None (the budget decides) or an integer >= 1"),
             ("cv_folds", 1, "None (automatic) or an integer >= 1"),
@@ -187,7 +186,7 @@ class _AutoBase(BaseEstimator):
             raise ValueError(
                 f"X has {len(frame)} rows but y has {len(target)}; they must have the same length."
             )
-        families = tuple(self.models) if self.models else PORTFOLIO_ORDER
+        families = tuple(self.models) if self.models else None  # None: every family
         metric = self.metric or default_metric(task)
         schema = infer_schema(frame, target="__target__")
         roles = schema.roles()
@@ -201,43 +200,23 @@ class _AutoBase(BaseEstimator):
             raise ValueError(
                 f"n_samples={len(frame)} is too few to cross-validate; need at least 4."
             )
-        n_folds = auto_fold_count(len(frame)) if self.cv_folds is None else int(self.cv_folds)
-        time_column = time_ordered_column(frame, roles)
-        if n_folds > 1:
-            smallest = len(frame) if task == "regression" else int(target.value_counts().min())
-            n_folds = max(2, min(n_folds, smallest, len(frame) // 2))
-        folds: list[Any] = []
-        if time_column is not None:
-            # the rows are in time order already: later rows validate (rows without a time
-            # stay where they are), and a fold whose training part misses a class is dropped
-            folds = cv_folds(target, strategy="time", n_folds=n_folds, seed=seed)
-            if task != "regression":
-                labels = target.to_numpy()
-                folds = [f for f in folds if len(np.unique(labels[f[0]])) == len(classes)]
-            if not folds:
-                time_column = None  # no time-ordered fold sees every class: stratify instead
-        if not folds:
-            strategy = "random" if task == "regression" else "stratified"
-            folds = cv_folds(target, strategy=strategy, n_folds=n_folds, seed=seed)
-        self.time_column_ = time_column
-        positive = classes[-1] if task == "binary" else None
-        result = search(
-            frame,
-            target,
+        data = TrainingData(X=frame, y=target, roles=roles)  # strategy None: time order or not
+        spec = TrainingSpec(
             task=task,
             metric=metric,
-            roles=roles,
-            folds=folds,
             budget_seconds=float(self.time_budget),
-            classes=classes,
-            positive_class=positive,
-            families=families,
+            classes=tuple(classes),
+            positive_class=classes[-1] if task == "binary" else None,
             max_trials=self.max_trials,
+            cv_folds="auto" if self.cv_folds is None else int(self.cv_folds),
+            families=families,
             features=FeaturesConfig(),
             seed=seed,
             n_jobs=self.n_jobs,
-            started=started,  # time_budget is the whole fit's, preparation included
         )
+        # time_budget is the whole fit's, preparation included
+        result = train_model(data, spec, started=started)
+        self.time_column_ = result.time_column
         self.best_estimator_ = result.pipeline
         self.leaderboard_: Leaderboard = result.leaderboard
         self.metric_ = metric

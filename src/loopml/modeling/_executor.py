@@ -27,19 +27,26 @@ import pandas as pd
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
-from loopml.modeling._pipeline import constraint_broken, make_pipeline, predict_scores, quietly
+from loopml.modeling._pipeline import (
+    PipelineRecipe,
+    constraint_broken,
+    make_pipeline,
+    predict_scores,
+    quietly,
+)
 from loopml.modeling._split import Folds
 from loopml.types import TaskKind
 
 if TYPE_CHECKING:
     from loopml.data import NumberFormat
+    from loopml.modeling._families import ModelFamily
 
 
 @dataclass(frozen=True)
 class FoldJob:
     """Fit one configuration on the training rows of one fold and score it on the rest."""
 
-    family: str
+    family: str | ModelFamily  # a built-in family's name, or any family's record
     params: dict[str, Any]
     fold: int
     task: TaskKind
@@ -84,9 +91,7 @@ def fit_fold(
             job.params,
             job.seed,
             job.threads,
-            job.cleaning,
-            job.features,
-            numbers=job.numbers,
+            PipelineRecipe(job.cleaning, job.features, job.numbers),
         )
         with quietly(job.threads):
             pipe.fit(X_train, y_train)

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
     from loopml.data import NumberFormat
 
 
+@dataclass(frozen=True)
+class PipelineRecipe:
+    """How a project shapes the rows before any model: its cleaning policy, its feature
+    engineering, and how its numbers written as text are read (decimal mark, thousands)."""
+
+    cleaning: CleaningConfig | None = None
+    features: FeaturesConfig | None = None
+    numbers: NumberFormat | None = None
+
+
 def make_pipeline(
     roles: dict[str, str],
     family: str | ModelFamily,
@@ -31,17 +42,16 @@ def make_pipeline(
     params: dict[str, Any] | None,
     seed: int,
     n_jobs: int,
-    cleaning: CleaningConfig | None = None,
-    features: FeaturesConfig | None = None,
-    numbers: NumberFormat | None = None,
+    recipe: PipelineRecipe | None = None,
 ) -> Pipeline:
     """The one fitted object: coercion, cleaning, features, preprocessing and the model.
 
     ``params`` may carry two pipeline-level choices besides the model's own parameters:
     ``absolute_time`` (keep year/elapsed-time features) and ``selection`` (a feature
-    selection method), which the search tries when ``features`` leaves them open.
+    selection method), which the search tries when ``recipe.features`` leaves them open.
     ``family`` is a family's record, or the name of one of :func:`default_registry`.
     """
+    recipe = recipe or PipelineRecipe()
     candidate = family if isinstance(family, ModelFamily) else default_registry()[family]
     params = dict(params or {})
     absolute_time = params.pop("absolute_time", None)
@@ -49,12 +59,12 @@ def make_pipeline(
     pre = build_preprocessor(
         roles,
         candidate.encoding,
-        cleaning,
-        features,
+        recipe.cleaning,
+        recipe.features,
         task=task,
         seed=seed,
         choices=FeatureChoices(absolute_time=absolute_time, selection=selection),
-        numbers=numbers,
+        numbers=recipe.numbers,
     )
     model = candidate.make(task, params, seed, n_jobs)
     if candidate.native_categoricals:

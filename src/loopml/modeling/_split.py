@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -213,3 +214,53 @@ def cv_folds(
                 StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(positions, y)
             )
     return list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(positions))
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """The cross-validation folds of a search, and the strategy they follow."""
+
+    folds: Folds
+    strategy: str
+
+
+def plan_folds(
+    y: pd.Series,
+    *,
+    task: TaskKind,
+    strategy: str,
+    n_folds: int | Literal["auto"],
+    seed: int,
+    time: pd.Series | None = None,
+    groups: pd.Series | None = None,
+) -> FoldPlan:
+    """The folds every search uses, from a project or an estimator alike.
+
+    ``n_folds="auto"`` picks the count from the row count (:func:`auto_fold_count`: 5, 3 or
+    one 20% validation split). A count above one is capped so that every fold can hold each
+    class and at least two rows. Time-ordered folds (``strategy="time"``; without ``time`` the
+    rows' own order) keep only the folds whose training part has every class; when none does,
+    the folds are stratified instead.
+
+    Examples
+    --------
+    >>> y = pd.Series(["a", "b"] * 10)
+    >>> plan = plan_folds(y, task="binary", strategy="time", n_folds="auto", seed=0)
+    >>> plan.strategy, len(plan.folds)
+    ('time', 5)
+    """
+    n = len(y)
+    count = auto_fold_count(n) if n_folds == "auto" else int(n_folds)
+    if count > 1:
+        smallest = n if task == "regression" else int(y.value_counts().min())
+        count = max(2, min(count, smallest, n // 2))
+    if strategy == "time":
+        folds = cv_folds(y, strategy="time", n_folds=count, seed=seed, time=time)
+        if task != "regression":
+            n_classes = y.nunique()
+            folds = [f for f in folds if y.iloc[f[0]].nunique() == n_classes]
+        if folds:
+            return FoldPlan(folds, "time")
+        strategy = "stratified"  # no time-ordered fold sees every class
+    folds = cv_folds(y, strategy=strategy, n_folds=count, seed=seed, time=time, groups=groups)
+    return FoldPlan(folds, strategy)

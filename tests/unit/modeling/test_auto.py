@@ -306,7 +306,7 @@ def test_bad_input_is_one_clear_error_before_any_training(
     X, signal = raw
     estimator, params, make_y, error, message = BAD_INPUT[case]
     searched = []
-    monkeypatch.setattr(_auto, "search", lambda *a, **k: searched.append(1))
+    monkeypatch.setattr(_auto, "train_model", lambda *a, **k: searched.append(1))
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(error, match=message):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 
 from loopml.config import Constraints
 from loopml.errors import TrainingError
-from loopml.modeling import cv_folds, search
+from loopml.modeling import cv_folds
 
 
 def _data() -> tuple[pd.DataFrame, pd.Series]:
@@ -21,7 +22,7 @@ def _data() -> tuple[pd.DataFrame, pd.Series]:
 def _search(limits: Constraints, families: tuple[str, ...]):
     X, y = _data()
     folds = cv_folds(y, strategy="stratified", n_folds=3, seed=0)
-    return search(
+    return run_search(
         X,
         y,
         task="binary",

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 
-from loopml.modeling import SerialExecutor, cv_folds, search
+from loopml.modeling import SerialExecutor, cv_folds
 from loopml.modeling._cpus import available_cpus, cgroup_cpu_quota, resolve_n_jobs
 
 EIGHT = frozenset(range(8))
@@ -152,7 +153,7 @@ def test_the_search_records_the_cpus_it_resolved() -> None:
     X = pd.DataFrame({"a": rng.normal(size=80)})
     y = pd.Series(np.where(X["a"] > 0, "yes", "no"))
 
-    board = search(
+    board = run_search(
         X,
         y,
         task="binary",

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 
 import _needs as needs
 from loopml.config import Constraints
 from loopml.metrics import score
-from loopml.modeling import Leaderboard, cv_folds, make_pipeline, search
+from loopml.modeling import Leaderboard, cv_folds, make_pipeline
 from loopml.modeling._executor import (
     MIN_PROCESS_BUDGET,
     FoldJob,
@@ -379,7 +380,7 @@ def _search(data: Data, executor: TrialExecutor, **kwargs: Any) -> Leaderboard:
         "executor": executor,
     }
     options.update(kwargs)
-    result = search(
+    result = run_search(
         data.X,
         data.y,
         task="binary",
@@ -446,17 +447,19 @@ def test_search_on_a_dask_cluster_matches_serial(binary: Data, serial_board: Lea
 
 UNGUARDED_SCRIPT = """
 import numpy as np, pandas as pd
-from loopml.modeling import ProcessExecutor, cv_folds, search
+from loopml.modeling import ProcessExecutor, TrainingData, TrainingSpec, train_model
 
 print("script body ran")  # a spawned worker re-running this file would print it again
 rng = np.random.RandomState(0)
 X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], 200)})
 y = pd.Series(np.where(X["a"] > 0, "yes", "no"))
-result = search(
-    X, y, task="binary", metric="roc_auc", roles={"a": "numeric", "b": "categorical"},
-    folds=cv_folds(y, strategy="stratified", n_folds=2, seed=0), budget_seconds=600,
-    classes=("no", "yes"), positive_class="yes", families=("linear",), max_trials=1,
-    n_jobs=2, executor=ProcessExecutor(2),
+result = train_model(
+    TrainingData(X, y, roles={"a": "numeric", "b": "categorical"}, strategy="stratified"),
+    TrainingSpec(
+        task="binary", metric="roc_auc", budget_seconds=600, classes=("no", "yes"),
+        positive_class="yes", families=("linear",), max_trials=1, cv_folds=2, seed=0, n_jobs=2,
+    ),
+    executor=ProcessExecutor(2),
 )
 print("status", result.leaderboard.trials[0].status)
 """

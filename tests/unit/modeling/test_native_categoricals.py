@@ -18,11 +18,13 @@ from sklearn.pipeline import Pipeline
 import _needs as needs
 from loopml.config import FeaturesConfig
 from loopml.evaluation import contributions
-from loopml.modeling import make_pipeline
+from loopml.modeling import PipelineRecipe, default_registry, make_pipeline
 from loopml.modeling._boosting import EarlyStoppingClassifier, EarlyStoppingRegressor
-from loopml.modeling._candidates import CANDIDATES, why_unavailable
 from loopml.modeling._pipeline import NativeCategoricalPipeline, category_positions
 from loopml.types import TaskKind
+
+#: The project defaults of feature engineering, as the search builds its pipelines.
+FEATURES = PipelineRecipe(features=FeaturesConfig())
 
 #: ``city`` has 60 labels, over FeaturesConfig().high_cardinality (30): it is target-encoded,
 #: a float column, never a category code. ``x1_copy`` is x1 rescaled, for the selection to drop.
@@ -81,11 +83,11 @@ def _unseen(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _catboost_pipeline(task: TaskKind, selection: str = "none", seed: int = 0) -> Any:
-    reason = why_unavailable("catboost")
+    reason = default_registry()["catboost"].why_unavailable()
     if reason is not None:
         needs.unavailable(reason)
     params = {**SMALL, "selection": selection}
-    return make_pipeline(ROLES, "catboost", task, params, seed, 1, None, FeaturesConfig())
+    return make_pipeline(ROLES, "catboost", task, params, seed, 1, FEATURES)
 
 
 def _code_names(pipeline: Any) -> list[str]:
@@ -140,8 +142,7 @@ def test_category_positions_after_a_selection_that_drops_a_code_column() -> None
         {**SMALL, "selection": "correlation"},
         0,
         1,
-        None,
-        FeaturesConfig(),
+        FEATURES,
     )
     pipeline.fit(X, y)
     head = pipeline[:-1]
@@ -159,7 +160,7 @@ def test_category_positions_after_a_selection_that_drops_a_code_column() -> None
 def test_category_positions_are_empty_without_low_cardinality_categoricals() -> None:
     X, y = _frame()
     roles = {c: r for c, r in ROLES.items() if c not in CODE_COLUMNS}
-    head = make_pipeline(roles, "lightgbm", "binary", SMALL, 0, 1, None, FeaturesConfig())[:-1]
+    head = make_pipeline(roles, "lightgbm", "binary", SMALL, 0, 1, FEATURES)[:-1]
     head.fit(X[list(roles)], y)
     assert category_positions(head) == ()
     assert category_positions(Pipeline([("identity", "passthrough")])) == ()
@@ -253,10 +254,10 @@ def test_fit_routes_step_parameters_like_a_plain_pipeline() -> None:
 
 
 def test_lightgbm_pipeline_is_a_plain_pipeline() -> None:
-    assert CANDIDATES["catboost"].native_categoricals
-    assert not CANDIDATES["lightgbm"].native_categoricals
+    assert default_registry()["catboost"].native_categoricals
+    assert not default_registry()["lightgbm"].native_categoricals
     X, y = _frame("binary")
-    pipeline = make_pipeline(ROLES, "lightgbm", "binary", SMALL, 0, 1, None, FeaturesConfig())
+    pipeline = make_pipeline(ROLES, "lightgbm", "binary", SMALL, 0, 1, FEATURES)
     assert type(pipeline) is Pipeline
 
     pipeline.fit(X, y)

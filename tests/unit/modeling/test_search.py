@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -19,7 +20,19 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from loopml.errors import TrainingError
-from loopml.modeling import CANDIDATES, Leaderboard, TrialResult, cv_folds, search
+from loopml.modeling import (
+    FamilyRegistry,
+    Leaderboard,
+    Search,
+    TrainingData,
+    TrainingSpec,
+    TrialResult,
+    cv_folds,
+    default_registry,
+)
+
+#: The built-in families, which tests replace some of in registries of their own.
+FAMILIES = default_registry()
 
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
@@ -67,7 +80,7 @@ def _search_binary(
         "clock": _frozen,
     }
     options.update(kwargs)
-    return search(
+    return run_search(
         X,
         y,
         task="binary",
@@ -83,17 +96,6 @@ def _search_binary(
 def _frozen() -> float:
     """A clock that never moves: the budget never binds, max_trials decides."""
     return 0.0
-
-
-class TickingClock:
-    """A fake clock that advances one second on every call."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def _rows(board: Leaderboard) -> list[tuple[Any, ...]]:
@@ -142,7 +144,7 @@ def test_portfolio_trials_are_recorded(binary: tuple[pd.DataFrame, pd.Series]) -
         ("hist_gradient_boosting", "portfolio", "ok", 3),
     ]
     assert board.trials[0].params == {"C": 1.0}
-    assert board.trials[1].params == CANDIDATES["hist_gradient_boosting"].defaults
+    assert board.trials[1].params == FAMILIES["hist_gradient_boosting"].defaults
     assert [t.number for t in board.trials] == [0, 1]
 
 
@@ -176,7 +178,7 @@ def test_regression_search_ranks_rmse_ascending(
 ) -> None:
     X, y = regression
 
-    result = search(
+    result = run_search(
         X,
         y,
         task="regression",
@@ -302,7 +304,9 @@ def test_the_leaderboard_says_what_stopped_the_search(
 ) -> None:
     capped = _search_binary(binary, max_trials=2).leaderboard
     portfolio = _search_binary(binary, tune=False).leaderboard
-    spent = _search_binary(binary, budget_seconds=15.0, clock=TickingClock()).leaderboard
+    clock = ScriptedClock()
+    timed = _timed(clock, linear=2.0, hist_gradient_boosting=2.0)
+    spent = _search_binary(binary, budget_seconds=15.0, clock=clock, candidates=timed).leaderboard
 
     assert capped.stopped_by == "max_trials"
     assert portfolio.stopped_by == "complete"  # every family of the portfolio ran
@@ -316,41 +320,108 @@ def test_the_leaderboard_says_what_stopped_the_search(
 def test_first_model_completes_even_when_the_budget_is_spent(
     binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
-    clock = TickingClock()
+    clock = ScriptedClock()
+    timed = _timed(clock, linear=5.0)  # one fold alone is over the budget
 
-    result = _search_binary(binary, budget_seconds=1.0, clock=clock)
+    result = _search_binary(binary, budget_seconds=1.0, clock=clock, candidates=timed)
 
     board = result.leaderboard
     assert _rows(board) == [("linear", "portfolio", "ok", 3)]
-    assert board.elapsed_seconds > board.budget_seconds
+    assert board.elapsed_seconds == 20.0  # three folds and the refit
     check_is_fitted(result.pipeline)
 
 
-def test_search_stops_when_the_budget_is_spent(binary: tuple[pd.DataFrame, pd.Series]) -> None:
-    # one second per clock call: the first trial takes 7 "seconds" (3 folds), after which
-    # 15 - 9 = 6 are left; the second trial runs one fold and is stopped before the next,
-    # which would not leave room for the refit of the best model.
-    clock = TickingClock()
+def test_search_stops_when_the_budget_is_spent(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    # every fit takes 2 s; 15 s x 0.95 are planned. After the first trial (6 s) the refit of
+    # the best (2 s x 1.5 for all rows x 1.1) is kept back: the second trial's third fold
+    # would not leave room for it, so it stops after two folds and the best is refitted.
+    clock = ScriptedClock()
+    timed = _timed(clock, linear=2.0, hist_gradient_boosting=2.0)
 
-    board = _search_binary(binary, budget_seconds=15.0, clock=clock).leaderboard
+    board = _search_binary(binary, budget_seconds=15.0, clock=clock, candidates=timed).leaderboard
 
     assert _rows(board) == [
         ("linear", "portfolio", "ok", 3),
-        ("hist_gradient_boosting", "portfolio", "timeout", 1),
+        ("hist_gradient_boosting", "portfolio", "timeout", 2),
     ]
-    assert [t.seconds for t in board.trials] == [7.0, 5.0]
+    assert [t.seconds for t in board.trials] == [6.0, 4.0]
     assert board.best.family == "linear"
     assert [t.number for t in board.ranked()] == [0, 1]
+    assert board.elapsed_seconds == 12.0 <= board.budget_seconds
 
 
-def test_a_larger_budget_runs_more_trials(binary: tuple[pd.DataFrame, pd.Series]) -> None:
+def test_a_larger_budget_runs_more_trials(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
     counts = []
-    for budget in (1.0, 20.0, 40.0):
-        board = _search_binary(binary, budget_seconds=budget, clock=TickingClock()).leaderboard
+    for budget in (1.0, 30.0, 60.0):
+        clock = ScriptedClock()
+        timed = _timed(clock, linear=1.0, hist_gradient_boosting=1.0)
+        board = _search_binary(
+            binary, budget_seconds=budget, clock=clock, candidates=timed
+        ).leaderboard
         counts.append(sum(t.status == "ok" for t in board.trials))
+        if budget > 1.0:
+            assert board.elapsed_seconds <= budget
     assert counts == sorted(counts)
     assert counts[0] == 1
-    assert counts[-1] > counts[0]
+    assert counts[-1] > counts[1] > counts[0]
+
+
+def test_the_phases_run_in_order_and_tuning_fills_the_budget(
+    binary: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    clock = ScriptedClock()
+    timed = _timed(clock, linear=1.0, hist_gradient_boosting=1.0)
+    phases: list[str] = []
+
+    class Spied(Search):
+        def portfolio(self) -> None:
+            phases.append("portfolio")
+            super().portfolio()
+
+        def tune(self) -> None:
+            phases.append("tune")
+            super().tune()
+
+        def ensemble(self, best: TrialResult) -> TrialResult | None:
+            phases.append("ensemble")
+            return super().ensemble(best)
+
+        def threshold(self, best: TrialResult, chosen: TrialResult | None) -> Any:
+            phases.append("threshold")
+            return super().threshold(best, chosen)
+
+        def refit(self, pipeline: Any) -> None:
+            phases.append("refit")
+            super().refit(pipeline)
+
+    X, y = binary
+    data = TrainingData(X=X, y=y, roles=ROLES)
+    spec = TrainingSpec(
+        task="binary",
+        metric="roc_auc",
+        budget_seconds=40.0,
+        classes=("no", "yes"),
+        positive_class="yes",
+        families=("linear", "hist_gradient_boosting"),
+        seed=0,
+        n_jobs=1,
+    )
+    folds = cv_folds(y, strategy="stratified", n_folds=3, seed=0)
+
+    result = Spied(data, spec, folds, clock=clock, candidates=timed).run()
+
+    board = result.leaderboard
+    assert phases == ["portfolio", "tune", "ensemble", "threshold", "refit"]
+    sources = [t.source for t in board.trials if t.source != "ensemble"]
+    assert sources[:2] == ["portfolio", "portfolio"]
+    assert sources.count("optuna") >= 5  # tuning went on while the budget allowed
+    assert board.stopped_by == "budget"
+    assert board.elapsed_seconds <= 40.0
+    check_is_fitted(result.pipeline)
 
 
 def test_progress_is_reported(binary: tuple[pd.DataFrame, pd.Series]) -> None:
@@ -380,27 +451,28 @@ def _raising_build(message: str) -> Callable[..., Any]:
 
 
 def test_every_candidate_failing_raises_training_error(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
-    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
-    monkeypatch.setitem(CANDIDATES, "linear", broken)
+    broken = FAMILIES.with_families(
+        dataclasses.replace(FAMILIES["linear"], build=_raising_build("boom"))
+    )
 
     with pytest.raises(
         TrainingError, match=r"no candidate model could be trained \(linear: RuntimeError: boom\)"
     ):
-        _search_binary(binary, families=("linear",))
+        _search_binary(binary, families=("linear",), candidates=broken)
 
 
 def test_a_failing_candidate_is_recorded_not_fatal(
     binary: tuple[pd.DataFrame, pd.Series],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broken = dataclasses.replace(CANDIDATES["linear"], build=_raising_build("boom"))
-    monkeypatch.setitem(CANDIDATES, "linear", broken)
+    broken = FAMILIES.with_families(
+        dataclasses.replace(FAMILIES["linear"], build=_raising_build("boom"))
+    )
 
     with caplog.at_level(logging.WARNING, logger="loopml.modeling._search"):
-        result = _search_binary(binary, tune=False)
+        result = _search_binary(binary, tune=False, candidates=broken)
 
     board = result.leaderboard
     assert _rows(board) == [
@@ -426,7 +498,7 @@ def test_metric_undefined_on_every_fold_fails_the_trial(
     ]
 
     with pytest.raises(TrainingError, match=r"linear: metric undefined on every fold"):
-        search(
+        run_search(
             X,
             y,
             task="binary",
@@ -447,7 +519,7 @@ def test_integer_labels_with_a_label_metric(binary: tuple[pd.DataFrame, pd.Serie
     X, y = binary
     labels = pd.Series(np.where(y == "yes", 1, 0))
 
-    result = search(
+    result = run_search(
         X,
         labels,
         task="binary",
@@ -503,24 +575,37 @@ class TimedClassifier(ClassifierMixin, BaseEstimator):
         return self.inner_.predict(X)
 
 
-def _timed_family(
-    monkeypatch: pytest.MonkeyPatch,
-    family: str,
-    clock: ScriptedClock,
-    seconds: float,
-    rounds: int = 5,
-) -> None:
-    def build(task: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
-        return TimedClassifier(clock, seconds, rounds)
+def _timed_build(
+    clock: ScriptedClock, seconds: float, rounds: int, task: str, params: Any, seed: int, jobs: int
+) -> Any:
+    return TimedClassifier(clock, seconds, rounds)
 
-    timed = dataclasses.replace(CANDIDATES[family], build=build, native_categoricals=False)
-    monkeypatch.setitem(CANDIDATES, family, timed)
+
+def _timed(clock: ScriptedClock, **fits: float | tuple[float, int]) -> FamilyRegistry:
+    """The built-in families with ``family=seconds`` (or ``(seconds, rounds)``) replaced by a
+    small classifier whose every fit advances ``clock`` by that many seconds."""
+    timed = []
+    for family, fit in fits.items():
+        seconds, rounds = fit if isinstance(fit, tuple) else (fit, 5)
+
+        def build(
+            task: str,
+            params: dict[str, Any],
+            seed: int,
+            n_jobs: int,
+            seconds=seconds,
+            rounds=rounds,
+        ) -> Any:
+            return TimedClassifier(clock, seconds, rounds)
+
+        record = FAMILIES[family]
+        timed.append(dataclasses.replace(record, build=build, native_categoricals=False))
+    return FAMILIES.with_families(*timed)
 
 
 @pytest.mark.parametrize(("budget", "started"), [(40.0, False), (100.0, True)])
 def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
     binary: tuple[pd.DataFrame, pd.Series],
-    monkeypatch: pytest.MonkeyPatch,
     budget: float,
     started: bool,
 ) -> None:
@@ -528,11 +613,15 @@ def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
     # With 40 s (38 usable), 6 s spent and a possible CatBoost refit of 16 x 1.5 x 1.1 s kept
     # back, a CatBoost fold no longer fits, so it is not started; with 100 s it is.
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
-    _timed_family(monkeypatch, "catboost", clock, 16.0)
+    timed = _timed(clock, lightgbm=2.0, catboost=16.0)
 
     board = _search_binary(
-        binary, families=("lightgbm", "catboost"), budget_seconds=budget, tune=False, clock=clock
+        binary,
+        families=("lightgbm", "catboost"),
+        budget_seconds=budget,
+        tune=False,
+        clock=clock,
+        candidates=timed,
     ).leaderboard
 
     if started:
@@ -545,15 +634,19 @@ def test_a_family_not_tried_yet_is_estimated_from_its_cost_prior(
 
 
 def test_a_family_never_started_is_not_started_in_json(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     # a user saw "catboost timeout nan": the family had not started, and NaN is not JSON
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 2.0)
-    _timed_family(monkeypatch, "catboost", clock, 16.0)
+    timed = _timed(clock, lightgbm=2.0, catboost=16.0)
 
     board = _search_binary(
-        binary, families=("lightgbm", "catboost"), budget_seconds=40.0, tune=False, clock=clock
+        binary,
+        families=("lightgbm", "catboost"),
+        budget_seconds=40.0,
+        tune=False,
+        clock=clock,
+        candidates=timed,
     ).leaderboard
 
     never = board.trials[1]
@@ -591,15 +684,14 @@ def test_failed_trials_have_no_nan_in_json() -> None:
 
 
 def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(
-    binary: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+    binary: tuple[pd.DataFrame, pd.Series],
 ) -> None:
     # the second family is slow (12 s a fold) and better. Reserving only the cheap best's
     # refit (1.65 s) would start its third fold at 27 s, make it the best at 39 s and refit
     # it for 12 s more: 51 s, over 50. Its own refit (12 x 1.5 x 1.1 s) is reserved instead,
     # so it stops after two folds and the cheap model is refitted.
     clock = ScriptedClock()
-    _timed_family(monkeypatch, "lightgbm", clock, 1.0, rounds=1)
-    _timed_family(monkeypatch, "hist_gradient_boosting", clock, 12.0, rounds=30)
+    timed = _timed(clock, lightgbm=(1.0, 1), hist_gradient_boosting=(12.0, 30))
 
     board = _search_binary(
         binary,
@@ -607,6 +699,7 @@ def test_the_refit_of_a_slow_new_best_is_kept_within_the_budget(
         budget_seconds=50.0,
         tune=False,
         clock=clock,
+        candidates=timed,
     ).leaderboard
 
     assert _rows(board) == [

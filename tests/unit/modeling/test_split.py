@@ -8,7 +8,7 @@ import pytest
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
 from loopml.errors import DataError
-from loopml.modeling import choose_strategy, cv_folds, holdout_split
+from loopml.modeling import choose_strategy, cv_folds, holdout_split, plan_folds
 
 
 def _labels(counts: dict[str, int]) -> pd.Series:
@@ -233,3 +233,84 @@ def test_random_folds_match_scikit_learn() -> None:
     assert [(t.tolist(), v.tolist()) for t, v in folds] == [
         (t.tolist(), v.tolist()) for t, v in expected
     ]
+
+
+# ---------------------------------------------------------------------------- plan_folds
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(500, 5), (20_000, 3), (50_000, 1)])
+def test_plan_folds_auto_picks_the_count_from_the_rows(rows: int, expected: int) -> None:
+    y = pd.Series(np.arange(rows, dtype=float))
+
+    plan = plan_folds(y, task="regression", strategy="random", n_folds="auto", seed=0)
+
+    assert len(plan.folds) == expected
+    if expected == 1:  # one validation split of 20% of the rows
+        ((train, valid),) = plan.folds
+        assert (len(train), len(valid)) == (40_000, 10_000)
+
+
+def test_plan_folds_keeps_a_given_count() -> None:
+    y = pd.Series(np.arange(500, dtype=float))
+    plan = plan_folds(y, task="regression", strategy="random", n_folds=7, seed=0)
+    assert (len(plan.folds), plan.strategy) == (7, "random")
+
+
+def test_plan_folds_caps_the_count_by_the_rarest_class_and_the_rows() -> None:
+    rare = plan_folds(
+        _labels({"a": 40, "b": 3}), task="binary", strategy="stratified", n_folds=5, seed=0
+    )
+    tiny = plan_folds(
+        pd.Series(np.arange(6.0)), task="regression", strategy="random", n_folds=5, seed=0
+    )
+
+    assert len(rare.folds) == 3  # three rows of "b": one in each validation part
+    assert len(tiny.folds) == 3  # at least two rows a fold
+
+
+def test_plan_folds_time_validates_on_later_rows_in_time_order() -> None:
+    # the rows arrive shuffled; their timestamps order the folds
+    rng = np.random.default_rng(0)
+    time = pd.Series(pd.date_range("2024-01-01", periods=60, freq="D")[rng.permutation(60)])
+    y = pd.Series(rng.normal(size=60))
+
+    plan = plan_folds(y, task="regression", strategy="time", n_folds=5, seed=0, time=time)
+
+    assert plan.strategy == "time"
+    for train, valid in plan.folds:
+        assert time.iloc[train].max() < time.iloc[valid].min()
+
+
+def test_plan_folds_time_drops_folds_whose_training_part_misses_a_class() -> None:
+    # "c" appears only from row 25 on: the first expanding folds never train on it
+    y = pd.Series(["a", "b"] * 15 + ["c", "a", "b"] * 10, dtype=object)
+
+    plan = plan_folds(y, task="multiclass", strategy="time", n_folds=5, seed=0)
+
+    assert plan.strategy == "time"
+    assert 0 < len(plan.folds) < 5
+    for train, _ in plan.folds:
+        assert set(y.iloc[train]) == {"a", "b", "c"}
+
+
+def test_plan_folds_stratifies_when_no_time_fold_sees_every_class() -> None:
+    # "c" only in the last rows: no expanding fold trains on it
+    y = pd.Series(["a", "b"] * 24 + ["c"] * 6, dtype=object)
+
+    plan = plan_folds(y, task="multiclass", strategy="time", n_folds=5, seed=0)
+
+    assert plan.strategy == "stratified"
+    for train, valid in plan.folds:
+        assert set(y.iloc[train]) == {"a", "b", "c"}
+        assert len(np.intersect1d(train, valid)) == 0
+
+
+def test_plan_folds_keeps_groups_on_one_side() -> None:
+    groups = pd.Series(np.repeat(np.arange(20), 5))
+    y = pd.Series(np.random.default_rng(0).normal(size=100))
+
+    plan = plan_folds(y, task="regression", strategy="group", n_folds=5, seed=0, groups=groups)
+
+    assert (plan.strategy, len(plan.folds)) == ("group", 5)
+    for train, valid in plan.folds:
+        assert not set(groups.iloc[train]) & set(groups.iloc[valid])

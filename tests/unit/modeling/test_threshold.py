@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 from sklearn.model_selection import FixedThresholdClassifier
 
 from loopml.config import Costs
-from loopml.modeling import cv_folds, decide, expected_cost, search, tune_threshold
+from loopml.modeling import cv_folds, decide, expected_cost, tune_threshold
 
 
 def test_expected_cost_counts_each_error_at_its_price() -> None:
@@ -56,7 +57,7 @@ def test_search_with_costs_returns_a_thresholded_model() -> None:
     X = pd.DataFrame({"a": rng.normal(size=600)})
     y = pd.Series(np.where(X["a"] + rng.normal(size=600) > 1.0, "yes", "no"))
     folds = cv_folds(y, strategy="stratified", n_folds=3, seed=0)
-    result = search(
+    result = run_search(
         X,
         y,
         task="binary",

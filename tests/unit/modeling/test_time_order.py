@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _searchkit import run_search
 
 from loopml.config import FeaturesConfig
 from loopml.data import to_datetime
-from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard, _auto, cv_folds, search
+from loopml.modeling import AutoClassifier, AutoRegressor, Leaderboard, _auto, cv_folds
 from loopml.modeling._split import AUTO_FOLDS, Folds, auto_fold_count, time_ordered_column
 
 
@@ -260,13 +261,14 @@ def _daily(n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
 def used_folds(monkeypatch: pytest.MonkeyPatch) -> list[Folds]:
     """The folds each Auto* fit hands the search."""
     seen: list[Folds] = []
-    real = _auto.search
+    real = _auto.train_model
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs["folds"])
-        return real(*args, **kwargs)
+        result = real(*args, **kwargs)
+        seen.append(result.folds)
+        return result
 
-    monkeypatch.setattr(_auto, "search", spy)
+    monkeypatch.setattr(_auto, "train_model", spy)
     return seen
 
 
@@ -442,7 +444,7 @@ def _probe_search(
         "clock": _frozen,
     }
     options.update(kwargs)
-    result = search(
+    result = run_search(
         X[list(roles)],
         y,
         task="regression",
