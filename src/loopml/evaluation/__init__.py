@@ -22,6 +22,7 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "loopml.evaluation._learning": ["LearningCurve", "LearningPoint", "learning_curve"],
         "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
+        "loopml.evaluation._run": ["AssessSettings", "Assessment", "assess"],
         "loopml.evaluation._probability": [
             "Calibration",
             "CalibrationCurve",
@@ -35,6 +36,8 @@ __getattr__, __dir__ = _lazy_exports(
 
 __all__ = [
     "NEAR_PERFECT",
+    "AssessSettings",
+    "Assessment",
     "Calibration",
     "CalibrationCurve",
     "Diagnostics",
@@ -51,6 +54,7 @@ __all__ = [
     "Note",
     "PermutationImportance",
     "RowExplanation",
+    "assess",
     "bootstrap_interval",
     "bootstrap_scores",
     "calibration",
