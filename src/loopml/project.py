@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -17,65 +16,51 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import FileSource, PrivacyConfig, ProjectConfig, load_config
+from loopml.config import FileSource, ProjectConfig, load_config
 from loopml.data import (
     CsvDialect,
     DataSet,
+    PreparedData,
     Problem,
-    Schema,
-    apply_privacy,
+    check_declared_columns,
     check_target_column,
     collect,
-    detect_pii,
     file_kind,
+    holdout_mismatch,
     infer_schema,
     infer_task,
     missing_mask,
     model_input_dialect,
     pii_findings,
+    prepare_data,
     prepare_target,
+    privacy_replay,
     read_file,
     reference_statistics,
-    resolve_problem,
     source_dialect,
-    to_datetime,
     validate,
 )
 from loopml.data import profile as profile_frame
-from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
+from loopml.data import protect as protect_data
+from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
-from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri, version_tags
+from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
 from loopml.serving import ScoringSummary, score_file
-from loopml.types import SEVERITY_ORDER, Finding, QualityReport
+from loopml.types import SEVERITY_ORDER, QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
 # in the methods that use them, so `loopml models list` and `loopml score` do not load them.
 if TYPE_CHECKING:
-    from loopml.evaluation import Evaluation
+    from loopml.evaluation import Assessment, Evaluation
     from loopml.loop import PromotionDecision
-    from loopml.modeling import Leaderboard, Split
+    from loopml.modeling import Leaderboard, SearchResult
+    from loopml.modeling._split import Folds
     from loopml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 WORKSPACE = ".loopml"
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """The training table split for one run: everything the search and evaluation need."""
-
-    data: DataSet
-    problem: Problem
-    schema: Schema
-    X: pd.DataFrame
-    y: pd.Series
-    split: Split
-    time: pd.Series | None
-    groups: pd.Series | None
-    privacy: dict[str, str] = field(default_factory=dict)  # column -> drop | hash | keep
-    pii: dict[str, str] = field(default_factory=dict)  # column -> kind of personal data found
 
 
 @dataclass(frozen=True)
@@ -117,6 +102,18 @@ class RunResult:
             "scoring": self.scoring.to_dict() if self.scoring else None,
             "scoring_note": self.scoring_note,
         }
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a training run found, on its way to the registry and the report."""
+
+    prepared: PreparedData
+    result: SearchResult
+    n_folds: int
+    assessment: Assessment
+    decision: PromotionDecision
+    model: str  # the chosen model's label
 
 
 class Project:
@@ -216,31 +213,27 @@ class Project:
         Returns the protected data, the detected columns (column -> kind) and the action
         taken per column. The target is never touched.
         """
-        cfg = self.config
-        features = data.frame.drop(columns=[cfg.problem.target], errors="ignore")
-        pii = detect_pii(features)
-        pii.update({c: "declared" for c in cfg.privacy.columns if c not in pii and c in features})
-        if not pii:
-            return data, {}, {}
-        frame, actions = apply_privacy(
-            data.frame, pii, cfg.privacy, salt=self.env.get(cfg.privacy.salt_env)
-        )
-        return dataclasses.replace(data, frame=frame), pii, actions
+        return protect_data(data, self.config, salt=self._salt())
+
+    def _salt(self) -> str | None:
+        return self.env.get(self.config.privacy.salt_env)
 
     def validate(
         self, data: DataSet | None = None, prepared: PreparedData | None = None
     ) -> QualityReport:
         """Stage 3: the quality report of the (protected) data, personal-data findings included.
 
-        ``prepared`` is :meth:`prepare` of the same ``data`` when the caller has it already;
-        without it, the data is prepared here if its target allows (for the holdout checks).
+        ``prepared`` is :meth:`prepare` of the same ``data`` when the caller has it already
+        (its columns and target were checked then); without it, the data is prepared here if
+        its target allows (for the holdout checks).
         """
         cfg = self.config
-        raw = data if data is not None else self.collect()
-        self._check_declared_columns(raw.frame)
-        check_target_column(raw.frame, cfg.problem.target)
         if prepared is None:
+            raw = data if data is not None else self.collect()
+            self._check_columns(raw)
             prepared = self._try_prepare(raw)
+        else:
+            raw = data if data is not None else prepared.data
         if prepared is not None:
             protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
         else:
@@ -270,7 +263,7 @@ class Project:
             [
                 *pii_findings(pii, actions, cfg.privacy),
                 *report.findings,
-                *(self._holdout_mismatch(prepared) if prepared is not None else []),
+                *(holdout_mismatch(prepared, cfg) if prepared is not None else []),
             ],
             key=lambda f: SEVERITY_ORDER[f.severity],
         )
@@ -281,11 +274,16 @@ class Project:
             origin=raw.origin,
         )
 
+    def _check_columns(self, raw: DataSet) -> None:
+        """The columns ``data:`` names and the target exist, each with its own message."""
+        check_declared_columns(raw.frame, self.config.data, self.config_path.name)
+        check_target_column(raw.frame, self.config.problem.target)
+
     def _try_prepare(self, raw: DataSet) -> PreparedData | None:
         """:meth:`prepare`, or None when the data cannot be prepared (its problems are findings)."""
         try:
             return self.prepare(raw)
-        except LoopmlError:
+        except (ConfigError, DataError):
             return None
 
     def _dropped_columns(self, frame: pd.DataFrame) -> list[Any]:
@@ -293,30 +291,11 @@ class Project:
         target = self.config.problem.target
         return [c for c in self.config.data.drop_columns if c in frame.columns and c != target]
 
-    def _holdout_mismatch(self, prepared: PreparedData) -> list[Finding]:
-        """Columns distributed clearly differently in the holdout than in the training part.
-
-        The time column of a time-ordered split differs by construction and is not compared.
-        """
-        X = prepared.X.drop(columns=self._dropped_columns(prepared.X))
-        time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
-        report = validate(
-            X.iloc[prepared.split.train],
-            target=None,
-            task=None,
-            quality=self.config.quality,
-            time_column=time_column if time_column in X.columns else None,
-            holdout=X.iloc[prepared.split.holdout],
-            seed=self.config.training.seed,
-        )
-        return [f for f in report.findings if f.id == "train-holdout-mismatch"]
-
     def profile(self, output: str | Path | None = None) -> tuple[Path, QualityReport]:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
         raw = self.collect()
-        self._check_declared_columns(raw.frame)
-        check_target_column(raw.frame, cfg.problem.target)
+        self._check_columns(raw)
         prepared = self._try_prepare(raw)
         report = self.validate(raw, prepared)
         protected = prepared.data if prepared is not None else self.protect(raw)[0]
@@ -350,153 +329,105 @@ class Project:
         return path, report
 
     def prepare(self, data: DataSet | None = None) -> PreparedData:
-        """Stages 1 and 3: settle the problem, infer the schema, split off the holdout.
+        """Stages 1 and 3: settle the problem, infer the schema, split off the holdout
+        (:func:`loopml.data.prepare_data`) and check the declared feature expressions.
 
         Everything that can be wrong with the data is found here, before any training.
         """
         from loopml.features import check_expressions
-        from loopml.modeling import choose_strategy, holdout_split
 
-        cfg = self.config
-        data = data if data is not None else self.collect()
-        self._check_declared_columns(data.frame)
-        categories = cfg.cleaning.categories
-        # target problems first, with their own message
-        resolve_problem(data.frame, cfg.problem, categories=categories)
-        data, pii, actions = self.protect(data)
-        frame = data.frame
-        problem = resolve_problem(frame, cfg.problem, categories=categories)
-        notes = list(problem.notes)
-        # rows with a target, whose labels are the classes (spelling variants merged) before
-        # rows are compared; blank labels are missing, as the quality checks count them
-        frame = frame.loc[~missing_mask(frame[problem.target])]
-        labels = prepare_target(frame[problem.target], problem.task, problem)
-        frame = frame.assign(**{problem.target: labels})
-        if cfg.cleaning.duplicates == "drop":
-            duplicated = frame.duplicated()
-            if duplicated.any():
-                notes.append(
-                    f"{int(duplicated.sum())} duplicate rows dropped (cleaning.duplicates)"
-                )
-                frame = frame.loc[~duplicated]
-        problem = dataclasses.replace(problem, notes=tuple(notes))
-        frame = frame.reset_index(drop=True)
-        y = frame[problem.target]
-        ids = list(cfg.data.id_columns)
-        if cfg.data.group_column:
-            ids.append(cfg.data.group_column)
-        schema = infer_schema(
-            frame,
-            problem.target,
-            id_columns=ids,
-            time_column=cfg.data.time_column,
-            drop_columns=cfg.data.drop_columns,
+        prepared = prepare_data(
+            data if data is not None else self.collect(),
+            self.config,
+            salt=self._salt(),
+            config_name=self.config_path.name,
         )
-        if not schema.feature_columns:
-            raise DataError(
-                f"no usable feature columns in {data.origin}: every column is the target, an id, "
-                "free text, personal data or dropped. Add feature columns or revise "
-                "data.id_columns / data.drop_columns."
-            )
-        X = frame.drop(columns=[problem.target])
-        check_expressions(cfg.features.expressions, list(schema.roles()))
-        time = None
-        if cfg.data.time_column:
-            time = to_datetime(frame[cfg.data.time_column])
-            bad = int(time.isna().sum())
-            if bad > len(time) * 0.05:
-                raise DataError(
-                    f"data.time_column {cfg.data.time_column!r}: {bad} of {len(time)} values are "
-                    "missing or not dates; a time-ordered split needs timestamps in every row."
-                )
-            time = time.fillna(time.min())
-        groups = frame[cfg.data.group_column] if cfg.data.group_column else None
-        strategy = choose_strategy(cfg.training.split, problem.task, time, groups)
-        split = holdout_split(
-            y,
-            strategy=strategy,
-            fraction=cfg.training.holdout_fraction,
-            seed=cfg.training.seed,
-            time=time,
-            groups=groups,
-        )
-        if problem.is_classification:
-            missing = set(problem.classes) - set(y.iloc[split.train].unique())
-            if missing:
-                raise DataError(
-                    f"class(es) {sorted(map(str, missing))} of {problem.target!r} occur only "
-                    "in the holdout; the model could never learn them. Collect more rows of "
-                    "them, or use training.split: stratified."
-                )
-        return PreparedData(data, problem, schema, X, y, split, time, groups, actions, pii)
+        check_expressions(self.config.features.expressions, list(prepared.schema.roles()))
+        return prepared
 
-    def _check_declared_columns(self, frame: pd.DataFrame) -> None:
-        d = self.config.data
-        declared = [("data.id_columns", c) for c in d.id_columns]
-        declared += [("data.drop_columns", c) for c in d.drop_columns]
-        if d.time_column:
-            declared.append(("data.time_column", d.time_column))
-        if d.label_time_column:
-            declared.append(("data.label_time_column", d.label_time_column))
-        if d.group_column:
-            declared.append(("data.group_column", d.group_column))
-        for key, column in declared:
-            if column not in frame.columns:
-                raise ConfigError(
-                    f"{key} names column {column!r}, which is not in the data "
-                    f"({', '.join(map(str, list(frame.columns)[:15]))}...). Fix the name in "
-                    f"{self.config_path.name}."
-                )
-
-    def train(self, progress: ProgressFn | None = None) -> TrainResult:
+    def train(
+        self, progress: ProgressFn | None = None, *, prepared: PreparedData | None = None
+    ) -> TrainResult:
         """Stages 2–7: collect, prepare, search, evaluate, register and set the alias.
 
-        If anything fails, nothing is registered and no report is written.
+        ``prepared`` is a :meth:`prepare` result to train on instead of collecting again
+        (retraining passes the fresh rows it prepared). If anything fails, nothing is
+        registered, no alias moves and no report is written.
         """
-        from loopml.evaluation import diagnose, evaluate, model_card
+        from loopml.evaluation import AssessSettings, assess
         from loopml.loop import decide_promotion
-        from loopml.modeling import cv_folds, expected_cost, predict_scores, search
-        from loopml.registry import ModelBundle
-        from loopml.reports import model_label, render_training_report
+        from loopml.reports import model_label
 
         cfg = self.config
-        raw = self.collect()
-        prepared = self.prepare(raw)  # target and column problems first, with their own message
-        quality = self.validate(raw, prepared)
+        if prepared is None:
+            # target and column problems first, with their own message
+            prepared = self.prepare(self.collect())
+        quality = self.validate(prepared=prepared)
         if quality.fails(cfg.quality.fail_on):
             raise DataError(_quality_failure(quality, cfg.quality.fail_on))
-        # how the training file writes numbers: the model reads text numbers the same way
-        dialect = (
-            source_dialect(cfg.data.source, self.root)
-            if isinstance(cfg.data.source, FileSource)
-            else None
+        dialect = self._training_dialect()
+        result, folds = self._search(prepared, progress, dialect)
+        if progress is not None:
+            progress(cfg.training.budget_seconds, "diagnosing the model")
+        best = result.leaderboard.best
+        holdout = prepared.holdout_rows()
+        assessment = assess(
+            result.pipeline,
+            holdout,
+            prepared.training_rows(),
+            prepared.problem,
+            AssessSettings.from_config(cfg),
+            best=best,
+            folds=folds,
         )
-        problem, split = prepared.problem, prepared.split
-        X_train = prepared.X.iloc[split.train].reset_index(drop=True)
-        y_train = prepared.y.iloc[split.train].reset_index(drop=True)
-        X_hold = prepared.X.iloc[split.holdout].reset_index(drop=True)
-        y_hold = prepared.y.iloc[split.holdout].reset_index(drop=True)
-        t_train = (
-            prepared.time.iloc[split.train].reset_index(drop=True)
-            if prepared.time is not None
-            else None
+        champion = self._champion_on(self.registry, holdout.X, holdout.y, prepared.problem)
+        decision = decide_promotion(
+            assessment.evaluation,
+            champion,
+            leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
+            cv_score=best.mean,
         )
-        g_train = (
-            prepared.groups.iloc[split.train].reset_index(drop=True)
-            if prepared.groups is not None
-            else None
+        model = model_label(best, result.leaderboard.trials)  # ensembles name their members
+        if progress is not None:
+            progress(cfg.training.budget_seconds, "registering the model")
+        version = self._register(
+            _Outcome(prepared, result, len(folds), assessment, decision, model), dialect
         )
+        return TrainResult(
+            version=version,
+            alias=decision.alias,
+            decision=decision,
+            leaderboard=result.leaderboard,
+            evaluation=assessment.evaluation,
+            report=Path(version.report),
+            data=prepared.summary(),
+        )
+
+    def _training_dialect(self) -> CsvDialect | None:
+        """How the training file writes numbers: the model reads text numbers the same way."""
+        source = self.config.data.source
+        return source_dialect(source, self.root) if isinstance(source, FileSource) else None
+
+    def _search(
+        self, prepared: PreparedData, progress: ProgressFn | None, dialect: CsvDialect | None
+    ) -> tuple[SearchResult, Folds]:
+        """Stage 5: the search on the training rows; the result and the folds it used."""
+        from loopml.modeling import cv_folds, search
+
+        cfg = self.config
+        problem = prepared.problem
+        train = prepared.training_rows()
         folds = cv_folds(
-            y_train,
-            strategy=split.strategy,
+            train.y,
+            strategy=prepared.split.strategy,
             n_folds=cfg.training.cv_folds,
             seed=cfg.training.seed,
-            time=t_train,
-            groups=g_train,
+            time=train.time,
+            groups=train.groups,
         )
         result = search(
-            X_train,
-            y_train,
+            train.X,
+            train.y,
             task=problem.task,
             metric=problem.metric,
             roles=prepared.schema.roles(),
@@ -519,60 +450,60 @@ class Project:
             progress=progress,
             numbers=dialect.numbers if dialect is not None else None,
         )
-        evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
-        if progress is not None:
-            progress(cfg.training.budget_seconds, "diagnosing the model")
-        diagnostics = diagnose(
-            result.pipeline,
-            X_hold,
-            y_hold,
-            problem,
-            X_train=X_train,
-            y_train=y_train,
-            cv_scores=result.leaderboard.best.fold_scores,
-            seed=cfg.training.seed,
-            n_bootstrap=1000,
-            # diagnosis runs after the search, on a budget of its own
-            budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
-            fit_seconds=_fold_fit(result.leaderboard.best, folds),
-        )
-        registry = self.registry
-        champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
-        best = result.leaderboard.best
-        decision = decide_promotion(
-            evaluation,
-            champion_eval,
-            leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
-            cv_score=best.mean,
-        )
-        model = model_label(best, result.leaderboard.trials)  # ensembles name their members
-        data_summary = {
-            "origin": prepared.data.origin,
-            "fingerprint": prepared.data.fingerprint,
-            "rows": prepared.data.n_rows,
-            "rows_with_target": len(prepared.y),
-            "train_rows": len(split.train),
-            "holdout_rows": len(split.holdout),
-            "split": split.strategy,
-            "features": len(prepared.schema.feature_columns),
-            "ignored_columns": ", ".join(
-                [
-                    f"{c.name} ({c.pii or c.role})"
-                    for c in prepared.schema.columns
-                    if not c.is_feature
-                ]
-                + [f"{name} (dropped in loopml.yaml)" for name in prepared.schema.ignored]
+        return result, folds
+
+    def _register(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelVersionInfo:
+        """Stage 7: register the model, set its alias and write its report, as one step."""
+        from loopml.registry import Release, RunRecord, TrainingRun
+
+        cfg, prepared = self.config, outcome.prepared
+        record = RunRecord.of(
+            TrainingRun(
+                project=cfg.name,
+                loopml_version=__version__,
+                problem=prepared.problem,
+                data=prepared.data,
+                split=prepared.split,
+                n_folds=outcome.n_folds,
+                training=cfg.training,
+                leaderboard=outcome.result.leaderboard,
+                model=outcome.model,
+                evaluation=outcome.assessment.evaluation,
+                business=outcome.assessment.business,
             )
-            or "none",
-            "notes": "; ".join(problem.notes) or "none",
-        }
-        bundle = ModelBundle(
-            pipeline=result.pipeline,
+        )
+        html = self._report(outcome)
+        with tempfile.TemporaryDirectory() as tmp:
+            report_tmp = Path(tmp) / "report.html"
+            report_tmp.write_text(html, encoding="utf-8")
+            return self.registry.register(
+                self._bundle(outcome, dialect),
+                params=record.params,
+                metrics=record.metrics,
+                artifacts={"report": report_tmp},
+                tags=record.tags,
+                version_tags=record.version_tags,
+                release=Release(
+                    alias=outcome.decision.alias,
+                    reason=outcome.decision.reason,
+                    report=html,
+                    report_dir=self.workspace / "reports",
+                ),
+            )
+
+    def _bundle(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelBundle:
+        """The model and everything that touches a row or describes the model."""
+        from loopml.registry import ModelBundle
+
+        cfg, prepared = self.config, outcome.prepared
+        best = outcome.result.leaderboard.best
+        return ModelBundle(
+            pipeline=outcome.result.pipeline,
             schema=prepared.schema,
-            problem=problem,
-            metrics=evaluation.metrics,
+            problem=prepared.problem,
+            metrics=outcome.assessment.evaluation.metrics,
             config=cfg.model_dump(mode="json"),
-            reference=reference_statistics(X_train, prepared.schema),
+            reference=reference_statistics(prepared.training_rows().X, prepared.schema),
             data_fingerprint=prepared.data.fingerprint,
             id_columns=tuple(c for c in cfg.data.id_columns if c in prepared.X.columns),
             info={
@@ -588,114 +519,62 @@ class Project:
                 "csv_dialect": dialect.declared() if dialect is not None else None,
             },
         )
+
+    def _report(self, outcome: _Outcome) -> str:
+        """The training report (HTML): summary, evaluation, diagnostics, model card."""
+        from loopml.evaluation import model_card
+        from loopml.reports import render_training_report
+
+        problem, result = outcome.prepared.problem, outcome.result
+        evaluation, diagnostics = outcome.assessment.evaluation, outcome.assessment.diagnostics
+        data_summary = outcome.prepared.summary()
         summary = {
             "task": problem.task,
             "target": problem.target,
-            "model": model,
+            "model": outcome.model,
             **data_summary,
         }
-        business: dict[str, float] = {}
         if result.threshold is not None:
             summary["decision threshold"] = (
                 f"{result.threshold.threshold:.4f} on P({problem.positive_class}), tuned for "
                 f"{result.threshold.objective} on out-of-fold predictions"
             )
-        if cfg.problem.costs is not None and problem.task == "binary":
-            pred, _ = predict_scores(result.pipeline, X_hold, problem.task, problem.classes)
-            cost = expected_cost(
-                y_hold,
-                pred,
-                problem.positive_class,
-                cfg.problem.costs.false_positive,
-                cfg.problem.costs.false_negative,
-            )
-            business["expected_cost"] = cost
+        cost = outcome.assessment.business.get("expected_cost")
+        if cost is not None:
             summary["expected cost per row (holdout)"] = f"{cost:.4f}"
         card = model_card(
             problem,
             evaluation,
             diagnostics,
             data=data_summary,
-            model=model,
+            model=outcome.model,
             description=None,
         )
-        html = render_training_report(
-            title=f"{cfg.name}: training report",
+        return render_training_report(
+            title=f"{self.config.name}: training report",
             evaluation=evaluation,
             leaderboard=result.leaderboard,
             summary=summary,
-            promotion=f"Alias: {decision.alias} — {decision.reason}.",
+            promotion=f"Alias: {outcome.decision.alias} — {outcome.decision.reason}.",
             diagnostics=diagnostics,
             model_card=card,
-        )
-        if progress is not None:
-            progress(cfg.training.budget_seconds, "registering the model")
-        with tempfile.TemporaryDirectory() as tmp:
-            report_tmp = Path(tmp) / "report.html"
-            report_tmp.write_text(html, encoding="utf-8")
-            params = {
-                "model_family": best.family,
-                **{f"model.{k}": v for k, v in best.params.items()},
-                "task": problem.task,
-                "metric": problem.metric,
-                "split": split.strategy,
-                "budget_seconds": cfg.training.budget_seconds,
-                "cv_folds": len(folds),
-                "n_trials": sum(t.started for t in result.leaderboard.trials),
-                "max_trials": cfg.training.max_trials or "none",
-                "stopped_by": result.leaderboard.stopped_by,
-                "train_rows": len(split.train),
-                "holdout_rows": len(split.holdout),
-                "data_origin": prepared.data.origin,
-                "data_fingerprint": prepared.data.fingerprint,
-            }
-            metrics = {f"holdout_{k}": v for k, v in {**evaluation.metrics, **business}.items()}
-            metrics["cv_" + problem.metric] = best.mean
-            version = registry.register(
-                bundle,
-                params=params,
-                metrics=metrics,
-                artifacts={"report": report_tmp},
-                tags={
-                    "loopml.version": __version__,
-                    "loopml.run_name": f"{cfg.name}-{best.family}",
-                    "loopml.data_fingerprint": prepared.data.fingerprint,
-                    "loopml.gate_passed": str(evaluation.gate.passed).lower(),
-                },
-                version_tags=version_tags(
-                    family=model,
-                    metric=problem.metric,
-                    gate=evaluation.gate.gate or "none",
-                    gate_passed=evaluation.gate.passed,
-                ),
-            )
-        _move_alias(registry, version.version, decision.alias, decision.reason)
-        report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
-        write_text_atomic(report, html)
-        registry.set_tags(version.version, version_tags(report=str(report)))
-        version = registry.version_info(version.version)
-        return TrainResult(
-            version=version,
-            alias=decision.alias,
-            decision=decision,
-            leaderboard=result.leaderboard,
-            evaluation=evaluation,
-            report=report,
-            data=data_summary,
         )
 
     def _champion_on(
         self, registry: Registry, X: pd.DataFrame, y: pd.Series, problem: Problem
     ) -> Evaluation | None:
+        """The current champion's evaluation on the new holdout, or None when there is no
+        champion, it cannot be loaded, or it solves another problem or reads other columns."""
         from loopml.evaluation import evaluate
 
         if not registry.exists():
             return None
         try:
             bundle, _ = registry.load("champion")
-        except LoopmlError as exc:
-            if "has no champion" not in str(exc) and "no model is registered" not in str(exc):
-                log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
+        except ModelNotFoundError:
+            return None
+        except RegistryError as exc:  # its files are damaged or cannot be fetched
+            log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
             return None
         if bundle.problem.task != problem.task or bundle.problem.classes != problem.classes:
             return None
@@ -786,19 +665,8 @@ class Project:
 
     def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
         """The privacy actions the model was trained under, applied to rows to score."""
-        actions: dict[str, str] = bundle.info.get("privacy", {})
-        if not any(a in ("drop", "hash") for a in actions.values()):
-            return None
         salt_env = bundle.info.get("privacy_salt_env", self.config.privacy.salt_env)
-        policy = PrivacyConfig(pii="keep", columns=actions, salt_env=salt_env)
-        salt = self.env.get(salt_env)
-
-        def replay(chunk: pd.DataFrame) -> pd.DataFrame:
-            present = {c: "trained" for c in actions if c in chunk.columns}
-            frame, _ = apply_privacy(chunk, present, policy, salt=salt)
-            return frame
-
-        return replay
+        return privacy_replay(bundle.info.get("privacy", {}), salt_env, self.env)
 
     def run(self, progress: ProgressFn | None = None) -> RunResult:
         """The whole loop once: train, evaluate, register, promote, then batch-score."""
@@ -813,7 +681,7 @@ class Project:
             return RunResult(trained, None, "no scoring section in loopml.yaml")
         try:
             version = self.registry.resolve("champion")
-        except LoopmlError:
+        except ModelNotFoundError:
             return RunResult(
                 trained, None, f"no champion to score with (this model: {trained.decision.reason})"
             )
@@ -839,40 +707,8 @@ class Project:
         if alias not in info.aliases:
             today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             reason = f"promoted by hand with `loopml models promote` on {today}"
-            _move_alias(registry, info.version, alias, reason)
+            registry.move_alias(info.version, alias, reason)
         return registry.version_info(info.version)
-
-
-def _move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
-    """Point ``alias`` at ``version`` and record why; the version that held it says it lost
-    it, so ``models show`` never gives a stale reason."""
-    try:
-        before: str | None = registry.resolve(alias)
-    except LoopmlError:
-        before = None
-    registry.set_alias(version, alias)
-    if before is not None and before != version:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        registry.set_tags(
-            before,
-            version_tags(
-                promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
-            ),
-        )
-    previously = f"version {before}" if before not in (None, version) else "none"
-    registry.set_tags(
-        version,
-        version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
-    )
-
-
-def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
-    """``(rows, seconds)`` of one cross-validation fit of the chosen configuration (an
-    ensemble's trial has no time of its own)."""
-    if best.family == "ensemble" or best.seconds <= 0 or not folds:
-        return None
-    rows = sum(len(train) for train, _ in folds) / len(folds)  # time folds grow
-    return round(rows), best.seconds / len(folds)
 
 
 def _quality_failure(report: QualityReport, fail_on: str) -> str:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from loopml.errors import DataError
 from loopml.types import TaskKind
@@ -47,6 +46,9 @@ def holdout_split(
     ``time``: the holdout is the latest rows. ``group``: no group is on both sides.
     ``stratified``: class shares are kept on both sides.
     """
+    # scikit-learn is imported here: preparing data is also part of commands that never split
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
     n = len(y)
     positions = np.arange(n)
     n_holdout = max(1, round(n * fraction))
