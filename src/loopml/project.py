@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import tempfile
@@ -23,30 +22,28 @@ from loopml.data import (
     PreparedData,
     Problem,
     check_declared_columns,
+    check_quality,
     check_target_column,
     collect,
     file_kind,
-    holdout_mismatch,
-    infer_schema,
-    infer_task,
-    missing_mask,
+    labelled_rows,
     model_input_dialect,
-    pii_findings,
     prepare_data,
-    prepare_target,
     privacy_replay,
+    profile_data,
+    quality_report,
     read_file,
+    read_watermark,
     reference_statistics,
     source_dialect,
-    validate,
+    write_watermark,
 )
-from loopml.data import profile as profile_frame
 from loopml.data import protect as protect_data
 from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
 from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
 from loopml.serving import ScoringSummary, score_file
-from loopml.types import SEVERITY_ORDER, QualityReport
+from loopml.types import QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
 # in the methods that use them, so `loopml models list` and `loopml score` do not load them.
@@ -54,13 +51,13 @@ if TYPE_CHECKING:
     from loopml.evaluation import Assessment, Evaluation
     from loopml.loop import PromotionDecision
     from loopml.modeling import Leaderboard, SearchResult
-    from loopml.modeling._split import Folds
     from loopml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 WORKSPACE = ".loopml"
+Folds = list[tuple[Any, Any]]  # cross-validation folds: (training, validation) positions
 
 
 @dataclass(frozen=True)
@@ -182,30 +179,17 @@ class Project:
     def watermark(self) -> Any:
         """The incremental watermark committed last, or None before the first run."""
         inc = self.config.data.incremental
-        path = self.workspace / "state" / "watermark.json"
-        if inc is None or not path.is_file():
-            return None
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("column") != inc.column:
-            return None  # the column changed: start over
-        value = state.get("value")
-        return pd.Timestamp(value) if state.get("kind") == "timestamp" else value
+        return read_watermark(self._watermark_path, inc.column) if inc is not None else None
 
     def commit_watermark(self, data: DataSet) -> None:
         """Remember ``data.watermark`` so the next incremental collect starts after it."""
         inc = self.config.data.incremental
-        if inc is None or data.watermark is None:
-            return
-        value = data.watermark
-        kind = "timestamp" if isinstance(value, (pd.Timestamp, dt.datetime)) else "value"
-        state = {
-            "column": inc.column,
-            "kind": kind,
-            "value": pd.Timestamp(value).isoformat() if kind == "timestamp" else value,
-        }
-        write_text_atomic(
-            self.workspace / "state" / "watermark.json", json.dumps(state, default=str)
-        )
+        if inc is not None and data.watermark is not None:
+            write_watermark(self._watermark_path, inc.column, data.watermark)
+
+    @property
+    def _watermark_path(self) -> Path:
+        return self.workspace / "state" / "watermark.json"
 
     def protect(self, data: DataSet) -> tuple[DataSet, dict[str, str], dict[str, str]]:
         """Apply the privacy policy: detect personal data, then drop, hash or keep it.
@@ -227,52 +211,13 @@ class Project:
         (its columns and target were checked then); without it, the data is prepared here if
         its target allows (for the holdout checks).
         """
-        cfg = self.config
         if prepared is None:
             raw = data if data is not None else self.collect()
             self._check_columns(raw)
             prepared = self._try_prepare(raw)
         else:
             raw = data if data is not None else prepared.data
-        if prepared is not None:
-            protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
-        else:
-            protected, pii, actions = self.protect(raw)
-        # data.drop_columns are gone before the checks: dropping is the fix they suggest
-        dropped = self._dropped_columns(protected.frame)
-        frame = protected.frame.drop(columns=dropped)
-        pii = {c: kind for c, kind in pii.items() if c not in dropped}
-        actions = {c: action for c, action in actions.items() if c not in dropped}
-        target = cfg.problem.target
-        task = cfg.problem.task
-        if task == "auto" and not missing_mask(frame[target]).all():
-            task = infer_task(frame[target], categories=cfg.cleaning.categories)
-        report = validate(
-            frame,
-            target=target,
-            task=None if task == "auto" else task,
-            quality=cfg.quality,
-            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-            time_column=cfg.data.time_column,
-            label_time_column=cfg.data.label_time_column,
-            origin=raw.origin,
-            seed=cfg.training.seed,
-            categories=cfg.cleaning.categories,
-        )
-        findings = sorted(
-            [
-                *pii_findings(pii, actions, cfg.privacy),
-                *report.findings,
-                *(holdout_mismatch(prepared, cfg) if prepared is not None else []),
-            ],
-            key=lambda f: SEVERITY_ORDER[f.severity],
-        )
-        return QualityReport(
-            findings=tuple(findings),
-            n_rows=report.n_rows,
-            n_columns=report.n_columns,
-            origin=raw.origin,
-        )
+        return quality_report(raw, self.config, prepared=prepared, salt=self._salt())
 
     def _check_columns(self, raw: DataSet) -> None:
         """The columns ``data:`` names and the target exist, each with its own message."""
@@ -286,11 +231,6 @@ class Project:
         except (ConfigError, DataError):
             return None
 
-    def _dropped_columns(self, frame: pd.DataFrame) -> list[Any]:
-        """The columns of ``data.drop_columns`` in ``frame`` (never the target)."""
-        target = self.config.problem.target
-        return [c for c in self.config.data.drop_columns if c in frame.columns and c != target]
-
     def profile(self, output: str | Path | None = None) -> tuple[Path, QualityReport]:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
@@ -299,26 +239,7 @@ class Project:
         prepared = self._try_prepare(raw)
         report = self.validate(raw, prepared)
         protected = prepared.data if prepared is not None else self.protect(raw)[0]
-        frame = protected.frame
-        target = cfg.problem.target
-        task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
-        if task is None and not missing_mask(frame[target]).all():
-            report_task = infer_task(frame[target], categories=cfg.cleaning.categories)
-        schema = infer_schema(
-            frame,
-            target,
-            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-            time_column=cfg.data.time_column,
-            drop_columns=[c for c in cfg.data.drop_columns if c in frame.columns],
-        )
-        result = profile_frame(
-            frame,
-            target=target,
-            task=report_task,
-            schema=schema,
-            sample_rows=cfg.profile.sample_rows,
-            seed=cfg.training.seed,
-        )
+        result = profile_data(protected.frame, cfg)
         from loopml.reports import render_profile_report
 
         html = render_profile_report(
@@ -363,8 +284,7 @@ class Project:
             # target and column problems first, with their own message
             prepared = self.prepare(self.collect())
         quality = self.validate(prepared=prepared)
-        if quality.fails(cfg.quality.fail_on):
-            raise DataError(_quality_failure(quality, cfg.quality.fail_on))
+        check_quality(quality, cfg.quality.fail_on)
         dialect = self._training_dialect()
         result, folds = self._search(prepared, progress, dialect)
         if progress is not None:
@@ -587,7 +507,7 @@ class Project:
 
     def evaluate(self, model: str = "champion", data: str | Path | None = None) -> Evaluation:
         """Score a registered model on labelled data: a file, or the project's holdout."""
-        from loopml.evaluation import evaluate
+        from loopml.evaluation import evaluate_labelled
 
         bundle, _ = self.registry.load(model)
         problem = bundle.problem
@@ -595,38 +515,13 @@ class Project:
             path = self.path(data)
             if not path.is_file():
                 raise DataError(f"evaluation data {path} not found.")
-            kind = file_kind(path)
-            frame = read_file(path, kind, key="scoring", dialect=self._input_dialect(bundle, path))
-            if problem.target not in frame.columns:
-                raise DataError(
-                    f"{path} has no target column {problem.target!r}; evaluation needs labels."
-                )
-            # labels spelled as in training or by the same rules ("yes " for "Yes")
-            labels = prepare_target(frame[problem.target], problem.task, problem)
-            frame = frame[labels.notna()].reset_index(drop=True)
-            y = labels[labels.notna()].reset_index(drop=True)
-            X = frame.drop(columns=[problem.target])
+            dialect = self._input_dialect(bundle, path)
+            frame = read_file(path, file_kind(path), key="scoring", dialect=dialect)
+            rows = labelled_rows(frame, problem, where=str(path))
         else:
-            prepared = self.prepare()
-            X = prepared.X.iloc[prepared.split.holdout].reset_index(drop=True)
-            y = prepared.y.iloc[prepared.split.holdout].reset_index(drop=True)
-        bundle.schema.check(X.columns, where=str(data or "the holdout"))
-        problem = Problem(
-            task=problem.task,
-            target=problem.target,
-            metric=problem.metric,
-            gate=self.config.problem.gate or problem.gate,
-            classes=problem.classes,
-            positive_class=problem.positive_class,
-        )
-        if problem.is_classification:
-            unknown = set(y.unique()) - set(problem.classes)
-            if unknown:
-                raise DataError(
-                    f"labels {sorted(map(str, unknown))} in {problem.target!r} were never seen in "
-                    "training; the model cannot be evaluated on them."
-                )
-        return evaluate(bundle.pipeline, X, y, problem)
+            rows = self.prepare().holdout_rows()
+        bundle.schema.check(rows.X.columns, where=str(data or "the holdout"))
+        return evaluate_labelled(bundle.pipeline, rows, problem, gate=self.config.problem.gate)
 
     def score(
         self,
@@ -709,23 +604,3 @@ class Project:
             reason = f"promoted by hand with `loopml models promote` on {today}"
             registry.move_alias(info.version, alias, reason)
         return registry.version_info(info.version)
-
-
-def _quality_failure(report: QualityReport, fail_on: str) -> str:
-    limit = SEVERITY_ORDER[fail_on]
-    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] <= limit]
-    lines = [
-        f"- [{f.severity}] {f.id}"
-        + (f" ({f.column})" if f.column else "")
-        + f": {f.message}"
-        + (f" Fix: {f.suggestion}" if f.suggestion else "")
-        for f in failing[:10]
-    ]
-    more = f"\n... and {len(failing) - 10} more" if len(failing) > 10 else ""
-    return (
-        f"data quality check failed with {len(failing)} finding(s) at or above "
-        f"'{fail_on}' (quality.fail_on) in {report.origin}; nothing was trained:\n"
-        + "\n".join(lines)
-        + more
-        + "\nRun `loopml validate` for the full report."
-    )

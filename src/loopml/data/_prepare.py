@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 
 from loopml.config import DataConfig, ProjectConfig
-from loopml.data._privacy import apply_privacy, detect_pii
-from loopml.data._problem import Problem, prepare_target, resolve_problem
+from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
+from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
+from loopml.data._profile import Profile, profile
 from loopml.data._quality import validate
 from loopml.data._schema import Schema, infer_schema, missing_mask, to_datetime
 from loopml.data._split import Split, choose_strategy, holdout_split
 from loopml.errors import ConfigError, DataError
-from loopml.types import DataSet, Finding
+from loopml.types import SEVERITY_ORDER, DataSet, Finding, QualityReport
 
 #: Share of rows whose time may be missing or unparsable before a time-ordered split refuses.
 MAX_BAD_TIMES = 0.05
@@ -259,3 +260,126 @@ def holdout_mismatch(prepared: PreparedData, config: ProjectConfig) -> list[Find
         seed=config.training.seed,
     )
     return [f for f in report.findings if f.id == "train-holdout-mismatch"]
+
+
+def quality_report(
+    raw: DataSet,
+    config: ProjectConfig,
+    *,
+    prepared: PreparedData | None,
+    salt: str | None = None,
+) -> QualityReport:
+    """The quality report of ``raw`` as a run would use it: personal-data findings, the checks
+    on the protected rows, and (with ``prepared``) train/holdout mismatches.
+
+    ``prepared`` is :func:`prepare_data` of ``raw``, or None when the data cannot be prepared;
+    then the privacy policy is applied here (``salt`` as for :func:`protect`).
+    ``data.drop_columns`` are gone before the checks: dropping is the fix they suggest.
+    """
+    if prepared is not None:
+        protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
+    else:
+        protected, pii, actions = protect(raw, config, salt=salt)
+    target = config.problem.target
+    dropped = [c for c in config.data.drop_columns if c in protected.frame.columns and c != target]
+    frame = protected.frame.drop(columns=dropped)
+    pii = {c: kind for c, kind in pii.items() if c not in dropped}
+    actions = {c: action for c, action in actions.items() if c not in dropped}
+    task = config.problem.task
+    if task == "auto" and not missing_mask(frame[target]).all():
+        task = infer_task(frame[target], categories=config.cleaning.categories)
+    report = validate(
+        frame,
+        target=target,
+        task=None if task == "auto" else task,
+        quality=config.quality,
+        id_columns=[c for c in config.data.id_columns if c in frame.columns],
+        time_column=config.data.time_column,
+        label_time_column=config.data.label_time_column,
+        origin=raw.origin,
+        seed=config.training.seed,
+        categories=config.cleaning.categories,
+    )
+    findings = sorted(
+        [
+            *pii_findings(pii, actions, config.privacy),
+            *report.findings,
+            *(holdout_mismatch(prepared, config) if prepared is not None else []),
+        ],
+        key=lambda f: SEVERITY_ORDER[f.severity],
+    )
+    return QualityReport(
+        findings=tuple(findings),
+        n_rows=report.n_rows,
+        n_columns=report.n_columns,
+        origin=raw.origin,
+    )
+
+
+def check_quality(report: QualityReport, fail_on: str) -> None:
+    """Raise :class:`DataError` listing the findings at or above ``fail_on``
+    (``quality.fail_on``), at most ten of them; nothing happens below it."""
+    if not report.fails(fail_on):
+        return
+    limit = SEVERITY_ORDER[fail_on]
+    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] <= limit]
+    lines = [
+        f"- [{f.severity}] {f.id}"
+        + (f" ({f.column})" if f.column else "")
+        + f": {f.message}"
+        + (f" Fix: {f.suggestion}" if f.suggestion else "")
+        for f in failing[:10]
+    ]
+    more = f"\n... and {len(failing) - 10} more" if len(failing) > 10 else ""
+    raise DataError(
+        f"data quality check failed with {len(failing)} finding(s) at or above "
+        f"'{fail_on}' (quality.fail_on) in {report.origin}; nothing was trained:\n"
+        + "\n".join(lines)
+        + more
+        + "\nRun `loopml validate` for the full report."
+    )
+
+
+def labelled_rows(frame: pd.DataFrame, problem: Problem, *, where: str) -> LabelledRows:
+    """The rows of ``frame`` that have a label, and their labels spelled as in training or by
+    the same rules (``"yes "`` for ``"Yes"``), to evaluate a model on.
+
+    Raises
+    ------
+    DataError
+        ``frame`` has no target column, or a label the model never saw.
+    """
+    if problem.target not in frame.columns:
+        raise DataError(
+            f"{where} has no target column {problem.target!r}; evaluation needs labels."
+        )
+    labels = prepare_target(frame[problem.target], problem.task, problem)
+    frame = frame[labels.notna()].reset_index(drop=True)
+    y = labels[labels.notna()].reset_index(drop=True)
+    return LabelledRows(X=frame.drop(columns=[problem.target]), y=y)
+
+
+def profile_data(
+    frame: pd.DataFrame, config: ProjectConfig, *, sample_rows: int | None = None
+) -> Profile:
+    """The EDA profile of the (protected) rows: their schema as the project declares it, and
+    the target's task where the config leaves it to inference."""
+    target = config.problem.target
+    task = None if config.problem.task == "auto" else config.problem.task
+    if task is None and not missing_mask(frame[target]).all():
+        task = infer_task(frame[target], categories=config.cleaning.categories)
+    schema = infer_schema(
+        frame,
+        target,
+        id_columns=[c for c in config.data.id_columns if c in frame.columns],
+        time_column=config.data.time_column,
+        drop_columns=[c for c in config.data.drop_columns if c in frame.columns],
+    )
+    return profile(
+        frame,
+        target=target,
+        task=task,
+        schema=schema,
+        sample_rows=config.profile.sample_rows if sample_rows is None else sample_rows,
+        seed=config.training.seed,
+    )

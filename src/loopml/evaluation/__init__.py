@@ -22,7 +22,7 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "loopml.evaluation._learning": ["LearningCurve", "LearningPoint", "learning_curve"],
         "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
-        "loopml.evaluation._run": ["AssessSettings", "Assessment", "assess"],
+        "loopml.evaluation._run": ["AssessSettings", "Assessment", "assess", "evaluate_labelled"],
         "loopml.evaluation._probability": [
             "Calibration",
             "CalibrationCurve",
@@ -62,6 +62,7 @@ __all__ = [
     "contributions",
     "diagnose",
     "evaluate",
+    "evaluate_labelled",
     "learning_curve",
     "lift_table",
     "model_card",

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loopml.config import Costs, ProjectConfig
+from loopml.config import Costs, Gate, ProjectConfig
 from loopml.data import LabelledRows, Problem
+from loopml.errors import DataError
 from loopml.evaluation._diagnose import Diagnostics, diagnose
 from loopml.evaluation._evaluate import Evaluation, evaluate
 from loopml.modeling import expected_cost, predict_scores
@@ -130,3 +131,32 @@ def fold_fit(best: TrialResult, folds: Sequence[tuple[Any, Any]]) -> tuple[int, 
         return None
     rows = sum(len(train) for train, _ in folds) / len(folds)
     return round(rows), best.seconds / len(folds)
+
+
+def evaluate_labelled(
+    pipeline: Pipeline, rows: LabelledRows, problem: Problem, *, gate: Gate | None = None
+) -> Evaluation:
+    """Evaluate a registered model on labelled rows, against ``gate`` (the project's gate
+    today) or else the gate it was trained under.
+
+    Raises
+    ------
+    DataError
+        A label the model never saw in training.
+    """
+    problem = Problem(
+        task=problem.task,
+        target=problem.target,
+        metric=problem.metric,
+        gate=gate or problem.gate,
+        classes=problem.classes,
+        positive_class=problem.positive_class,
+    )
+    if problem.is_classification:
+        unknown = set(rows.y.unique()) - set(problem.classes)
+        if unknown:
+            raise DataError(
+                f"labels {sorted(map(str, unknown))} in {problem.target!r} were never seen in "
+                "training; the model cannot be evaluated on them."
+            )
+    return evaluate(pipeline, rows.X, rows.y, problem)
