@@ -48,6 +48,7 @@ from loopml.types import QualityReport
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
 # in the methods that use them, so `loopml models list` and `loopml score` do not load them.
 if TYPE_CHECKING:
+    from loopml.data import LabelledRows
     from loopml.evaluation import Assessment, Evaluation
     from loopml.loop import PromotionDecision
     from loopml.modeling import Leaderboard, SearchResult
@@ -300,7 +301,7 @@ class Project:
             best=best,
             folds=folds,
         )
-        champion = self._champion_on(self.registry, holdout.X, holdout.y, prepared.problem)
+        champion = self._champion_on(holdout, prepared.problem)
         decision = decide_promotion(
             assessment.evaluation,
             champion,
@@ -448,12 +449,9 @@ class Project:
         problem, result = outcome.prepared.problem, outcome.result
         evaluation, diagnostics = outcome.assessment.evaluation, outcome.assessment.diagnostics
         data_summary = outcome.prepared.summary()
-        summary = {
-            "task": problem.task,
-            "target": problem.target,
-            "model": outcome.model,
-            **data_summary,
-        }
+        summary: dict[str, Any] = {"task": problem.task, "target": problem.target}
+        summary["model"] = outcome.model
+        summary.update(data_summary)
         if result.threshold is not None:
             summary["decision threshold"] = (
                 f"{result.threshold.threshold:.4f} on P({problem.positive_class}), tuned for "
@@ -480,13 +478,12 @@ class Project:
             model_card=card,
         )
 
-    def _champion_on(
-        self, registry: Registry, X: pd.DataFrame, y: pd.Series, problem: Problem
-    ) -> Evaluation | None:
+    def _champion_on(self, holdout: LabelledRows, problem: Problem) -> Evaluation | None:
         """The current champion's evaluation on the new holdout, or None when there is no
         champion, it cannot be loaded, or it solves another problem or reads other columns."""
         from loopml.evaluation import evaluate
 
+        registry = self.registry
         if not registry.exists():
             return None
         try:
@@ -499,8 +496,8 @@ class Project:
         if bundle.problem.task != problem.task or bundle.problem.classes != problem.classes:
             return None
         try:
-            bundle.schema.check(X.columns, where="the new holdout")
-            return evaluate(bundle.pipeline, X, y, problem)
+            bundle.schema.check(holdout.X.columns, where="the new holdout")
+            return evaluate(bundle.pipeline, holdout.X, holdout.y, problem)
         except (SchemaError, ValueError) as exc:
             log.warning("the champion cannot score the new holdout (%s)", exc)
             return None

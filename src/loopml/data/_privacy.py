@@ -389,7 +389,9 @@ class PrivacyReplay:
     salt: str | None = field(default=None, repr=False)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        policy = PrivacyConfig(pii="keep", columns=dict(self.actions), salt_env=self.salt_env)
+        policy = PrivacyConfig.model_validate(
+            {"pii": "keep", "columns": dict(self.actions), "salt_env": self.salt_env}
+        )
         present = {c: "trained" for c in self.actions if c in frame.columns}
         out, _ = apply_privacy(frame, present, policy, salt=self.salt)
         return out

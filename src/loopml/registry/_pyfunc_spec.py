@@ -34,6 +34,7 @@ def requirements() -> list[str]:
 
 
 def signature(bundle: ModelBundle) -> Any:
+    """The model's inputs (the feature columns, by their training type) and outputs."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -54,7 +55,9 @@ def signature(bundle: ModelBundle) -> Any:
     )
     out_type = "double" if bundle.problem.task == "regression" else "string"
     outputs = Schema(
-        [ColSpec(out_type, "prediction")]
-        + [ColSpec("double", f"proba_{c}") for c in bundle.problem.classes]
+        [
+            ColSpec(out_type, "prediction"),
+            *(ColSpec("double", f"proba_{c}") for c in bundle.problem.classes),
+        ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)
