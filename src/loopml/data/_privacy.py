@@ -384,16 +384,12 @@ class PrivacyReplay:
     are dropped, columns it hashed are hashed with the same salt; other columns pass.
     """
 
-    actions: Mapping[str, str]  # column -> drop | hash | keep, as the training recorded
-    salt_env: str
+    policy: PrivacyConfig  # the recorded action per column in ``columns``; nothing else
     salt: str | None = field(default=None, repr=False)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        policy = PrivacyConfig.model_validate(
-            {"pii": "keep", "columns": dict(self.actions), "salt_env": self.salt_env}
-        )
-        present = {c: "trained" for c in self.actions if c in frame.columns}
-        out, _ = apply_privacy(frame, present, policy, salt=self.salt)
+        present = {c: "trained" for c in self.policy.columns if c in frame.columns}
+        out, _ = apply_privacy(frame, present, self.policy, salt=self.salt)
         return out
 
 
@@ -422,4 +418,7 @@ def privacy_replay(
     """
     if not any(a in ("drop", "hash") for a in actions.values()):
         return None
-    return PrivacyReplay(dict(actions), salt_env, env.get(salt_env))
+    policy = PrivacyConfig.model_validate(
+        {"pii": "keep", "columns": dict(actions), "salt_env": salt_env}
+    )
+    return PrivacyReplay(policy, env.get(salt_env))
