@@ -483,12 +483,9 @@ class Project:
         champion, it cannot be loaded, or it solves another problem or reads other columns."""
         from loopml.evaluation import evaluate
 
-        registry = self.registry
-        if not registry.exists():
-            return None
         try:
-            bundle, _ = registry.load("champion")
-        except ModelNotFoundError:
+            bundle, _ = self.registry.load("champion")
+        except ModelNotFoundError:  # no model registered yet, or none is champion
             return None
         except RegistryError as exc:  # its files are damaged or cannot be fetched
             log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
