@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import tempfile
@@ -17,66 +15,50 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import FileSource, PrivacyConfig, ProjectConfig, load_config
+from loopml.config import FileSource, ProjectConfig, load_config
 from loopml.data import (
     CsvDialect,
     DataSet,
+    PreparedData,
     Problem,
-    Schema,
-    TableSpec,
-    apply_privacy,
+    check_declared_columns,
+    check_quality,
     check_target_column,
     collect,
-    detect_pii,
     file_kind,
-    infer_schema,
-    infer_task,
-    missing_mask,
+    labelled_rows,
     model_input_dialect,
-    pii_findings,
-    prepare_target,
+    prepare_data,
+    privacy_replay,
+    profile_data,
+    quality_report,
     read_file,
+    read_watermark,
     reference_statistics,
-    resolve_problem,
     source_dialect,
-    to_datetime,
-    validate,
+    write_watermark,
 )
-from loopml.data import profile as profile_frame
-from loopml.errors import ConfigError, DataError, LoopmlError, SchemaError
+from loopml.data import protect as protect_data
+from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
-from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri, version_tags
+from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
 from loopml.serving import ScoringSummary, score_file
-from loopml.types import SEVERITY_ORDER, Finding, QualityReport
+from loopml.types import QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
 # in the methods that use them, so `loopml models list` and `loopml score` do not load them.
 if TYPE_CHECKING:
-    from loopml.evaluation import Evaluation
+    from loopml.data import LabelledRows
+    from loopml.evaluation import Assessment, Evaluation
     from loopml.loop import PromotionDecision
-    from loopml.modeling import Leaderboard, Split
+    from loopml.modeling import Leaderboard, SearchResult
     from loopml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 WORKSPACE = ".loopml"
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """The training table split for one run: everything the search and evaluation need."""
-
-    data: DataSet
-    problem: Problem
-    schema: Schema
-    X: pd.DataFrame
-    y: pd.Series
-    split: Split
-    time: pd.Series | None
-    groups: pd.Series | None
-    privacy: dict[str, str] = field(default_factory=dict)  # column -> drop | hash | keep
-    pii: dict[str, str] = field(default_factory=dict)  # column -> kind of personal data found
+Folds = list[tuple[Any, Any]]  # cross-validation folds: (training, validation) positions
 
 
 @dataclass(frozen=True)
@@ -118,6 +100,18 @@ class RunResult:
             "scoring": self.scoring.to_dict() if self.scoring else None,
             "scoring_note": self.scoring_note,
         }
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a training run found, on its way to the registry and the report."""
+
+    prepared: PreparedData
+    result: SearchResult
+    n_folds: int
+    assessment: Assessment
+    decision: PromotionDecision
+    model: str  # the chosen model's label
 
 
 class Project:
@@ -186,30 +180,17 @@ class Project:
     def watermark(self) -> Any:
         """The incremental watermark committed last, or None before the first run."""
         inc = self.config.data.incremental
-        path = self.workspace / "state" / "watermark.json"
-        if inc is None or not path.is_file():
-            return None
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("column") != inc.column:
-            return None  # the column changed: start over
-        value = state.get("value")
-        return pd.Timestamp(value) if state.get("kind") == "timestamp" else value
+        return read_watermark(self._watermark_path, inc.column) if inc is not None else None
 
     def commit_watermark(self, data: DataSet) -> None:
         """Remember ``data.watermark`` so the next incremental collect starts after it."""
         inc = self.config.data.incremental
-        if inc is None or data.watermark is None:
-            return
-        value = data.watermark
-        kind = "timestamp" if isinstance(value, (pd.Timestamp, dt.datetime)) else "value"
-        state = {
-            "column": inc.column,
-            "kind": kind,
-            "value": pd.Timestamp(value).isoformat() if kind == "timestamp" else value,
-        }
-        write_text_atomic(
-            self.workspace / "state" / "watermark.json", json.dumps(state, default=str)
-        )
+        if inc is not None and data.watermark is not None:
+            write_watermark(self._watermark_path, inc.column, data.watermark)
+
+    @property
+    def _watermark_path(self) -> Path:
+        return self.workspace / "state" / "watermark.json"
 
     def protect(self, data: DataSet) -> tuple[DataSet, dict[str, str], dict[str, str]]:
         """Apply the privacy policy: detect personal data, then drop, hash or keep it.
@@ -217,130 +198,49 @@ class Project:
         Returns the protected data, the detected columns (column -> kind) and the action
         taken per column. The target is never touched.
         """
-        cfg = self.config
-        features = data.frame.drop(columns=[cfg.problem.target], errors="ignore")
-        pii = detect_pii(features)
-        pii.update({c: "declared" for c in cfg.privacy.columns if c not in pii and c in features})
-        if not pii:
-            return data, {}, {}
-        frame, actions = apply_privacy(
-            data.frame, pii, cfg.privacy, salt=self.env.get(cfg.privacy.salt_env)
-        )
-        return dataclasses.replace(data, frame=frame), pii, actions
+        return protect_data(data, self.config, salt=self._salt())
+
+    def _salt(self) -> str | None:
+        return self.env.get(self.config.privacy.salt_env)
 
     def validate(
         self, data: DataSet | None = None, prepared: PreparedData | None = None
     ) -> QualityReport:
         """Stage 3: the quality report of the (protected) data, personal-data findings included.
 
-        ``prepared`` is :meth:`prepare` of the same ``data`` when the caller has it already;
-        without it, the data is prepared here if its target allows (for the holdout checks).
+        ``prepared`` is :meth:`prepare` of the same ``data`` when the caller has it already
+        (its columns and target were checked then); without it, the data is prepared here if
+        its target allows (for the holdout checks).
         """
-        cfg = self.config
-        raw = data if data is not None else self.collect()
-        self._check_declared_columns(raw.frame)
-        check_target_column(raw.frame, cfg.problem.target)
         if prepared is None:
+            raw = data if data is not None else self.collect()
+            self._check_columns(raw)
             prepared = self._try_prepare(raw)
-        if prepared is not None:
-            protected, pii, actions = prepared.data, prepared.pii, prepared.privacy
         else:
-            protected, pii, actions = self.protect(raw)
-        # data.drop_columns are gone before the checks: dropping is the fix they suggest
-        dropped = self._dropped_columns(protected.frame)
-        frame = protected.frame.drop(columns=dropped)
-        pii = {c: kind for c, kind in pii.items() if c not in dropped}
-        actions = {c: action for c, action in actions.items() if c not in dropped}
-        target = cfg.problem.target
-        task = cfg.problem.task
-        if task == "auto" and not missing_mask(frame[target]).all():
-            task = infer_task(frame[target], categories=cfg.cleaning.categories)
-        report = validate(
-            frame,
-            spec=TableSpec(
-                target=target,
-                task=None if task == "auto" else task,
-                id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-                time_column=cfg.data.time_column,
-                label_time_column=cfg.data.label_time_column,
-                categories=cfg.cleaning.categories,
-            ),
-            quality=cfg.quality,
-            origin=raw.origin,
-            seed=cfg.training.seed,
-        )
-        findings = sorted(
-            [
-                *pii_findings(pii, actions, cfg.privacy),
-                *report.findings,
-                *(self._holdout_mismatch(prepared) if prepared is not None else []),
-            ],
-            key=lambda f: SEVERITY_ORDER[f.severity],
-        )
-        return QualityReport(
-            findings=tuple(findings),
-            n_rows=report.n_rows,
-            n_columns=report.n_columns,
-            origin=raw.origin,
-        )
+            raw = data if data is not None else prepared.data
+        return quality_report(raw, self.config, prepared=prepared, salt=self._salt())
+
+    def _check_columns(self, raw: DataSet) -> None:
+        """The columns ``data:`` names and the target exist, each with its own message."""
+        check_declared_columns(raw.frame, self.config.data, self.config_path.name)
+        check_target_column(raw.frame, self.config.problem.target)
 
     def _try_prepare(self, raw: DataSet) -> PreparedData | None:
         """:meth:`prepare`, or None when the data cannot be prepared (its problems are findings)."""
         try:
             return self.prepare(raw)
-        except LoopmlError:
+        except (ConfigError, DataError):
             return None
-
-    def _dropped_columns(self, frame: pd.DataFrame) -> list[Any]:
-        """The columns of ``data.drop_columns`` in ``frame`` (never the target)."""
-        target = self.config.problem.target
-        return [c for c in self.config.data.drop_columns if c in frame.columns and c != target]
-
-    def _holdout_mismatch(self, prepared: PreparedData) -> list[Finding]:
-        """Columns distributed clearly differently in the holdout than in the training part.
-
-        The time column of a time-ordered split differs by construction and is not compared.
-        """
-        X = prepared.X.drop(columns=self._dropped_columns(prepared.X))
-        time_column = self.config.data.time_column if prepared.split.strategy == "time" else None
-        report = validate(
-            X.iloc[prepared.split.train],
-            spec=TableSpec(time_column=time_column if time_column in X.columns else None),
-            quality=self.config.quality,
-            holdout=X.iloc[prepared.split.holdout],
-            seed=self.config.training.seed,
-        )
-        return [f for f in report.findings if f.id == "train-holdout-mismatch"]
 
     def profile(self, output: str | Path | None = None) -> tuple[Path, QualityReport]:
         """Stage 3: write the EDA profile (HTML) and return its path and the quality report."""
         cfg = self.config
         raw = self.collect()
-        self._check_declared_columns(raw.frame)
-        check_target_column(raw.frame, cfg.problem.target)
+        self._check_columns(raw)
         prepared = self._try_prepare(raw)
         report = self.validate(raw, prepared)
         protected = prepared.data if prepared is not None else self.protect(raw)[0]
-        frame = protected.frame
-        target = cfg.problem.target
-        task = report_task = None if cfg.problem.task == "auto" else cfg.problem.task
-        if task is None and not missing_mask(frame[target]).all():
-            report_task = infer_task(frame[target], categories=cfg.cleaning.categories)
-        schema = infer_schema(
-            frame,
-            target,
-            id_columns=[c for c in cfg.data.id_columns if c in frame.columns],
-            time_column=cfg.data.time_column,
-            drop_columns=[c for c in cfg.data.drop_columns if c in frame.columns],
-        )
-        result = profile_frame(
-            frame,
-            target=target,
-            task=report_task,
-            schema=schema,
-            sample_rows=cfg.profile.sample_rows,
-            seed=cfg.training.seed,
-        )
+        result = profile_data(protected.frame, cfg)
         from loopml.reports import render_profile_report
 
         html = render_profile_report(
@@ -351,223 +251,161 @@ class Project:
         return path, report
 
     def prepare(self, data: DataSet | None = None) -> PreparedData:
-        """Stages 1 and 3: settle the problem, infer the schema, split off the holdout.
+        """Stages 1 and 3: settle the problem, infer the schema, split off the holdout
+        (:func:`loopml.data.prepare_data`) and check the declared feature expressions.
 
         Everything that can be wrong with the data is found here, before any training.
         """
         from loopml.features import check_expressions
-        from loopml.modeling import choose_strategy, holdout_split
 
-        cfg = self.config
-        data = data if data is not None else self.collect()
-        self._check_declared_columns(data.frame)
-        categories = cfg.cleaning.categories
-        # target problems first, with their own message
-        resolve_problem(data.frame, cfg.problem, categories=categories)
-        data, pii, actions = self.protect(data)
-        frame = data.frame
-        problem = resolve_problem(frame, cfg.problem, categories=categories)
-        notes = list(problem.notes)
-        # rows with a target, whose labels are the classes (spelling variants merged) before
-        # rows are compared; blank labels are missing, as the quality checks count them
-        frame = frame.loc[~missing_mask(frame[problem.target])]
-        labels = prepare_target(frame[problem.target], problem.task, problem)
-        frame = frame.assign(**{problem.target: labels})
-        if cfg.cleaning.duplicates == "drop":
-            duplicated = frame.duplicated()
-            if duplicated.any():
-                notes.append(
-                    f"{int(duplicated.sum())} duplicate rows dropped (cleaning.duplicates)"
-                )
-                frame = frame.loc[~duplicated]
-        problem = dataclasses.replace(problem, notes=tuple(notes))
-        frame = frame.reset_index(drop=True)
-        y = frame[problem.target]
-        ids = list(cfg.data.id_columns)
-        if cfg.data.group_column:
-            ids.append(cfg.data.group_column)
-        schema = infer_schema(
-            frame,
-            problem.target,
-            id_columns=ids,
-            time_column=cfg.data.time_column,
-            drop_columns=cfg.data.drop_columns,
+        prepared = prepare_data(
+            data if data is not None else self.collect(),
+            self.config,
+            salt=self._salt(),
+            config_name=self.config_path.name,
         )
-        if not schema.feature_columns:
-            raise DataError(
-                f"no usable feature columns in {data.origin}: every column is the target, an id, "
-                "free text, personal data or dropped. Add feature columns or revise "
-                "data.id_columns / data.drop_columns."
-            )
-        X = frame.drop(columns=[problem.target])
-        check_expressions(cfg.features.expressions, list(schema.roles()))
-        time = None
-        if cfg.data.time_column:
-            time = to_datetime(frame[cfg.data.time_column])
-            bad = int(time.isna().sum())
-            if bad > len(time) * 0.05:
-                raise DataError(
-                    f"data.time_column {cfg.data.time_column!r}: {bad} of {len(time)} values are "
-                    "missing or not dates; a time-ordered split needs timestamps in every row."
-                )
-            time = time.fillna(time.min())
-        groups = frame[cfg.data.group_column] if cfg.data.group_column else None
-        strategy = choose_strategy(cfg.training.split, problem.task, time, groups)
-        split = holdout_split(
-            y,
-            strategy=strategy,
-            fraction=cfg.training.holdout_fraction,
-            seed=cfg.training.seed,
-            time=time,
-            groups=groups,
-        )
-        if problem.is_classification:
-            missing = set(problem.classes) - set(y.iloc[split.train].unique())
-            if missing:
-                raise DataError(
-                    f"class(es) {sorted(map(str, missing))} of {problem.target!r} occur only "
-                    "in the holdout; the model could never learn them. Collect more rows of "
-                    "them, or use training.split: stratified."
-                )
-        return PreparedData(data, problem, schema, X, y, split, time, groups, actions, pii)
+        check_expressions(self.config.features.expressions, list(prepared.schema.roles()))
+        return prepared
 
-    def _check_declared_columns(self, frame: pd.DataFrame) -> None:
-        d = self.config.data
-        declared = [("data.id_columns", c) for c in d.id_columns]
-        declared += [("data.drop_columns", c) for c in d.drop_columns]
-        if d.time_column:
-            declared.append(("data.time_column", d.time_column))
-        if d.label_time_column:
-            declared.append(("data.label_time_column", d.label_time_column))
-        if d.group_column:
-            declared.append(("data.group_column", d.group_column))
-        for key, column in declared:
-            if column not in frame.columns:
-                raise ConfigError(
-                    f"{key} names column {column!r}, which is not in the data "
-                    f"({', '.join(map(str, list(frame.columns)[:15]))}...). Fix the name in "
-                    f"{self.config_path.name}."
-                )
-
-    def train(self, progress: ProgressFn | None = None) -> TrainResult:
+    def train(
+        self, progress: ProgressFn | None = None, *, prepared: PreparedData | None = None
+    ) -> TrainResult:
         """Stages 2–7: collect, prepare, search, evaluate, register and set the alias.
 
-        If anything fails, nothing is registered and no report is written.
+        ``prepared`` is a :meth:`prepare` result to train on instead of collecting again
+        (retraining passes the fresh rows it prepared). If anything fails, nothing is
+        registered, no alias moves and no report is written.
         """
-        from loopml.evaluation import (
-            DiagnosisSettings,
-            TrainAndHoldout,
-            diagnose,
-            evaluate,
-            model_card,
-        )
+        from loopml.evaluation import AssessSettings, assess
         from loopml.loop import decide_promotion
-        from loopml.modeling import (
-            TrainingData,
-            TrainingSpec,
-            expected_cost,
-            predict_scores,
-            train_model,
-        )
-        from loopml.registry import ModelBundle
-        from loopml.reports import model_label, render_training_report
+        from loopml.reports import model_label
 
         cfg = self.config
-        raw = self.collect()
-        prepared = self.prepare(raw)  # target and column problems first, with their own message
-        quality = self.validate(raw, prepared)
-        if quality.fails(cfg.quality.fail_on):
-            raise DataError(_quality_failure(quality, cfg.quality.fail_on))
-        # how the training file writes numbers: the model reads text numbers the same way
-        dialect = (
-            source_dialect(cfg.data.source, self.root)
-            if isinstance(cfg.data.source, FileSource)
-            else None
-        )
-        problem, split = prepared.problem, prepared.split
-        X_train = prepared.X.iloc[split.train].reset_index(drop=True)
-        y_train = prepared.y.iloc[split.train].reset_index(drop=True)
-        X_hold = prepared.X.iloc[split.holdout].reset_index(drop=True)
-        y_hold = prepared.y.iloc[split.holdout].reset_index(drop=True)
-        t_train = (
-            prepared.time.iloc[split.train].reset_index(drop=True)
-            if prepared.time is not None
-            else None
-        )
-        g_train = (
-            prepared.groups.iloc[split.train].reset_index(drop=True)
-            if prepared.groups is not None
-            else None
-        )
-        # the folds follow the holdout's strategy; where split: auto found neither a time nor a
-        # group column, train_model chooses: later rows validate when the rows are in time
-        # order, as for the estimators
-        chosen = cfg.training.split == "auto" and split.strategy in ("stratified", "random")
-        data = TrainingData(
-            X=X_train,
-            y=y_train,
-            roles=prepared.schema.roles(),
-            time=t_train,
-            groups=g_train,
-            strategy=None if chosen else split.strategy,
-            numbers=dialect.numbers if dialect is not None else None,
-        )
-        spec = TrainingSpec.from_config(cfg, problem)
-        result = train_model(data, spec, progress=progress)
+        if prepared is None:
+            # target and column problems first, with their own message
+            prepared = self.prepare(self.collect())
+        quality = self.validate(prepared=prepared)
+        check_quality(quality, cfg.quality.fail_on)
+        dialect = self._training_dialect()
+        result = self._search(prepared, progress, dialect)
         folds = result.folds
-        evaluation = evaluate(result.pipeline, X_hold, y_hold, problem)
         if progress is not None:
             progress(cfg.training.budget_seconds, "diagnosing the model")
-        diagnostics = diagnose(
-            result.pipeline,
-            TrainAndHoldout(X_train, y_train, X_hold, y_hold),
-            problem,
-            cv_scores=result.leaderboard.best.fold_scores,
-            settings=DiagnosisSettings(
-                seed=cfg.training.seed,
-                n_bootstrap=1000,
-                # diagnosis runs after the search, on a budget of its own
-                budget_seconds=min(60.0, max(5.0, 0.25 * cfg.training.budget_seconds)),
-            ),
-            fit_seconds=_fold_fit(result.leaderboard.best, folds),
-        )
-        registry = self.registry
-        champion_eval = self._champion_on(registry, X_hold, y_hold, problem)
         best = result.leaderboard.best
+        holdout = prepared.holdout_rows()
+        assessment = assess(
+            result.pipeline,
+            holdout,
+            prepared.training_rows(),
+            prepared.problem,
+            AssessSettings.from_config(cfg),
+            best=best,
+            folds=folds,
+        )
+        champion = self._champion_on(holdout, prepared.problem)
         decision = decide_promotion(
-            evaluation,
-            champion_eval,
+            assessment.evaluation,
+            champion,
             leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
             cv_score=best.mean,
         )
         model = model_label(best, result.leaderboard.trials)  # ensembles name their members
-        data_summary = {
-            "origin": prepared.data.origin,
-            "fingerprint": prepared.data.fingerprint,
-            "rows": prepared.data.n_rows,
-            "rows_with_target": len(prepared.y),
-            "train_rows": len(split.train),
-            "holdout_rows": len(split.holdout),
-            "split": split.strategy,
-            "features": len(prepared.schema.feature_columns),
-            "ignored_columns": ", ".join(
-                [
-                    f"{c.name} ({c.pii or c.role})"
-                    for c in prepared.schema.columns
-                    if not c.is_feature
-                ]
-                + [f"{name} (dropped in loopml.yaml)" for name in prepared.schema.ignored]
+        if progress is not None:
+            progress(cfg.training.budget_seconds, "registering the model")
+        version = self._register(
+            _Outcome(prepared, result, len(folds), assessment, decision, model), dialect
+        )
+        return TrainResult(
+            version=version,
+            alias=decision.alias,
+            decision=decision,
+            leaderboard=result.leaderboard,
+            evaluation=assessment.evaluation,
+            report=Path(version.report),
+            data=prepared.summary(),
+        )
+
+    def _training_dialect(self) -> CsvDialect | None:
+        """How the training file writes numbers: the model reads text numbers the same way."""
+        source = self.config.data.source
+        return source_dialect(source, self.root) if isinstance(source, FileSource) else None
+
+    def _search(
+        self, prepared: PreparedData, progress: ProgressFn | None, dialect: CsvDialect | None
+    ) -> SearchResult:
+        """Stage 5: the search on the training rows; the result carries the folds it used."""
+        from loopml.modeling import TrainingData, TrainingSpec, train_model
+
+        cfg = self.config
+        train = prepared.training_rows()
+        # the folds follow the holdout's strategy; where split: auto found neither a time nor a
+        # group column, train_model chooses: later rows validate when the rows are in time
+        # order, as for the estimators
+        strategy = prepared.split.strategy
+        chosen = cfg.training.split == "auto" and strategy in ("stratified", "random")
+        data = TrainingData(
+            X=train.X,
+            y=train.y,
+            roles=prepared.schema.roles(),
+            time=train.time,
+            groups=train.groups,
+            strategy=None if chosen else strategy,
+            numbers=dialect.numbers if dialect is not None else None,
+        )
+        return train_model(data, TrainingSpec.from_config(cfg, prepared.problem), progress=progress)
+
+    def _register(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelVersionInfo:
+        """Stage 7: register the model, set its alias and write its report, as one step."""
+        from loopml.registry import Release, RunRecord, TrainingRun
+
+        cfg, prepared = self.config, outcome.prepared
+        record = RunRecord.of(
+            TrainingRun(
+                project=cfg.name,
+                loopml_version=__version__,
+                problem=prepared.problem,
+                data=prepared.data,
+                split=prepared.split,
+                n_folds=outcome.n_folds,
+                training=cfg.training,
+                leaderboard=outcome.result.leaderboard,
+                model=outcome.model,
+                evaluation=outcome.assessment.evaluation,
+                business=outcome.assessment.business,
             )
-            or "none",
-            "notes": "; ".join(problem.notes) or "none",
-        }
-        bundle = ModelBundle(
-            pipeline=result.pipeline,
+        )
+        html = self._report(outcome)
+        with tempfile.TemporaryDirectory() as tmp:
+            report_tmp = Path(tmp) / "report.html"
+            report_tmp.write_text(html, encoding="utf-8")
+            return self.registry.register(
+                self._bundle(outcome, dialect),
+                params=record.params,
+                metrics=record.metrics,
+                artifacts={"report": report_tmp},
+                tags=record.tags,
+                version_tags=record.version_tags,
+                release=Release(
+                    alias=outcome.decision.alias,
+                    reason=outcome.decision.reason,
+                    report=html,
+                    report_dir=self.workspace / "reports",
+                ),
+            )
+
+    def _bundle(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelBundle:
+        """The model and everything that touches a row or describes the model."""
+        from loopml.registry import ModelBundle
+
+        cfg, prepared = self.config, outcome.prepared
+        best = outcome.result.leaderboard.best
+        return ModelBundle(
+            pipeline=outcome.result.pipeline,
             schema=prepared.schema,
-            problem=problem,
-            metrics=evaluation.metrics,
+            problem=prepared.problem,
+            metrics=outcome.assessment.evaluation.metrics,
             config=cfg.model_dump(mode="json"),
-            reference=reference_statistics(X_train, prepared.schema),
+            reference=reference_statistics(prepared.training_rows().X, prepared.schema),
             data_fingerprint=prepared.data.fingerprint,
             id_columns=tuple(c for c in cfg.data.id_columns if c in prepared.X.columns),
             info={
@@ -583,127 +421,68 @@ class Project:
                 "csv_dialect": dialect.declared() if dialect is not None else None,
             },
         )
-        summary = {
-            "task": problem.task,
-            "target": problem.target,
-            "model": model,
-            **data_summary,
-        }
-        business: dict[str, float] = {}
+
+    def _report(self, outcome: _Outcome) -> str:
+        """The training report (HTML): summary, evaluation, diagnostics, model card."""
+        from loopml.evaluation import model_card
+        from loopml.reports import render_training_report
+
+        problem, result = outcome.prepared.problem, outcome.result
+        evaluation, diagnostics = outcome.assessment.evaluation, outcome.assessment.diagnostics
+        data_summary = outcome.prepared.summary()
+        summary: dict[str, Any] = {"task": problem.task, "target": problem.target}
+        summary["model"] = outcome.model
+        summary.update(data_summary)
         if result.threshold is not None:
             summary["decision threshold"] = (
                 f"{result.threshold.threshold:.4f} on P({problem.positive_class}), tuned for "
                 f"{result.threshold.objective} on out-of-fold predictions"
             )
-        if cfg.problem.costs is not None and problem.task == "binary":
-            pred, _ = predict_scores(result.pipeline, X_hold, problem.task, problem.classes)
-            cost = expected_cost(
-                y_hold,
-                pred,
-                problem.positive_class,
-                cfg.problem.costs.false_positive,
-                cfg.problem.costs.false_negative,
-            )
-            business["expected_cost"] = cost
+        cost = outcome.assessment.business.get("expected_cost")
+        if cost is not None:
             summary["expected cost per row (holdout)"] = f"{cost:.4f}"
         card = model_card(
             problem,
             evaluation,
             diagnostics,
             data=data_summary,
-            model=model,
+            model=outcome.model,
             description=None,
         )
-        html = render_training_report(
-            title=f"{cfg.name}: training report",
+        return render_training_report(
+            title=f"{self.config.name}: training report",
             evaluation=evaluation,
             leaderboard=result.leaderboard,
             summary=summary,
-            promotion=f"Alias: {decision.alias} — {decision.reason}.",
+            promotion=f"Alias: {outcome.decision.alias} — {outcome.decision.reason}.",
             diagnostics=diagnostics,
             model_card=card,
         )
-        if progress is not None:
-            progress(cfg.training.budget_seconds, "registering the model")
-        with tempfile.TemporaryDirectory() as tmp:
-            report_tmp = Path(tmp) / "report.html"
-            report_tmp.write_text(html, encoding="utf-8")
-            params = {
-                "model_family": best.family,
-                **{f"model.{k}": v for k, v in best.params.items()},
-                "task": problem.task,
-                "metric": problem.metric,
-                "split": split.strategy,
-                "budget_seconds": cfg.training.budget_seconds,
-                "cv_folds": len(folds),
-                "n_trials": sum(t.started for t in result.leaderboard.trials),
-                "max_trials": cfg.training.max_trials or "none",
-                "stopped_by": result.leaderboard.stopped_by,
-                "train_rows": len(split.train),
-                "holdout_rows": len(split.holdout),
-                "data_origin": prepared.data.origin,
-                "data_fingerprint": prepared.data.fingerprint,
-            }
-            metrics = {f"holdout_{k}": v for k, v in {**evaluation.metrics, **business}.items()}
-            metrics["cv_" + problem.metric] = best.mean
-            version = registry.register(
-                bundle,
-                params=params,
-                metrics=metrics,
-                artifacts={"report": report_tmp},
-                tags={
-                    "loopml.version": __version__,
-                    "loopml.run_name": f"{cfg.name}-{best.family}",
-                    "loopml.data_fingerprint": prepared.data.fingerprint,
-                    "loopml.gate_passed": str(evaluation.gate.passed).lower(),
-                },
-                version_tags=version_tags(
-                    family=model,
-                    metric=problem.metric,
-                    gate=evaluation.gate.gate or "none",
-                    gate_passed=evaluation.gate.passed,
-                ),
-            )
-        _move_alias(registry, version.version, decision.alias, decision.reason)
-        report = self.workspace / "reports" / f"{cfg.model_name}-v{version.version}.html"
-        write_text_atomic(report, html)
-        registry.set_tags(version.version, version_tags(report=str(report)))
-        version = registry.version_info(version.version)
-        return TrainResult(
-            version=version,
-            alias=decision.alias,
-            decision=decision,
-            leaderboard=result.leaderboard,
-            evaluation=evaluation,
-            report=report,
-            data=data_summary,
-        )
 
-    def _champion_on(
-        self, registry: Registry, X: pd.DataFrame, y: pd.Series, problem: Problem
-    ) -> Evaluation | None:
+    def _champion_on(self, holdout: LabelledRows, problem: Problem) -> Evaluation | None:
+        """The current champion's evaluation on the new holdout, or None when there is no
+        champion, it cannot be loaded, or it solves another problem or reads other columns."""
         from loopml.evaluation import evaluate
 
-        if not registry.exists():
-            return None
         try:
-            bundle, _ = registry.load("champion")
-        except LoopmlError as exc:
-            if "has no champion" not in str(exc) and "no model is registered" not in str(exc):
-                log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
+            bundle, _ = self.registry.load("champion")
+        except ModelNotFoundError:  # no model registered yet, or none is champion
+            return None
+        except RegistryError as exc:  # its files are damaged or cannot be fetched
+            log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
             return None
         if bundle.problem.task != problem.task or bundle.problem.classes != problem.classes:
             return None
         try:
-            bundle.schema.check(X.columns, where="the new holdout")
-            return evaluate(bundle.pipeline, X, y, problem)
+            bundle.schema.check(holdout.X.columns, where="the new holdout")
+            return evaluate(bundle.pipeline, holdout.X, holdout.y, problem)
         except (SchemaError, ValueError) as exc:
             log.warning("the champion cannot score the new holdout (%s)", exc)
             return None
 
     def evaluate(self, model: str = "champion", data: str | Path | None = None) -> Evaluation:
         """Score a registered model on labelled data: a file, or the project's holdout."""
-        from loopml.evaluation import evaluate
+        from loopml.evaluation import evaluate_labelled
 
         bundle, _ = self.registry.load(model)
         problem = bundle.problem
@@ -711,38 +490,13 @@ class Project:
             path = self.path(data)
             if not path.is_file():
                 raise DataError(f"evaluation data {path} not found.")
-            kind = file_kind(path)
-            frame = read_file(path, kind, key="scoring", dialect=self._input_dialect(bundle, path))
-            if problem.target not in frame.columns:
-                raise DataError(
-                    f"{path} has no target column {problem.target!r}; evaluation needs labels."
-                )
-            # labels spelled as in training or by the same rules ("yes " for "Yes")
-            labels = prepare_target(frame[problem.target], problem.task, problem)
-            frame = frame[labels.notna()].reset_index(drop=True)
-            y = labels[labels.notna()].reset_index(drop=True)
-            X = frame.drop(columns=[problem.target])
+            dialect = self._input_dialect(bundle, path)
+            frame = read_file(path, file_kind(path), key="scoring", dialect=dialect)
+            rows = labelled_rows(frame, problem, where=str(path))
         else:
-            prepared = self.prepare()
-            X = prepared.X.iloc[prepared.split.holdout].reset_index(drop=True)
-            y = prepared.y.iloc[prepared.split.holdout].reset_index(drop=True)
-        bundle.schema.check(X.columns, where=str(data or "the holdout"))
-        problem = Problem(
-            task=problem.task,
-            target=problem.target,
-            metric=problem.metric,
-            gate=self.config.problem.gate or problem.gate,
-            classes=problem.classes,
-            positive_class=problem.positive_class,
-        )
-        if problem.is_classification:
-            unknown = set(y.unique()) - set(problem.classes)
-            if unknown:
-                raise DataError(
-                    f"labels {sorted(map(str, unknown))} in {problem.target!r} were never seen in "
-                    "training; the model cannot be evaluated on them."
-                )
-        return evaluate(bundle.pipeline, X, y, problem)
+            rows = self.prepare().holdout_rows()
+        bundle.schema.check(rows.X.columns, where=str(data or "the holdout"))
+        return evaluate_labelled(bundle.pipeline, rows, problem, gate=self.config.problem.gate)
 
     def score(
         self,
@@ -781,19 +535,8 @@ class Project:
 
     def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
         """The privacy actions the model was trained under, applied to rows to score."""
-        actions: dict[str, str] = bundle.info.get("privacy", {})
-        if not any(a in ("drop", "hash") for a in actions.values()):
-            return None
         salt_env = bundle.info.get("privacy_salt_env", self.config.privacy.salt_env)
-        policy = PrivacyConfig(pii="keep", columns=actions, salt_env=salt_env)
-        salt = self.env.get(salt_env)
-
-        def replay(chunk: pd.DataFrame) -> pd.DataFrame:
-            present = {c: "trained" for c in actions if c in chunk.columns}
-            frame, _ = apply_privacy(chunk, present, policy, salt=salt)
-            return frame
-
-        return replay
+        return privacy_replay(bundle.info.get("privacy", {}), salt_env, self.env)
 
     def run(self, progress: ProgressFn | None = None) -> RunResult:
         """The whole loop once: train, evaluate, register, promote, then batch-score."""
@@ -808,7 +551,7 @@ class Project:
             return RunResult(trained, None, "no scoring section in loopml.yaml")
         try:
             version = self.registry.resolve("champion")
-        except LoopmlError:
+        except ModelNotFoundError:
             return RunResult(
                 trained, None, f"no champion to score with (this model: {trained.decision.reason})"
             )
@@ -834,57 +577,5 @@ class Project:
         if alias not in info.aliases:
             today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             reason = f"promoted by hand with `loopml models promote` on {today}"
-            _move_alias(registry, info.version, alias, reason)
+            registry.move_alias(info.version, alias, reason)
         return registry.version_info(info.version)
-
-
-def _move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
-    """Point ``alias`` at ``version`` and record why; the version that held it says it lost
-    it, so ``models show`` never gives a stale reason."""
-    try:
-        before: str | None = registry.resolve(alias)
-    except LoopmlError:
-        before = None
-    registry.set_alias(version, alias)
-    if before is not None and before != version:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        registry.set_tags(
-            before,
-            version_tags(
-                promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
-            ),
-        )
-    previously = f"version {before}" if before not in (None, version) else "none"
-    registry.set_tags(
-        version,
-        version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
-    )
-
-
-def _fold_fit(best: Any, folds: Any) -> tuple[int, float] | None:
-    """``(rows, seconds)`` of one cross-validation fit of the chosen configuration (an
-    ensemble's trial has no time of its own)."""
-    if best.family == "ensemble" or best.seconds <= 0 or not folds:
-        return None
-    rows = sum(len(train) for train, _ in folds) / len(folds)  # time folds grow
-    return round(rows), best.seconds / len(folds)
-
-
-def _quality_failure(report: QualityReport, fail_on: str) -> str:
-    limit = SEVERITY_ORDER[fail_on]
-    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] <= limit]
-    lines = [
-        f"- [{f.severity}] {f.id}"
-        + (f" ({f.column})" if f.column else "")
-        + f": {f.message}"
-        + (f" Fix: {f.suggestion}" if f.suggestion else "")
-        for f in failing[:10]
-    ]
-    more = f"\n... and {len(failing) - 10} more" if len(failing) > 10 else ""
-    return (
-        f"data quality check failed with {len(failing)} finding(s) at or above "
-        f"'{fail_on}' (quality.fail_on) in {report.origin}; nothing was trained:\n"
-        + "\n".join(lines)
-        + more
-        + "\nRun `loopml validate` for the full report."
-    )

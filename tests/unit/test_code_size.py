@@ -15,21 +15,6 @@ SOURCE = Path(loopml.__file__).parent
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 600
 
-# TEMPORARY: removed when the issue 9 restructure of modeling/_search.py lands
-# TEMPORARY: removed when the issue 9 restructure of project.py lands
-EXEMPT_FUNCTIONS = {
-    "modeling/_search.py::search",
-    "project.py::Project.train",
-}
-# TEMPORARY: removed when the issue 9 restructure of modeling/_candidates.py lands
-# TEMPORARY: removed when the issue 9 restructure of project.py lands
-# TEMPORARY: removed when the issue 9 restructure of registry/_mlflow.py lands
-EXEMPT_MODULES = {
-    "modeling/_candidates.py",
-    "project.py",
-    "registry/_mlflow.py",
-}
-
 
 def _body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Lines from the first statement after the docstring to the end of the function."""
@@ -85,21 +70,13 @@ def long_modules(root: Path, limit: int) -> dict[str, int]:
 
 
 def test_no_function_body_is_longer_than_the_limit() -> None:
-    offenders = {
-        name: lines
-        for name, lines in long_functions(SOURCE, MAX_FUNCTION_LINES).items()
-        if name not in EXEMPT_FUNCTIONS
-    }
+    offenders = long_functions(SOURCE, MAX_FUNCTION_LINES)
     listing = ", ".join(f"{name} ({lines} lines)" for name, lines in offenders.items())
     assert not offenders, f"function bodies over {MAX_FUNCTION_LINES} lines: {listing}"
 
 
 def test_no_module_is_longer_than_the_limit() -> None:
-    offenders = {
-        name: lines
-        for name, lines in long_modules(SOURCE, MAX_MODULE_LINES).items()
-        if name not in EXEMPT_MODULES
-    }
+    offenders = long_modules(SOURCE, MAX_MODULE_LINES)
     listing = ", ".join(f"{name} ({lines} lines)" for name, lines in offenders.items())
     assert not offenders, f"modules over {MAX_MODULE_LINES} lines: {listing}"
 
@@ -118,9 +95,3 @@ def test_the_checks_find_a_long_function_and_a_long_module(tmp_path: Path) -> No
     assert long_functions(tmp_path, 5) == {}
     assert long_modules(tmp_path, 9) == {"big.py": 10}
     assert long_modules(tmp_path, 10) == {}
-
-
-def test_exemptions_name_real_offenders() -> None:
-    """An exemption that no longer matches an offender must be deleted, so the list only shrinks."""
-    assert long_functions(SOURCE, MAX_FUNCTION_LINES).keys() >= EXEMPT_FUNCTIONS
-    assert long_modules(SOURCE, MAX_MODULE_LINES).keys() >= EXEMPT_MODULES

@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -373,3 +374,51 @@ def pii_findings(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class PrivacyReplay:
+    """The privacy actions a model was trained under, applied again to new rows.
+
+    Call it on a frame (a chunk to score, a request's rows): columns the training dropped
+    are dropped, columns it hashed are hashed with the same salt; other columns pass.
+    """
+
+    policy: PrivacyConfig  # the recorded action per column in ``columns``; nothing else
+    salt: str | None = field(default=None, repr=False)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        present = {c: "trained" for c in self.policy.columns if c in frame.columns}
+        out, _ = apply_privacy(frame, present, self.policy, salt=self.salt)
+        return out
+
+
+def privacy_replay(
+    actions: Mapping[str, str], salt_env: str, env: Mapping[str, str]
+) -> PrivacyReplay | None:
+    """The replay of a model's recorded privacy policy, or None when it changed no column.
+
+    Parameters
+    ----------
+    actions
+        Column -> action the training took (a bundle's ``info["privacy"]``).
+    salt_env
+        The environment variable holding the hashing salt (``info["privacy_salt_env"]``).
+    env
+        The environment to read the salt from (the caller's; library code reads no other).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> replay = privacy_replay({"email": "drop"}, "LOOPML_PII_SALT", env={})
+    >>> list(replay(pd.DataFrame({"email": ["ann@example.com"], "x": [1]})).columns)
+    ['x']
+    >>> privacy_replay({"email": "keep"}, "LOOPML_PII_SALT", env={}) is None
+    True
+    """
+    if not any(a in ("drop", "hash") for a in actions.values()):
+        return None
+    policy = PrivacyConfig.model_validate(
+        {"pii": "keep", "columns": dict(actions), "salt_env": salt_env}
+    )
+    return PrivacyReplay(policy, env.get(salt_env))

@@ -33,6 +33,7 @@ __getattr__, __dir__ = _lazy_exports(
             "learning_curve",
         ],
         "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
+        "loopml.evaluation._run": ["AssessSettings", "Assessment", "assess", "evaluate_labelled"],
         "loopml.evaluation._probability": [
             "Calibration",
             "CalibrationCurve",
@@ -46,6 +47,8 @@ __getattr__, __dir__ = _lazy_exports(
 
 __all__ = [
     "NEAR_PERFECT",
+    "AssessSettings",
+    "Assessment",
     "Calibration",
     "CalibrationCurve",
     "CurveSettings",
@@ -66,6 +69,7 @@ __all__ = [
     "Resampling",
     "RowExplanation",
     "TrainAndHoldout",
+    "assess",
     "bootstrap_interval",
     "bootstrap_scores",
     "calibration",
@@ -73,6 +77,7 @@ __all__ = [
     "contributions",
     "diagnose",
     "evaluate",
+    "evaluate_labelled",
     "learning_curve",
     "lift_table",
     "model_card",

@@ -9,13 +9,10 @@ __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.registry._bundle": ["FORMAT_VERSION", "ModelBundle", "sha256_file"],
-        "loopml.registry._mlflow": [
-            "ALIASES",
-            "ModelVersionInfo",
-            "Registry",
-            "resolve_tracking_uri",
-            "version_tags",
-        ],
+        "loopml.registry._mlflow": ["Registry", "resolve_tracking_uri"],
+        "loopml.registry._record": ["RunRecord", "TrainingRun"],
+        "loopml.registry._release": ["Release"],
+        "loopml.registry._version": ["ALIASES", "ModelVersionInfo", "version_tags"],
     },
 )
 
@@ -25,6 +22,9 @@ __all__ = [
     "ModelBundle",
     "ModelVersionInfo",
     "Registry",
+    "Release",
+    "RunRecord",
+    "TrainingRun",
     "resolve_tracking_uri",
     "sha256_file",
     "version_tags",

@@ -10,12 +10,26 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopml.errors import ModelNotFoundError, RegistryError
+from loopml.registry._pyfunc_spec import requirements, signature
+from loopml.registry._release import Publication, Release, move_alias
 from loopml.registry._store_reader import StoredRun, StoreReader, Unsupported, local_directory
+from loopml.registry._version import (
+    ALIASES,
+    CHECKSUM_TAG,
+    FAMILY_TAG,
+    GATE_PASSED_TAG,
+    GATE_TAG,
+    METRIC_TAG,
+    REASON_TAG,
+    REPORT_TAG,
+    RUN_NAME_TAG,
+    ModelVersionInfo,
+)
 
 if TYPE_CHECKING:  # the bundle module loads pandas and numpy: imported where a bundle is made
     from loopml.registry._bundle import ModelBundle
@@ -24,120 +38,15 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ALIASES = ("champion", "challenger")
-CHECKSUM_TAG = "loopml.sha256."
-
-#: Version tags that describe a version; ModelVersionInfo shows them as fields.
-FAMILY_TAG = "loopml.family"
-METRIC_TAG = "loopml.metric"
-GATE_TAG = "loopml.gate"  # the success gate's expression, or "none"
-GATE_PASSED_TAG = "loopml.gate_passed"  # "true" | "false"
-REASON_TAG = "loopml.promotion_reason"  # why the version holds its alias (or lost it)
-REPORT_TAG = "loopml.report"  # the HTML report written next to the project
-FIELD_TAGS = (FAMILY_TAG, METRIC_TAG, GATE_TAG, GATE_PASSED_TAG, REASON_TAG, REPORT_TAG)
-
-
-def version_tags(
-    *,
-    family: str | None = None,
-    metric: str | None = None,
-    gate: str | None = None,
-    gate_passed: bool | None = None,
-    promotion_reason: str | None = None,
-    report: str | None = None,
-) -> dict[str, str]:
-    """The version tags behind :class:`ModelVersionInfo`'s fields; only those given.
-
-    ``gate`` is the success gate's expression; pass ``"none"`` when no gate is set.
-
-    Examples
-    --------
-    >>> version_tags(family="linear", gate_passed=True)
-    {'loopml.family': 'linear', 'loopml.gate_passed': 'true'}
-    """
-    given = {
-        FAMILY_TAG: family,
-        METRIC_TAG: metric,
-        GATE_TAG: gate,
-        GATE_PASSED_TAG: None if gate_passed is None else str(gate_passed).lower(),
-        REASON_TAG: promotion_reason,
-        REPORT_TAG: report,
-    }
-    return {k: v for k, v in given.items() if v is not None}
-
 
 @dataclass(frozen=True)
-class ModelVersionInfo:
-    """A registered model version as the registry sees it.
+class _RunData:
+    """What :meth:`Registry.register` logs on the run and tags on the version."""
 
-    ``family``, ``metric``, ``gate``, ``gate_passed``, ``promotion_reason`` and ``report``
-    come from the version's tags (or, for versions registered before loopml wrote them, from
-    its run's parameters and tags); empty or None when unknown.
-    """
-
-    name: str
-    version: str
-    run_id: str
-    aliases: tuple[str, ...]
-    created: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    family: str = ""
-    metric: str = ""
-    gate: str = ""  # "" when unknown, "none" when no gate was set
-    gate_passed: bool | None = None
-    promotion_reason: str = ""
-    report: str = ""
-
-    @property
-    def holdout(self) -> float | None:
-        """The primary metric on the holdout."""
-        return self.metrics.get(f"holdout_{self.metric}") if self.metric else None
-
-    @property
-    def gate_value(self) -> float | None:
-        """The gated metric's holdout value."""
-        if not self.gate or self.gate == "none":
-            return None
-        return self.metrics.get(f"holdout_{self.gate.split()[0]}")
-
-    def describe_gate(self) -> str:
-        """``passed (roc_auc >= 0.75: 0.8123)``, ``FAILED (...)``, ``no gate`` or ``-``."""
-        if self.gate == "none":
-            return "no gate"
-        if self.gate_passed is None:
-            return "-"
-        verdict = "passed" if self.gate_passed else "FAILED"
-        if not self.gate:
-            return verdict
-        value = self.gate_value
-        shown = f": {value:.4g}" if value is not None else ""
-        return f"{verdict} ({self.gate}{shown})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "run_id": self.run_id,
-            "aliases": list(self.aliases),
-            "created": self.created,
-            "family": self.family or None,
-            "metric": self.metric or None,
-            "holdout": self.holdout,
-            "gate": {
-                "expression": None if self.gate in ("", "none") else self.gate,
-                "value": self.gate_value,
-                "passed": self.gate_passed,
-            },
-            "promotion_reason": self.promotion_reason or None,
-            "report": self.report or None,
-            "metrics": self.metrics,
-            "tags": {
-                k: v
-                for k, v in self.tags.items()
-                if not k.startswith(CHECKSUM_TAG) and k not in FIELD_TAGS
-            },
-        }
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    artifacts: Mapping[str, Path]
+    version_tags: dict[str, str]
 
 
 def resolve_tracking_uri(uri: str, base_dir: Path) -> str:
@@ -225,70 +134,90 @@ class Registry:
         artifacts: Mapping[str, Path],
         tags: Mapping[str, str],
         version_tags: Mapping[str, str] | None = None,
+        release: Release | None = None,
     ) -> ModelVersionInfo:
         """Log one training run with its model and register a new version.
 
-        ``tags`` go on the run, ``version_tags`` (family, metric, gate, ...) on the version.
-        Atomic for the user: if anything fails, the run and the version are deleted again.
+        ``tags`` go on the run, ``version_tags`` (family, metric, gate, ...) on the version
+        (:class:`~loopml.registry.RunRecord` builds all four). With ``release``, the version
+        also gets its alias and its report in the same step.
+
+        All or nothing: if anything fails, the aliases and their reasons are as they were,
+        no report file is left, the run and the version are deleted, and the error is raised.
         """
+        client = self._client
+        experiment_id = self._experiment_id()
+        run = client.create_run(experiment_id, tags=dict(tags), run_name=tags.get(RUN_NAME_TAG))
+        run_id = run.info.run_id
+        version: str | None = None
+        publication: Publication | None = None
+        try:
+            version = self._log_model(
+                run_id, bundle, _RunData(params, metrics, artifacts, dict(version_tags or {}))
+            )
+            client.set_terminated(run_id, "FINISHED")
+            if release is not None:
+                publication = Publication(self, version, release)
+                publication.apply()
+        except BaseException as exc:
+            if publication is not None:
+                publication.undo()
+            self._rollback(experiment_id, run_id, version)
+            if isinstance(exc, Exception) and not isinstance(exc, RegistryError):
+                where = f" while {publication.step}" if publication is not None else ""
+                raise RegistryError(
+                    f"registering the model failed{where}: {exc}. Nothing was registered; "
+                    "the aliases are as they were."
+                ) from exc
+            raise
+        return self.version_info(version)
+
+    def _log_model(self, run_id: str, bundle: ModelBundle, run: _RunData) -> str:
+        """Log the run's data and the model into run ``run_id``; register it; its version."""
         import mlflow
         import mlflow.pyfunc
 
         client = self._client
-        experiment_id = self._experiment_id()
-        run = client.create_run(
-            experiment_id, tags=dict(tags), run_name=tags.get("loopml.run_name")
-        )
-        run_id = run.info.run_id
-        version: str | None = None
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                bundle_dir = Path(tmp) / "bundle"
-                checksums = bundle.save(bundle_dir)
-                for key, value in params.items():
-                    client.log_param(run_id, key, _short(value))
-                for key, value in metrics.items():
-                    if value == value:  # NaN is not loggable as a metric
-                        client.log_metric(run_id, key, float(value))
-                for name, path in artifacts.items():
-                    client.log_artifact(run_id, str(path), artifact_path=name)
-                with (
-                    _global_uris(self.uri),
-                    mlflow.start_run(run_id=run_id),
-                    warnings.catch_warnings(),
-                ):
-                    # MLflow nudges towards type hints and input examples; our explicit
-                    # signature and bundle schema cover what those would give.
-                    warnings.simplefilter("ignore", UserWarning)
-                    info = mlflow.pyfunc.log_model(
-                        name="model",
-                        # "models from code": MLflow runs this file to build the model, so
-                        # nothing is cloudpickled; code_paths ships the loopml package.
-                        python_model=str(Path(__file__).with_name("_pyfunc_model.py")),
-                        artifacts={"bundle": str(bundle_dir)},
-                        code_paths=[str(Path(__file__).resolve().parents[1])],  # the loopml package
-                        pip_requirements=_requirements(),
-                        signature=_signature(bundle),
-                    )
-                    self._ensure_registered_model()
-                    # inside: MLflow resolves the models:/ source through the global URIs
-                    mv = client.create_model_version(
-                        self.model_name,
-                        source=info.model_uri,
-                        run_id=run_id,
-                        tags={
-                            **dict(version_tags or {}),
-                            **{CHECKSUM_TAG + k: v for k, v in checksums.items()},
-                        },
-                    )
-                    version = str(mv.version)
-            client.set_terminated(run_id, "FINISHED")
-        except BaseException as exc:
-            self._rollback(experiment_id, run_id, version)
-            if isinstance(exc, Exception) and not isinstance(exc, RegistryError):
-                raise RegistryError(f"registering the model failed: {exc}") from exc
-            raise
-        return self.version_info(version)
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle_dir = Path(tmp) / "bundle"
+            checksums = bundle.save(bundle_dir)
+            for key, value in run.params.items():
+                client.log_param(run_id, key, _short(value))
+            for key, value in run.metrics.items():
+                if value == value:  # NaN is not loggable as a metric
+                    client.log_metric(run_id, key, float(value))
+            for name, path in run.artifacts.items():
+                client.log_artifact(run_id, str(path), artifact_path=name)
+            with (
+                _global_uris(self.uri),
+                mlflow.start_run(run_id=run_id),
+                warnings.catch_warnings(),
+            ):
+                # MLflow nudges towards type hints and input examples; our explicit
+                # signature and bundle schema cover what those would give.
+                warnings.simplefilter("ignore", UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    # "models from code": MLflow runs this file to build the model, so
+                    # nothing is cloudpickled; code_paths ships the loopml package.
+                    python_model=str(Path(__file__).with_name("_pyfunc_model.py")),
+                    artifacts={"bundle": str(bundle_dir)},
+                    code_paths=[str(Path(__file__).resolve().parents[1])],  # the loopml package
+                    pip_requirements=requirements(),
+                    signature=signature(bundle),
+                )
+                self._ensure_registered_model()
+                # inside: MLflow resolves the models:/ source through the global URIs
+                mv = client.create_model_version(
+                    self.model_name,
+                    source=info.model_uri,
+                    run_id=run_id,
+                    tags={
+                        **run.version_tags,
+                        **{CHECKSUM_TAG + k: v for k, v in checksums.items()},
+                    },
+                )
+                return str(mv.version)
 
     def _ensure_registered_model(self) -> None:
         from mlflow.exceptions import MlflowException
@@ -302,8 +231,12 @@ class Registry:
         """Undo a partial registration: version, logged model, run, and their local files."""
         client = self._client
         with contextlib.suppress(Exception):
-            if version is not None:
-                client.delete_model_version(self.model_name, version)
+            versions = [version] if version is not None else []
+            if not versions:  # created, but the step failed before it returned the number
+                found = client.search_model_versions(f"run_id = '{run_id}'")
+                versions = [str(mv.version) for mv in found if mv.name == self.model_name]
+            for number in versions:
+                client.delete_model_version(self.model_name, number)
         with contextlib.suppress(Exception):
             if not client.search_model_versions(f"name = '{self.model_name}'"):
                 client.delete_registered_model(self.model_name)
@@ -335,6 +268,11 @@ class Registry:
         self._client.set_registered_model_alias(self.model_name, alias, str(info.version))
         if alias == "champion" and "challenger" in info.aliases:
             self.delete_alias("challenger")
+
+    def move_alias(self, version: str, alias: str, reason: str) -> None:
+        """Point ``alias`` at ``version`` with ``reason`` as its promotion reason; the version
+        that held the alias records that it lost it. All or nothing (see :func:`move_alias`)."""
+        move_alias(self, version, alias, reason)
 
     def set_tags(self, version: str, tags: Mapping[str, str]) -> None:
         """Set (or overwrite) tags of a version, e.g. its promotion reason and report."""
@@ -595,55 +533,3 @@ def _remove_local(uri: str | None) -> None:
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-def _requirements() -> list[str]:
-    """Pinned requirements of the running environment, so MLflow does not infer them."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = [
-        "mlflow",
-        "scikit-learn",
-        "lightgbm",
-        "pandas",
-        "numpy",
-        "pyarrow",
-        "joblib",
-        "pydantic",
-        "pyyaml",
-        "optuna",
-    ]
-    reqs = []
-    for name in names:
-        try:
-            reqs.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return reqs
-
-
-def _signature(bundle: ModelBundle) -> Any:
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    def kind(dtype: str) -> str:
-        # the type the column had in the training data, so the same kind of input passes
-        if dtype.startswith(("int", "Int", "uint")):
-            return "long"
-        if dtype.startswith(("float", "Float")):
-            return "double"
-        if dtype == "bool":
-            return "boolean"
-        if dtype.startswith("datetime"):
-            return "datetime"
-        return "string"
-
-    inputs = Schema(
-        [ColSpec(kind(c.dtype), c.name, required=False) for c in bundle.schema.feature_columns]
-    )
-    out_type = "double" if bundle.problem.task == "regression" else "string"
-    outputs = Schema(
-        [ColSpec(out_type, "prediction")]
-        + [ColSpec("double", f"proba_{c}") for c in bundle.problem.classes]
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs)
