@@ -235,6 +235,21 @@ REGRESSION_ENSEMBLE_BUGS: dict[str, str] = {
     ),
 }
 
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="WeightedEnsemble declares no estimator type, so scikit-learn (and its classifier "
+    "and regressor checks) cannot tell a classifying ensemble from a regressing one",
+)
+def test_the_ensemble_says_whether_it_classifies() -> None:
+    from sklearn.base import is_classifier, is_regressor
+
+    classifying = WeightedEnsemble(estimators=(LogisticRegression(),), weights=(1.0,))
+    regressing = WeightedEnsemble(estimators=(Ridge(),), weights=(1.0,), task="regression")
+    assert (is_classifier(classifying), is_regressor(regressing)) == (True, True)
+
+
 FEATURE_STEPS = [
     CategoryMerger(),
     OutlierClipper(),
