@@ -1,7 +1,6 @@
-"""Importing any loopml module has no side effect, so pytest can collect their doctests.
+"""Start-up cost: each command imports only what it needs (issue 8: a CLI that starts at once).
 
-``--doctest-modules`` imports every module under ``src/loopml``; one that printed, wrote a
-file, configured logging or needed an optional extra would break or slow every test run.
+These check which libraries are loaded, not how long it takes, so they pass on any machine.
 """
 
 from __future__ import annotations
@@ -11,7 +10,92 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = """
+import pytest
+
+#: What the data, modelling and registry stages need; none of it is needed to parse a command.
+DATA_AND_MODELLING = [
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "sklearn",
+    "scipy",
+    "lightgbm",
+    "optuna",
+    "mlflow",
+    "sqlalchemy",
+    "plotly",
+    "jinja2",
+]
+
+
+def loaded_after(code: str, modules: list[str]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {modules!r} if m in sys.modules))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+def test_data_and_reports_do_not_import_the_modelling_stack() -> None:
+    heavy = ["sklearn", "lightgbm", "optuna", "mlflow", "scipy.stats", "plotly.graph_objects"]
+    assert loaded_after("import loopml, loopml.data, loopml.reports", heavy) == []
+
+
+def test_the_command_line_loads_no_data_or_modelling_library() -> None:
+    assert loaded_after("import loopml.cli", DATA_AND_MODELLING) == []
+
+
+def test_help_loads_no_data_or_modelling_library() -> None:
+    code = (
+        "from typer.testing import CliRunner\n"
+        "from loopml.cli import app\n"
+        "for args in (['--help'], ['models', '--help'], ['score', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+    )
+    assert loaded_after(code, DATA_AND_MODELLING) == []
+
+
+def test_import_loopml_loads_neither_pandas_nor_the_config_models() -> None:
+    assert loaded_after("import loopml", ["pandas", "numpy", "pydantic", "yaml"]) == []
+
+
+def test_stage_packages_load_only_the_module_of_a_name_used() -> None:
+    # the registry's read side must not drag in scikit-learn through the bundle module
+    code = "from loopml.registry import Registry, ModelVersionInfo"
+    assert loaded_after(code, ["sklearn", "joblib", "optuna", "mlflow"]) == []
+
+
+def test_the_console_script_spares_the_collector_at_start_and_exit() -> None:
+    # raised threshold while the imports run; frozen heap so the final collections skip it
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('gc:', gc.get_freeze_count() > 0, gc.get_threshold()))\n"
+        "sys.argv = ['loopml', '--help']\n"
+        "from loopml.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "gc: True (10000, 10, 10)"
+
+
+def test_lazy_public_names_resolve() -> None:
+    import loopml
+
+    assert loopml.Project.__name__ == "Project"
+    assert loopml.AutoClassifier.__module__ == "loopml.modeling._auto"
+    assert "Project" in dir(loopml) and "load_config" in dir(loopml)
+
+
+def test_an_unknown_name_is_still_an_attribute_error() -> None:
+    import loopml.data
+
+    with pytest.raises(AttributeError, match="has no attribute 'colect'"):
+        loopml.data.colect  # noqa: B018
+
+
+# --doctest-modules imports every module under src/loopml: one that printed, wrote a file,
+# configured logging or needed an optional extra would break or slow every test run.
+_EVERY_MODULE = """
 import importlib, json, logging, os, pkgutil, sys
 import loopml
 
@@ -29,7 +113,11 @@ print(json.dumps({"failed": failed, "unchanged": before == after}))
 
 def test_every_module_imports_without_side_effects(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", _EVERY_MODULE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
