@@ -31,6 +31,15 @@ def lazy_exports(
     tuple
         ``(__getattr__, __dir__)`` to assign in the package's ``__init__``. A loaded name is
         stored in the package's namespace, so the next lookup does not go through here.
+
+    Examples
+    --------
+    >>> import types
+    >>> package = sys.modules.setdefault("lazy_demo", types.ModuleType("lazy_demo"))
+    >>> package.__getattr__, package.__dir__ = lazy_exports("lazy_demo", {"json": ["dumps"]})
+    >>> "dumps" in vars(package), package.dumps([1]), "dumps" in vars(package)
+    (False, '[1]', True)
+    >>> del sys.modules["lazy_demo"]
     """
     where = {name: module for module, names in exports.items() for name in names}
 

@@ -19,10 +19,24 @@ PROBA_EPS = 1e-15
 
 
 def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is a better model.
+
+    Examples
+    --------
+    >>> greater_is_better("roc_auc"), greater_is_better("rmse")
+    (True, False)
+    """
     return ALL_METRICS[metric]
 
 
 def default_metric(task: TaskKind) -> str:
+    """The metric a task is judged by when ``problem.metric`` is not set.
+
+    Examples
+    --------
+    >>> [default_metric(t) for t in ("binary", "multiclass", "regression")]
+    ['roc_auc', 'log_loss', 'rmse']
+    """
     return {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
 
 
@@ -35,7 +49,18 @@ def score(
     classes: Sequence[Any] | None = None,
     positive_class: Any = None,
 ) -> float:
-    """One metric value. ``proba`` columns follow ``classes``."""
+    """One metric value. ``proba`` columns follow ``classes``.
+
+    Examples
+    --------
+    >>> score("rmse", "regression", [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
+    1.1547005383792515
+    >>> proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]])
+    >>> score("roc_auc", "binary", ["no", "yes", "yes"], None, proba, ["no", "yes"], "yes")
+    1.0
+    >>> score("accuracy", "binary", ["no", "yes", "yes"], ["no", "yes", "no"])
+    0.6666666666666666
+    """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if task == "regression":
@@ -122,7 +147,14 @@ def _probability_score(
 
 
 def clip_proba(proba: np.ndarray) -> np.ndarray:
-    """Clip probabilities away from 0 and renormalise rows."""
+    """Clip probabilities away from 0 and renormalise rows.
+
+    Examples
+    --------
+    >>> proba = clip_proba(np.array([[1.0, 0.0], [0.25, 0.75]]))
+    >>> bool((proba > 0).all()), proba[1].tolist()
+    (True, [0.25, 0.75])
+    """
     proba = np.clip(np.asarray(proba, dtype=float), PROBA_EPS, 1.0)
     return proba / proba.sum(axis=1, keepdims=True)
 
@@ -135,7 +167,13 @@ def all_metrics(
     classes: Sequence[Any] | None = None,
     positive_class: Any = None,
 ) -> dict[str, float]:
-    """Every metric that applies to ``task``."""
+    """Every metric that applies to ``task``.
+
+    Examples
+    --------
+    >>> all_metrics("regression", [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])  # doctest: +NUMBER
+    {'mae': 0.667, 'rmse': 1.155, 'r2': -1.0, 'mape': 0.222}
+    """
     from loopml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
     names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS

@@ -67,7 +67,17 @@ class Finding:
 
 @dataclass(frozen=True)
 class QualityReport:
-    """Every finding of a validation run, most severe first, with what was checked."""
+    """Every finding of a validation run, most severe first, with what was checked.
+
+    Examples
+    --------
+    >>> missing = Finding("missing-values", "warning", "3 values missing", column="age", count=3)
+    >>> report = QualityReport((missing,), n_rows=10, n_columns=2)
+    >>> report.fails(), report.fails("warning"), report.fails("never")
+    (False, True, False)
+    >>> report.to_dict()["counts"]
+    {'error': 0, 'warning': 1, 'info': 0}
+    """
 
     findings: tuple[Finding, ...]
     n_rows: int

@@ -102,11 +102,29 @@ def test_demo_end_to_end_registers_reports_and_scores(
     # opens offline: no external script, stylesheet or image; Plotly's JS is inlined
     assert not re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']?https?:", html)
     assert "Plotly.newPlot" in html and len(html) > 1_000_000
-    # whether the model passed the gate depends on the model; the demo scores only with a
-    # champion, and says so either way
-    alias = result["train"]["alias"]
-    assert alias in ("champion", "challenger")
-    assert (result["scoring"] is not None) == (alias == "champion"), result["scoring"]
+    # The demo's own gate (roc_auc >= 0.75) is what it promises users, and whether this small
+    # run's model meets it depends on the model. What holds for any model: the gate records
+    # the holdout score; the first model becomes champion exactly when it passes the gate and
+    # no leakage finding holds it back; the demo scores only with a champion, else says why.
+    train = result["train"]
+    gate = train["evaluation"]["gate"]
+    assert gate["gate"] == "roc_auc >= 0.75"
+    assert gate["value"] == train["evaluation"]["metrics"]["roc_auc"]
+    assert gate["passed"] == (gate["value"] >= 0.75)
+    promoted = gate["passed"] and not train["held_back_for_leakage"]
+    assert train["alias"] == ("champion" if promoted else "challenger")
+    if promoted:
+        assert train["promotion_reason"] == "passes the gate and no champion exists yet"
+        assert result["scoring"]["rows"] == len(pd.read_csv(trained / "data/new_customers.csv"))
+    else:
+        assert result["scoring"] is None
+        assert result["scoring_note"] == (
+            f"no champion to score with (this model: {train['promotion_reason']})"
+        )
+    if not gate["passed"]:
+        assert train["promotion_reason"] == (
+            f"success gate not met (roc_auc >= 0.75: {gate['value']:.4f} → FAILED)"
+        )
     # scoring an explicit version works for any model that trained
     out = tmp_path / "scored.csv"
     new_customers = str(trained / "data" / "new_customers.csv")
@@ -147,13 +165,24 @@ def test_second_training_compares_with_champion_on_same_holdout(
     trained = demo_run[0]
     project = trained.parent / "second"
     shutil.copytree(trained, project)
-    done = _invoke("train", "-c", str(project / "loopml.yaml"), "--json")
+    config = project / "loopml.yaml"
+    # a gate any model of the demo data meets (its holdout roc_auc is near 0.75), and version 1
+    # as champion whatever the tests before did: the comparison is then certain to run
+    text = config.read_text(encoding="utf-8")
+    assert 'success: "roc_auc >= 0.75"' in text
+    config.write_text(text.replace('"roc_auc >= 0.75"', '"roc_auc >= 0.6"'), encoding="utf-8")
+    assert _invoke("models", "promote", "1", "-c", str(config)).exit_code == 0
+    done = _invoke("train", "-c", str(config), "--json")
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
     assert result["version"] == "2"
-    reason = result["promotion_reason"]
-    if result["evaluation"]["gate"]["passed"]:
-        assert "champion" in reason and "same holdout" in reason
+    assert result["evaluation"]["gate"]["passed"] is True
+    # the same data, seed and trials give the same model, so it cannot beat the champion
+    score = result["evaluation"]["metrics"]["roc_auc"]
+    assert (result["alias"], result["promotion_reason"]) == (
+        "challenger",
+        f"roc_auc {score:.4f} does not beat the champion's {score:.4f} on the same holdout",
+    )
     assert _model_versions(project) == 2
     # training.max_trials: same data, same seed, same cap, so the same trials and scores
     first = demo_run[1]["train"]["leaderboard"]
@@ -162,7 +191,8 @@ def test_second_training_compares_with_champion_on_same_holdout(
     assert result["evaluation"]["metrics"] == demo_run[1]["train"]["evaluation"]["metrics"]
 
 
-def test_score_and_evaluate_commands(trained: Path, tmp_path: Path) -> None:
+def test_score_and_evaluate_commands(demo_run: tuple[Path, dict], tmp_path: Path) -> None:
+    trained = demo_run[0]
     config = str(trained / "loopml.yaml")
     fresh = generate_customers(300, seed=7, with_target=False, id_offset=10_000)
     source = tmp_path / "batch.parquet"
@@ -175,8 +205,9 @@ def test_score_and_evaluate_commands(trained: Path, tmp_path: Path) -> None:
     assert len(pd.read_parquet(out)) == len(fresh)
     evaluated = _invoke("evaluate", "-c", config, "--model", "1", "--json")
     assert evaluated.exit_code == 0, evaluated.output
+    # with no data given, evaluate scores the project's holdout: what training reported
     metrics = json.loads(evaluated.stdout)["metrics"]
-    assert 0.5 < metrics["roc_auc"] <= 1.0
+    assert metrics == demo_run[1]["train"]["evaluation"]["metrics"]
 
 
 def test_tampered_model_is_refused(trained: Path, tmp_path: Path) -> None:

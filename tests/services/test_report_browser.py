@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 import _needs as needs
-from loopml import Project, TrainResult
+from loopml import Project
 from loopml.demo import write_demo_project
-from loopml.evaluation import DiagnosisSettings, TrainAndHoldout, diagnose, model_card
-from loopml.reports import render_training_report
 
 #: Every chart of a binary task's report with diagnostics, in reading order.
 BINARY_CHARTS = [
@@ -39,46 +37,6 @@ DRAWN = """els => els.map(e => [
 ])"""
 
 
-def _report_with_diagnostics(project: Project, result: TrainResult, directory: Path) -> Path:
-    """The training report with every diagnostics section.
-
-    Once ``Project.train`` passes diagnostics and a model card to the report, its own report
-    is that report and is used as is; until then the same report is rendered here from the
-    registered pipeline and the project's split.
-    """
-    if 'id="model-card"' in result.report.read_text(encoding="utf-8"):
-        return result.report
-    bundle, _ = project.registry.load(result.version.version)
-    prepared = project.prepare(project.collect())
-    split, problem = prepared.split, prepared.problem
-    X_train = prepared.X.iloc[split.train].reset_index(drop=True)
-    y_train = prepared.y.iloc[split.train].reset_index(drop=True)
-    X_hold = prepared.X.iloc[split.holdout].reset_index(drop=True)
-    y_hold = prepared.y.iloc[split.holdout].reset_index(drop=True)
-    best = result.leaderboard.best
-    diagnostics = diagnose(
-        bundle.pipeline, TrainAndHoldout(X_train, y_train, X_hold, y_hold), problem,
-        cv_scores=best.fold_scores,
-        settings=DiagnosisSettings(
-            seed=project.config.training.seed, n_bootstrap=500, budget_seconds=5.0
-        ),
-    )  # fmt: skip
-    card = model_card(problem, result.evaluation, diagnostics, data=result.data, model=best.family)
-    html = render_training_report(
-        title=f"{project.config.name}: training report",
-        evaluation=result.evaluation,
-        leaderboard=result.leaderboard,
-        summary={"task": problem.task, "target": problem.target, "model": best.family,
-                 **result.data},
-        promotion=f"Alias: {result.alias} — {result.decision.reason}.",
-        diagnostics=diagnostics,
-        model_card=card,
-    )  # fmt: skip
-    path = directory / "training-report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
-
-
 @pytest.mark.services
 def test_training_report_renders_offline_without_errors(
     tmp_path: Path, artifacts_dir: Path
@@ -87,7 +45,7 @@ def test_training_report_renders_offline_without_errors(
     config = write_demo_project(tmp_path / "p", rows=1000, budget_seconds=4, cv_folds=3)
     project = Project(config)
     result = project.train()
-    report = _report_with_diagnostics(project, result, tmp_path)
+    report = result.report  # training's own report: diagnostics and model card included
     html = report.read_text(encoding="utf-8")
     declared = json.loads(
         re.search(r'id="figure-data">(.*?)</script>', html, re.S).group(1)  # type: ignore[union-attr]

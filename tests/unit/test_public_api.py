@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from types import ModuleType
 
@@ -78,7 +79,7 @@ def test_top_level_all_names_resolve() -> None:
 def test_top_level_exposes_the_documented_entry_points() -> None:
     documented = {"Project", "AutoClassifier", "AutoRegressor", "load_config", "LoopmlError"}
     assert documented <= set(loopml.__all__)
-    assert isinstance(loopml.__version__, str)
+    assert loopml.__version__ == importlib.metadata.version("loopml")
 
 
 def test_top_level_all_names_have_no_private_spellings() -> None:

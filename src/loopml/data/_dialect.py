@@ -84,6 +84,14 @@ class CsvDialect:
     sniffed
         Which of ``sep``, ``decimal``, ``thousands`` were read from the file rather than
         declared; a sniffed option not listed was left at its default.
+
+    Examples
+    --------
+    >>> dialect = CsvDialect(sep=";", numbers=NumberFormat.natural(","))
+    >>> dialect.pandas_options()
+    {'sep': ';', 'decimal': ','}
+    >>> dialect.declared()
+    {'sep': ';', 'decimal': ',', 'thousands': '.'}
     """
 
     sep: str = ","
@@ -126,7 +134,15 @@ class CsvDialect:
 
 
 def how_to_set(where: str, name: str, value: str, also: str = "") -> str:
-    """How the user declares reader option ``name``: a flag of ``init`` or a config key."""
+    """How the user declares reader option ``name``: a flag of ``init`` or a config key.
+
+    Examples
+    --------
+    >>> how_to_set("data.source", "decimal", ",")
+    "set data.source.decimal to ','"
+    >>> how_to_set("init", "sep", ";")
+    "run `loopml init` again with --sep ';'"
+    """
     if where == "init":
         return f"run `loopml init` again with --{name} '{value}'{also}"
     return f"set {where}.{name} to '{value}'{also}"

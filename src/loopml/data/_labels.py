@@ -77,7 +77,7 @@ def spelling_map(values: pd.Series, rules: CategoryCleaning | None = None) -> di
     --------
     >>> labels = pd.Series(["Yes"] * 3 + ["yes ", "YES", "No", "no"])
     >>> spelling_map(labels)
-    {'Yes': 'Yes', 'No': 'No', 'yes': 'Yes', 'YES': 'Yes', 'no': 'No'}
+    {'Yes': 'Yes', 'yes': 'Yes', 'YES': 'Yes', 'No': 'No', 'no': 'No'}
     """
     text = values.dropna().astype(str).str.strip()
     counts = text[text != ""].value_counts(sort=False)

@@ -57,7 +57,13 @@ class NumberFormat:
 
     @classmethod
     def natural(cls, decimal: str) -> NumberFormat:
-        """The format of a decimal mark with the usual thousands separator (the other mark)."""
+        """The format of a decimal mark with the usual thousands separator (the other mark).
+
+        Examples
+        --------
+        >>> NumberFormat.natural(",")
+        NumberFormat(decimal=',', thousands='.')
+        """
         return cls(decimal, "." if decimal == "," else ",")
 
     @property
@@ -94,7 +100,13 @@ class NumberFormat:
         return out
 
     def to_numbers(self, values: pd.Series) -> pd.Series:
-        """Floats from any column: numbers stay numbers, text is read in this format."""
+        """Floats from any column: numbers stay numbers, text is read in this format.
+
+        Examples
+        --------
+        >>> NumberFormat().to_numbers(pd.Series([1, "2,500", "n/a"], dtype=object)).tolist()
+        [1.0, 2500.0, nan]
+        """
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             return values.astype(float)
         kind = pd.api.types.infer_dtype(values, skipna=True)
@@ -114,6 +126,12 @@ def read_number_text(frame: pd.DataFrame, numbers: NumberFormat) -> pd.DataFrame
     A column whose values all read as numbers becomes a numeric column, as pandas makes one
     of plain numbers; one where most do keeps its other values as text next to the numbers
     (so quality checks still see them). Missing and blank cells stay as they were.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"price": ["4,5", "1.234,5"], "name": ["a", "b"]})
+    >>> read_number_text(frame, NumberFormat(",", ".")).to_dict("list")
+    {'price': [4.5, 1234.5], 'name': ['a', 'b']}
     """
     out: pd.DataFrame | None = None
     for name in frame.columns:
@@ -152,7 +170,13 @@ def _is_text(values: pd.Series) -> bool:
 def classify(value: str) -> tuple[str, str, str] | None:
     """How one value reads as a number: ("int", "", ""), ("decimal", mark, thousands) when
     it decides the decimal mark, ("ambiguous", mark, "") when it reads two ways (``1,234``),
-    or None when it is not a number."""
+    or None when it is not a number.
+
+    Examples
+    --------
+    >>> [classify(v) for v in ("12", "4,0288", "1,234", "1.234.567", "abc")]
+    [('int', '', ''), ('decimal', ',', ''), ('ambiguous', ',', ''), ('decimal', ',', '.'), None]
+    """
     simple = _SIMPLE.fullmatch(value)  # most values: 12, -3.25, 4,0288
     if simple is not None:
         return _classify_simple(*simple.groups(default=""))

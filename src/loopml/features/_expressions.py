@@ -132,6 +132,11 @@ def referenced_columns(name: str, expression: str, columns: Iterable[str]) -> li
     ConfigError
         When it is not valid Python syntax, uses anything but arithmetic and comparisons, names
         a column not in ``columns``, or uses no column at all.
+
+    Examples
+    --------
+    >>> referenced_columns("per_m2", "price / `floor area`", ["price", "floor area", "x"])
+    ['price', 'floor area']
     """
     key = f"features.expressions.{name}"
     if not isinstance(expression, str) or not expression.strip():

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
@@ -85,6 +86,12 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> FrameCoercer:
         NumberFormat(self.decimal, self.thousands)  # refuses an impossible format
         frame = _as_frame(X)
+        if 0 in frame.shape:
+            raise ValueError(
+                f"FrameCoercer has nothing to learn from: {frame.shape[0]} row(s) and "
+                f"{frame.shape[1]} feature(s) (shape={frame.shape}) while a minimum of 1 is "
+                "required."
+            )
         if self.roles is None:
             roles = {
                 str(c): "numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "categorical"
@@ -130,6 +137,13 @@ class FrameCoercer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "roles_")
         return np.asarray(list(self.roles_), dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        # raw rows arrive with gaps and as text: reading them into typed columns is its job
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
 
 
 class DatetimeExpander(TransformerMixin, BaseEstimator):
@@ -254,6 +268,11 @@ _CYCLES = {
 def _as_frame(X: Any) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         return X
+    if sparse.issparse(X):
+        raise TypeError(
+            "FrameCoercer reads rows of raw values; sparse input is not supported. Pass a "
+            "DataFrame or a dense array."
+        )
     array = np.asarray(X)
     if array.ndim == 1:
         array = array.reshape(-1, 1)
