@@ -42,7 +42,7 @@ ModelFamily = Literal[
     "mlp",
     "decision_tree",
 ]
-MODEL_FAMILIES: tuple[str, ...] = get_args(ModelFamily)
+MODEL_FAMILIES: tuple[ModelFamily, ...] = get_args(ModelFamily)
 
 _GATE = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"

@@ -65,8 +65,9 @@ def score(
         return float(skm.f1_score(y_true, y_pred, average=average, zero_division=0, **pos))
     if proba is None or classes is None:
         raise ValueError(f"metric {metric!r} needs class probabilities")
-    order = sorted(range(len(classes)), key=lambda i: (str(type(classes[i])), classes[i]))
-    classes = [list(classes)[i] for i in order]  # scikit-learn expects sorted labels
+    labels = list(classes)
+    order = sorted(range(len(labels)), key=lambda i: (str(type(labels[i])), labels[i]))
+    classes = [labels[i] for i in order]  # scikit-learn expects sorted labels
     proba = clip_proba(np.asarray(proba)[:, order])
     present = set(np.unique(y_true).tolist())
     if metric == "log_loss":
@@ -98,7 +99,8 @@ def score(
 def clip_proba(proba: np.ndarray) -> np.ndarray:
     """Clip probabilities away from 0 and renormalise rows."""
     proba = np.clip(np.asarray(proba, dtype=float), PROBA_EPS, 1.0)
-    return proba / proba.sum(axis=1, keepdims=True)
+    normalised: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
+    return normalised
 
 
 def all_metrics(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml import __version__
-from loopml.config import FileSource, PrivacyConfig, ProjectConfig, load_config
+from loopml.config import FileSource, PiiPolicy, PrivacyConfig, ProjectConfig, load_config
 from loopml.data import (
     CsvDialect,
     DataSet,
@@ -786,7 +786,7 @@ class Project:
 
     def _privacy_replay(self, bundle: ModelBundle) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
         """The privacy actions the model was trained under, applied to rows to score."""
-        actions: dict[str, str] = bundle.info.get("privacy", {})
+        actions: dict[str, PiiPolicy] = bundle.info.get("privacy", {})
         if not any(a in ("drop", "hash") for a in actions.values()):
             return None
         salt_env = bundle.info.get("privacy_salt_env", self.config.privacy.salt_env)

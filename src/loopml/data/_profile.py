@@ -284,9 +284,9 @@ def _column(
     part_text = text.take(idx) if idx is not None else text
     words = _word_counts(part_text)
     counts = values.value_counts(dropna=True)
-    top: tuple[tuple[str, int], ...] = ()
+    top_texts: tuple[tuple[str, int], ...] = ()
     if role == "text":
-        top = tuple((str(k), int(c)) for k, c in counts.iloc[:5].items())
+        top_texts = tuple((str(k), int(c)) for k, c in counts.iloc[:5].items())
     return ColumnProfile(
         **base,
         count=present,
@@ -297,7 +297,7 @@ def _column(
             max_length=int(lengths.max()) if len(lengths) else 0,
             mean_words=float(np.nanmean(words)) if np.any(~np.isnan(words)) else float("nan"),
             histogram=_histogram(lengths),
-            top=top,
+            top=top_texts,
         ),
     )
 

@@ -96,7 +96,7 @@ def relate_to_target(
                     pick = np.sort(
                         rng.choice(both, size=min(SCATTER_POINTS, len(both)), replace=False)
                     )
-                    plot = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
+                    plot: dict[str, Any] = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
                 else:
                     bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
                     plot = _trend_mean(bins, centres, n_bins, y)

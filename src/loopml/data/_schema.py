@@ -235,7 +235,7 @@ def infer_column(values: pd.Series, declared: Role | None = None) -> ColumnSchem
     non_null = values.dropna()
     missing = float(1 - len(non_null) / n) if n else 0.0
     n_unique = int(non_null.nunique())
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "dtype": str(values.dtype),
         "missing_fraction": round(missing, 6),

@@ -505,6 +505,7 @@ def _ensemble_trial(
     if extra > max(seconds_left, 0.0):
         return None  # no time to refit the members: the single best model it is
     stacked = sum(w * store[n] for n, w in members.items())
+    assert isinstance(stacked, np.ndarray)  # members is not empty: sum never returned its 0
     fold_scores = []
     for _, valid_idx in folds:
         part = stacked[valid_idx]

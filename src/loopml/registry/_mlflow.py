@@ -643,7 +643,9 @@ def _signature(bundle: ModelBundle) -> Any:
     )
     out_type = "double" if bundle.problem.task == "regression" else "string"
     outputs = Schema(
-        [ColSpec(out_type, "prediction")]
-        + [ColSpec("double", f"proba_{c}") for c in bundle.problem.classes]
+        [
+            ColSpec(out_type, "prediction"),
+            *(ColSpec("double", f"proba_{c}") for c in bundle.problem.classes),
+        ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)

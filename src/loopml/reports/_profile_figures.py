@@ -266,7 +266,7 @@ def association_figure(a: Association, logs: set[str]) -> dict[str, Any]:
     title = {"text": f"{a.feature} and {target} · {a.method} {fmt_score(a.score)}"}
     kind = plot["kind"]
     if kind == "box":
-        trace = {
+        trace: dict[str, Any] = {
             "type": "box",
             "x": [fmt_label(g) for g in plot["groups"]],
             "q1": plot["q1"],
@@ -326,7 +326,7 @@ def association_figure(a: Association, logs: set[str]) -> dict[str, Any]:
         shares = plot["shares"]
         data = []
         for label, values in shares.items():
-            trace: dict[str, Any] = {
+            trace = {
                 "x": x,
                 "y": values,
                 "name": label,
