@@ -21,6 +21,7 @@ __getattr__, __dir__ = _lazy_exports(
             "resolve_problem",
         ],
         "loopml.data._profile": ["Profile", "profile"],
+        "loopml.data._profile_types": ["Association", "ColumnProfile", "Histogram", "Matrix"],
         "loopml.data._quality": ["validate"],
         "loopml.data._schema": [
             "FEATURE_ROLES",
@@ -49,9 +50,13 @@ __getattr__, __dir__ = _lazy_exports(
 
 __all__ = [
     "FEATURE_ROLES",
+    "Association",
+    "ColumnProfile",
     "ColumnSchema",
     "CsvDialect",
     "DataSet",
+    "Histogram",
+    "Matrix",
     "NumberFormat",
     "Problem",
     "Profile",

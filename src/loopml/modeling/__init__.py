@@ -9,6 +9,7 @@ __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
+        "loopml.modeling._boosting": ["native_frame"],
         "loopml.modeling._candidates": ["CANDIDATES", "PORTFOLIO_ORDER", "Candidate"],
         "loopml.modeling._executor": [
             "FoldJob",
@@ -61,6 +62,7 @@ __all__ = [
     "expected_cost",
     "holdout_split",
     "make_pipeline",
+    "native_frame",
     "predict_scores",
     "search",
     "time_ordered_column",
