@@ -71,7 +71,7 @@ class Gate(_Section):
         metric, op, number = match.groups()
         if metric not in ALL_METRICS:
             raise ValueError(unknown_metric(metric, "success gate names unknown metric", "known"))
-        return cls(metric=metric, op=op, threshold=float(number))  # type: ignore[arg-type]
+        return cls.model_validate({"metric": metric, "op": op, "threshold": float(number)})
 
     def passes(self, value: float) -> bool:
         return {

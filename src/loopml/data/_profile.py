@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,7 @@ def profile(
     frame: pd.DataFrame,
     *,
     target: str | None = None,
-    task: str | None = None,
+    task: TaskKind | Literal["auto"] | None = None,
     schema: Schema | None = None,
     sample_rows: int = 200_000,
     seed: int = 0,
@@ -146,7 +146,7 @@ def profile(
     kind: TaskKind | None = None
     if target is not None:
         raw = frame.iloc[:, names.index(target)]
-        kind = _task(raw) if task in (None, "auto") else task  # type: ignore[assignment]
+        kind = _task(raw) if task is None or task == "auto" else task
 
     # missing as the quality findings count it: blank text is missing too
     na = np.zeros(frame.shape, dtype=bool)
