@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.config import PiiPolicy, PrivacyConfig
+from loopml.config import PrivacyConfig
 from loopml.data._schema import _EMAIL, is_text
 from loopml.errors import ConfigError
 from loopml.types import Finding
@@ -264,7 +264,7 @@ def apply_privacy(
     policy: PrivacyConfig,
     *,
     salt: str | None,
-) -> tuple[pd.DataFrame, dict[str, PiiPolicy]]:
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Drop, hash or keep each personal-data column as the policy says.
 
     Parameters
@@ -299,7 +299,7 @@ def apply_privacy(
     >>> list(out.columns), actions
     (['x'], {'email': 'drop'})
     """
-    actions = {
+    actions: dict[str, str] = {
         name: policy.columns.get(str(name), policy.pii) for name in pii if name in frame.columns
     }
     hashed = [name for name, action in actions.items() if action == "hash"]

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.modeling._auto import AutoClassifier, AutoRegressor
+    from loopml.modeling._boosting import native_frame
+    from loopml.modeling._candidates import CANDIDATES, PORTFOLIO_ORDER, Candidate
+    from loopml.modeling._executor import (
+        FoldJob,
+        FoldOutcome,
+        FuturesExecutor,
+        ProcessExecutor,
+        SerialExecutor,
+        TrialExecutor,
+    )
+    from loopml.modeling._pipeline import make_pipeline, predict_scores
+    from loopml.modeling._search import Leaderboard, SearchResult, TrialResult, search
+    from loopml.modeling._split import (
+        Split,
+        auto_fold_count,
+        choose_strategy,
+        cv_folds,
+        holdout_split,
+        time_ordered_column,
+    )
+    from loopml.modeling._threshold import ThresholdChoice, decide, expected_cost, tune_threshold
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
