@@ -49,4 +49,4 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache
