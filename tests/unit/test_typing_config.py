@@ -20,6 +20,9 @@ MYPY: dict[str, Any] = PYPROJECT["tool"]["mypy"]
 #: STYLE.md, Typing and issue 9: these are checked with `mypy --strict`.
 STRICT_MODULES = {
     "loopml.config",
+    "loopml._config_errors",
+    "loopml._config_sources",
+    "loopml._metric_names",
     "loopml.errors",
     "loopml.types",
     "loopml.metrics",
