@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from loopml.modeling import unwrap
+
 log = logging.getLogger(__name__)
 
 BASE = "__base__"  # not a column: the base values live in ``frame.attrs["base"]``
@@ -167,20 +169,32 @@ def _group(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _unwrap(model: Any) -> Any | None:
-    """The innermost fitted model: wrappers keep it in ``estimator_`` with the same classes
-    (or their codes ``0 .. k-1``). None when a wrapper maps classes some other way."""
+    """The innermost fitted model. loopml's own wrappers (probability smoothing, early
+    stopping) are opened by :func:`loopml.modeling.unwrap`; other wrappers that keep it in
+    ``estimator_`` (threshold tuning) are followed too. Each must keep the same classes (or
+    their codes ``0 .. k-1``): None when a wrapper maps classes some other way. A pipeline
+    inside, or a target transform (whose model predicts on another scale), is explained whole.
+    """
     for _ in range(5):
-        if _knows(model) or not hasattr(model, "estimator_"):
+        if _knows(model) or hasattr(model, "steps") or hasattr(model, "regressor_"):
             return model
-        inner = model.estimator_
-        outer = list(getattr(model, "classes_", []))
-        inner_classes = [
-            c.item() if isinstance(c, np.generic) else c for c in getattr(inner, "classes_", [])
-        ]
-        if outer and inner_classes not in (outer, list(range(len(outer)))):
+        inner = unwrap(model)
+        if inner is model:
+            inner = getattr(model, "estimator_", None)
+            if inner is None:
+                return model
+        if not _same_classes(model, inner):
             return None
         model = inner
     return model
+
+
+def _same_classes(outer: Any, inner: Any) -> bool:
+    classes = list(getattr(outer, "classes_", []))
+    inner_classes = [
+        c.item() if isinstance(c, np.generic) else c for c in getattr(inner, "classes_", [])
+    ]
+    return not classes or inner_classes in (classes, list(range(len(classes))))
 
 
 def _knows(model: Any) -> bool:

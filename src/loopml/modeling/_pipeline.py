@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.features import build_preprocessor
-from loopml.modeling._candidates import CANDIDATES
+from loopml.modeling._families import ModelFamily, default_registry
 from loopml.modeling._threshold import decide
 from loopml.types import TaskKind
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def make_pipeline(
     roles: dict[str, str],
-    family: str,
+    family: str | ModelFamily,
     task: TaskKind,
     params: dict[str, Any] | None,
     seed: int,
@@ -40,8 +40,9 @@ def make_pipeline(
     ``params`` may carry two pipeline-level choices besides the model's own parameters:
     ``absolute_time`` (keep year/elapsed-time features) and ``selection`` (a feature
     selection method), which the search tries when ``features`` leaves them open.
+    ``family`` is a family's record, or the name of one of :func:`default_registry`.
     """
-    candidate = CANDIDATES[family]
+    candidate = family if isinstance(family, ModelFamily) else default_registry()[family]
     params = dict(params or {})
     absolute_time = params.pop("absolute_time", None)
     selection = params.pop("selection", None)

@@ -165,7 +165,10 @@ def test_fit_fold_returns_class_probabilities_for_classification(binary: Data) -
     ("changes", "error"),
     [
         ({"params": {"C": -1.0}}, r"^InvalidParameterError: The 'C' parameter"),
-        ({"family": "no_such_family"}, r"^KeyError: 'no_such_family'$"),
+        (
+            {"family": "no_such_family"},
+            r"^UnknownFamilyError: unknown model family 'no_such_family'; known: lightgbm, ",
+        ),
     ],
 )
 def test_fit_fold_reports_a_failing_candidate_without_raising(

@@ -1,7 +1,9 @@
-"""Candidate model families (loopml.modeling._candidates) and the wrappers they use."""
+"""The model families (loopml.modeling._families), their registry, and the wrappers they use."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,28 +14,20 @@ import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import _needs as needs
 from loopml.errors import TrainingError
-from loopml.modeling import make_pipeline
+from loopml.modeling import FamilyRegistry, ModelFamily, default_registry, make_pipeline, unwrap
 from loopml.modeling._boosting import EarlyStoppingClassifier, EarlyStoppingRegressor
-from loopml.modeling._candidates import (
-    CANDIDATES,
-    INTERPRETABLE_FAMILIES,
-    PORTFOLIO_ORDER,
-    available_families,
-    relevant_params,
-    resolve_class_weight,
-    unavailable_families,
-    unwrap,
-    why_unavailable,
-)
+from loopml.modeling._families import resolve_class_weight
 from loopml.modeling._smoothing import SmoothedClassifier
 from loopml.types import TaskKind
 
+FAMILIES = default_registry()
 TASKS = ("binary", "multiclass", "regression")
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
@@ -56,11 +50,11 @@ PREFIXES = {
 
 
 def _small(family: str) -> dict[str, Any]:
-    return {k: v for k, v in SMALL.items() if k in CANDIDATES[family].defaults}
+    return {k: v for k, v in SMALL.items() if k in FAMILIES[family].defaults}
 
 
 def _skip_unavailable(family: str) -> None:
-    reason = why_unavailable(family)
+    reason = FAMILIES[family].why_unavailable()
     if reason is not None:
         needs.unavailable(reason)
 
@@ -97,7 +91,7 @@ def frames() -> dict[str, tuple[pd.DataFrame, pd.Series]]:
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+@pytest.mark.parametrize("family", FAMILIES.names)
 def test_every_family_fits_and_predicts(
     family: str, task: TaskKind, frames: dict[str, tuple[pd.DataFrame, pd.Series]]
 ) -> None:
@@ -122,9 +116,9 @@ def test_every_family_fits_and_predicts(
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+@pytest.mark.parametrize("family", FAMILIES.names)
 def test_every_search_space_builds_with_prefixed_names(family: str, task: TaskKind) -> None:
-    candidate = CANDIDATES[family]
+    candidate = FAMILIES[family]
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(3):
         trial = study.ask()
@@ -132,18 +126,27 @@ def test_every_search_space_builds_with_prefixed_names(family: str, task: TaskKi
 
         assert set(params) <= set(candidate.defaults)
         assert all(name.startswith(f"{PREFIXES[family]}.") for name in trial.params)
-        if why_unavailable(family) is None:
+        if candidate.why_unavailable() is None:
             candidate.make(task, params, 0, 1)
 
 
 def test_portfolio_lists_every_family_once_with_the_weak_ones_last() -> None:
-    assert sorted(PORTFOLIO_ORDER) == sorted(CANDIDATES)
-    assert PORTFOLIO_ORDER[:2] == ("lightgbm", "linear")  # the first always completes
-    assert PORTFOLIO_ORDER[-2:] == ("knn", "mlp")
-    assert INTERPRETABLE_FAMILIES == ("linear", "decision_tree")
-    assert CANDIDATES["knn"].encoding == CANDIDATES["mlp"].encoding == "onehot"
-    assert CANDIDATES["knn"].defaults["n_neighbors"] >= 15
-    assert CANDIDATES["knn"].defaults["weights"] == "distance"
+    assert FAMILIES.names == (
+        "lightgbm",  # the first always completes
+        "linear",
+        "hist_gradient_boosting",
+        "xgboost",
+        "extra_trees",
+        "random_forest",
+        "catboost",
+        "decision_tree",
+        "knn",
+        "mlp",
+    )
+    assert FAMILIES.interpretable == ("linear", "decision_tree")
+    assert FAMILIES["knn"].encoding == FAMILIES["mlp"].encoding == "onehot"
+    assert FAMILIES["knn"].defaults["n_neighbors"] >= 15
+    assert FAMILIES["knn"].defaults["weights"] == "distance"
 
 
 def _imbalanced(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.Series]:
@@ -152,13 +155,13 @@ def _imbalanced(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.Series]:
     return X, pd.Series(np.where(rare, "fraud", "ok"), dtype=object)
 
 
-@pytest.mark.parametrize("family", PORTFOLIO_ORDER)
+@pytest.mark.parametrize("family", FAMILIES.names)
 def test_balanced_class_weight_raises_the_rare_class_probability(family: str) -> None:
     _skip_unavailable(family)
     X, y = _imbalanced()
     X_new, _ = _imbalanced(seed=2)
     params = _small(family)
-    if "min_samples_leaf" in CANDIDATES[family].defaults:
+    if "min_samples_leaf" in FAMILIES[family].defaults:
         params["min_samples_leaf"] = 10  # pure one-row leaves would make weights moot
     plain = make_pipeline(ROLES, family, "binary", params, seed=0, n_jobs=1).fit(X, y)
     weighted = make_pipeline(
@@ -205,16 +208,23 @@ def test_resolve_class_weight() -> None:
 
 
 def test_relevant_params() -> None:
-    hgb = CANDIDATES["hist_gradient_boosting"].defaults
+    relevant_params = FAMILIES.relevant_params
+    hgb = FAMILIES["hist_gradient_boosting"].defaults
     assert relevant_params("hist_gradient_boosting", "binary", hgb) == hgb
-    linear = {**CANDIDATES["linear"].defaults, "class_weight": "balanced"}
+    linear = {**FAMILIES["linear"].defaults, "class_weight": "balanced"}
     assert relevant_params("linear", "binary", linear) == {"C": 1.0, "class_weight": "balanced"}
     assert relevant_params("linear", "regression", linear) == {"alpha": 1.0}
-    lgbm = {**CANDIDATES["lightgbm"].defaults, "class_weight": None}
+    lgbm = {**FAMILIES["lightgbm"].defaults, "class_weight": None}
     assert "class_weight" not in relevant_params("lightgbm", "binary", lgbm)
-    trees = CANDIDATES["extra_trees"].defaults
+    trees = FAMILIES["extra_trees"].defaults
     assert relevant_params("extra_trees", "binary", trees)["max_features"] == "sqrt"
     assert relevant_params("extra_trees", "regression", trees)["max_features"] == 1.0
+    forest = {**FAMILIES["random_forest"].defaults, "class_weight": "balanced"}
+    assert relevant_params("random_forest", "regression", forest) == {
+        "n_estimators": 200,
+        "max_features": "sqrt",
+        "min_samples_leaf": 2,
+    }
 
 
 def _noisy(task: str, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
@@ -337,23 +347,22 @@ def test_a_missing_optional_library_makes_its_family_unavailable(
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # the next import of it fails
 
-    reason = why_unavailable(module)
+    reason = FAMILIES[module].why_unavailable()
 
     assert reason is not None
     assert reason.startswith(f"{module} needs the {module} package, which could not be imported")
     assert "pip install 'loopml[boost]'" in reason
-    assert module not in available_families()
-    assert available_families(("linear", module, "lightgbm")) == ("linear", "lightgbm")
-    assert unavailable_families(("linear", module)) == {module: reason}
+    assert module not in FAMILIES.available()
+    assert FAMILIES.available(("linear", module, "lightgbm")) == ("linear", "lightgbm")
+    assert FAMILIES.unavailable(("linear", module)) == {module: reason}
     with pytest.raises(TrainingError, match=rf"model family '{module}' needs the {module} package"):
-        CANDIDATES[module].make("binary", {}, 0, 1)
+        FAMILIES[module].make("binary", {}, 0, 1)
 
 
 def test_core_families_are_always_available() -> None:
-    core = [f for f in PORTFOLIO_ORDER if f not in ("xgboost", "catboost")]
-    assert available_families(core) == tuple(core)
-    with pytest.raises(ValueError, match=r"unknown model family 'svm'; known: lightgbm, linear"):
-        why_unavailable("svm")
+    core = [f for f in FAMILIES.names if f not in ("xgboost", "catboost")]
+    assert FAMILIES.available(core) == tuple(core)
+    assert all(not FAMILIES[f].requires for f in core)
 
 
 # Twenty epochs are enough to fit; the MLP still says it has not converged.
@@ -409,3 +418,187 @@ BY_DESIGN = {
 )
 def test_wrappers_are_scikit_learn_estimators(estimator: Any, check: Callable[[Any], None]) -> None:
     check(estimator)
+
+
+# ---------------------------------------------------------------------------- the registry
+
+
+def _build_dummy(task: TaskKind, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+    if task == "regression":
+        return DummyRegressor(strategy="mean" if params["strategy"] == "prior" else "median")
+    return DummyClassifier(strategy=params["strategy"], random_state=seed)
+
+
+def _dummy_space(trial: optuna.Trial, task: TaskKind) -> dict[str, Any]:
+    return {"strategy": trial.suggest_categorical("dummy.strategy", ["prior", "stratified"])}
+
+
+def _dummy_task_params(task: TaskKind, params: dict[str, Any]) -> dict[str, Any]:
+    return {"strategy": params["strategy"]}  # "note" is only a label
+
+
+#: A family defined here, in one record: what adding a family to loopml takes.
+DUMMY = ModelFamily(
+    name="dummy",
+    build=_build_dummy,
+    defaults={"strategy": "prior", "note": "baseline"},
+    space=_dummy_space,
+    cost_prior=0.1,
+    needs_scaling=True,
+    portfolio_rank=15,  # between LightGBM (10) and the linear models (20)
+    interpretable=True,
+    task_params=_dummy_task_params,
+)
+
+
+def test_a_family_defined_in_one_record_joins_the_registry(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+) -> None:
+    families = default_registry().with_families(DUMMY)
+
+    assert families.names[:3] == ("lightgbm", "dummy", "linear")
+    assert families.portfolio(["mlp", "dummy", "lightgbm"]) == ("lightgbm", "dummy", "mlp")
+    assert families.interpretable == ("dummy", "linear", "decision_tree")
+    assert families.available(["dummy", "linear"]) == ("dummy", "linear")
+    assert "dummy" not in families.unavailable()
+    assert families.cost_prior("dummy") == 0.1
+    assert families["dummy"].encoding == "onehot"
+    weighted = {**DUMMY.defaults, "class_weight": "balanced"}
+    assert families.relevant_params("dummy", "binary", weighted) == {
+        "strategy": "prior",
+        "class_weight": "balanced",
+    }
+    assert families.relevant_params("dummy", "regression", weighted) == {"strategy": "prior"}
+    assert "dummy" not in default_registry()  # the built-in registry is unchanged
+
+    X, y = frames["binary"]
+    pipe = make_pipeline(ROLES, families["dummy"], "binary", None, seed=0, n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(
+        pipe.predict_proba(X)[0], y.value_counts(normalize=True).sort_index()
+    )
+    assert type(unwrap(pipe)) is DummyClassifier
+    X, y = frames["regression"]
+    pipe = make_pipeline(ROLES, DUMMY, "regression", {"strategy": "median"}, 0, 1).fit(X, y)
+    np.testing.assert_allclose(pipe.predict(X), np.median(y))
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    assert DUMMY.space(trial, "binary")["strategy"] in ("prior", "stratified")
+    assert list(trial.params) == ["dummy.strategy"]
+
+
+def test_a_registry_iterates_in_portfolio_order_and_knows_its_names() -> None:
+    families = FamilyRegistry([FAMILIES["mlp"], FAMILIES["linear"], FAMILIES["lightgbm"]])
+
+    assert families.names == ("lightgbm", "linear", "mlp")
+    assert [f.name for f in families] == ["lightgbm", "linear", "mlp"]
+    assert len(families) == 3
+    assert "linear" in families
+    assert "knn" not in families
+    assert 3 not in families
+    assert families["mlp"] is FAMILIES["mlp"]
+    assert families.portfolio() == families.names
+    assert families.available(["mlp", "linear"]) == ("mlp", "linear")  # in the order given
+    assert repr(families) == "FamilyRegistry(lightgbm, linear, mlp)"
+
+
+def test_unknown_family_names_are_refused_with_the_known_ones() -> None:
+    message = r"unknown model family 'svm'; known: lightgbm, linear, hist_gradient_boosting"
+    with pytest.raises(KeyError, match=message):
+        FAMILIES["svm"]
+    with pytest.raises(ValueError, match=message):
+        FAMILIES.portfolio(["linear", "svm"])
+    with pytest.raises(KeyError, match=message):
+        FAMILIES.available(["svm"])
+    with pytest.raises(KeyError, match=message):
+        FAMILIES.unavailable(["svm"])
+    with pytest.raises(KeyError, match=message):
+        FAMILIES.only(["svm"])
+    with pytest.raises(KeyError, match=message):
+        FAMILIES.relevant_params("svm", "binary", {})
+    with pytest.raises(ValueError, match=r"model family 'linear' is given twice"):
+        FamilyRegistry([FAMILIES["linear"], FAMILIES["linear"]])
+
+
+def test_with_families_replaces_and_only_keeps_without_changing_the_original() -> None:
+    last = dataclasses.replace(FAMILIES["linear"], portfolio_rank=1000)
+
+    moved = FAMILIES.with_families(last)
+    few = FAMILIES.only(["knn", "linear", "knn"])
+
+    assert moved.names[-2:] == ("mlp", "linear")
+    assert moved["linear"] is last
+    assert len(moved) == len(FAMILIES)
+    assert FAMILIES.names[1] == "linear"
+    assert few.names == ("linear", "knn")
+    assert few.interpretable == ("linear",)
+    assert FAMILIES.only([]).names == ()
+
+
+def test_cost_priors_scaling_and_ranks_of_the_built_in_families() -> None:
+    table = {f.name: (f.cost_prior, f.needs_scaling) for f in FAMILIES}
+
+    assert table == {
+        "lightgbm": (1.0, False),
+        "linear": (1.0, True),
+        "hist_gradient_boosting": (1.0, False),
+        "xgboost": (2.0, False),
+        "extra_trees": (2.0, False),
+        "random_forest": (3.0, False),
+        "catboost": (8.0, False),
+        "decision_tree": (0.3, False),
+        "knn": (1.5, True),
+        "mlp": (2.5, True),
+    }
+    assert FAMILIES.cost_prior("svm") == 8.0  # an unknown family: the largest prior
+    assert FamilyRegistry([]).cost_prior("svm") == 1.0
+    assert [f.name for f in FAMILIES if f.encoding == "onehot"] == ["linear", "knn", "mlp"]
+    assert [f.name for f in FAMILIES if f.native_categoricals] == ["catboost"]
+    assert all(f.unwrap is unwrap for f in FAMILIES)
+    assert default_registry() is default_registry()
+
+
+def test_a_family_whose_module_is_missing_is_unavailable_with_the_reason() -> None:
+    needy = dataclasses.replace(
+        DUMMY,
+        name="needy",
+        requires=("json", "loopml_no_such_module"),
+        install_hint="pip install loopml-no-such-module",
+    )
+    families = default_registry().with_families(needy)
+
+    reason = needy.why_unavailable()
+
+    assert reason == (
+        "needy needs the loopml_no_such_module package, which could not be imported "
+        "(ModuleNotFoundError: No module named 'loopml_no_such_module'); install it with "
+        "`pip install loopml-no-such-module`."
+    )
+    assert families.unavailable(["linear", "needy"]) == {"needy": reason}
+    assert families.available(["needy", "linear"]) == ("linear",)
+    assert "needy" in families.portfolio()  # known, only not trainable here
+    assert DUMMY.why_unavailable() is None
+
+
+def test_a_family_record_is_frozen_and_builds_on_its_defaults() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError, match=r"cannot assign to field 'name'"):
+        DUMMY.name = "other"  # type: ignore[misc]
+    assert DUMMY.make("binary", {"strategy": "stratified"}, 3, 1).get_params()["strategy"] == (
+        "stratified"
+    )
+    assert DUMMY.make("binary", None, 3, 1).get_params()["random_state"] == 3
+
+
+def test_the_registry_pickles_for_worker_processes(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+) -> None:
+    copy = pickle.loads(pickle.dumps(FAMILIES))
+
+    assert copy.names == FAMILIES.names
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    params = copy["extra_trees"].space(trial, "binary")
+    assert list(trial.params) == ["et.n_estimators", "et.max_features", "et.min_samples_leaf"]
+    X, y = frames["binary"]
+    pipe = make_pipeline(ROLES, copy["extra_trees"], "binary", {**params, "n_estimators": 5}, 0, 1)
+    assert pipe.fit(X, y).predict_proba(X).shape == (len(X), 2)
