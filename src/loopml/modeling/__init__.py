@@ -18,6 +18,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         SerialExecutor,
         TrialExecutor,
     )
+    from loopml.modeling._families import FamilyRegistry, ModelFamily, default_registry, unwrap
     from loopml.modeling._pipeline import make_pipeline, predict_scores
     from loopml.modeling._search import Leaderboard, SearchResult, TrialResult, search
     from loopml.modeling._split import (
