@@ -40,11 +40,13 @@ run: install
 test: lint
 	$(BIN)/pytest
 
-## lint: ruff, and the import contract that keeps stages from importing later ones
+## lint: ruff (rules and format), mypy (strict on the core and the registry), and the import
+## contracts (stages import only earlier stages, never another package's private module)
 lint: install-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

@@ -52,7 +52,7 @@ ModelFamily = Literal[
     "mlp",
     "decision_tree",
 ]
-MODEL_FAMILIES: tuple[str, ...] = get_args(ModelFamily)
+MODEL_FAMILIES: tuple[ModelFamily, ...] = get_args(ModelFamily)
 
 _GATE = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
@@ -77,7 +77,7 @@ class Gate(_Section):
         metric, op, number = match.groups()
         if metric not in ALL_METRICS:
             raise ValueError(unknown_metric(metric, "success gate names unknown metric", "known"))
-        return cls(metric=metric, op=op, threshold=float(number))  # type: ignore[arg-type]
+        return cls.model_validate({"metric": metric, "op": op, "threshold": float(number)})
 
     def passes(self, value: float) -> bool:
         return {
@@ -313,7 +313,7 @@ class TrainingConfig(_Section):
     @classmethod
     def _cv_folds(cls, value: Any) -> int | str:
         if value == "auto":
-            return value
+            return "auto"
         problem = ValueError(f"Input should be an integer from 2 to 20 or 'auto', got {value!r}")
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise problem

@@ -156,7 +156,8 @@ def clip_proba(proba: np.ndarray) -> np.ndarray:
     (True, [0.25, 0.75])
     """
     proba = np.clip(np.asarray(proba, dtype=float), PROBA_EPS, 1.0)
-    return proba / proba.sum(axis=1, keepdims=True)
+    normalised: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
+    return normalised
 
 
 def all_metrics(

@@ -30,7 +30,7 @@ class DataSet:
 
     @property
     def n_columns(self) -> int:
-        return self.frame.shape[1]
+        return int(self.frame.shape[1])
 
 
 Severity = Literal["error", "warning", "info"]
@@ -107,6 +107,6 @@ class QualityReport:
             "origin": self.origin,
             "n_rows": self.n_rows,
             "n_columns": self.n_columns,
-            "counts": {s: len(self.by_severity(s)) for s in ("error", "warning", "info")},  # type: ignore[arg-type]
+            "counts": {s: len(self.by_severity(s)) for s in ("error", "warning", "info")},
             "findings": [f.to_dict() for f in self.findings],
         }

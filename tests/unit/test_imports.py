@@ -1,11 +1,17 @@
-"""Start-up cost: each command imports only what it needs (issue 8: a CLI that starts at once).
+"""What imports what: start-up cost, and the import contracts between packages.
 
-These check which libraries are loaded, not how long it takes, so they pass on any machine.
+Start-up (issue 8: a CLI that starts at once): each command imports only what it needs. These
+check which libraries are loaded, not how long it takes, so they pass on any machine.
+
+Contracts (issue 9): a stage imports only earlier stages, every package is placed in the
+layers, and no package imports another one's private module; shown to break on violations.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +129,84 @@ def test_every_module_imports_without_side_effects(tmp_path: Path) -> None:
     assert done.stderr == ""
     assert json.loads(done.stdout) == {"failed": {}, "unchanged": True}
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
+
+
+# -- the import contracts (pyproject.toml, [tool.importlinter]) --------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+#: Modules added to a copy of the source, each breaking one rule of the contracts.
+VIOLATIONS = {
+    # another package's private module
+    "reports/_leak.py": "from loopml.data._profile_types import Matrix\n",
+    # an earlier stage importing a later one
+    "data/_ahead.py": "import loopml.modeling\n",
+    # a package the layers do not list
+    "newstage/__init__.py": '"""A stage nobody placed in the layers."""\n',
+    # a package a coming issue adds: optional in the layers, checked once it exists
+    "monitoring/__init__.py": "from loopml.loop import promote\n",
+}
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` with ``root``'s pyproject.toml on the loopml under ``root/src``."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(root / "pyproject.toml")],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """The contracts run on a copy of the source with :data:`VIOLATIONS` added."""
+    root = tmp_path_factory.mktemp("contracts")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    package = root / "src" / "loopml"
+    shutil.copytree(ROOT / "src" / "loopml", package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, code in VIOLATIONS.items():
+        (package / name).parent.mkdir(exist_ok=True)
+        (package / name).write_text(code, encoding="utf-8")
+    return lint_imports(root)
+
+
+def test_the_source_keeps_the_import_contracts() -> None:
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout
+    assert "Contracts: 2 kept, 0 broken." in done.stdout
+
+
+def test_the_contracts_break_on_a_copy_with_violations(
+    broken_copy: subprocess.CompletedProcess[str],
+) -> None:
+    assert broken_copy.returncode == 1
+    assert "Contracts: 0 kept, 2 broken." in broken_copy.stdout
+
+
+def test_importing_another_packages_private_module_is_caught(
+    broken_copy: subprocess.CompletedProcess[str],
+) -> None:
+    assert "- loopml.reports._leak -> loopml.data._profile_types (l.1)" in broken_copy.stdout
+
+
+def test_an_earlier_stage_importing_a_later_one_is_caught(
+    broken_copy: subprocess.CompletedProcess[str],
+) -> None:
+    assert "loopml.data is not allowed to import loopml.modeling" in broken_copy.stdout
+    assert "- loopml.data._ahead -> loopml.modeling (l.1)" in broken_copy.stdout
+
+
+def test_a_package_missing_from_the_layers_is_caught(
+    broken_copy: subprocess.CompletedProcess[str],
+) -> None:
+    unlisted = broken_copy.stdout.split("not listed as layers:")[1].split("(Since")[0]
+    assert unlisted.split() == ["-", "loopml.newstage"]
+
+
+def test_a_coming_package_is_checked_once_it_exists(
+    broken_copy: subprocess.CompletedProcess[str],
+) -> None:
+    assert "loopml.monitoring is not allowed to import loopml.loop" in broken_copy.stdout

@@ -2,7 +2,68 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.data._dialect import CsvDialect, model_input_dialect, sniff_dialect
+    from loopml.data._draft import draft_config
+    from loopml.data._labels import merge_map
+    from loopml.data._numbers import NumberFormat
+    from loopml.data._prepare import (
+        LabelledRows,
+        PreparedData,
+        check_declared_columns,
+        check_quality,
+        holdout_mismatch,
+        labelled_rows,
+        prepare_data,
+        profile_data,
+        protect,
+        quality_report,
+    )
+    from loopml.data._privacy import (
+        PrivacyReplay,
+        apply_privacy,
+        detect_pii,
+        pii_findings,
+        privacy_replay,
+    )
+    from loopml.data._problem import (
+        Problem,
+        check_target_column,
+        infer_task,
+        prepare_target,
+        resolve_problem,
+    )
+    from loopml.data._profile import Profile, profile
+    from loopml.data._profile_types import Association, ColumnProfile, Histogram, Matrix
+    from loopml.data._quality import TableSpec, validate
+    from loopml.data._schema import (
+        FEATURE_ROLES,
+        ColumnSchema,
+        Schema,
+        infer_schema,
+        missing_mask,
+        normalize_category,
+        reference_statistics,
+        to_boolean,
+        to_datetime,
+        to_numeric,
+    )
+    from loopml.data._sources import (
+        collect,
+        file_kind,
+        fingerprint,
+        load_source,
+        read_file,
+        read_header,
+        source_dialect,
+    )
+    from loopml.data._split import Split, choose_strategy, holdout_split
+    from loopml.data._watermark import read_watermark, write_watermark
+    from loopml.types import DataSet
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -39,6 +100,7 @@ __getattr__, __dir__ = _lazy_exports(
             "resolve_problem",
         ],
         "loopml.data._profile": ["Profile", "profile"],
+        "loopml.data._profile_types": ["Association", "ColumnProfile", "Histogram", "Matrix"],
         "loopml.data._quality": ["TableSpec", "validate"],
         "loopml.data._schema": [
             "FEATURE_ROLES",
@@ -69,10 +131,14 @@ __getattr__, __dir__ = _lazy_exports(
 
 __all__ = [
     "FEATURE_ROLES",
+    "Association",
+    "ColumnProfile",
     "ColumnSchema",
     "CsvDialect",
     "DataSet",
+    "Histogram",
     "LabelledRows",
+    "Matrix",
     "NumberFormat",
     "PreparedData",
     "PrivacyReplay",

@@ -195,8 +195,8 @@ def classify(value: str) -> tuple[str, str, str] | None:
     if len(kinds) == 2 and kinds[1] in ".," and marks.count(kinds[1]) == 1:
         if body.rfind(kinds[0]) > body.index(kinds[1]):
             return None  # a thousands separator after the decimal mark
-        whole = _NOT_DIGIT.split(body[: body.index(kinds[1])])
-        if _grouped(whole):
+        whole_groups = _NOT_DIGIT.split(body[: body.index(kinds[1])])
+        if _grouped(whole_groups):
             return ("decimal", kinds[1], kinds[0])
     return None
 

@@ -300,7 +300,7 @@ def apply_privacy(
     >>> list(out.columns), actions
     (['x'], {'email': 'drop'})
     """
-    actions = {
+    actions: dict[str, str] = {
         name: policy.columns.get(str(name), policy.pii) for name in pii if name in frame.columns
     }
     hashed = [name for name, action in actions.items() if action == "hash"]

@@ -171,7 +171,7 @@ def resolve_problem(
     if cfg.task == "auto":
         task: TaskKind = infer_task(raw, categories=categories)
     else:
-        task = cfg.task  # type: ignore[assignment]
+        task = cfg.task
     values = prepare_target(raw[~missing], task)
     notes = []
     if n_missing:

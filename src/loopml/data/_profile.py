@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,7 @@ def profile(
     frame: pd.DataFrame,
     *,
     target: str | None = None,
-    task: str | None = None,
+    task: TaskKind | Literal["auto"] | None = None,
     schema: Schema | None = None,
     sample_rows: int = 200_000,
     seed: int = 0,
@@ -133,7 +133,7 @@ def profile(
     kind: TaskKind | None = None
     if target is not None:
         raw = frame.iloc[:, names.index(target)]
-        kind = _task(raw) if task in (None, "auto") else task  # type: ignore[assignment]
+        kind = _task(raw) if task is None or task == "auto" else task
 
     na = _missing_matrix(frame)
     work = Work()
@@ -330,9 +330,9 @@ def _text_column(
     part_text = text.take(idx) if idx is not None else text
     words = _word_counts(part_text)
     counts = values.value_counts(dropna=True)
-    top: tuple[tuple[str, int], ...] = ()
+    top_texts: tuple[tuple[str, int], ...] = ()
     if role == "text":
-        top = tuple((str(k), int(c)) for k, c in counts.iloc[:5].items())
+        top_texts = tuple((str(k), int(c)) for k, c in counts.iloc[:5].items())
     return ColumnProfile(
         **base,
         count=present,
@@ -343,7 +343,7 @@ def _text_column(
             max_length=int(lengths.max()) if len(lengths) else 0,
             mean_words=float(np.nanmean(words)) if np.any(~np.isnan(words)) else float("nan"),
             histogram=_histogram(lengths),
-            top=top,
+            top=top_texts,
         ),
     )
 

@@ -131,7 +131,7 @@ def _relate_to_numbers(
             if col in work.numbers:
                 both = np.flatnonzero(~np.isnan(x))
                 pick = np.sort(rng.choice(both, size=min(SCATTER_POINTS, len(both)), replace=False))
-                plot = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
+                plot: dict[str, Any] = {"kind": "scatter", "x": _r(x[pick]), "y": _r(y[pick])}
             else:
                 bins, centres, n_bins = _time_bins(x, work.stamps[col][1])
                 plot = _trend_mean(bins, centres, n_bins, y)

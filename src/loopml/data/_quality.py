@@ -315,7 +315,7 @@ def _declared_columns(
 def _missing_values(
     frame: pd.DataFrame, names: Sequence[Any], quality: QualityConfig
 ) -> list[Finding]:
-    out = []
+    out: list[Finding] = []
     n = len(frame)
     if not n:
         return out

@@ -251,8 +251,8 @@ def _score(
             table = np.bincount(
                 groups[train] * n_classes + y[train], minlength=n_groups * n_classes
             ).reshape(n_groups, n_classes)
-            prior = np.bincount(y[train], minlength=n_classes) / max(int(train.sum()), 1)
-            predicted[part] = np.argmax((table + _SMOOTHING * prior)[groups[part]], axis=1)
+            class_prior = np.bincount(y[train], minlength=n_classes) / max(int(train.sum()), 1)
+            predicted[part] = np.argmax((table + _SMOOTHING * class_prior)[groups[part]], axis=1)
         recalls = [np.mean(predicted[y == k] == k) for k in range(n_classes) if (y == k).any()]
         return float(np.mean(recalls)), "balanced accuracy"
     target = y.astype(float)

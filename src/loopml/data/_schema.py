@@ -73,8 +73,8 @@ class Schema:
     def feature_columns(self) -> list[ColumnSchema]:
         return [c for c in self.columns if c.is_feature]
 
-    def roles(self) -> dict[str, Role]:
-        """Feature name -> role, for building the pipeline."""
+    def roles(self) -> dict[str, str]:
+        """Feature name -> role (a :data:`Role`), for building the pipeline."""
         return {c.name: c.role for c in self.feature_columns}
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,7 +235,7 @@ def infer_column(values: pd.Series, declared: Role | None = None) -> ColumnSchem
     non_null = values.dropna()
     missing = float(1 - len(non_null) / n) if n else 0.0
     n_unique = int(non_null.nunique())
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "dtype": str(values.dtype),
         "missing_fraction": round(missing, 6),

@@ -107,7 +107,7 @@ def resolve_paths(pattern: str, base_dir: Path, key: str = "data.source") -> lis
 def read_file(
     path: Path,
     kind: str,
-    options: dict | None = None,
+    options: dict[str, Any] | None = None,
     key: str = "data.source",
     *,
     dialect: CsvDialect | None = None,
@@ -346,10 +346,15 @@ def load_files(source: FileSource, base_dir: Path, key: str = "data.source") -> 
     CSV files are read in the dialect of the first one where their own values do not decide.
     """
     paths = resolve_paths(source.path, base_dir, key)
-    first = source_dialect(source, base_dir, key, paths=paths)
+    first_dialect = source_dialect(source, base_dir, key, paths=paths)
     frames = [
         read_file(
-            p, source.type, source.options, key, dialect=first if i == 0 else None, fallback=first
+            p,
+            source.type,
+            source.options,
+            key,
+            dialect=first_dialect if i == 0 else None,
+            fallback=first_dialect,
         )
         for i, p in enumerate(paths)
     ]
@@ -553,7 +558,7 @@ def collect(
         env=env,
         key="data.source",
         sleep=sleep,
-        newer_than=(column, since) if pushed else None,
+        newer_than=(column, since) if pushed and column is not None else None,
     )
     if cfg.joins:
         from loopml.data._join import join_sources

@@ -2,7 +2,45 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.evaluation._bootstrap import (
+        Interval,
+        Resampling,
+        bootstrap_interval,
+        bootstrap_scores,
+    )
+    from loopml.evaluation._card import model_card
+    from loopml.evaluation._common import DiagnosisSettings, TrainAndHoldout
+    from loopml.evaluation._contributions import contributions
+    from loopml.evaluation._diagnose import Diagnostics, diagnose
+    from loopml.evaluation._evaluate import Evaluation, GateResult, check_gate, evaluate
+    from loopml.evaluation._fit import FitCheck
+    from loopml.evaluation._importance import (
+        Explanations,
+        FeatureImportance,
+        PermutationImportance,
+        RowExplanation,
+    )
+    from loopml.evaluation._learning import (
+        CurveSettings,
+        LearningCurve,
+        LearningPoint,
+        learning_curve,
+    )
+    from loopml.evaluation._notes import NEAR_PERFECT, Note, near_perfect
+    from loopml.evaluation._probability import (
+        Calibration,
+        CalibrationCurve,
+        Lift,
+        LiftRow,
+        calibration,
+        lift_table,
+    )
+    from loopml.evaluation._run import Assessment, AssessSettings, assess, evaluate_labelled
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(

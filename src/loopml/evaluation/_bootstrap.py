@@ -336,11 +336,15 @@ def _binary_count_scorer(metric: str, truth: np.ndarray, said: np.ndarray) -> Sc
     def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)  # zero_division=0
 
-    if metric == "precision":
-        return lambda c: (lambda tp, fp, fn: ratio(tp, tp + fp))(*counts(c))
-    if metric == "recall":
-        return lambda c: (lambda tp, fp, fn: ratio(tp, tp + fn))(*counts(c))
-    return lambda c: (lambda tp, fp, fn: ratio(2 * tp, 2 * tp + fp + fn))(*counts(c))
+    def score(c: np.ndarray) -> np.ndarray:
+        tp, fp, fn = counts(c)
+        if metric == "precision":
+            return ratio(tp, tp + fp)
+        if metric == "recall":
+            return ratio(tp, tp + fn)
+        return ratio(2 * tp, 2 * tp + fp + fn)
+
+    return score
 
 
 def _macro_scorer(metric: str, truth: np.ndarray, said: np.ndarray) -> Scorer:

@@ -100,7 +100,8 @@ def _read_by(model: Any) -> set[str] | None:
     members = getattr(model, "estimators_", None)
     if isinstance(members, list) and members and hasattr(model, "weights_"):  # an ensemble
         found = [_read_by(m) for m in members]
-        return None if any(f is None for f in found) else set().union(*found)  # type: ignore[arg-type]
+        known = [f for f in found if f is not None]
+        return set[str]().union(*known) if len(known) == len(found) else None
     steps = getattr(model, "steps", None)
     if steps:
         roles = getattr(steps[0][1], "roles_", None)

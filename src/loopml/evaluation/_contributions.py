@@ -314,7 +314,7 @@ def _xgboost(model: Any, Xt: Any, column: np.ndarray) -> _Explained | None:
 def _catboost(model: Any, Xt: Any, column: np.ndarray) -> _Explained | None:
     from catboost import Pool
 
-    from loopml.modeling._boosting import native_frame
+    from loopml.modeling import native_frame
 
     categorical = tuple(model.get_cat_feature_indices())
     pool = Pool(native_frame(Xt, "catboost", categorical), cat_features=list(categorical) or None)

@@ -45,6 +45,7 @@ from loopml.evaluation._notes import Note, duplicate_share, notes
 from loopml.evaluation._probability import Calibration, Lift, calibration, lift_table
 from loopml.metrics import all_metrics, greater_is_better
 from loopml.modeling import predict_scores
+from loopml.types import TaskKind
 
 #: The learning curve's least share of the diagnosis budget, however long the rest took.
 LEARNING_SHARE = 0.25
@@ -54,7 +55,7 @@ LEARNING_SHARE = 0.25
 class Diagnostics:
     """Everything :func:`diagnose` found; ``to_dict()`` is plain JSON (no NaN)."""
 
-    task: str
+    task: TaskKind
     metric: str
     greater_is_better: bool
     n_holdout: int

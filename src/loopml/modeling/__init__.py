@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.modeling._auto import AutoClassifier, AutoRegressor
+    from loopml.modeling._boosting import native_frame
+    from loopml.modeling._budget import Budget
+    from loopml.modeling._executor import (
+        FoldJob,
+        FoldOutcome,
+        FuturesExecutor,
+        ProcessExecutor,
+        SerialExecutor,
+        TrialExecutor,
+    )
+    from loopml.modeling._families import FamilyRegistry, ModelFamily, default_registry, unwrap
+    from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, predict_scores
+    from loopml.modeling._search import Leaderboard, Search, SearchResult, TrialResult
+    from loopml.modeling._split import (
+        FoldPlan,
+        Split,
+        auto_fold_count,
+        choose_strategy,
+        cv_folds,
+        holdout_split,
+        plan_folds,
+        time_ordered_column,
+    )
+    from loopml.modeling._threshold import ThresholdChoice, decide, expected_cost, tune_threshold
+    from loopml.modeling._training import TrainingData, TrainingSpec, train_model
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
+        "loopml.modeling._boosting": ["native_frame"],
         "loopml.modeling._families": [
             "FamilyRegistry",
             "ModelFamily",
@@ -76,6 +107,7 @@ __all__ = [
     "expected_cost",
     "holdout_split",
     "make_pipeline",
+    "native_frame",
     "plan_folds",
     "predict_scores",
     "time_ordered_column",

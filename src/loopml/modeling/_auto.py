@@ -77,7 +77,7 @@ def _check_labels_present(y: np.ndarray, estimator: str) -> None:
     """Refuse missing labels (NaN, None, pd.NA) at once, naming the rows."""
     missing = np.asarray(pd.isna(y))
     if missing.ndim > 1:  # a 2-d y: a row misses its label when any column does
-        missing = missing.any(axis=tuple(range(1, missing.ndim)))
+        missing = np.asarray(missing.any(axis=tuple(range(1, missing.ndim))))
     if missing.any():
         raise DataError(
             f"y has {int(missing.sum())} missing label(s) of {len(y)} (rows "

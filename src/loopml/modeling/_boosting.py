@@ -108,8 +108,8 @@ def _rounds(model: Any, library: str) -> int:
         best = int(getattr(model, "best_iteration_", 0) or 0)
         return best if best > 0 else int(model.n_iter_)
     if library == "xgboost":
-        best = getattr(model, "best_iteration", None)
-        return int(best) + 1 if best is not None else model.get_booster().num_boosted_rounds()
+        last = getattr(model, "best_iteration", None)
+        return int(last) + 1 if last is not None else model.get_booster().num_boosted_rounds()
     best = model.get_best_iteration()
     return int(best) + 1 if best is not None else int(model.tree_count_)
 

@@ -89,7 +89,7 @@ def cgroup_cpu_quota(
         lines = proc_cgroup.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None  # not Linux, or /proc is not mounted
-    quotas: list[float] = []
+    quotas: list[float | None] = []
     for line in lines:
         parts = line.split(":", 2)
         if len(parts) != 3:

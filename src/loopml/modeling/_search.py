@@ -228,7 +228,9 @@ class Search:
         )
         while self.may_continue():
             best = self.best_so_far()
-            usable = [f for f in families if self.budget.affordable(f, best and best.family)]
+            usable = [
+                f for f in families if self.budget.affordable(f, best.family if best else None)
+            ]
             if not usable:
                 break
             if len(usable) < len(families):
@@ -358,7 +360,9 @@ class Search:
         must_finish = self.best_so_far() is None  # the first model always completes
         while run.done < len(self.folds):
             best = self.best_so_far()
-            if not must_finish and not self.budget.affordable(family, best and best.family):
+            if not must_finish and not self.budget.affordable(
+                family, best.family if best else None
+            ):
                 run.status = "timeout" if run.done else "not_started"
                 break
             if not self._run_wave(run, number):
@@ -466,7 +470,7 @@ class Search:
             self.stopped_by = "max_trials"
             return False
         best = self.best_so_far()
-        if self.budget.has_room(best and best.family):
+        if self.budget.has_room(best.family if best else None):
             return True
         self.stopped_by = "budget"
         return False

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.registry._bundle import FORMAT_VERSION, ModelBundle, sha256_file
+    from loopml.registry._mlflow import Registry, resolve_tracking_uri
+    from loopml.registry._record import RunRecord, TrainingRun
+    from loopml.registry._release import Release
+    from loopml.registry._version import ALIASES, ModelVersionInfo, version_tags
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(

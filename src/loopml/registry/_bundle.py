@@ -124,7 +124,7 @@ class ModelBundle:
             _verify(directory / name, digest)
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         version = manifest.get("format_version")
-        loader = _LOADERS.get(version)  # type: ignore[arg-type]
+        loader = _LOADERS.get(version)
         if loader is None:
             raise RegistryError(
                 f"model bundle {directory} has format version {version!r}; this loopml reads "

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 
-class LoopmlPyfunc(mlflow.pyfunc.PythonModel):
+class LoopmlPyfunc(PythonModel):
     """Loads the :class:`~loopml.registry.ModelBundle` (checksums verified) and predicts."""
 
     def load_context(self, context: Any) -> None:

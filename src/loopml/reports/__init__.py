@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from loopml._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.reports._format import model_label
+    from loopml.reports._profile import render_profile_report
+    from loopml.reports._training import figures, render_training_report
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(

@@ -26,7 +26,7 @@ from loopml.reports._profile_figures import (
 from loopml.types import Finding
 
 if TYPE_CHECKING:
-    from loopml.data._profile_types import ColumnProfile, Matrix
+    from loopml.data import ColumnProfile, Matrix
 
 _SAMPLED_PARTS = {
     "quantiles": "quantiles",

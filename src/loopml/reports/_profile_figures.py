@@ -15,8 +15,7 @@ import numpy as np
 from loopml.reports._format import fmt, fmt_label, fmt_pct, fmt_score
 
 if TYPE_CHECKING:
-    from loopml.data import Profile
-    from loopml.data._profile_types import Association, ColumnProfile, Histogram, Matrix
+    from loopml.data import Association, ColumnProfile, Histogram, Matrix, Profile
 
 _FONT = {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12}
 BLUE = "#3e7cb1"

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 TOP_FEATURES = 20
 TOP_CONTRIBUTIONS = 12
 
-_LAYOUT = {
+_LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "height": 380,
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
@@ -456,13 +456,14 @@ def _metric_rows(evaluation: Evaluation, diagnostics: Diagnostics | None) -> lis
     rows = []
     for name, value in evaluation.metrics.items():
         iv = diagnostics.intervals.get(name) if diagnostics is not None else None
-        has_interval = iv is not None and math.isfinite(iv.low)
+        if iv is not None and not math.isfinite(iv.low):
+            iv = None
         rows.append(
             {
                 "name": name,
                 "value": value,
-                "low": iv.low if has_interval else None,
-                "high": iv.high if has_interval else None,
+                "low": None if iv is None else iv.low,
+                "high": None if iv is None else iv.high,
                 "primary": name == evaluation.metric,
             }
         )
@@ -483,7 +484,7 @@ def _default_card(
     from loopml.evaluation import model_card
 
     problem = Problem(
-        task=diagnostics.task,  # type: ignore[arg-type]
+        task=diagnostics.task,
         target=diagnostics.target,
         metric=diagnostics.metric,
         gate=None,
