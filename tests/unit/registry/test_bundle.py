@@ -147,10 +147,13 @@ def test_saving_twice_gives_the_same_pipeline_checksum(bundle: ModelBundle, tmp_
     assert first == second
 
 
-def test_an_old_format_1_bundle_still_loads(
+def test_a_format_1_manifest_with_only_the_required_keys_loads(
     bundle: ModelBundle, tmp_path: Path, churn: pd.DataFrame
 ) -> None:
-    """A hand-written version 1 manifest with only the required keys."""
+    """A hand-written version 1 manifest with only the required keys: the optional ones default.
+
+    Bundles written by real releases are loaded in tests/unit/test_bundle_fixtures.py.
+    """
     directory = tmp_path / "old"
     directory.mkdir()
     joblib.dump(bundle.pipeline, directory / "pipeline.joblib")
