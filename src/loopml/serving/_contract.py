@@ -103,3 +103,39 @@ class Predictor(Protocol):
     runtime: str
 
     def predict(self, rows: RowBatch, n: int) -> Predictions: ...
+
+
+@dataclass(frozen=True)
+class LoggedPrediction:
+    """One instance as the prediction log keeps it."""
+
+    request_id: str  # unique per instance: the request's id, suffixed "-<index>" past the first
+    time: float  # seconds since the epoch (UTC) when the request arrived
+    model_version: str
+    features: Mapping[str, Any]  # the instance after the privacy policy, JSON-ready values
+    prediction: Any
+    probabilities: Mapping[str, float] | None
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A late label for a logged prediction."""
+
+    request_id: str
+    label: Any
+    time: float  # when the label arrived (seconds since the epoch, UTC)
+
+
+class PredictionSink(Protocol):
+    """Where the service sends what it predicted and the labels that come later."""
+
+    def record(self, entries: Sequence[LoggedPrediction]) -> None:
+        """Queue (async mode) or write (sync mode) the entries; never blocks on a full queue."""
+
+    def feedback(self, labels: Sequence[Feedback]) -> list[str]:
+        """Store labels; return the request ids that are not in the log (nothing is stored
+        then: all or nothing)."""
+
+    def close(self) -> None:
+        """Flush what is queued and release the database."""
