@@ -301,6 +301,43 @@ def score(
         _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
+@app.command()
+def serve(
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion (follows promotions) or a version."
+    ),
+    host: str | None = typer.Option(None, "--host", help="Address to listen on [127.0.0.1]."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port [8000]."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64, help="Processes [1]."),
+    runtime: str | None = typer.Option(
+        None, "--runtime", help="auto, onnx or python [serving.runtime, auto]."
+    ),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Serve a registered model over HTTP: REST (/v1/predict) and Open Inference Protocol v2."""
+    with _errors():
+        from loopml.serving.app import serve as run_service
+        from loopml.serving.app import service_settings
+
+        if runtime is not None and runtime not in ("auto", "onnx", "python"):
+            raise typer.BadParameter(f"--runtime must be auto, onnx or python, not {runtime!r}")
+        project = _project(config)
+        flags = {"model": model, "host": host, "port": port, "workers": workers}
+        settings = service_settings(
+            project.config,
+            tracking_uri=project.registry.uri,
+            workspace=project.workspace,
+            overrides={**flags, "runtime": runtime},
+        )
+        out.print(
+            f"Serving {escape(settings.model_name)} ({escape(settings.model)}) on "
+            f"http://{settings.host}:{settings.port} with {settings.workers} worker(s); "
+            "Ctrl-C stops."
+        )
+        run_service(settings, project.env)
+
+
 @models_app.command("list")
 def models_list(
     config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt

@@ -1,0 +1,467 @@
+"""The prediction service through the test client (loopml.serving.app): the REST contract,
+its errors, auth, metrics, OpenAPI and the model swap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from loopml.config import ProblemConfig
+from loopml.data import infer_schema, prepare_target, resolve_problem
+from loopml.errors import ConfigError, ModelNotFoundError
+from loopml.modeling import make_pipeline
+from loopml.registry import ModelBundle
+from loopml.serving._contract import METRICS
+from loopml.serving._holder import LoadedModel, build_runtime
+from loopml.serving.app import ServiceSettings, create_app
+
+KEY = "s3cret-key"
+
+
+def _customers(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "age": rng.integers(20, 70, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        }
+    )
+
+
+def _bundle(flip: bool) -> ModelBundle:
+    """A binary churn model; ``flip`` learns the opposite labels (a visibly other model)."""
+    frame = _customers(80, seed=0)
+    churn = (frame["age"] < 40) | (frame["plan"] == "basic")
+    frame["churned"] = np.where(churn != flip, "yes", "no")
+    problem = resolve_problem(frame, ProblemConfig(target="churned"))
+    schema = infer_schema(frame, "churned", id_columns=["customer_id"])
+    X = frame.drop(columns=["churned"])
+    y = prepare_target(frame["churned"], problem.task)
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1).fit(X, y)
+    return ModelBundle(
+        pipeline=pipeline, schema=schema, problem=problem, id_columns=("customer_id",)
+    )
+
+
+class BundleSource:
+    """Versions held in memory, read and predicted by the real row path (the registry's
+    own loading is tested in tests/services/test_serve.py)."""
+
+    def __init__(self, bundles: Mapping[str, ModelBundle]):
+        self.bundles = dict(bundles)
+        self.aliases = {"champion": "1"}
+
+    def resolve(self, ref: str) -> str:
+        version = self.aliases.get(ref, ref)
+        if version not in self.bundles:
+            raise ModelNotFoundError(f"no version {version}")
+        return version
+
+    def load(self, version: str) -> LoadedModel:
+        bundle = self.bundles[version]
+        reader, predictor = build_runtime(bundle, "auto", "ignore")
+        return LoadedModel(
+            name="churn",
+            version=version,
+            runtime=predictor.runtime,
+            reader=reader,
+            predictor=predictor,
+            schema=bundle.schema,
+            problem=bundle.problem,
+            id_columns=bundle.id_columns,
+        )
+
+
+class MemorySink:
+    """A prediction sink keeping entries in lists (the SQL prediction log has its own tests)."""
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+        self.labels: list[Any] = []
+        self.closed = False
+
+    def record(self, entries: Any) -> None:
+        self.entries.extend(entries)
+
+    def feedback(self, labels: Any) -> list[str]:
+        known = {e.request_id for e in self.entries}
+        unknown = [f.request_id for f in labels if f.request_id not in known]
+        if not unknown:
+            self.labels.extend(labels)
+        return unknown
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture(scope="module")
+def bundles() -> dict[str, ModelBundle]:
+    return {"1": _bundle(flip=False), "2": _bundle(flip=True)}
+
+
+def _settings(**kw: Any) -> ServiceSettings:
+    base: dict[str, Any] = {
+        "tracking_uri": "sqlite:///unused.db",
+        "model_name": "churn",
+        "artifact_root": "unused",
+        "reload_poll_seconds": 0,
+    }
+    return ServiceSettings(**{**base, **kw})
+
+
+@pytest.fixture
+def source(bundles: dict[str, ModelBundle]) -> BundleSource:
+    return BundleSource(bundles)
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+def client(source: BundleSource, sink: MemorySink) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(), source, sink=sink)) as c:
+        yield c
+
+
+def _row(**kw: Any) -> dict[str, Any]:
+    return {"customer_id": 7, "age": 30.0, "plan": "pro", "signup": "2024-02-01", **kw}
+
+
+# ---------------------------------------------------------------------------- predict
+
+
+def test_one_instance_is_predicted_with_its_request_id(
+    client: TestClient, bundles: dict[str, ModelBundle], sink: MemorySink
+) -> None:
+    r = client.post("/v1/predict", json={"instances": [_row()]}, headers={"X-Request-ID": "abc"})
+
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "abc"
+    body = r.json()
+    expected = bundles["1"].predict_frame(pd.DataFrame([_row()]))
+    assert body["predictions"] == expected["prediction"].tolist()
+    assert body["probabilities"][0] == pytest.approx(
+        {"no": expected["proba_no"].iloc[0], "yes": expected["proba_yes"].iloc[0]}
+    )
+    assert body["model_version"] == "1"
+    assert body["request_ids"] == ["abc"]
+    assert body["warnings"] == {"ignored_columns": ["customer_id"]}
+    assert [e.request_id for e in sink.entries] == ["abc"]
+    assert sink.entries[0].features == {"age": 30.0, "plan": "pro", "signup": "2024-02-01"}
+
+
+def test_many_instances_get_one_id_each(
+    client: TestClient, bundles: dict[str, ModelBundle]
+) -> None:
+    rows = [_row(age=float(a), plan=p) for a, p in [(25, "pro"), (60, "team"), (45, "basic")]]
+    r = client.post("/v1/predict", json={"instances": rows})
+
+    body = r.json()
+    rid = r.headers["x-request-id"]
+    assert len(rid) == 32  # generated: none was sent
+    assert body["request_ids"] == [rid, f"{rid}-1", f"{rid}-2"]
+    expected = bundles["1"].predict_frame(pd.DataFrame(rows))
+    assert body["predictions"] == expected["prediction"].tolist()
+
+
+def test_unseen_categories_are_predicted_and_flagged(client: TestClient) -> None:
+    r = client.post("/v1/predict", json={"instances": [_row(), _row(plan="gold", extra=1)]})
+
+    assert r.status_code == 200
+    warnings = r.json()["warnings"]
+    assert warnings["ignored_columns"] == ["customer_id", "extra"]
+    assert [w["index"] for w in warnings["instances"]] == [1]
+    assert "gold" in warnings["instances"][0]["messages"][0]
+
+
+def test_extra_columns_are_refused_when_configured(source: BundleSource) -> None:
+    app = create_app(_settings(extra_columns="reject"), source)
+    with TestClient(app) as c:
+        r = c.post("/v1/predict", json={"instances": [_row(), _row(note="x")]})
+
+    assert r.status_code == 422
+    locs = [d["loc"] for d in r.json()["detail"]]
+    assert locs == [["body", "instances", 0, "customer_id"], ["body", "instances", 1, "note"]]
+    assert "serving.extra_columns: reject" in r.json()["error"]
+
+
+# ---------------------------------------------------------------------------- bad requests
+
+
+def test_a_missing_column_and_an_unreadable_value_name_field_and_instance(
+    client: TestClient,
+) -> None:
+    second = _row(age="old")
+    del second["plan"]
+    r = client.post("/v1/predict", json={"instances": [_row(), second]})
+
+    assert r.status_code == 422
+    body = r.json()
+    assert {tuple(d["loc"]) for d in body["detail"]} == {
+        ("body", "instances", 1, "age"),
+        ("body", "instances", 1, "plan"),
+    }
+    assert "instance 1, field 'age'" in body["error"]
+    assert body["request_id"] == r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"", 400, "body is empty"),
+        (b'{"rows": []}', 422, "'instances' list"),
+        (b'{"instances": []}', 422, "non-empty list"),
+        (b'{"instances": [1]}', 422, "must be a JSON object"),
+    ],
+)
+def test_malformed_bodies_get_a_message(
+    client: TestClient, body: bytes, status: int, message: str
+) -> None:
+    r = client.post("/v1/predict", content=body, headers={"Content-Type": "application/json"})
+
+    assert r.status_code == status
+    assert message in r.json()["error"]
+
+
+def test_limits_answer_413(source: BundleSource) -> None:
+    app = create_app(_settings(max_instances=2, max_body_bytes=2048), source)
+    with TestClient(app) as c:
+        many = c.post("/v1/predict", json={"instances": [_row()] * 3})
+        big = c.post("/v1/predict", json={"instances": [_row(note="x" * 3000)]})
+
+    assert many.status_code == 413
+    assert "at most 2 per request (serving.limits.max_instances)" in many.json()["error"]
+    assert big.status_code == 413
+    assert "serving.limits.max_body_bytes" in big.json()["error"]
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+def test_with_a_key_only_health_and_metrics_are_open(source: BundleSource) -> None:
+    app = create_app(_settings(api_key_env="LOOPML_KEY"), source, api_key=KEY)
+    with TestClient(app) as c:
+        none = c.post("/v1/predict", json={"instances": [_row()]})
+        wrong = c.get("/v1/model", headers={"Authorization": "Bearer nope"})
+        right = c.post(
+            "/v1/predict", json={"instances": [_row()]}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+        open_paths = [c.get(p).status_code for p in ("/healthz", "/readyz", "/metrics")]
+        v2_ready = c.get("/v2/health/ready").status_code
+
+    assert none.status_code == 401
+    assert none.headers["www-authenticate"].startswith("Bearer")
+    assert "Authorization: Bearer <key>" in none.json()["error"]
+    assert wrong.status_code == 401
+    assert "not valid" in wrong.json()["error"]
+    assert right.status_code == 200
+    assert open_paths == [200, 200, 200]
+    assert v2_ready == 200
+
+
+def test_admin_needs_a_key_even_without_auth(client: TestClient) -> None:
+    r = client.post("/v1/admin/reload")
+
+    assert r.status_code == 403
+    assert "serving.api_key_env" in r.json()["error"]
+
+
+def test_serving_beyond_localhost_needs_a_key() -> None:
+    exposed = _settings(host="0.0.0.0")
+    with pytest.raises(ConfigError, match=r"refusing to serve on 0\.0\.0\.0 without an API key"):
+        exposed.check_exposure({})
+    keyed = _settings(host="0.0.0.0", api_key_env="LOOPML_KEY")
+    with pytest.raises(ConfigError, match="'LOOPML_KEY', which is not set or empty"):
+        keyed.check_exposure({})
+    keyed.check_exposure({"LOOPML_KEY": KEY})  # a key set: allowed
+    _settings().check_exposure({})  # localhost: allowed without a key
+
+
+# ---------------------------------------------------------------------------- swap
+
+
+def test_reload_swaps_to_the_promoted_version(
+    source: BundleSource, bundles: dict[str, ModelBundle]
+) -> None:
+    app = create_app(_settings(api_key_env="K"), source, api_key=KEY)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    row = _row(age=25.0, plan="basic")
+    with TestClient(app) as c:
+        before = c.post("/v1/predict", json={"instances": [row]}, headers=auth).json()
+        unchanged = c.post("/v1/admin/reload", headers=auth).json()
+        source.aliases["champion"] = "2"
+        swapped = c.post("/v1/admin/reload", headers=auth).json()
+        after = c.post("/v1/predict", json={"instances": [row]}, headers=auth).json()
+        info = c.get("/metrics").text
+
+    assert unchanged["outcome"] == "unchanged"
+    assert swapped == {
+        "outcome": "swapped",
+        "model_version": "2",
+        "previous_version": "1",
+        "message": "",
+    }
+    assert (before["model_version"], after["model_version"]) == ("1", "2")
+    assert before["predictions"] != after["predictions"]  # the flipped model answers
+    assert 'loopml_model_info{name="churn",runtime="' in info
+
+
+def test_a_model_that_fails_its_check_is_not_swapped_in(
+    source: BundleSource, bundles: dict[str, ModelBundle]
+) -> None:
+    broken = _bundle(flip=False)
+    object.__setattr__(broken, "pipeline", None)  # predicting raises
+    source.bundles["3"] = broken
+    app = create_app(_settings(api_key_env="K"), source, api_key=KEY)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with TestClient(app) as c:
+        source.aliases["champion"] = "3"
+        r = c.post("/v1/admin/reload", headers=auth)
+        still = c.post("/v1/predict", json={"instances": [_row()]}, headers=auth)
+        metrics = c.get("/metrics").text
+
+    assert r.status_code == 409
+    assert "version 3 failed its check" in r.json()["error"]
+    assert still.json()["model_version"] == "1"
+    assert 'loopml_model_reloads_total{outcome="failed"} 1.0' in metrics
+
+
+# ---------------------------------------------------------------------------- metrics, model
+
+
+def test_metrics_parse_and_carry_exactly_the_contract_names(client: TestClient) -> None:
+    client.post("/v1/predict", json={"instances": [_row(plan="gold"), _row()]})
+    client.post("/v1/predict", content=b"{")
+    text = client.get("/metrics").text
+
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    names = {name for name, _ in samples}
+    exported = {n for n in names if not n.endswith(("_created", "_bucket", "_count", "_sum"))}
+    exported |= {n[: -len("_bucket")] for n in names if n.endswith("_bucket")}
+    assert exported == set(METRICS)
+    predict = (("endpoint", "/v1/predict"),)
+    assert samples[("loopml_requests_total", (*predict, ("status", "200")))] == 1.0
+    assert samples[("loopml_request_errors_total", (*predict, ("status", "400")))] == 1.0
+    assert samples[("loopml_predictions_total", (("model_version", "1"),))] == 2.0
+    assert samples[("loopml_prediction_warnings_total", (("kind", "unseen_category"),))] == 1.0
+    assert samples[("loopml_request_duration_seconds_count", predict)] == 2.0
+    info = ("loopml_model_info", (("name", "churn"), ("runtime", "frame"), ("version", "1")))
+    assert samples[info] == 1.0
+
+
+def test_model_endpoint_describes_the_input_schema(client: TestClient) -> None:
+    body = client.get("/v1/model").json()
+
+    assert (body["name"], body["version"], body["task"]) == ("churn", "1", "binary")
+    assert body["classes"] == ["no", "yes"]
+    assert [(c["name"], c["role"]) for c in body["input_schema"]] == [
+        ("age", "numeric"),
+        ("plan", "categorical"),
+        ("signup", "datetime"),
+    ]
+    assert body["input_schema"][1]["categories"] == ["basic", "pro", "team"]
+    assert body["ignored_columns"] == ["customer_id"]
+
+
+def test_openapi_describes_the_models_columns(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+
+    instance = doc["components"]["schemas"]["Instance"]
+    assert instance["required"] == ["age", "plan", "signup"]
+    assert instance["properties"]["age"]["type"] == ["number", "null"]
+    assert instance["properties"]["signup"]["format"] == "date-time"
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["instances"]["items"] == {
+        "$ref": "#/components/schemas/Instance"
+    }
+    assert set(doc["paths"]) >= {"/v1/predict", "/v2/models/{name}/infer", "/metrics"}
+
+
+# ---------------------------------------------------------------------------- feedback
+
+
+def test_feedback_stores_labels_of_logged_predictions(client: TestClient, sink: MemorySink) -> None:
+    ids = client.post("/v1/predict", json={"instances": [_row(), _row()]}).json()["request_ids"]
+
+    one = client.post("/v1/feedback", json={"request_id": ids[0], "label": "yes"})
+    many = client.post("/v1/feedback", json=[{"request_id": ids[1], "label": "no"}])
+
+    assert (one.status_code, one.json()) == (200, {"stored": 1})
+    assert (many.status_code, many.json()) == (200, {"stored": 1})
+    assert [(f.request_id, f.label) for f in sink.labels] == [(ids[0], "yes"), (ids[1], "no")]
+
+
+def test_feedback_for_unknown_ids_is_a_404_naming_them(
+    client: TestClient, sink: MemorySink
+) -> None:
+    rid = client.post("/v1/predict", json={"instances": [_row()]}).json()["request_ids"][0]
+
+    r = client.post(
+        "/v1/feedback",
+        json=[{"request_id": rid, "label": "yes"}, {"request_id": "nope", "label": "no"}],
+    )
+
+    assert r.status_code == 404
+    assert "nope" in r.json()["error"] and rid not in r.json()["error"]
+    assert sink.labels == []  # all or nothing
+
+
+def test_feedback_with_a_wrong_label_names_the_item(client: TestClient) -> None:
+    r = client.post(
+        "/v1/feedback",
+        json=[{"request_id": "a", "label": "yes"}, {"request_id": "b", "label": "maybe"}, {}],
+    )
+
+    assert r.status_code == 422
+    locs = [d["loc"] for d in r.json()["detail"]]
+    assert locs == [["body", 1, "label"], ["body", 2, "request_id"]]
+    assert "'maybe' is not one of the model's classes ['no', 'yes']" in r.json()["error"]
+
+
+# ---------------------------------------------------------------------------- v2
+
+
+def _tensor(name: str, datatype: str, data: list[Any]) -> dict[str, Any]:
+    return {"name": name, "datatype": datatype, "shape": [len(data)], "data": data}
+
+
+def test_v2_infer_answers_like_predict(client: TestClient, bundles: dict[str, ModelBundle]) -> None:
+    rows = [_row(age=25.0, plan="basic"), _row(age=60.0, plan="team")]
+    inputs = [
+        _tensor("age", "FP64", [r["age"] for r in rows]),
+        _tensor("plan", "BYTES", [r["plan"] for r in rows]),
+        _tensor("signup", "BYTES", [r["signup"] for r in rows]),
+    ]
+    meta = client.get("/v2/models/churn").json()
+    r = client.post("/v2/models/churn/infer", json={"id": "q1", "inputs": inputs})
+    wrong = client.post("/v2/models/other/infer", json={"inputs": inputs})
+    short = client.post("/v2/models/churn/infer", json={"inputs": inputs[:2]})
+
+    assert [i["name"] for i in meta["inputs"]] == ["age", "plan", "signup"]
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["id"], body["model_version"]) == ("q1", "1")
+    expected = bundles["1"].predict_frame(pd.DataFrame(rows))
+    outputs = {o["name"]: o for o in body["outputs"]}
+    assert outputs["prediction"]["data"] == expected["prediction"].tolist()
+    assert outputs["probabilities"]["shape"] == [2, 2]
+    assert outputs["probabilities"]["data"] == pytest.approx(
+        expected[["proba_no", "proba_yes"]].to_numpy().ravel().tolist()
+    )
+    assert wrong.status_code == 404 and "this server serves 'churn'" in wrong.json()["error"]
+    assert short.status_code == 400 and "'signup'" in short.json()["error"]
