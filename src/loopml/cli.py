@@ -311,17 +311,18 @@ def serve(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port [8000]."),
     workers: int | None = typer.Option(None, "--workers", min=1, max=64, help="Processes [1]."),
     runtime: str | None = typer.Option(
-        None, "--runtime", help="auto, onnx or python [serving.runtime, auto]."
+        None, "--runtime", help="auto, onnx, python or frame [serving.runtime, auto]."
     ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Serve a registered model over HTTP: REST (/v1/predict) and Open Inference Protocol v2."""
     with _errors():
+        from loopml.errors import ConfigError
         from loopml.serving.app import serve as run_service
         from loopml.serving.app import service_settings
 
-        if runtime is not None and runtime not in ("auto", "onnx", "python"):
-            raise typer.BadParameter(f"--runtime must be auto, onnx or python, not {runtime!r}")
+        if runtime is not None and runtime not in ("auto", "onnx", "python", "frame"):
+            raise ConfigError(f"--runtime must be auto, onnx, python or frame, not {runtime!r}.")
         project = _project(config)
         flags = {"model": model, "host": host, "port": port, "workers": workers}
         settings = service_settings(

@@ -388,7 +388,9 @@ class ServingConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    runtime: Literal["auto", "onnx", "python"] = "auto"
+    # auto: ONNX Runtime where the pipeline converts, else the compiled numpy path, else the
+    # pipeline on a DataFrame (frame)
+    runtime: Literal["auto", "onnx", "python", "frame"] = "auto"
     # the environment variable holding the API key; unset: no auth (localhost only)
     api_key_env: str | None = None
     extra_columns: Literal["ignore", "reject"] = "ignore"  # id and unknown columns

@@ -30,11 +30,12 @@ class ServiceSettings:
     model_name: str
     artifact_root: str
     experiment: str = ""
+    project_root: str = "."
     model: str = "champion"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    runtime: Literal["auto", "onnx", "python"] = "auto"
+    runtime: Literal["auto", "onnx", "python", "frame"] = "auto"
     api_key_env: str | None = None
     extra_columns: Literal["ignore", "reject"] = "ignore"
     max_body_bytes: int = 1_048_576
@@ -95,16 +96,14 @@ def service_settings(
 ) -> ServiceSettings:
     """The settings of ``loopml serve``: the ``serving:`` section, then the flags given
     (``overrides``: model, host, port, workers, runtime; None values are not given)."""
-    from loopml.registry import resolve_tracking_uri
-
     serving = config.serving
     log_cfg = serving.prediction_log.model_dump()
-    log_cfg["url"] = resolve_tracking_uri(log_cfg["url"], workspace.parent)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     return ServiceSettings(
         tracking_uri=tracking_uri,
         model_name=config.model_name,
         experiment=config.experiment_name,
+        project_root=str(workspace.parent),
         artifact_root=str(workspace / "artifacts"),
         model=str(given.get("model", "champion")),
         host=given.get("host", serving.host),

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from loopml.data import ColumnSchema, Problem, Schema
-from loopml.errors import LoopmlError, RegistryError
+from loopml.errors import ConfigError, LoopmlError, RegistryError
 from loopml.serving._contract import Predictor, ReadBatch, Records
 
 log = logging.getLogger(__name__)
@@ -184,15 +184,24 @@ class ModelHolder:
         new one passed its check, and keeps serving if it fails."""
         with self._lock:
             previous = self._model.version if self._model is not None else ""
+            version = ""
             try:
                 version = self.source.resolve(self.ref)
                 if version == previous:
                     return RefreshOutcome("unchanged", version, previous)
                 model = self.source.load(version)
                 check_model(model)
-            except LoopmlError as exc:
-                outcome = RefreshOutcome("failed", previous, previous, str(exc))
-                log.error("model reload failed: %s", exc)
+            except Exception as exc:  # whatever broke, the model serving now keeps serving
+                message = (
+                    str(exc)
+                    if isinstance(exc, LoopmlError)
+                    else (
+                        f"loading version {version or self.ref} failed "
+                        f"({type(exc).__name__}: {exc}); version {previous} keeps serving"
+                    )
+                )
+                outcome = RefreshOutcome("failed", previous, previous, message)
+                log.error("model reload failed: %s", message)
                 self._notify(outcome, None)
                 return outcome
             self._model = model
@@ -284,19 +293,49 @@ class RegistryModelSource:
 
 
 def build_runtime(bundle: Any, runtime: str, extra_columns: str) -> tuple[Reader, Predictor]:
-    """The reader and predictor of ``bundle`` for ``runtime`` (the row path's own modules)."""
-    import importlib
+    """The reader and predictor of ``bundle`` for ``runtime``, checked and warmed.
 
-    # the row path lands from branch i10-rowpath; imported by name until then
-    reader_module: Any = importlib.import_module("loopml.serving._reader")
-    frame_module: Any = importlib.import_module("loopml.serving._frame")
-    reader = reader_module.RecordReader(bundle.schema, id_columns=bundle.id_columns)
-    return reader, frame_module.FramePredictor(bundle)
+    ``onnx``: ONNX Runtime (an error naming the step if the pipeline does not convert);
+    ``python``: the compiled numpy path (an error naming the step if it does not compile);
+    ``frame``: the pipeline on a DataFrame; ``auto``: ONNX Runtime when the pipeline converts
+    and agrees with the pipeline on probe instances, else the compiled path, else the frame.
+    """
+    from loopml.serving._compile import compile_predictor
+    from loopml.serving._reader import RecordReader
+
+    reader = RecordReader(bundle, extra_columns=extra_columns)  # type: ignore[arg-type]
+    if runtime == "onnx":
+        return reader, _onnx_predictor(bundle)
+    fallback = compile_predictor(bundle, runtime)  # type: ignore[arg-type]
+    if runtime == "auto":
+        onnx = _checked_onnx(bundle, reader, fallback)
+        if onnx is not None:
+            return reader, onnx
+    return reader, fallback
 
 
-def ignored_in(records: Sequence[Mapping[str, Any]], ignored: Sequence[str]) -> list[int]:
-    """The index of the first instance that sends each ignored column (for 422 messages)."""
-    first: list[int] = []
-    for name in ignored:
-        first.append(next((i for i, r in enumerate(records) if name in r), 0))
-    return first
+def _onnx_predictor(bundle: Any) -> Predictor:
+    try:
+        from loopml.serving._onnx import OnnxPredictor
+    except ImportError as exc:
+        raise ConfigError(
+            f"serving.runtime 'onnx' needs ONNX Runtime, which is not installed ({exc}). "
+            "Install loopml[onnx], or serve with --runtime python."
+        ) from exc
+    predictor: Predictor = OnnxPredictor(bundle)
+    return predictor
+
+
+def _checked_onnx(bundle: Any, reader: Reader, reference: Predictor) -> Predictor | None:
+    """ONNX Runtime for ``bundle`` if it converts and agrees with ``reference`` on the probe
+    instances; None (logged) otherwise."""
+    from loopml.serving._compile import check_agreement, probe_records
+
+    try:
+        onnx = _onnx_predictor(bundle)
+        probe = reader.read(probe_records(bundle))
+        check_agreement(onnx, reference, probe.rows, probe.n)
+    except Exception as exc:  # not convertible, not installed, or not agreeing: fall back
+        log.info("runtime auto: not serving with ONNX Runtime (%s)", exc)
+        return None
+    return onnx

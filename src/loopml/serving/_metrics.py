@@ -112,16 +112,15 @@ class ServiceMetrics:
         self.model_info.labels(*self._live).set(1)
 
     def sink_state(self, sink: Any) -> None:
-        """Copy the prediction log's queue depth and drop count (if it reports them)."""
-        depth = getattr(sink, "queue_depth", None)
-        if depth is not None:
-            self.queue_depth.set(float(depth() if callable(depth) else depth))
-        dropped = getattr(sink, "dropped", None)
-        if dropped is not None:
-            total = int(dropped() if callable(dropped) else dropped)
-            if total > self._dropped_seen:
-                self.dropped.inc(total - self._dropped_seen)
-                self._dropped_seen = total
+        """Copy the prediction log's queue depth and drop count (``PredictionLog.stats()``)."""
+        stats = getattr(sink, "stats", None)
+        if stats is None:
+            return
+        now = stats()
+        self.queue_depth.set(float(now.queue_depth))
+        if now.dropped > self._dropped_seen:
+            self.dropped.inc(now.dropped - self._dropped_seen)
+            self._dropped_seen = now.dropped
 
     def exposition(self) -> bytes:
         """The text format of every worker's metrics (multi-process) or this one's."""

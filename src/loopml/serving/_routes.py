@@ -8,7 +8,6 @@ written by orjson. Logging the predictions happens after the response is sent.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -16,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from loopml.errors import LoopmlError
 from loopml.serving._contract import (
     FieldProblem,
     LoggedPrediction,
@@ -24,7 +24,7 @@ from loopml.serving._contract import (
     RequestError,
 )
 from loopml.serving._deps import instance_ids
-from loopml.serving._holder import LoadedModel, ignored_in
+from loopml.serving._holder import LoadedModel
 from loopml.serving._routes_common import (
     HttpProblem,
     ServiceState,
@@ -67,26 +67,6 @@ def instances_of(payload: Any, limit: int) -> list[dict[str, Any]]:
             [FieldProblem(i, "*", "an instance must be a JSON object {column: value}") for i in bad]
         )
     return instances
-
-
-def _reject_extra(
-    model: LoadedModel, records: Sequence[Mapping[str, Any]], batch: ReadBatch
-) -> None:
-    """``serving.extra_columns: reject``: columns the model does not use are a 422."""
-    if not batch.ignored:
-        return
-    first = ignored_in(records, batch.ignored)
-    raise RequestError(
-        [
-            FieldProblem(
-                index,
-                name,
-                f"model {model.name!r} version {model.version} does not use this column and "
-                "this server rejects extra columns (serving.extra_columns: reject); remove it",
-            )
-            for name, index in zip(batch.ignored, first, strict=True)
-        ]
-    )
 
 
 def _warnings(batch: ReadBatch) -> dict[str, Any] | None:
@@ -133,9 +113,7 @@ async def predict(request: Request) -> Response:
         parse_json(await read_body(request, settings.max_body_bytes)), settings.max_instances
     )
     model = state.holder.model  # this request keeps this model, whatever swaps meanwhile
-    batch = model.reader.read(records)
-    if settings.extra_columns == "reject":
-        _reject_extra(model, records, batch)
+    batch = model.reader.read(records)  # RequestError (422) names every bad field
     answer = model.predictor.predict(batch.rows, batch.n)
     ids = instance_ids(request_id_of(request), batch.n)
     payload: dict[str, Any] = {"predictions": answer.predictions}
@@ -151,7 +129,12 @@ async def predict(request: Request) -> Response:
     latency_ms = (time.perf_counter() - started) * 1000.0
     log = _LogTask(state, model, records, answer, ids, arrived, latency_ms)
     if state.sink is not None and settings.prediction_log.get("mode") == "sync":
-        await run_in_threadpool(log)
+        try:
+            await run_in_threadpool(log)  # sync: answered only once logged
+        except LoopmlError as exc:
+            raise HttpProblem(
+                503, f"the prediction could not be logged ({exc}); it was not answered, retry."
+            ) from exc
         return json_response(payload)
     return json_response(payload, background=BackgroundTask(log) if state.sink else None)
 

@@ -8,7 +8,6 @@ admin reload signal live in one temporary directory, removed at exit.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -95,12 +94,16 @@ def worker_app() -> Any:
     )
 
 
-def make_sink(settings: ServiceSettings) -> PredictionSink | None:
-    """The prediction log the settings name (``serving._predlog``, branch i10-predlog)."""
-    try:
-        module: Any = importlib.import_module("loopml.serving._predlog")
-    except ImportError:
-        log.warning("the prediction log is not available in this build; predictions are not logged")
-        return None
-    sink: PredictionSink = module.open_prediction_log(**dict(settings.prediction_log))
-    return sink
+def make_sink(settings: ServiceSettings) -> PredictionSink:
+    """The prediction log the settings name (SQLite in the workspace by default)."""
+    from loopml.serving._predlog import PredictionLog
+
+    cfg = dict(settings.prediction_log)
+    return PredictionLog(
+        cfg.get("url", "sqlite:///.loopml/predictions.db"),
+        base_dir=settings.project_root,
+        mode=cfg.get("mode", "async"),
+        batch_size=int(cfg.get("batch_size", 256)),
+        queue_size=int(cfg.get("queue_size", 10_000)),
+        flush_seconds=float(cfg.get("flush_seconds", 1.0)),
+    )

@@ -3,7 +3,9 @@ its errors, auth, metrics, OpenAPI and the model swap."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from loopml.modeling import make_pipeline
 from loopml.registry import ModelBundle
 from loopml.serving._contract import METRICS
 from loopml.serving._holder import LoadedModel, build_runtime
+from loopml.serving._predlog import PredictionLog
 from loopml.serving.app import ServiceSettings, create_app
 
 KEY = "s3cret-key"
@@ -55,9 +58,10 @@ class BundleSource:
     """Versions held in memory, read and predicted by the real row path (the registry's
     own loading is tested in tests/services/test_serve.py)."""
 
-    def __init__(self, bundles: Mapping[str, ModelBundle]):
+    def __init__(self, bundles: Mapping[str, ModelBundle], extra_columns: str = "ignore"):
         self.bundles = dict(bundles)
         self.aliases = {"champion": "1"}
+        self.extra_columns = extra_columns
 
     def resolve(self, ref: str) -> str:
         version = self.aliases.get(ref, ref)
@@ -67,7 +71,7 @@ class BundleSource:
 
     def load(self, version: str) -> LoadedModel:
         bundle = self.bundles[version]
-        reader, predictor = build_runtime(bundle, "auto", "ignore")
+        reader, predictor = build_runtime(bundle, "python", self.extra_columns)
         return LoadedModel(
             name="churn",
             version=version,
@@ -78,28 +82,6 @@ class BundleSource:
             problem=bundle.problem,
             id_columns=bundle.id_columns,
         )
-
-
-class MemorySink:
-    """A prediction sink keeping entries in lists (the SQL prediction log has its own tests)."""
-
-    def __init__(self) -> None:
-        self.entries: list[Any] = []
-        self.labels: list[Any] = []
-        self.closed = False
-
-    def record(self, entries: Any) -> None:
-        self.entries.extend(entries)
-
-    def feedback(self, labels: Any) -> list[str]:
-        known = {e.request_id for e in self.entries}
-        unknown = [f.request_id for f in labels if f.request_id not in known]
-        if not unknown:
-            self.labels.extend(labels)
-        return unknown
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +105,20 @@ def source(bundles: dict[str, ModelBundle]) -> BundleSource:
 
 
 @pytest.fixture
-def sink() -> MemorySink:
-    return MemorySink()
+def sink(tmp_path: Path) -> Iterator[PredictionLog]:
+    with PredictionLog(f"sqlite:///{tmp_path}/predictions.db", flush_seconds=0.05) as log:
+        yield log
 
 
 @pytest.fixture
-def client(source: BundleSource, sink: MemorySink) -> Iterator[TestClient]:
+def client(source: BundleSource, sink: PredictionLog) -> Iterator[TestClient]:
     with TestClient(create_app(_settings(), source, sink=sink)) as c:
         yield c
+
+
+def _logged(sink: PredictionLog) -> list[Any]:
+    sink.flush()
+    return sink.read(0, time.time() + 1)
 
 
 def _row(**kw: Any) -> dict[str, Any]:
@@ -141,7 +129,7 @@ def _row(**kw: Any) -> dict[str, Any]:
 
 
 def test_one_instance_is_predicted_with_its_request_id(
-    client: TestClient, bundles: dict[str, ModelBundle], sink: MemorySink
+    client: TestClient, bundles: dict[str, ModelBundle], sink: PredictionLog
 ) -> None:
     r = client.post("/v1/predict", json={"instances": [_row()]}, headers={"X-Request-ID": "abc"})
 
@@ -156,8 +144,11 @@ def test_one_instance_is_predicted_with_its_request_id(
     assert body["model_version"] == "1"
     assert body["request_ids"] == ["abc"]
     assert body["warnings"] == {"ignored_columns": ["customer_id"]}
-    assert [e.request_id for e in sink.entries] == ["abc"]
-    assert sink.entries[0].features == {"age": 30.0, "plan": "pro", "signup": "2024-02-01"}
+    logged = _logged(sink)
+    assert [(e.request_id, e.model_version, e.prediction) for e in logged] == [
+        ("abc", "1", body["predictions"][0])
+    ]
+    assert logged[0].features == {"age": 30.0, "plan": "pro", "signup": "2024-02-01"}
 
 
 def test_many_instances_get_one_id_each(
@@ -184,15 +175,20 @@ def test_unseen_categories_are_predicted_and_flagged(client: TestClient) -> None
     assert "gold" in warnings["instances"][0]["messages"][0]
 
 
-def test_extra_columns_are_refused_when_configured(source: BundleSource) -> None:
+def test_extra_columns_are_refused_when_configured(bundles: dict[str, ModelBundle]) -> None:
+    source = BundleSource(bundles, extra_columns="reject")
     app = create_app(_settings(extra_columns="reject"), source)
     with TestClient(app) as c:
         r = c.post("/v1/predict", json={"instances": [_row(), _row(note="x")]})
 
     assert r.status_code == 422
     locs = [d["loc"] for d in r.json()["detail"]]
-    assert locs == [["body", "instances", 0, "customer_id"], ["body", "instances", 1, "note"]]
-    assert "serving.extra_columns: reject" in r.json()["error"]
+    assert locs == [
+        ["body", "instances", 0, "customer_id"],
+        ["body", "instances", 1, "customer_id"],
+        ["body", "instances", 1, "note"],
+    ]
+    assert "serving.extra_columns: ignore" in r.json()["error"]
 
 
 # ---------------------------------------------------------------------------- bad requests
@@ -332,7 +328,8 @@ def test_a_model_that_fails_its_check_is_not_swapped_in(
         metrics = c.get("/metrics").text
 
     assert r.status_code == 409
-    assert "version 3 failed its check" in r.json()["error"]
+    assert "loading version 3 failed (TypeError" in r.json()["error"]
+    assert "version 1 keeps serving" in r.json()["error"]
     assert still.json()["model_version"] == "1"
     assert 'loopml_model_reloads_total{outcome="failed"} 1.0' in metrics
 
@@ -360,7 +357,8 @@ def test_metrics_parse_and_carry_exactly_the_contract_names(client: TestClient) 
     assert samples[("loopml_predictions_total", (("model_version", "1"),))] == 2.0
     assert samples[("loopml_prediction_warnings_total", (("kind", "unseen_category"),))] == 1.0
     assert samples[("loopml_request_duration_seconds_count", predict)] == 2.0
-    info = ("loopml_model_info", (("name", "churn"), ("runtime", "frame"), ("version", "1")))
+    runtime = client.get("/v1/model").json()["runtime"]
+    info = ("loopml_model_info", (("name", "churn"), ("runtime", runtime), ("version", "1")))
     assert samples[info] == 1.0
 
 
@@ -395,7 +393,9 @@ def test_openapi_describes_the_models_columns(client: TestClient) -> None:
 # ---------------------------------------------------------------------------- feedback
 
 
-def test_feedback_stores_labels_of_logged_predictions(client: TestClient, sink: MemorySink) -> None:
+def test_feedback_stores_labels_of_logged_predictions(
+    client: TestClient, sink: PredictionLog
+) -> None:
     ids = client.post("/v1/predict", json={"instances": [_row(), _row()]}).json()["request_ids"]
 
     one = client.post("/v1/feedback", json={"request_id": ids[0], "label": "yes"})
@@ -403,11 +403,12 @@ def test_feedback_stores_labels_of_logged_predictions(client: TestClient, sink: 
 
     assert (one.status_code, one.json()) == (200, {"stored": 1})
     assert (many.status_code, many.json()) == (200, {"stored": 1})
-    assert [(f.request_id, f.label) for f in sink.labels] == [(ids[0], "yes"), (ids[1], "no")]
+    labelled = {e.request_id: e.label for e in _logged(sink)}
+    assert labelled == {ids[0]: "yes", ids[1]: "no"}
 
 
 def test_feedback_for_unknown_ids_is_a_404_naming_them(
-    client: TestClient, sink: MemorySink
+    client: TestClient, sink: PredictionLog
 ) -> None:
     rid = client.post("/v1/predict", json={"instances": [_row()]}).json()["request_ids"][0]
 
@@ -418,7 +419,7 @@ def test_feedback_for_unknown_ids_is_a_404_naming_them(
 
     assert r.status_code == 404
     assert "nope" in r.json()["error"] and rid not in r.json()["error"]
-    assert sink.labels == []  # all or nothing
+    assert [e.has_label for e in _logged(sink)] == [False]  # all or nothing
 
 
 def test_feedback_with_a_wrong_label_names_the_item(client: TestClient) -> None:
