@@ -1,0 +1,294 @@
+"""`loopml serve` as users run it: a uvicorn server with two worker processes on a real port,
+queried by real clients (httpx, tritonclient, schemathesis, prometheus_client's parser), and a
+promotion under load that must not fail one request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import _needs as needs
+from loopml import Project
+from loopml.config import ProblemConfig
+from loopml.data import infer_schema, prepare_target, resolve_problem
+from loopml.modeling import make_pipeline
+from loopml.registry import ModelBundle
+from loopml.serving._contract import METRICS
+
+pytestmark = pytest.mark.services
+
+KEY = "test-key-0123456789"
+CONFIG = """\
+name: churn
+problem: {target: churned}
+data:
+  source: {type: csv, path: customers.csv}
+  id_columns: [customer_id]
+serving:
+  api_key_env: LOOPML_TEST_KEY
+  reload_poll_seconds: 0.5
+"""
+
+
+def _customers(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "age": rng.integers(20, 70, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        }
+    )
+
+
+def _bundle(frame: pd.DataFrame, flip: bool) -> ModelBundle:
+    frame = frame.copy()
+    churn = (frame["age"] < 40) | (frame["plan"] == "basic")
+    frame["churned"] = np.where(churn != flip, "yes", "no")
+    problem = resolve_problem(frame, ProblemConfig(target="churned"))
+    schema = infer_schema(frame, "churned", id_columns=["customer_id"])
+    X = frame.drop(columns=["churned"])
+    y = prepare_target(frame["churned"], problem.task)
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1).fit(X, y)
+    return ModelBundle(
+        pipeline=pipeline, schema=schema, problem=problem, id_columns=("customer_id",)
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    url: str
+    port: int
+    project: Project
+    process: subprocess.Popen[bytes]
+    headers: dict[str, str]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    pytest.fail(f"loopml serve did not become ready:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("serve")
+    frame = _customers(80, seed=0)
+    frame.assign(churned="no").to_csv(root / "customers.csv", index=False)
+    (root / "loopml.yaml").write_text(CONFIG, encoding="utf-8")
+    project = Project(root)
+    for flip in (False, True):
+        project.registry.register(
+            _bundle(frame, flip), params={}, metrics={}, artifacts={}, tags={}
+        )
+    project.registry.set_alias("1", "champion")
+    port = _free_port()
+    loopml = Path(sys.executable).parent / "loopml"
+    log = root / "server.log"
+    env = {**os.environ, "LOOPML_TEST_KEY": KEY}
+    command = [str(loopml), "serve", "-c", str(root / "loopml.yaml"), "--workers", "2"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log)
+        yield Served(url, port, project, process, {"Authorization": f"Bearer {KEY}"})
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _row(**kw: Any) -> dict[str, Any]:
+    return {"customer_id": 3, "age": 30.0, "plan": "pro", "signup": "2024-02-01", **kw}
+
+
+def test_predict_over_http_with_the_key(served: Served) -> None:
+    with httpx.Client(base_url=served.url, headers=served.headers) as client:
+        r = client.post("/v1/predict", json={"instances": [_row(), _row(age=65.0)]})
+        refused = httpx.post(f"{served.url}/v1/predict", json={"instances": [_row()]})
+
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model_version"] == "1"
+    assert len(body["predictions"]) == 2
+    assert body["request_ids"][1] == body["request_ids"][0] + "-1"
+    assert refused.status_code == 401
+
+
+def test_metrics_add_up_both_workers(served: Served) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with httpx.Client(base_url=served.url, headers=served.headers) as client:
+        for _ in range(20):  # new connections: the kernel spreads them over the workers
+            httpx.post(
+                f"{served.url}/v1/predict", json={"instances": [_row()]}, headers=served.headers
+            )
+        text = client.get("/metrics").text
+
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    names = {s.name for f in families.values() for s in f.samples}
+    for name in METRICS:
+        assert name in names or f"{name}_count" in names, name
+    predicted = sum(
+        s.value for s in families["loopml_predictions"].samples if s.name.endswith("_total")
+    )
+    assert predicted >= 20
+    info = [s for s in families["loopml_model_info"].samples if s.value == 1.0]
+    assert {s.labels["version"] for s in info} == {"1"}
+
+
+def test_tritonclient_speaks_v2_to_the_server(served: Served) -> None:
+    needs.module("tritonclient.http")
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{served.port}")
+    headers = served.headers
+    assert client.is_server_ready(headers=headers)
+    meta = client.get_model_metadata("churn", headers=headers)
+    assert [i["name"] for i in meta["inputs"]] == ["age", "plan", "signup"]
+
+    columns = {
+        "age": np.array([25.0, 60.0]),
+        "plan": np.array(["basic", "team"], dtype=object),
+        "signup": np.array(["2024-01-05", "2024-03-01"], dtype=object),
+    }
+    inputs = []
+    for item in meta["inputs"]:
+        tensor = triton.InferInput(item["name"], [2], item["datatype"])
+        tensor.set_data_from_numpy(columns[item["name"]], binary_data=False)
+        inputs.append(tensor)
+    outputs = [
+        triton.InferRequestedOutput("prediction", binary_data=False),
+        triton.InferRequestedOutput("probabilities", binary_data=False),
+    ]
+    result = client.infer("churn", inputs, outputs=outputs, headers=headers)
+
+    rows = [_row(age=25.0, plan="basic", signup="2024-01-05"), _row(age=60.0, plan="team")]
+    rows[1]["signup"] = "2024-03-01"
+    bundle, _ = served.project.registry.load("1")
+    expected = bundle.predict_frame(pd.DataFrame(rows))
+    assert [p.decode() if isinstance(p, bytes) else p for p in result.as_numpy("prediction")] == (
+        expected["prediction"].tolist()
+    )
+    np.testing.assert_allclose(
+        result.as_numpy("probabilities"), expected[["proba_no", "proba_yes"]].to_numpy()
+    )
+
+
+def test_schemathesis_finds_no_server_error(served: Served) -> None:
+    needs.module("schemathesis")
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    doc = httpx.get(f"{served.url}/openapi.json", headers=served.headers).json()
+    schema = schemathesis.openapi.from_dict(doc)
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path == "/v1/admin/reload":
+            continue  # swapping models is the promotion test's business
+
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        @given(case=operation.as_strategy())
+        def check(case: Any) -> None:
+            response = case.call(base_url=served.url, headers=served.headers)
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path}: {response.text[:300]}")
+
+        check()
+    assert failures == []
+
+
+def _load(served: Served, stop: threading.Event, seen: list[tuple[float, int, str]]) -> None:
+    """One closed-loop client: predict until ``stop``; record (time, status, version). A new
+    connection every 25 requests, so requests reach both workers."""
+    body = {"instances": [_row(age=25.0, plan="basic")]}
+    while not stop.is_set():
+        with httpx.Client(base_url=served.url, headers=served.headers, timeout=30) as client:
+            for _ in range(25):
+                try:
+                    r = client.post("/v1/predict", json=body)
+                    ok = r.status_code == 200
+                    seen.append(
+                        (
+                            time.monotonic(),
+                            r.status_code,
+                            r.json()["model_version"] if ok else r.text,
+                        )
+                    )
+                except httpx.HTTPError as exc:
+                    seen.append((time.monotonic(), 0, repr(exc)))
+
+
+def test_promotion_under_load_fails_no_request(served: Served) -> None:
+    stop = threading.Event()
+    seen: list[tuple[float, int, str]] = []
+    clients = [threading.Thread(target=_load, args=(served, stop, seen)) for _ in range(4)]
+    for t in clients:
+        t.start()
+    try:
+        time.sleep(2)
+        promoted_at = time.monotonic()
+        served.project.promote("2")
+        deadline = promoted_at + 30
+        while time.monotonic() < deadline:  # until both workers answer with version 2
+            recent = [v for at, _, v in seen[-40:] if at > time.monotonic() - 1.5]
+            if len(recent) >= 20 and set(recent) == {"2"}:
+                break
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        stop.set()
+        for t in clients:
+            t.join(timeout=30)
+
+    statuses = Counter(status for _, status, _ in seen)
+    assert statuses == {200: len(seen)}, statuses
+    before = {v for at, _, v in seen if at < promoted_at}
+    last = {v for _, _, v in seen[-20:]}
+    assert before == {"1"}
+    assert last == {"2"}
