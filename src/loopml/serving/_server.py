@@ -14,12 +14,15 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopml.errors import ConfigError
 from loopml.serving._contract import PredictionSink
 from loopml.serving._deps import ServiceSettings
 from loopml.serving._metrics import MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from loopml.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ def run(settings: ServiceSettings, env: Mapping[str, str]) -> None:
     import uvicorn
 
     settings.check_exposure(env)
+    version = _registry(settings).resolve(settings.model)  # no model: a clear error, now
+    log.info("serving %s version %s (%s)", settings.model_name, version, settings.model)
     shared = Path(tempfile.mkdtemp(prefix="loopml-serve-"))
     os.environ[SETTINGS_ENV] = settings.to_json()
     os.environ[SIGNAL_ENV] = str(shared / "reload")
@@ -68,7 +73,6 @@ def run(settings: ServiceSettings, env: Mapping[str, str]) -> None:
 def worker_app() -> Any:
     """The app of one uvicorn worker, from the settings the parent process left in the
     environment (uvicorn's ``factory=True``)."""
-    from loopml.registry import Registry
     from loopml.serving._holder import RegistryModelSource
     from loopml.serving.app import create_app
 
@@ -78,12 +82,7 @@ def worker_app() -> Any:
             f"{SETTINGS_ENV} is not set: start the service with `loopml serve`, which sets it."
         )
     settings = ServiceSettings.from_json(text)
-    registry = Registry(
-        uri=settings.tracking_uri,
-        experiment=settings.experiment or settings.model_name,
-        model_name=settings.model_name,
-        artifact_root=Path(settings.artifact_root),
-    )
+    registry = _registry(settings)
     signal = os.environ.get(SIGNAL_ENV)
     return create_app(
         settings,
@@ -91,6 +90,17 @@ def worker_app() -> Any:
         sink=make_sink(settings),
         api_key=settings.api_key(os.environ),
         reload_signal=Path(signal) if signal else None,
+    )
+
+
+def _registry(settings: ServiceSettings) -> Registry:
+    from loopml.registry import Registry
+
+    return Registry(
+        uri=settings.tracking_uri,
+        experiment=settings.experiment or settings.model_name,
+        model_name=settings.model_name,
+        artifact_root=Path(settings.artifact_root),
     )
 
 
