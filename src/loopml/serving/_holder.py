@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from loopml.data import ColumnSchema, Problem, Schema
 from loopml.errors import ConfigError, LoopmlError, RegistryError
-from loopml.serving._contract import Predictor, ReadBatch, Records
+from loopml.serving._contract import Predictions, Predictor, ReadBatch, Records
 
 log = logging.getLogger(__name__)
 
@@ -326,16 +326,48 @@ def _onnx_predictor(bundle: Any) -> Predictor:
     return predictor
 
 
+#: How far ONNX Runtime may be from the pipeline for ``runtime: auto`` to pick it: the
+#: parity bound of ``loopml export onnx`` (probabilities absolute, regression relative).
+ONNX_TOLERANCE = 1e-4
+
+
 def _checked_onnx(bundle: Any, reader: Reader, reference: Predictor) -> Predictor | None:
     """ONNX Runtime for ``bundle`` if it converts and agrees with ``reference`` on the probe
-    instances; None (logged) otherwise."""
-    from loopml.serving._compile import check_agreement, probe_records
+    instances (within :data:`ONNX_TOLERANCE`); None (logged) otherwise."""
+    from loopml.serving._compile import probe_records
 
     try:
         onnx = _onnx_predictor(bundle)
         probe = reader.read(probe_records(bundle))
-        check_agreement(onnx, reference, probe.rows, probe.n)
-    except Exception as exc:  # not convertible, not installed, or not agreeing: fall back
+        gap = _gap(onnx.predict(probe.rows, probe.n), reference.predict(probe.rows, probe.n))
+    except Exception as exc:  # not convertible or not installed: the numpy path serves
         log.info("runtime auto: not serving with ONNX Runtime (%s)", exc)
         return None
+    if gap > ONNX_TOLERANCE:
+        log.warning(
+            "runtime auto: ONNX Runtime differs from the pipeline by %.3g on the probe "
+            "instances (more than %g); serving with the %s runtime",
+            gap,
+            ONNX_TOLERANCE,
+            reference.runtime,
+        )
+        return None
     return onnx
+
+
+def _gap(got: Predictions, want: Predictions) -> float:
+    """The largest difference: of probabilities (absolute), or of regression predictions
+    (relative); infinite when the shapes differ."""
+    import numpy as np
+
+    if want.probabilities is None or got.probabilities is None:
+        a = np.asarray(got.predictions, dtype=float)
+        b = np.asarray(want.predictions, dtype=float)
+        scale = np.maximum(np.abs(b), 1.0)
+    else:
+        a = np.asarray([list(p.values()) for p in got.probabilities], dtype=float)
+        b = np.asarray([list(p.values()) for p in want.probabilities], dtype=float)
+        scale = np.ones_like(b)
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.nanmax(np.abs(a - b) / scale, initial=0.0))

@@ -14,13 +14,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+import _needs as needs
 from loopml.config import ProblemConfig
 from loopml.data import infer_schema, prepare_target, resolve_problem
 from loopml.errors import ConfigError, ModelNotFoundError
 from loopml.modeling import make_pipeline
 from loopml.registry import ModelBundle
-from loopml.serving._contract import METRICS
-from loopml.serving._holder import LoadedModel, build_runtime
+from loopml.serving._contract import METRICS, Predictions
+from loopml.serving._holder import LoadedModel, _gap, build_runtime
 from loopml.serving._predlog import PredictionLog
 from loopml.serving.app import ServiceSettings, create_app
 
@@ -466,3 +467,37 @@ def test_v2_infer_answers_like_predict(client: TestClient, bundles: dict[str, Mo
     )
     assert wrong.status_code == 404 and "this server serves 'churn'" in wrong.json()["error"]
     assert short.status_code == 400 and "'signup'" in short.json()["error"]
+
+
+# ---------------------------------------------------------------------------- runtimes
+
+
+@pytest.mark.parametrize(
+    ("runtime", "serves"),
+    [("auto", "onnx"), ("onnx", "onnx"), ("python", "python"), ("frame", "frame")],
+)
+def test_each_runtime_answers_like_the_pipeline(
+    bundles: dict[str, ModelBundle], runtime: str, serves: str
+) -> None:
+    needs.module("onnxruntime")
+    bundle = bundles["1"]
+    rows = [_row(age=float(a), plan=p) for a, p in [(22, "pro"), (61, "team"), (45, "basic")]]
+    reader, predictor = build_runtime(bundle, runtime, "ignore")
+    batch = reader.read(rows)
+    got = predictor.predict(batch.rows, batch.n)
+
+    expected = bundle.predict_frame(pd.DataFrame(rows))
+    assert predictor.runtime == serves  # auto: this linear pipeline converts and agrees
+    assert got.predictions == expected["prediction"].tolist()
+    proba = [[p["no"], p["yes"]] for p in got.probabilities or []]
+    np.testing.assert_allclose(proba, expected[["proba_no", "proba_yes"]], atol=1e-4)
+
+
+def test_the_gap_between_runtimes_is_measured_in_the_parity_bound() -> None:
+    near = Predictions(["yes"], [{"no": 0.2, "yes": 0.8}])
+    off = Predictions(["yes"], [{"no": 0.19, "yes": 0.81}])
+
+    assert _gap(near, near) == 0.0
+    assert _gap(off, near) == pytest.approx(0.01)
+    assert _gap(Predictions([110.0]), Predictions([100.0])) == pytest.approx(0.1)  # relative
+    assert _gap(Predictions([1.0, 2.0]), Predictions([1.0])) == float("inf")
