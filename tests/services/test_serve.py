@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,30 +100,21 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"loopml serve did not become ready:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("serve")
-    frame = _customers(80, seed=0)
-    frame.assign(churned="no").to_csv(root / "customers.csv", index=False)
-    (root / "loopml.yaml").write_text(CONFIG, encoding="utf-8")
-    project = Project(root)
-    for flip in (False, True):
-        project.registry.register(
-            _bundle(frame, flip), params={}, metrics={}, artifacts={}, tags={}
-        )
-    project.registry.set_alias("1", "champion")
+@contextmanager
+def _serving(project: Project, config: Path) -> Iterator[Served]:
+    """`loopml serve -c CONFIG --workers 2` on a free port, until the block ends."""
     port = _free_port()
     loopml = Path(sys.executable).parent / "loopml"
-    log = root / "server.log"
+    log = config.with_suffix(".log")
     env = {**os.environ, "LOOPML_TEST_KEY": KEY}
-    command = [str(loopml), "serve", "-c", str(root / "loopml.yaml"), "--workers", "2"]
+    command = [str(loopml), "serve", "-c", str(config), "--workers", "2"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*command, "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=root,
+            cwd=config.parent,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -134,6 +126,28 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project with two registered versions that answer differently; 1 is champion."""
+    root = tmp_path_factory.mktemp("serve")
+    frame = _customers(80, seed=0)
+    frame.assign(churned="no").to_csv(root / "customers.csv", index=False)
+    (root / "loopml.yaml").write_text(CONFIG, encoding="utf-8")
+    project = Project(root)
+    for flip in (False, True):
+        project.registry.register(
+            _bundle(frame, flip), params={}, metrics={}, artifacts={}, tags={}
+        )
+    project.registry.set_alias("1", "champion")
+    return project
+
+
+@pytest.fixture(scope="module")
+def served(project: Project) -> Iterator[Served]:
+    with _serving(project, project.config_path) as server:
+        yield server
 
 
 def _row(**kw: Any) -> dict[str, Any]:
@@ -292,3 +306,31 @@ def test_promotion_under_load_fails_no_request(served: Served) -> None:
     last = {v for _, _, v in seen[-20:]}
     assert before == {"1"}
     assert last == {"2"}
+
+
+def _versions_on_new_connections(served: Served, n: int = 16) -> set[str]:
+    body = {"instances": [_row()]}
+    answers = set()
+    for _ in range(n):  # a new connection each: the kernel spreads them over both workers
+        r = httpx.post(f"{served.url}/v1/predict", json=body, headers=served.headers)
+        answers.add(r.json()["model_version"])
+    return answers
+
+
+def test_admin_reload_on_one_worker_swaps_every_worker(project: Project) -> None:
+    config = project.root / "no-polling.yaml"
+    config.write_text(CONFIG.replace("reload_poll_seconds: 0.5", "reload_poll_seconds: 0"))
+    project.registry.set_alias("2", "champion")
+    with _serving(project, config) as served:
+        project.registry.set_alias("1", "champion")  # nobody polls: still version 2
+        before = _versions_on_new_connections(served)
+        r = httpx.post(f"{served.url}/v1/admin/reload", headers=served.headers)
+        deadline = time.monotonic() + 20
+        after = _versions_on_new_connections(served)
+        while after != {"1"} and time.monotonic() < deadline:
+            time.sleep(0.25)
+            after = _versions_on_new_connections(served)
+
+    assert before == {"2"}
+    assert (r.status_code, r.json()["outcome"], r.json()["model_version"]) == (200, "swapped", "1")
+    assert after == {"1"}
