@@ -108,9 +108,62 @@ def patch_document(doc: dict[str, Any], model: LoadedModel, extra_columns: str) 
         },
         **_error_responses(),
     }
+    _patch_feedback(doc, model)
+    _patch_infer(doc)
     doc["info"]["description"] = (
         f"Predictions of model {model.name!r} version {model.version} ({model.problem.task}, "
         f"target {model.schema.target!r}). Columns the model does not use are ignored and "
         "listed in `warnings`."
     )
     return doc
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _patch_feedback(doc: dict[str, Any], model: LoadedModel) -> None:
+    label: dict[str, Any] = (
+        {"type": "string", "enum": model.classes}
+        if model.problem.is_classification
+        else {"type": "number"}
+    )
+    doc["components"]["schemas"]["Feedback"] = {
+        "type": "object",
+        "properties": {"request_id": {"type": "string", "minLength": 1}, "label": label},
+        "required": ["request_id", "label"],
+    }
+    one = {"$ref": "#/components/schemas/Feedback"}
+    feedback = doc["paths"]["/v1/feedback"]["post"]
+    feedback["requestBody"] = _json_body(
+        {"oneOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+    )
+    stored = {"type": "object", "properties": {"stored": {"type": "integer"}}}
+    feedback["responses"] = {
+        "200": {
+            "description": "Labels stored",
+            "content": {"application/json": {"schema": stored}},
+        },
+        "404": {"description": "Unknown request ids (nothing stored)"},
+        **_error_responses(),
+    }
+
+
+def _patch_infer(doc: dict[str, Any]) -> None:
+    tensor = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "datatype": {"type": "string"},
+            "data": {"type": "array"},
+        },
+        "required": ["name", "shape", "datatype", "data"],
+    }
+    body = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "items": tensor}},
+        "required": ["inputs"],
+    }
+    for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
+        doc["paths"][path]["post"]["requestBody"] = _json_body(body)
