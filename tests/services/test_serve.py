@@ -34,6 +34,8 @@ from loopml.serving._contract import METRICS
 pytestmark = pytest.mark.services
 
 KEY = "test-key-0123456789"
+#: Requests of the bounded load test after its warm-up (about a minute on a busy 2-core machine).
+LOAD_REQUESTS = 15_000
 CONFIG = """\
 name: churn
 problem: {target: churned}
@@ -334,3 +336,43 @@ def test_admin_reload_on_one_worker_swaps_every_worker(project: Project) -> None
     assert before == {"2"}
     assert (r.status_code, r.json()["outcome"], r.json()["model_version"]) == (200, "swapped", "1")
     assert after == {"1"}
+
+
+def _worker_rss_mb(server: int) -> float:
+    """Resident memory of the server's child processes (the workers), in MB."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == server:  # the parent pid
+                status = (stat.parent / "status").read_text()
+                total += int(status.split("VmRSS:")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1024
+
+
+def test_bounded_load_fails_nothing_and_memory_stays_flat(served: Served) -> None:
+    if not Path("/proc/self/status").is_file():
+        needs.unavailable("memory is read from /proc (Linux)")
+    stop = threading.Event()
+    seen: list[tuple[float, int, str]] = []
+    clients = [threading.Thread(target=_load, args=(served, stop, seen)) for _ in range(4)]
+    for t in clients:
+        t.start()
+    try:
+        while len(seen) < 2000:  # warm: caches, allocator pools, the prediction log's batches
+            time.sleep(0.2)
+        baseline = _worker_rss_mb(served.process.pid)
+        while len(seen) < 2000 + LOAD_REQUESTS:
+            time.sleep(0.2)
+        final = _worker_rss_mb(served.process.pid)
+    finally:
+        stop.set()
+        for t in clients:
+            t.join(timeout=30)
+
+    statuses = Counter(status for _, status, _ in seen)
+    assert statuses == {200: len(seen)}, statuses
+    assert baseline > 0
+    assert final - baseline < 0.1 * baseline, (baseline, final)
