@@ -131,11 +131,3 @@ class ServiceMetrics:
             multiprocess.MultiProcessCollector(registry)
             return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))
-
-
-def mark_worker_dead(pid: int) -> None:
-    """Drop a stopped worker's live gauges (multi-process mode)."""
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
