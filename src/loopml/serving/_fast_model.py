@@ -57,9 +57,30 @@ def _booster(model: Any, regression: bool) -> ModelFn:
             return np.asarray(inner.predict_proba(data, thread_count=1), dtype=float)
 
         return catboost
-    pinned = _one_thread(inner)  # XGBoost: n_jobs is the booster's nthread
+    if library == "xgboost" and inner._can_use_inplace_predict():
+        return _xgboost(inner, regression)
+    pinned = _one_thread(inner)
     call = pinned.predict if regression else pinned.predict_proba
     return lambda X: np.asarray(call(X), dtype=float)
+
+
+def _xgboost(inner: Any, regression: bool) -> ModelFn:
+    """What ``XGBModel.predict`` does for a dense matrix, on a one-thread booster copy."""
+    booster = inner.get_booster().copy()
+    booster.set_param({"nthread": 1})
+    rounds = inner._get_iteration_range(None)
+    missing = inner.missing
+    n_classes = 0 if regression else int(inner.n_classes_)
+
+    def xgboost(X: np.ndarray) -> np.ndarray:
+        result = booster.inplace_predict(
+            X, iteration_range=rounds, predict_type="value", missing=missing
+        )
+        if regression or (result.ndim == 2 and result.shape[1] == n_classes):
+            return np.asarray(result, dtype=float)
+        return np.vstack((1.0 - result, result)).transpose()  # as XGBClassifier.predict_proba
+
+    return xgboost
 
 
 def _smoothed(model: Any) -> ModelFn:
