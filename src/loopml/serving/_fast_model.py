@@ -25,9 +25,43 @@ def compile_model(model: Any, regression: bool) -> ModelFn:
         return _booster(model, regression)
     if hasattr(model, "prior_") and hasattr(model, "vote_weight_"):  # SmoothedClassifier
         return _smoothed(model)
+    linear = _linear(model, regression)
+    if linear is not None:
+        return _limited(linear)
     pinned = _one_thread(model)
     call = pinned.predict if regression else pinned.predict_proba
     return _limited(call)
+
+
+def _linear(model: Any, regression: bool) -> ModelFn | None:
+    """Logistic and ridge regression as their ``decision_function`` arithmetic, without the
+    input checks scikit-learn repeats per call (None for any other model)."""
+    from scipy.special import expit
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.utils.extmath import softmax
+
+    kind = type(model)
+    if kind not in (LogisticRegression, Ridge, LinearRegression):
+        return None
+    coef = model.coef_.T if model.coef_.ndim == 2 else model.coef_
+    intercept = model.intercept_
+
+    def decision(X: np.ndarray) -> np.ndarray:
+        scores = X @ coef + intercept
+        if scores.ndim > 1 and scores.shape[1] == 1:
+            return scores.reshape(-1)
+        return scores
+
+    if regression or kind is not LogisticRegression:
+        return decision
+    if len(model.classes_) > 2:
+        return lambda X: softmax(decision(X), copy=False)
+
+    def binary(X: np.ndarray) -> np.ndarray:
+        prob = expit(decision(X))
+        return np.stack([1 - prob, prob], axis=1)
+
+    return binary
 
 
 def _booster(model: Any, regression: bool) -> ModelFn:
