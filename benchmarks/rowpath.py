@@ -1,6 +1,6 @@
 """Single-row latency of the row path: ``predict_frame`` vs the frame runtime vs the compiled one.
 
-    python benchmarks/rowpath.py [--demo DIR] [--rows 3000] [--repeat 2000] [--out FILE]
+    python benchmarks/rowpath.py [--demo DIR (default: a temporary directory)] [--rows 3000] [--repeat 2000] [--out FILE]
 
 Two models: the demo champion (``loopml demo`` into DIR; written there first when DIR has no
 project) and a LightGBM pipeline on the same demo data (``make_pipeline`` + ``fit``, all
@@ -23,6 +23,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -145,7 +146,8 @@ def _rows(reader: Any, record: dict[str, Any]) -> tuple[Any, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--demo", type=Path, default=Path(".bench/rowpath-demo"))
+    default = Path(tempfile.gettempdir()) / "loopml-rowpath-demo"
+    parser.add_argument("--demo", type=Path, default=default)
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=None)
