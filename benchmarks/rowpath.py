@@ -1,8 +1,9 @@
 """Single-row latency of the row path: ``predict_frame`` vs the frame runtime vs the compiled one.
 
-    python benchmarks/rowpath.py [--demo DIR (default: a temporary directory)] [--rows 3000] [--repeat 2000] [--out FILE]
+    python benchmarks/rowpath.py [--demo DIR] [--rows 3000] [--repeat 2000] [--out FILE]
 
-Two models: the demo champion (``loopml demo`` into DIR; written there first when DIR has no
+Two models: the demo champion (``loopml demo`` into DIR, a temporary directory by default;
+written there first when DIR has no
 project) and a LightGBM pipeline on the same demo data (``make_pipeline`` + ``fit``, all
 default cleaning and features). For each, one demo customer as a JSON-like dict is predicted
 again and again in one thread, timed per call with ``perf_counter``:
