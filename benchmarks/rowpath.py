@@ -2,13 +2,12 @@
 
     python benchmarks/rowpath.py [--demo DIR] [--rows 3000] [--repeat 2000] [--out FILE]
 
-Two models: the demo champion (``loopml demo`` into DIR, a temporary directory by default;
-written there first when DIR has no
-project) and a LightGBM pipeline on the same demo data (``make_pipeline`` + ``fit``, all
-default cleaning and features). For each, one demo customer as a JSON-like dict is predicted
-again and again in one thread, timed per call with ``perf_counter``:
+Two models: the demo champion (``loopml demo`` into DIR, a temporary directory by default,
+when DIR has no project yet) and a LightGBM pipeline on the same demo data (``make_pipeline``
++ ``fit``, default cleaning, no ``features``). For each, one demo customer as a JSON-like
+dict is predicted again and again in one thread, timed per call with ``perf_counter``:
 
-* ``predict_frame``: ``ModelBundle.predict_frame(pd.DataFrame([record]))``, what batch scoring does;
+* ``predict_frame``: ``ModelBundle.predict_frame(pd.DataFrame([record]))``, as batch scoring;
 * ``read``: ``RecordReader.read([record])`` alone;
 * ``frame``: read + ``FramePredictor.predict`` (the pipeline after its coercion step);
 * ``compiled``: read + the compiled predictor (``compile_predictor(bundle, "python")``);
