@@ -243,3 +243,34 @@ def test_xgboost_is_called_through_a_one_thread_booster() -> None:
     predict = compile_model(model, regression=False)
     np.testing.assert_allclose(predict(X), model.predict_proba(X), rtol=0, atol=1e-12)
     assert model.estimator_.n_jobs == 2
+
+
+class _ThreadRecorder:
+    """A model that records the BLAS and OpenMP thread counts it is called with."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        from threadpoolctl import threadpool_info
+
+        self.seen = [int(lib["num_threads"]) for lib in threadpool_info()]
+        return np.tile([0.25, 0.75], (len(X), 1))
+
+
+def test_blas_and_openmp_run_one_thread_during_the_call_and_are_restored() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(2):
+        before = [int(lib["num_threads"]) for lib in threadpool_info()]
+        model = _ThreadRecorder()
+        predict = compile_model(model, regression=False)
+        np.testing.assert_array_equal(predict(np.zeros((3, 2))), [[0.25, 0.75]] * 3)
+        after = [int(lib["num_threads"]) for lib in threadpool_info()]
+    assert model.seen and set(model.seen) == {1}
+    assert after == before
