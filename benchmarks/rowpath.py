@@ -2,10 +2,11 @@
 
     python benchmarks/rowpath.py [--demo DIR] [--rows 3000] [--repeat 2000] [--out FILE]
 
-Two models: the demo champion (``loopml demo`` into DIR, a temporary directory by default,
-when DIR has no project yet) and a LightGBM pipeline on the same demo data (``make_pipeline``
-+ ``fit``, default cleaning, no ``features``). For each, one demo customer as a JSON-like
-dict is predicted again and again in one thread, timed per call with ``perf_counter``:
+Three models: the demo champion (``loopml demo`` into DIR, a temporary directory by default,
+when DIR has no project yet), and a LightGBM and a linear pipeline on the same demo data
+(``make_pipeline`` + ``fit``, default cleaning, no ``features``). For each, one demo
+customer as a JSON-like dict is predicted again and again in one thread, timed per call with
+``perf_counter``:
 
 * ``predict_frame``: ``ModelBundle.predict_frame(pd.DataFrame([record]))``, as batch scoring;
 * ``read``: ``RecordReader.read([record])`` alone;
@@ -76,7 +77,7 @@ def _demo_bundle(directory: Path, rows: int) -> Any:
     return bundle, f"demo champion v{info.version}"
 
 
-def _lightgbm_bundle(directory: Path) -> Any:
+def _family_bundle(directory: Path, family: str) -> Any:
     import pandas as pd
 
     from loopml.config import ProblemConfig
@@ -91,9 +92,9 @@ def _lightgbm_bundle(directory: Path) -> Any:
     schema = infer_schema(frame, target, id_columns=ids)
     X = frame.drop(columns=[target])
     y = prepare_target(frame[target], problem.task)
-    pipeline = make_pipeline(schema.roles(), "lightgbm", problem.task, None, 0, 1).fit(X, y)
+    pipeline = make_pipeline(schema.roles(), family, problem.task, None, 0, 1).fit(X, y)
     bundle = ModelBundle(pipeline=pipeline, schema=schema, problem=problem, id_columns=tuple(ids))
-    return bundle, "LightGBM pipeline (demo data)"
+    return bundle, f"{family} pipeline (demo data)"
 
 
 def _measure(bundle: Any, label: str, record: dict[str, Any], repeat: int) -> list[str]:
@@ -155,7 +156,11 @@ def main() -> None:
 
     import pandas as pd
 
-    bundles = [_demo_bundle(args.demo, args.rows), _lightgbm_bundle(args.demo)]
+    bundles = [
+        _demo_bundle(args.demo, args.rows),
+        _family_bundle(args.demo, "lightgbm"),
+        _family_bundle(args.demo, "linear"),
+    ]
     new = pd.read_csv(args.demo / "data" / "new_customers.csv")
     raw = new.iloc[0].to_dict()
     record = {k: (None if isinstance(v, float) and v != v else v) for k, v in raw.items()}
