@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from loopml.errors import ConfigError
-from loopml.serving._contract import Predictions, Predictor, RowBatch
+from loopml.serving._contract import Predictions, Predictor, RequestError, RowBatch
 from loopml.serving._fast_columns import compile_column_transformer, compile_numeric
 from loopml.serving._fast_model import compile_model
 from loopml.serving._fast_table import (
@@ -105,7 +105,10 @@ def compile_predictor(bundle: ModelBundle, runtime: Runtime = "auto") -> Predict
         )
     frame = FramePredictor(bundle)
     reader = RecordReader(bundle)
-    probe = reader.read(probe_records(bundle))
+    try:
+        probe = reader.read(probe_records(bundle))
+    except RequestError:  # a schema the probe does not fit: every value missing still does
+        probe = reader.read([dict.fromkeys(reader.names)])
     if runtime == "frame":
         frame.predict(probe.rows, probe.n)  # warm
         return frame

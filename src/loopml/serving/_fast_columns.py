@@ -10,6 +10,7 @@ the fitted TF-IDF vectorizer directly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,14 +145,57 @@ def _scaler(step: Any) -> MatrixFn:
 def _text_block(transformer: Any, columns: list[str]) -> BlockFn:
     vectorizer = transformer.vectorizer_
     column = columns[0]
+    tfidf = None if vectorizer is None else _tfidf(vectorizer)
 
     def text(table: Table, n: int) -> np.ndarray:
+        documents = [v if isinstance(v, str) else "" for v in table[column]]
         if vectorizer is None:
             return np.zeros((n, 0))
-        documents = [v if isinstance(v, str) else "" for v in table[column]]
+        if tfidf is not None:
+            return tfidf(documents)
         return np.asarray(vectorizer.transform(documents).toarray(), dtype=float)
 
     return text
+
+
+def _tfidf(vectorizer: Any) -> Callable[[list[str]], np.ndarray] | None:
+    """The fitted ``TfidfVectorizer.transform`` of loopml's settings (sublinear term counts,
+    idf weights, l2 norm) on a few documents, without building sparse matrices; None for
+    other settings, which then call the vectorizer itself."""
+    if not (
+        vectorizer.sublinear_tf
+        and vectorizer.use_idf
+        and vectorizer.norm == "l2"
+        and not vectorizer.binary
+        and vectorizer.dtype == np.float64
+    ):
+        return None
+    analyze = vectorizer.build_analyzer()
+    vocabulary = dict(vectorizer.vocabulary_)
+    idf = np.asarray(vectorizer.idf_, dtype=float)
+    width = len(idf)
+
+    def transform(documents: list[str]) -> np.ndarray:
+        out = np.zeros((len(documents), width))
+        for i, document in enumerate(documents):
+            counts: dict[int, int] = {}
+            for term in analyze(document):
+                j = vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            where = np.asarray(sorted(counts), dtype=np.intp)
+            values = np.log(np.asarray([counts[j] for j in where], dtype=float)) + 1.0
+            values *= idf[where]
+            total = 0.0
+            for v in values.tolist():  # summed in index order, as scikit-learn's l2 norm
+                total += v * v
+            norm = math.sqrt(total)
+            out[i, where] = values / norm if norm != 0 else values
+        return out
+
+    return transform
 
 
 def _lookup_block(transformer: Any, columns: list[str]) -> BlockFn:

@@ -108,32 +108,31 @@ def _part(stamps: np.ndarray, part: str, reference: float, cache: dict[str, np.n
         seconds = stamps.astype("datetime64[s]").astype(np.int64).astype(float)
         value = (seconds - reference) / 86400.0
     else:
-        value = _calendar(stamps, part).astype(float)
+        value = _calendar(stamps, part, cache).astype(float)
     value[missing] = np.nan
     cache[part] = value
     return value
 
 
-def _calendar(stamps: np.ndarray, part: str) -> np.ndarray:
-    days = stamps.astype("datetime64[D]")
-    if part in ("year", "month", "quarter", "dayofyear", "day"):
-        years = stamps.astype("datetime64[Y]")
-        if part == "year":
-            return years.astype(np.int64) + 1970
-        months = stamps.astype("datetime64[M]")
+def _calendar(stamps: np.ndarray, part: str, cache: dict[str, np.ndarray]) -> np.ndarray:
+    """One calendar part as integers; the day, month and year stamps are computed once."""
+    if "_days" not in cache:
+        cache["_days"] = stamps.astype("datetime64[D]")
+        cache["_months"] = stamps.astype("datetime64[M]")
+        cache["_years"] = stamps.astype("datetime64[Y]")
+    days, months, years = cache["_days"], cache["_months"], cache["_years"]
+    if part == "year":
+        return years.astype(np.int64) + 1970
+    if part in ("month", "quarter"):
         month = months.astype(np.int64) % 12 + 1
-        if part == "month":
-            return month
-        if part == "quarter":
-            return (month - 1) // 3 + 1
-        if part == "dayofyear":
-            return (days - years.astype("datetime64[D]")).astype(np.int64) + 1
+        return month if part == "month" else (month - 1) // 3 + 1
+    if part == "dayofyear":
+        return (days - years.astype("datetime64[D]")).astype(np.int64) + 1
+    if part == "day":
         return (days - months.astype("datetime64[D]")).astype(np.int64) + 1
-    weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    if part == "dayofweek":
-        return weekday
-    if part == "is_weekend":
-        return weekday >= 5
+    if part in ("dayofweek", "is_weekend"):
+        weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+        return weekday if part == "dayofweek" else weekday >= 5
     since_midnight = (stamps - days).astype(np.int64)
     if part == "hour":
         return since_midnight // _NS_PER_HOUR

@@ -67,6 +67,8 @@ class FramePredictor:
         return pd.DataFrame(columns, index=index)
 
     def predict(self, rows: RowBatch, n: int) -> Predictions:
+        if n == 0:  # scikit-learn refuses an empty frame
+            return Predictions([], None if self.task == "regression" else [])
         frame = self.frame(rows, n)
         if self.task == "regression":
             values = np.asarray(self.model.predict(frame), dtype=float)

@@ -212,8 +212,8 @@ def _flag(column: _Column, value: Any) -> str:
         column.high is not None and value > column.high
     ):
         return (
-            f"{column.name}: {value:g} is outside the training range "
-            f"[{column.low:g}, {column.high:g}]"
+            f"{column.name}: {value:.12g} is outside the training range "
+            f"[{column.low:.12g}, {column.high:.12g}]"
         )
     return ""
 

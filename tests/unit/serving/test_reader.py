@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopml.config import ProblemConfig
+from loopml.config import CategoryCleaning, CleaningConfig, ProblemConfig
 from loopml.data import NumberFormat, infer_schema, prepare_target, resolve_problem
 from loopml.errors import ConfigError, DataError
 from loopml.modeling import PipelineRecipe, make_pipeline
@@ -243,3 +243,51 @@ def test_flagged_instances_are_predicted(bundle: ModelBundle, reader: RecordRead
     np.testing.assert_allclose(
         [p["yes"] for p in got.probabilities], expected["proba_yes"], rtol=0, atol=1e-12
     )
+
+
+def test_labels_the_merger_maps_are_not_unseen() -> None:
+    frame = _frame()
+    frame.loc[:2, "plan"] = "Basicc"  # a spelling variant the merger learns
+    problem = resolve_problem(frame, ProblemConfig(target="churned"))
+    schema = infer_schema(frame, "churned", id_columns=["customer_id"])
+    X, y = frame.drop(columns=["churned"]), prepare_target(frame["churned"], problem.task)
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1).fit(X, y)
+    merger = pipeline.named_steps["categories"]
+    assert merger.mappings_["plan"] == {"basicc": "basic"}
+    reader = RecordReader(ModelBundle(pipeline=pipeline, schema=schema, problem=problem))
+    assert reader.read([_row(plan="BASICC"), _row(plan="basic ")]).warnings == [[], []]
+    assert reader.read([_row(plan="bsc")]).warnings == [["plan: unseen category 'bsc'"]]
+
+
+def test_labels_stay_as_written_without_normalisation() -> None:
+    frame = _frame()
+    problem = resolve_problem(frame, ProblemConfig(target="churned"))
+    schema = infer_schema(frame, "churned", id_columns=["customer_id"])
+    X, y = frame.drop(columns=["churned"]), prepare_target(frame["churned"], problem.task)
+    cleaning = CleaningConfig(categories=CategoryCleaning(normalize=False))
+    recipe = PipelineRecipe(cleaning=cleaning)
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1, recipe)
+    bundle = ModelBundle(pipeline=pipeline.fit(X, y), schema=schema, problem=problem)
+    records = [_row(plan=" Basic "), _row(plan=2.5), _row(plan=None)]
+    batch = RecordReader(bundle).read(records)
+    expected = find_coercer(bundle.pipeline).transform(pd.DataFrame(records))["plan"]
+    assert batch.rows["plan"].tolist()[:2] == [" Basic ", "2.5"] == expected.tolist()[:2]
+
+
+def test_booleans_accept_only_true_false_words_and_zero_one(reader: RecordReader) -> None:
+    batch = reader.read([_row(active=1.0), _row(active=" NO "), _row(active="t")])
+    np.testing.assert_array_equal(batch.rows["active"], [1.0, 0.0, 1.0])
+    with pytest.raises(RequestError, match=r"field 'active': expected true or false.*got 2"):
+        reader.read([_row(active=2)])
+    with pytest.raises(RequestError, match=r"field 'active': expected true or false.*a list"):
+        reader.read([_row(active=[True])])
+
+
+def test_numbers_refuse_text_that_is_not_a_number_in_the_training_format(
+    reader: RecordReader,
+) -> None:
+    for bad in ("12abc", "1.2.3", "nan", "inf", "1,23", {"v": 1}):
+        with pytest.raises(RequestError, match=r"field 'age': expected a number"):
+            reader.read([_row(age=bad)])
+    batch = reader.read([_row(age="€ 1,234"), _row(age="-5"), _row(age="1e3"), _row(age=True)])
+    np.testing.assert_array_equal(batch.rows["age"], [1234.0, -5.0, 1000.0, 1.0])
