@@ -56,6 +56,14 @@ class Smooth:
         self.model = model
 
 
+class Affine:
+    """``x * scale + offset``: a target scaler's inverse transform."""
+
+    def __init__(self, scale: float, offset: float):
+        self.scale = scale
+        self.offset = offset
+
+
 class Ensemble:
     def __init__(self, model: Any, classes: list[Any] | None):
         self.model = model
@@ -123,7 +131,40 @@ def parse_predictor(
                 "splits CatBoost's native categories, which no ONNX converter reads",
             )
         return _parse_library(scope, model.estimator_, inputs, custom_parsers, name)
+    if kind == "TransformedTargetRegressor":
+        return _parse_target_scaler(scope, model, inputs, custom_parsers, name)
     return _parse_library(scope, model, inputs, custom_parsers, name)
+
+
+def _parse_target_scaler(
+    scope: Any, model: Any, inputs: list[Any], custom_parsers: Any, name: str
+) -> Any:
+    """A regressor learning a standardised target: its predictions scaled back."""
+    scaler = model.transformer_
+    plain = getattr(scaler, "with_mean", False) and getattr(scaler, "with_std", False)
+    if type(scaler).__name__ != "StandardScaler" or not plain:
+        raise cannot_convert(
+            step_name(model, name), "transforms the target with something other than StandardScaler"
+        )
+    inner = parse_predictor(scope, model.regressor_, inputs, custom_parsers, name)
+    out = scope.declare_local_variable("unscaled", double(1))
+    affine = Affine(float(scaler.scale_[0]), float(scaler.mean_[0]))
+    operator = scope.declare_local_operator("LoopmlAffine", affine)
+    operator.inputs.append(inner)
+    operator.outputs.append(out)
+    return out
+
+
+def convert_affine(scope: Any, operator: Any, container: Any) -> None:
+    affine: Affine = operator.raw_operator
+    scaled = node(
+        scope,
+        container,
+        "Mul",
+        [operator.inputs[0].full_name, const(scope, container, np.float64(affine.scale))],
+    )
+    offset = const(scope, container, np.float64(affine.offset))
+    node(scope, container, "Add", [scaled, offset], operator.outputs[0].full_name)
 
 
 def _parse_pipeline(scope: Any, pipeline: Any, inputs: list[Any], custom_parsers: Any) -> Any:
@@ -155,6 +196,11 @@ def _parse_library(
         raise cannot_convert(step, "has no ONNX converter")
     if len(inputs) != 1:
         raise cannot_convert(step, "does not read one feature matrix")
+    if type(model).__name__.startswith("KNeighbors") and model.weights == "distance":
+        # measured: skl2onnx 1.20's distance weighting differs from scikit-learn's by up to 0.17
+        raise cannot_convert(
+            step, "weighs neighbours by distance, which its ONNX converter gets wrong"
+        )
     x = inputs[0]
     if not type(model).__module__.startswith(_DOUBLE_MODULES):
         x = _cast(scope, x, "float")
@@ -331,3 +377,62 @@ def convert_exported(scope: Any, operator: Any, container: Any) -> None:
     else:
         at = node(scope, container, "ArgMax", [proba], axis=1, keepdims=0)
     node(scope, container, "Gather", [labels, at], label)
+
+
+# ---------------------------------------------------------------- scikit-learn's trees
+
+#: Trees whose skl2onnx converter sends every missing value right; scikit-learn learns where
+#: missing values go at each split (``tree_.missing_go_to_left``).
+TREES = (
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+)
+
+
+def with_missing_routes(convert: Any) -> Any:
+    """``convert`` (skl2onnx's tree converter), then each node's route for missing values
+    set as the fitted trees have it."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        first = len(container.nodes)
+        convert(scope, operator, container)
+        model = operator.raw_operator
+        trees = [model] if hasattr(model, "tree_") else list(model.estimators_)
+        routes = []
+        for tree in trees:
+            left = getattr(tree.tree_, "missing_go_to_left", None)
+            routes += [0] * tree.tree_.node_count if left is None else [int(v) for v in left]
+        for added in container.nodes[first:]:
+            for attribute in added.attribute:
+                named = attribute.name == "nodes_missing_value_tracks_true"
+                if named and len(attribute.ints) == len(routes):
+                    del attribute.ints[:]
+                    attribute.ints.extend(routes)
+
+    return converter
+
+
+def with_integer_flags(convert: Any) -> Any:
+    """``convert`` (skl2onnx's HistGradientBoosting converter) with its missing-value routes
+    written as integers: it passes numpy booleans, which onnx refuses."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        add_node = container.add_node
+
+        def add_integer_flags(*args: Any, **attrs: Any) -> Any:
+            flags = attrs.get("nodes_missing_value_tracks_true")
+            if flags is not None:
+                attrs["nodes_missing_value_tracks_true"] = [int(v) for v in flags]
+            return add_node(*args, **attrs)
+
+        container.add_node = add_integer_flags
+        try:
+            convert(scope, operator, container)
+        finally:
+            del container.add_node
+
+    return converter
