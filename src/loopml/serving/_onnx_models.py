@@ -47,7 +47,7 @@ class Exported:
 
 
 class Cast:
-    def __init__(self, to: int):
+    def __init__(self, to: int | None):
         self.to = to
 
 
@@ -70,12 +70,11 @@ class Ensemble:
         self.classes = classes
 
 
-def _cast(scope: Any, variable: Any, to: str) -> Any:
+def _cast(scope: Any, variable: Any, to: str, identity: bool = False) -> Any:
     target = float32(_width(variable)) if to == "float" else double(_width(variable))
     out = scope.declare_local_variable(f"{variable.raw_name}_{to}", target)
-    operator = scope.declare_local_operator(
-        "LoopmlCast", Cast(TensorProto.FLOAT if to == "float" else TensorProto.DOUBLE)
-    )
+    kind = TensorProto.FLOAT if to == "float" else TensorProto.DOUBLE
+    operator = scope.declare_local_operator("LoopmlCast", Cast(None if identity else kind))
     operator.inputs.append(variable)
     operator.outputs.append(out)
     return out
@@ -87,6 +86,15 @@ def _width(variable: Any) -> int | None:
 
 
 def convert_cast(scope: Any, operator: Any, container: Any) -> None:
+    if operator.raw_operator.to is None:
+        node(
+            scope,
+            container,
+            "Identity",
+            [operator.inputs[0].full_name],
+            operator.outputs[0].full_name,
+        )
+        return
     node(
         scope,
         container,
@@ -202,7 +210,12 @@ def _parse_library(
             step, "weighs neighbours by distance, which its ONNX converter gets wrong"
         )
     x = inputs[0]
-    if not type(model).__module__.startswith(_DOUBLE_MODULES):
+    module = type(model).__module__
+    if module.startswith("lightgbm"):
+        # declared float32 for onnxmltools, fed double: its thresholds are written as double
+        # (see with_double_thresholds), as LightGBM compares in double
+        x = _cast(scope, x, "float", identity=True)
+    elif not module.startswith(_DOUBLE_MODULES):
         x = _cast(scope, x, "float")
     is_classifier = classes_of(model) is not None
     if is_classifier:
@@ -226,13 +239,13 @@ def register_boosters(model: Any) -> None:
     )
 
     if module.startswith("lightgbm"):
-        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import (
-            convert_lightgbm as convert,
-        )
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+
+        convert = with_double_thresholds(convert_lightgbm)
     else:
-        from onnxmltools.convert.xgboost.operator_converters.XGBoost import (
-            convert_xgboost as convert,
-        )
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+
+        convert = convert_xgboost  # XGBoost compares in float32 itself
     is_classifier = classes_of(model) is not None
     update_registered_converter(
         type(model),
@@ -430,6 +443,34 @@ def with_integer_flags(convert: Any) -> Any:
             return add_node(*args, **attrs)
 
         container.add_node = add_integer_flags
+        try:
+            convert(scope, operator, container)
+        finally:
+            del container.add_node
+
+    return converter
+
+
+def with_double_thresholds(convert: Any) -> Any:
+    """``convert`` (onnxmltools' LightGBM converter) writing thresholds, leaf values and base
+    values as double tensors: LightGBM compares features in double, and float32 thresholds
+    send values within rounding of a split the other way."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        from onnx import numpy_helper
+
+        add_node = container.add_node
+
+        def add_double(op_type: str, *args: Any, **attrs: Any) -> Any:
+            if op_type.startswith("TreeEnsemble"):
+                for key in ("nodes_values", "target_weights", "class_weights", "base_values"):
+                    if key in attrs:
+                        values = np.asarray(attrs.pop(key), dtype=np.float64)
+                        attrs[f"{key}_as_tensor"] = numpy_helper.from_array(values, key)
+                attrs["op_version"] = 3  # the ML opset where *_as_tensor exist
+            return add_node(op_type, *args, **attrs)
+
+        container.add_node = add_double
         try:
             convert(scope, operator, container)
         finally:
