@@ -98,10 +98,12 @@ def _custom_parsers() -> dict[type, Any]:
         (models.Cast, "LoopmlCast", models.convert_cast),
         (models.Smooth, "LoopmlSmooth", models.convert_smooth),
         (models.Ensemble, "LoopmlEnsemble", models.convert_ensemble),
+        (models.Affine, "LoopmlAffine", models.convert_affine),
         (models.Exported, "LoopmlOutputs", models.convert_exported),
     ]
     for cls, alias, convert in converters:
         update_registered_converter(cls, alias, steps.no_shape, convert, overwrite=True)
+    _route_missing_values(models)
     return {
         FrameCoercer: steps.parse_coercer,
         DatetimeExpander: steps.parse_expander,
@@ -113,6 +115,26 @@ def _custom_parsers() -> dict[type, Any]:
         ColumnTransformer: steps.parse_columns,
         models.Exported: models.parse_exported,
     }
+
+
+def _route_missing_values(models: Any) -> None:
+    """Make skl2onnx's converters of scikit-learn's trees route missing values as the trees do."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter, register_converter
+
+    for cls, alias in list(sklearn_operator_name_map.items()):
+        if not cls.__module__.startswith("sklearn."):
+            continue
+        if cls.__name__ in models.TREES:
+            fix = models.with_missing_routes
+        elif cls.__name__.startswith("HistGradientBoosting"):
+            fix = models.with_integer_flags
+        else:
+            continue
+        original = get_converter(alias)
+        register_converter(
+            alias, fix(original), overwrite=True, options=original.get_allowed_options()
+        )
 
 
 def onnx_inputs(bundle: ModelBundle) -> dict[str, str]:
@@ -165,9 +187,10 @@ def to_onnx(bundle: ModelBundle, *, name: str = "loopml") -> onnx.ModelProto:
     except OnnxConversionError:
         raise
     except Exception as exc:  # skl2onnx's own errors: wrap them with what loopml knows
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise OnnxConversionError(
-            f"the pipeline cannot be exported to ONNX: {type(exc).__name__}: {exc}. Serve this "
-            "model with `loopml serve --runtime python`."
+            f"the pipeline cannot be exported to ONNX: {type(exc).__name__}: {reason}. Serve "
+            "this model with `loopml serve --runtime python`."
         ) from exc
     model.producer_name = "loopml"
     meta = {

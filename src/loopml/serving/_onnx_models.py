@@ -47,7 +47,7 @@ class Exported:
 
 
 class Cast:
-    def __init__(self, to: int):
+    def __init__(self, to: int | None):
         self.to = to
 
 
@@ -56,18 +56,25 @@ class Smooth:
         self.model = model
 
 
+class Affine:
+    """``x * scale + offset``: a target scaler's inverse transform."""
+
+    def __init__(self, scale: float, offset: float):
+        self.scale = scale
+        self.offset = offset
+
+
 class Ensemble:
     def __init__(self, model: Any, classes: list[Any] | None):
         self.model = model
         self.classes = classes
 
 
-def _cast(scope: Any, variable: Any, to: str) -> Any:
+def _cast(scope: Any, variable: Any, to: str, identity: bool = False) -> Any:
     target = float32(_width(variable)) if to == "float" else double(_width(variable))
     out = scope.declare_local_variable(f"{variable.raw_name}_{to}", target)
-    operator = scope.declare_local_operator(
-        "LoopmlCast", Cast(TensorProto.FLOAT if to == "float" else TensorProto.DOUBLE)
-    )
+    kind = TensorProto.FLOAT if to == "float" else TensorProto.DOUBLE
+    operator = scope.declare_local_operator("LoopmlCast", Cast(None if identity else kind))
     operator.inputs.append(variable)
     operator.outputs.append(out)
     return out
@@ -79,6 +86,15 @@ def _width(variable: Any) -> int | None:
 
 
 def convert_cast(scope: Any, operator: Any, container: Any) -> None:
+    if operator.raw_operator.to is None:
+        node(
+            scope,
+            container,
+            "Identity",
+            [operator.inputs[0].full_name],
+            operator.outputs[0].full_name,
+        )
+        return
     node(
         scope,
         container,
@@ -123,7 +139,40 @@ def parse_predictor(
                 "splits CatBoost's native categories, which no ONNX converter reads",
             )
         return _parse_library(scope, model.estimator_, inputs, custom_parsers, name)
+    if kind == "TransformedTargetRegressor":
+        return _parse_target_scaler(scope, model, inputs, custom_parsers, name)
     return _parse_library(scope, model, inputs, custom_parsers, name)
+
+
+def _parse_target_scaler(
+    scope: Any, model: Any, inputs: list[Any], custom_parsers: Any, name: str
+) -> Any:
+    """A regressor learning a standardised target: its predictions scaled back."""
+    scaler = model.transformer_
+    plain = getattr(scaler, "with_mean", False) and getattr(scaler, "with_std", False)
+    if type(scaler).__name__ != "StandardScaler" or not plain:
+        raise cannot_convert(
+            step_name(model, name), "transforms the target with something other than StandardScaler"
+        )
+    inner = parse_predictor(scope, model.regressor_, inputs, custom_parsers, name)
+    out = scope.declare_local_variable("unscaled", double(1))
+    affine = Affine(float(scaler.scale_[0]), float(scaler.mean_[0]))
+    operator = scope.declare_local_operator("LoopmlAffine", affine)
+    operator.inputs.append(inner)
+    operator.outputs.append(out)
+    return out
+
+
+def convert_affine(scope: Any, operator: Any, container: Any) -> None:
+    affine: Affine = operator.raw_operator
+    scaled = node(
+        scope,
+        container,
+        "Mul",
+        [operator.inputs[0].full_name, const(scope, container, np.float64(affine.scale))],
+    )
+    offset = const(scope, container, np.float64(affine.offset))
+    node(scope, container, "Add", [scaled, offset], operator.outputs[0].full_name)
 
 
 def _parse_pipeline(scope: Any, pipeline: Any, inputs: list[Any], custom_parsers: Any) -> Any:
@@ -155,8 +204,18 @@ def _parse_library(
         raise cannot_convert(step, "has no ONNX converter")
     if len(inputs) != 1:
         raise cannot_convert(step, "does not read one feature matrix")
+    if type(model).__name__.startswith("KNeighbors") and model.weights == "distance":
+        # measured: skl2onnx 1.20's distance weighting differs from scikit-learn's by up to 0.17
+        raise cannot_convert(
+            step, "weighs neighbours by distance, which its ONNX converter gets wrong"
+        )
     x = inputs[0]
-    if not type(model).__module__.startswith(_DOUBLE_MODULES):
+    module = type(model).__module__
+    if module.startswith("lightgbm"):
+        # declared float32 for onnxmltools, fed double: its thresholds are written as double
+        # (see with_double_thresholds), as LightGBM compares in double
+        x = _cast(scope, x, "float", identity=True)
+    elif not module.startswith(_DOUBLE_MODULES):
         x = _cast(scope, x, "float")
     is_classifier = classes_of(model) is not None
     if is_classifier:
@@ -180,13 +239,13 @@ def register_boosters(model: Any) -> None:
     )
 
     if module.startswith("lightgbm"):
-        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import (
-            convert_lightgbm as convert,
-        )
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+
+        convert = with_double_thresholds(convert_lightgbm)
     else:
-        from onnxmltools.convert.xgboost.operator_converters.XGBoost import (
-            convert_xgboost as convert,
-        )
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+
+        convert = convert_xgboost  # XGBoost compares in float32 itself
     is_classifier = classes_of(model) is not None
     update_registered_converter(
         type(model),
@@ -331,3 +390,90 @@ def convert_exported(scope: Any, operator: Any, container: Any) -> None:
     else:
         at = node(scope, container, "ArgMax", [proba], axis=1, keepdims=0)
     node(scope, container, "Gather", [labels, at], label)
+
+
+# ---------------------------------------------------------------- scikit-learn's trees
+
+#: Trees whose skl2onnx converter sends every missing value right; scikit-learn learns where
+#: missing values go at each split (``tree_.missing_go_to_left``).
+TREES = (
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+)
+
+
+def with_missing_routes(convert: Any) -> Any:
+    """``convert`` (skl2onnx's tree converter), then each node's route for missing values
+    set as the fitted trees have it."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        first = len(container.nodes)
+        convert(scope, operator, container)
+        model = operator.raw_operator
+        trees = [model] if hasattr(model, "tree_") else list(model.estimators_)
+        routes = []
+        for tree in trees:
+            left = getattr(tree.tree_, "missing_go_to_left", None)
+            routes += [0] * tree.tree_.node_count if left is None else [int(v) for v in left]
+        for added in container.nodes[first:]:
+            for attribute in added.attribute:
+                named = attribute.name == "nodes_missing_value_tracks_true"
+                if named and len(attribute.ints) == len(routes):
+                    del attribute.ints[:]
+                    attribute.ints.extend(routes)
+
+    return converter
+
+
+def with_integer_flags(convert: Any) -> Any:
+    """``convert`` (skl2onnx's HistGradientBoosting converter) with its missing-value routes
+    written as integers: it passes numpy booleans, which onnx refuses."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        add_node = container.add_node
+
+        def add_integer_flags(*args: Any, **attrs: Any) -> Any:
+            flags = attrs.get("nodes_missing_value_tracks_true")
+            if flags is not None:
+                attrs["nodes_missing_value_tracks_true"] = [int(v) for v in flags]
+            return add_node(*args, **attrs)
+
+        container.add_node = add_integer_flags
+        try:
+            convert(scope, operator, container)
+        finally:
+            del container.add_node
+
+    return converter
+
+
+def with_double_thresholds(convert: Any) -> Any:
+    """``convert`` (onnxmltools' LightGBM converter) writing thresholds, leaf values and base
+    values as double tensors: LightGBM compares features in double, and float32 thresholds
+    send values within rounding of a split the other way."""
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        from onnx import numpy_helper
+
+        add_node = container.add_node
+
+        def add_double(op_type: str, *args: Any, **attrs: Any) -> Any:
+            if op_type.startswith("TreeEnsemble"):
+                for key in ("nodes_values", "target_weights", "class_weights", "base_values"):
+                    if key in attrs:
+                        values = np.asarray(attrs.pop(key), dtype=np.float64)
+                        attrs[f"{key}_as_tensor"] = numpy_helper.from_array(values, key)
+                attrs["op_version"] = 3  # the ML opset where *_as_tensor exist
+            return add_node(op_type, *args, **attrs)
+
+        container.add_node = add_double
+        try:
+            convert(scope, operator, container)
+        finally:
+            del container.add_node
+
+    return converter
