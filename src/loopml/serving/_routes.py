@@ -130,7 +130,7 @@ async def predict(request: Request) -> Response:
     log = _LogTask(state, model, records, answer, ids, arrived, latency_ms)
     if state.sink is not None and settings.prediction_log.get("mode") == "sync":
         try:
-            await run_in_threadpool(log)  # sync: answered only once logged
+            await run_in_threadpool(log.run)  # sync: answered only once logged
         except LoopmlError as exc:
             raise HttpProblem(
                 503, f"the prediction could not be logged ({exc}); it was not answered, retry."
@@ -154,7 +154,11 @@ class _LogTask:
     ):
         self.args = (state, model, records, answer, ids, arrived, latency_ms)
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
+        """After the response: on the event loop, as queueing never blocks (async mode)."""
+        self.run()
+
+    def run(self) -> None:
         state, model, records, answer, ids, arrived, latency_ms = self.args
         if state.sink is None:
             return
