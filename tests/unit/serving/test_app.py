@@ -501,3 +501,26 @@ def test_the_gap_between_runtimes_is_measured_in_the_parity_bound() -> None:
     assert _gap(off, near) == pytest.approx(0.01)
     assert _gap(Predictions([110.0]), Predictions([100.0])) == pytest.approx(0.1)  # relative
     assert _gap(Predictions([1.0, 2.0]), Predictions([1.0])) == float("inf")
+
+
+def test_sync_logging_answers_only_what_was_written(source: BundleSource, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sync.db"
+    with PredictionLog(url, mode="sync") as log:
+        app = create_app(_settings(prediction_log={"mode": "sync"}), source, sink=log)
+        with TestClient(app) as c:
+            ids = c.post("/v1/predict", json={"instances": [_row(), _row()]}).json()["request_ids"]
+            written = log.stats().written  # no flush: sync mode wrote before answering
+            logged = [e.request_id for e in log.read(0, time.time() + 1)]
+
+    assert written == 2
+    assert logged == ids
+
+
+def test_refusals_carry_the_request_id_too(source: BundleSource) -> None:
+    app = create_app(_settings(api_key_env="K"), source, api_key=KEY)
+    with TestClient(app) as c:
+        r = c.get("/v1/model", headers={"X-Request-ID": "trace-7"})
+
+    assert r.status_code == 401
+    assert r.headers["x-request-id"] == "trace-7"
+    assert r.json()["request_id"] == "trace-7"
