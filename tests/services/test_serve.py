@@ -352,6 +352,18 @@ def _worker_rss_mb(server: int) -> float:
     return total / 1024
 
 
+def _logged_soon(project: Project, at_least: int) -> int:
+    """Rows in the prediction log once both workers' writers caught up (async batches)."""
+    from loopml.serving._predlog import PredictionLog
+
+    with PredictionLog(base_dir=project.root) as log:
+        count, deadline = log.count(), time.monotonic() + 30
+        while count < at_least and time.monotonic() < deadline:
+            time.sleep(0.5)
+            count = log.count()
+    return count
+
+
 def test_bounded_load_fails_nothing_and_memory_stays_flat(served: Served) -> None:
     if not Path("/proc/self/status").is_file():
         needs.unavailable("memory is read from /proc (Linux)")
@@ -374,5 +386,6 @@ def test_bounded_load_fails_nothing_and_memory_stays_flat(served: Served) -> Non
 
     statuses = Counter(status for _, status, _ in seen)
     assert statuses == {200: len(seen)}, statuses
+    assert _logged_soon(served.project, at_least=len(seen)) >= len(seen)
     assert baseline > 0
     assert final - baseline < 0.1 * baseline, (baseline, final)
