@@ -169,6 +169,32 @@ def test_predict_over_http_with_the_key(served: Served) -> None:
     assert refused.status_code == 401
 
 
+def test_feedback_right_after_predicting_finds_the_prediction_on_any_worker(
+    served: Served,
+) -> None:
+    answers = []
+    for _ in range(6):  # fresh connections: predicted on one worker, labelled on either
+        r = httpx.post(
+            f"{served.url}/v1/predict", json={"instances": [_row()]}, headers=served.headers
+        )
+        rid = r.json()["request_ids"][0]
+        label = httpx.post(
+            f"{served.url}/v1/feedback",
+            json={"request_id": rid, "label": "yes"},
+            headers=served.headers,
+        )
+        answers.append(label.status_code)
+    unknown = httpx.post(
+        f"{served.url}/v1/feedback",
+        json={"request_id": "never-seen", "label": "no"},
+        headers=served.headers,
+    )
+
+    assert answers == [200] * 6
+    assert unknown.status_code == 404
+    assert "never-seen" in unknown.json()["error"]
+
+
 def test_metrics_add_up_both_workers(served: Served) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 

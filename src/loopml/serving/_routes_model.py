@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
@@ -86,6 +87,12 @@ async def feedback(request: Request) -> Response:
     if state.sink is None:
         raise HttpProblem(503, "this server keeps no prediction log, so it cannot store labels.")
     unknown = await run_in_threadpool(state.sink.feedback, labels)
+    log_cfg = state.settings.prediction_log
+    if unknown and log_cfg.get("mode", "async") == "async" and state.settings.workers > 1:
+        # another worker may have made the prediction and not written it yet: give its
+        # writer one flush interval (labels are all or nothing, so retrying is safe)
+        await asyncio.sleep(float(log_cfg.get("flush_seconds", 1.0)) + 0.25)
+        unknown = await run_in_threadpool(state.sink.feedback, labels)
     if unknown:
         shown = ", ".join(unknown[:10]) + (
             f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
