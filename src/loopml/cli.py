@@ -332,7 +332,7 @@ def serve(
             overrides={**flags, "runtime": runtime},
         )
         out.print(
-            f"Serving {escape(settings.model_name)} ({escape(settings.model)}) on "
+            f"Starting: {escape(settings.model_name)} ({escape(settings.model)}) on "
             f"http://{settings.host}:{settings.port} with {settings.workers} worker(s); "
             "Ctrl-C stops."
         )

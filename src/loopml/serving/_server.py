@@ -41,7 +41,8 @@ def run(settings: ServiceSettings, env: Mapping[str, str]) -> None:
     import uvicorn
 
     settings.check_exposure(env)
-    version = _registry(settings).resolve(settings.model)  # no model: a clear error, now
+    make_sink(settings).close()  # an unreachable prediction log: a clear error, now
+    version = _registry(settings).resolve(settings.model)  # no model: the same
     log.info("serving %s version %s (%s)", settings.model_name, version, settings.model)
     shared = Path(tempfile.mkdtemp(prefix="loopml-serve-"))
     os.environ[SETTINGS_ENV] = settings.to_json()

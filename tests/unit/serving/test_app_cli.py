@@ -70,3 +70,13 @@ def test_flags_override_the_serving_section(tmp_path: Path) -> None:
 def test_a_bad_serving_value_names_the_key() -> None:
     with pytest.raises(ValueError, match=r"serving\.prediction_log\.mode"):
         parse_config(CONFIG + "serving:\n  prediction_log: {mode: later}\n")
+
+
+def test_an_unreachable_prediction_log_stops_the_start(project: Path) -> None:
+    log = "postgresql+psycopg://nobody@127.0.0.1:9/none"  # nothing listens on port 9
+    project.write_text(project.read_text() + f"serving:\n  prediction_log: {{url: '{log}'}}\n")
+
+    result = CliRunner().invoke(app, ["serve", "-c", str(project)])
+
+    assert result.exit_code != 0
+    assert "cannot open the prediction log at postgresql+psycopg://" in result.output
