@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import _needs as needs
 from loopml.cli import app
 from loopml.config import parse_config
 from loopml.serving.app import service_settings
@@ -73,6 +74,7 @@ def test_a_bad_serving_value_names_the_key() -> None:
 
 
 def test_an_unreachable_prediction_log_stops_the_start(project: Path) -> None:
+    needs.module("psycopg")
     log = "postgresql+psycopg://nobody@127.0.0.1:9/none"  # nothing listens on port 9
     project.write_text(project.read_text() + f"serving:\n  prediction_log: {{url: '{log}'}}\n")
 
