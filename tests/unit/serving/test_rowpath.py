@@ -23,7 +23,7 @@ from loopml.registry import ModelBundle
 from loopml.serving._compile import compile_predictor
 from loopml.serving._contract import Predictions
 from loopml.serving._frame import FramePredictor
-from loopml.serving._reader import RecordReader
+from loopml.serving._reader import RecordReader, fitted_pipelines
 
 WORDS = ["good", "bad", "slow", "fast", "cheap", "price", "support", "great", "late"]
 CITIES = [f"city {i}" for i in range(40)]
@@ -35,7 +35,10 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
         {
             "age": rng.integers(18, 80, n).astype(float),
             "income": rng.normal(50_000, 15_000, n).round(2),
-            "plan": rng.choice(["basic", "pro", "team", "Basic "], n, p=[0.4, 0.3, 0.25, 0.05]),
+            # "Basic " normalises to "basic"; "teamm" is a typo the category merger maps
+            "plan": rng.choice(
+                ["basic", "pro", "team", "Basic ", "teamm"], n, p=[0.4, 0.3, 0.22, 0.05, 0.03]
+            ),
             "city": rng.choice(CITIES, n),
             "active": rng.choice([True, False], n),
             "signup": (
@@ -151,6 +154,9 @@ def test_every_family_compiles_and_agrees_with_predict_frame(task: str, family: 
     if family in NEEDS:
         needs.module(NEEDS[family])
     bundle = _fitted(task, family, PipelineRecipe(cleaning=CLEANING, features=FEATURES))
+    members = list(fitted_pipelines(bundle.pipeline))
+    assert members[0].named_steps["categories"].mappings_["plan"] == {"teamm": "team"}
+    assert "outliers" in members[0].named_steps
     assert check_parity(bundle, _records()) == "python"
 
 
