@@ -64,6 +64,13 @@ class _Column:
 class RecordReader:
     """Reads JSON instances into the typed columns a model's pipeline takes.
 
+    Typical use, once per loaded model and then once per request::
+
+        reader = RecordReader(bundle, extra_columns="ignore")
+        batch = reader.read([{"age": 41, "plan": "Gold", "customer_id": 7}])
+        batch.rows["plan"], batch.warnings, batch.ignored
+        # (array(['gold'], dtype=object), [["plan: unseen category 'gold'"]], ('customer_id',))
+
     Parameters
     ----------
     bundle
@@ -73,11 +80,6 @@ class RecordReader:
     extra_columns
         ``"ignore"``: fields the model does not use (id columns, unknown names) are dropped
         and listed in ``ReadBatch.ignored``; ``"reject"``: each is a problem (HTTP 422).
-
-    Examples
-    --------
-    >>> reader = RecordReader(bundle)  # doctest: +SKIP
-    >>> batch = reader.read([{"age": 41, "plan": "Gold"}])  # doctest: +SKIP
     """
 
     def __init__(self, bundle: ModelBundle, extra_columns: ExtraColumns = "ignore"):
