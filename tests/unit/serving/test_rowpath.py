@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 import _needs as needs
 from loopml.config import CategoryCleaning, CleaningConfig, FeaturesConfig, ProblemConfig
@@ -84,13 +85,24 @@ FEATURES = FeaturesConfig(
 CLEANING = CleaningConfig(outliers="clip", categories=CategoryCleaning(merge_similar=True))
 
 
+#: smaller than the families' defaults, so the tests fit quickly
+SMALL: dict[str, dict[str, Any]] = {
+    "random_forest": {"n_estimators": 30},
+    "extra_trees": {"n_estimators": 30},
+    "hist_gradient_boosting": {"max_iter": 40},
+    "mlp": {"width": 32},
+}
+
+
 def _fitted(task: str, family: str, recipe: PipelineRecipe | None) -> ModelBundle:
     frame, problem, schema = _data(task)
     X = frame.drop(columns=["y"])
     y = prepare_target(frame["y"], problem.task)
-    params = {"n_estimators": 30} if family in ("random_forest", "extra_trees") else None
+    params = SMALL.get(family)
     pipeline = make_pipeline(schema.roles(), family, problem.task, params, 0, 1, recipe)
-    return ModelBundle(pipeline=pipeline.fit(X, y), schema=schema, problem=problem)
+    with threadpool_limits(1):  # two OpenMP threads on a busy machine only wait for each other
+        pipeline.fit(X, y)
+    return ModelBundle(pipeline=pipeline, schema=schema, problem=problem)
 
 
 def _records(n: int = 30, seed: int = 7) -> list[dict[str, Any]]:
