@@ -100,9 +100,13 @@ class RecordReader:
         self.columns: tuple[_Column, ...] = tuple(columns)
         self.names: tuple[str, ...] = tuple(c.name for c in columns)
         self._features = frozenset(self.names)
-        self._ids = frozenset(bundle.id_columns) | frozenset(
-            c.name for c in bundle.schema.columns if not c.is_feature
-        )
+        # why a known column is not read: an id, or personal data the privacy policy kept out
+        self._unused_kinds = {
+            c.name: "personal data the model was trained without" if c.pii else "an id column"
+            for c in bundle.schema.columns
+            if not c.is_feature
+        }
+        self._unused_kinds.update(dict.fromkeys(bundle.id_columns, "an id column"))
 
     @property
     def roles(self) -> dict[str, str]:
@@ -153,7 +157,7 @@ class RecordReader:
         return tuple(extra)
 
     def _unused(self, key: str) -> str:
-        what = "an id column" if key in self._ids else "not a column of the model"
+        what = self._unused_kinds.get(key, "not a column of the model")
         return (
             f"{what}, so the model does not use it; remove it from the instance, or set "
             "serving.extra_columns: ignore to have such fields ignored"
