@@ -169,6 +169,9 @@ def test_every_family_compiles_and_agrees_with_predict_frame(task: str, family: 
     members = list(fitted_pipelines(bundle.pipeline))
     assert members[0].named_steps["categories"].mappings_["plan"] == {"teamm": "team"}
     assert "outliers" in members[0].named_steps
+    if family == "catboost":  # category codes go to CatBoost as categories
+        assert type(bundle.pipeline).__name__ == "NativeCategoricalPipeline"
+        assert bundle.pipeline.steps[-1][1].categorical_
     assert check_parity(bundle, _records()) == "python"
 
 
