@@ -21,6 +21,7 @@ the reader and the compiled path on their records). Prints Markdown (and writes 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -184,7 +185,8 @@ def main() -> None:
         "# Row path: single-row latency",
         "",
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        "one thread, a busy shared machine; times per call, one demo customer.",
+        f"one thread, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared "
+        "machine: p99 is noise); times per call, one demo customer.",
     ]
     for bundle, label in bundles:
         lines += _measure(bundle, label, records, args.repeat)
