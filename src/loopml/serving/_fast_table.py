@@ -87,7 +87,8 @@ def compile_datetime_expander(step: Any) -> TableFn:
         out = {k: v for k, v in table.items() if k not in columns}
         for name in columns:
             stamps = table[name].astype("datetime64[ns]", copy=False)
-            cache: dict[str, np.ndarray] = {}
+            missing = np.isnat(stamps)
+            cache: dict[str, np.ndarray] = {"_missing": missing} if missing.any() else {}
             for part in parts[name]:
                 out[f"{name}__{part}"] = _part(stamps, part, reference[name], cache)
         return out
@@ -99,17 +100,19 @@ def _part(stamps: np.ndarray, part: str, reference: float, cache: dict[str, np.n
     """One derived column as floats; missing stamps give NaN (as ``_datetime_part``)."""
     if part in _CYCLES:
         base, period = _CYCLES[part]
-        angle = 2 * np.pi * _part(stamps, base, reference, cache) / period
-        return np.sin(angle) if part.endswith("_sin") else np.cos(angle)
+        key = f"_angle_{base}"
+        if key not in cache:
+            cache[key] = 2 * np.pi * _part(stamps, base, reference, cache) / period
+        return np.sin(cache[key]) if part.endswith("_sin") else np.cos(cache[key])
     if part in cache:
         return cache[part]
-    missing = np.isnat(stamps)
     if part == "elapsed_days":
         seconds = stamps.astype("datetime64[s]").astype(np.int64).astype(float)
         value = (seconds - reference) / 86400.0
     else:
         value = _calendar(stamps, part, cache).astype(float)
-    value[missing] = np.nan
+    if "_missing" in cache:
+        value[cache["_missing"]] = np.nan
     cache[part] = value
     return value
 

@@ -26,17 +26,16 @@ if TYPE_CHECKING:
 class FramePredictor:
     """Predicts a :data:`RowBatch` with the bundle's fitted pipeline after its coercion step.
 
+    A service reads each request once and predicts the typed columns::
+
+        predictor = FramePredictor(bundle)
+        batch = RecordReader(bundle).read([{"age": 41, "plan": "Gold"}])
+        predictor.predict(batch.rows, batch.n).predictions  # e.g. ['no']
+
     Parameters
     ----------
     bundle
         The loaded model.
-
-    Examples
-    --------
-    >>> predictor = FramePredictor(bundle)  # doctest: +SKIP
-    >>> batch = RecordReader(bundle).read([{"age": 41}])  # doctest: +SKIP
-    >>> predictor.predict(batch.rows, batch.n).predictions  # doctest: +SKIP
-    ['no']
     """
 
     runtime = "frame"

@@ -64,6 +64,13 @@ class _Column:
 class RecordReader:
     """Reads JSON instances into the typed columns a model's pipeline takes.
 
+    Typical use, once per loaded model and then once per request::
+
+        reader = RecordReader(bundle, extra_columns="ignore")
+        batch = reader.read([{"age": 41, "plan": "Gold", "customer_id": 7}])
+        batch.rows["plan"], batch.warnings, batch.ignored
+        # (array(['gold'], dtype=object), [["plan: unseen category 'gold'"]], ('customer_id',))
+
     Parameters
     ----------
     bundle
@@ -73,11 +80,6 @@ class RecordReader:
     extra_columns
         ``"ignore"``: fields the model does not use (id columns, unknown names) are dropped
         and listed in ``ReadBatch.ignored``; ``"reject"``: each is a problem (HTTP 422).
-
-    Examples
-    --------
-    >>> reader = RecordReader(bundle)  # doctest: +SKIP
-    >>> batch = reader.read([{"age": 41, "plan": "Gold"}])  # doctest: +SKIP
     """
 
     def __init__(self, bundle: ModelBundle, extra_columns: ExtraColumns = "ignore"):
@@ -98,9 +100,13 @@ class RecordReader:
         self.columns: tuple[_Column, ...] = tuple(columns)
         self.names: tuple[str, ...] = tuple(c.name for c in columns)
         self._features = frozenset(self.names)
-        self._ids = frozenset(bundle.id_columns) | frozenset(
-            c.name for c in bundle.schema.columns if not c.is_feature
-        )
+        # why a known column is not read: an id, or personal data the privacy policy kept out
+        self._unused_kinds = {
+            c.name: "personal data the model was trained without" if c.pii else "an id column"
+            for c in bundle.schema.columns
+            if not c.is_feature
+        }
+        self._unused_kinds.update(dict.fromkeys(bundle.id_columns, "an id column"))
 
     @property
     def roles(self) -> dict[str, str]:
@@ -151,7 +157,7 @@ class RecordReader:
         return tuple(extra)
 
     def _unused(self, key: str) -> str:
-        what = "an id column" if key in self._ids else "not a column of the model"
+        what = self._unused_kinds.get(key, "not a column of the model")
         return (
             f"{what}, so the model does not use it; remove it from the instance, or set "
             "serving.extra_columns: ignore to have such fields ignored"

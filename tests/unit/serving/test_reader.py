@@ -291,3 +291,17 @@ def test_numbers_refuse_text_that_is_not_a_number_in_the_training_format(
             reader.read([_row(age=bad)])
     batch = reader.read([_row(age="€ 1,234"), _row(age="-5"), _row(age="1e3"), _row(age=True)])
     np.testing.assert_array_equal(batch.rows["age"], [1234.0, -5.0, 1000.0, 1.0])
+
+
+def test_reject_mode_says_when_a_field_is_personal_data() -> None:
+    frame = _frame()
+    frame["email"] = [f"user{i}@example.com" for i in range(len(frame))]
+    problem = resolve_problem(frame, ProblemConfig(target="churned"))
+    schema = infer_schema(frame, "churned", id_columns=["customer_id"])
+    assert schema["email"].pii == "email"
+    X, y = frame.drop(columns=["churned"]), prepare_target(frame["churned"], problem.task)
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1).fit(X, y)
+    bundle = ModelBundle(pipeline=pipeline, schema=schema, problem=problem)
+    assert RecordReader(bundle).read([_row(email="a@b.c")]).ignored == ("email",)
+    with pytest.raises(RequestError, match=r"'email': personal data the model was trained"):
+        RecordReader(bundle, extra_columns="reject").read([_row(email="a@b.c")])

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 import _needs as needs
 from loopml.config import CategoryCleaning, CleaningConfig, FeaturesConfig, ProblemConfig
@@ -23,7 +24,7 @@ from loopml.registry import ModelBundle
 from loopml.serving._compile import compile_predictor
 from loopml.serving._contract import Predictions
 from loopml.serving._frame import FramePredictor
-from loopml.serving._reader import RecordReader
+from loopml.serving._reader import RecordReader, fitted_pipelines
 
 WORDS = ["good", "bad", "slow", "fast", "cheap", "price", "support", "great", "late"]
 CITIES = [f"city {i}" for i in range(40)]
@@ -35,7 +36,10 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
         {
             "age": rng.integers(18, 80, n).astype(float),
             "income": rng.normal(50_000, 15_000, n).round(2),
-            "plan": rng.choice(["basic", "pro", "team", "Basic "], n, p=[0.4, 0.3, 0.25, 0.05]),
+            # "Basic " normalises to "basic"; "teamm" is a typo the category merger maps
+            "plan": rng.choice(
+                ["basic", "pro", "team", "Basic ", "teamm"], n, p=[0.4, 0.3, 0.22, 0.05, 0.03]
+            ),
             "city": rng.choice(CITIES, n),
             "active": rng.choice([True, False], n),
             "signup": (
@@ -81,13 +85,24 @@ FEATURES = FeaturesConfig(
 CLEANING = CleaningConfig(outliers="clip", categories=CategoryCleaning(merge_similar=True))
 
 
+#: smaller than the families' defaults, so the tests fit quickly
+SMALL: dict[str, dict[str, Any]] = {
+    "random_forest": {"n_estimators": 30},
+    "extra_trees": {"n_estimators": 30},
+    "hist_gradient_boosting": {"max_iter": 40},
+    "mlp": {"width": 32},
+}
+
+
 def _fitted(task: str, family: str, recipe: PipelineRecipe | None) -> ModelBundle:
     frame, problem, schema = _data(task)
     X = frame.drop(columns=["y"])
     y = prepare_target(frame["y"], problem.task)
-    params = {"n_estimators": 30} if family in ("random_forest", "extra_trees") else None
+    params = SMALL.get(family)
     pipeline = make_pipeline(schema.roles(), family, problem.task, params, 0, 1, recipe)
-    return ModelBundle(pipeline=pipeline.fit(X, y), schema=schema, problem=problem)
+    with threadpool_limits(1):  # two OpenMP threads on a busy machine only wait for each other
+        pipeline.fit(X, y)
+    return ModelBundle(pipeline=pipeline, schema=schema, problem=problem)
 
 
 def _records(n: int = 30, seed: int = 7) -> list[dict[str, Any]]:
@@ -151,6 +166,12 @@ def test_every_family_compiles_and_agrees_with_predict_frame(task: str, family: 
     if family in NEEDS:
         needs.module(NEEDS[family])
     bundle = _fitted(task, family, PipelineRecipe(cleaning=CLEANING, features=FEATURES))
+    members = list(fitted_pipelines(bundle.pipeline))
+    assert members[0].named_steps["categories"].mappings_["plan"] == {"teamm": "team"}
+    assert "outliers" in members[0].named_steps
+    if family == "catboost":  # category codes go to CatBoost as categories
+        assert type(bundle.pipeline).__name__ == "NativeCategoricalPipeline"
+        assert bundle.pipeline.steps[-1][1].categorical_
     assert check_parity(bundle, _records()) == "python"
 
 
