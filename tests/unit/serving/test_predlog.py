@@ -75,6 +75,7 @@ def test_a_row_keeps_every_field(tmp_path: Path) -> None:
 
 def test_sync_mode_has_written_before_record_returns(tmp_path: Path) -> None:
     with PredictionLog(base_dir=tmp_path, mode="sync") as plog:
+        plog.record([])
         plog.record([entry(1), entry(2)])
         assert stored_ids(tmp_path) == ["req-1", "req-2"]
         assert plog.stats().written == 2
