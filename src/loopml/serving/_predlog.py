@@ -153,6 +153,9 @@ class PredictionLog:
 
     def record(self, entries: Sequence[LoggedPrediction]) -> None:
         """Queue (async) or write (sync) ``entries``; in async mode a full queue drops them."""
+        if not entries:
+            self._check_open()
+            return
         if self.mode == "sync":
             self._check_open()
             self._write([_row(e) for e in entries])

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from loopml.errors import ConfigError
 from loopml.serving._contract import Feedback, LoggedPrediction
-from loopml.serving._predlog import PredictionLog, PredictionLogError, to_json
+from loopml.serving._predlog import LogStats, PredictionLog, PredictionLogError, to_json
 
 T0 = 1_780_000_000.0  # a fixed time (2026), seconds since the epoch
 
@@ -75,6 +75,7 @@ def test_a_row_keeps_every_field(tmp_path: Path) -> None:
 
 def test_sync_mode_has_written_before_record_returns(tmp_path: Path) -> None:
     with PredictionLog(base_dir=tmp_path, mode="sync") as plog:
+        plog.record([])
         plog.record([entry(1), entry(2)])
         assert stored_ids(tmp_path) == ["req-1", "req-2"]
         assert plog.stats().written == 2
@@ -263,3 +264,26 @@ def test_a_closed_log_refuses_entries(tmp_path: Path) -> None:
         plog.close()  # idempotent
         with pytest.raises(PredictionLogError, match="is closed"):
             plog.record([entry(1)])
+
+
+def test_a_refused_write_raises_in_sync_mode_and_is_counted_in_async_mode(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sync = PredictionLog(base_dir=tmp_path, mode="sync")
+    asynchronous = PredictionLog(base_dir=tmp_path, flush_seconds=0.01)
+    with sqlite3.connect(db_file(tmp_path)) as conn:
+        conn.execute("DROP TABLE loopml_predictions")  # someone broke the database
+    with pytest.raises(
+        PredictionLogError,
+        match=r"cannot write 1 prediction\(s\) to the prediction log at sqlite:///.*predictions"
+        r"\.db: no such table: loopml_predictions",
+    ):
+        sync.record([entry(1)])
+    assert sync.stats().written == 0
+
+    asynchronous.record([entry(2), entry(3)])
+    assert asynchronous.flush()  # the writer tries again, then gives the batch up
+    assert asynchronous.stats() == LogStats(queue_depth=0, dropped=0, written=0, failed=2)
+    assert "2 prediction(s) not logged" in caplog.text
+    sync.close()
+    asynchronous.close()
