@@ -272,7 +272,9 @@ class OnnxPredictor:
         self.classes = list(bundle.problem.classes)
         self.roles = onnx_inputs(bundle)
         self._check_inputs()
-        self._outputs = [o.name for o in self.session.get_outputs()]
+        # the label and probabilities, or the prediction: the model's first outputs
+        outputs = [o.name for o in self.session.get_outputs()]
+        self._outputs = outputs[: 1 if self.task == "regression" else 2]
         self._by_label = {str(c): c for c in self.classes}
         self.predict(_blank_rows(self.roles), 1)  # warm: the first run allocates
 

@@ -201,8 +201,8 @@ def parse_selector(scope: Any, model: Any, inputs: list[Any], custom_parsers: An
 
 def convert_selector(scope: Any, operator: Any, container: Any) -> None:
     kept = [int(j) for j in np.flatnonzero(operator.raw_operator.get_support())]
-    chosen = columns(scope, container, operator.inputs[0].full_name, kept)
-    node(scope, container, "Identity", [chosen], operator.outputs[0].full_name)
+    x, out = operator.inputs[0].full_name, operator.outputs[0].full_name
+    columns(scope, container, x, kept, out)
 
 
 # ---------------------------------------------------------------- ColumnTransformer
