@@ -364,3 +364,13 @@ def test_runtime_runs_on_one_thread_and_is_warm() -> None:
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
     rows = _holdout().iloc[:1]
     _assert_same(bundle, predictor, rows)
+
+
+def test_the_committed_old_bundle_exports(tmp_path: Path) -> None:
+    """A bundle written by loopml 0.1.0 (tests/fixtures/bundles) converts and agrees."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "v0.1.0"
+    bundle = ModelBundle.load(fixtures / "bundle")
+    rows = pd.read_csv(fixtures / "rows.csv")
+    result = export_onnx(bundle, tmp_path / "old.onnx", rows)
+    assert result.parity.ok and result.parity.rows == len(rows)
+    _assert_same(bundle, OnnxPredictor(bundle, tmp_path / "old.onnx"), rows)
