@@ -453,6 +453,11 @@ def export_onnx(bundle: ModelBundle, path: str | Path, holdout: pd.DataFrame) ->
         When the ONNX model disagrees with the pipeline on the holdout.
     """
     target = Path(path)
+    if target.is_dir():
+        raise OnnxConversionError(
+            f"cannot write {target}: it is a folder. Give a file name, e.g. "
+            f"{target / 'model.onnx'}."
+        )
     if not target.parent.is_dir():
         raise OnnxConversionError(
             f"cannot write {target}: the folder {target.parent} does not exist. Create it or "

@@ -374,3 +374,12 @@ def test_the_committed_old_bundle_exports(tmp_path: Path) -> None:
     result = export_onnx(bundle, tmp_path / "old.onnx", rows)
     assert result.parity.ok and result.parity.rows == len(rows)
     _assert_same(bundle, OnnxPredictor(bundle, tmp_path / "old.onnx"), rows)
+
+
+def test_export_names_a_path_it_cannot_write(tmp_path: Path) -> None:
+    bundle = _bundle("linear", "churned")
+    with pytest.raises(OnnxConversionError, match=r"it is a folder\. Give a file name"):
+        export_onnx(bundle, tmp_path, _holdout())
+    with pytest.raises(OnnxConversionError, match=r"the folder .*missing.* does not exist"):
+        export_onnx(bundle, tmp_path / "missing" / "model.onnx", _holdout())
+    assert list(tmp_path.iterdir()) == []
