@@ -41,6 +41,8 @@ models_app = typer.Typer(
     help="List, inspect and promote registered model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+export_app = typer.Typer(help="Export a registered model to run elsewhere.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -389,6 +391,40 @@ def models_promote(
             aliases = ", ".join(info.aliases)
             out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
             out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
+
+
+@export_app.command("onnx")
+def export_onnx(
+    output: Path = path_argument(..., help="The .onnx file to write."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write the model as ONNX to OUTPUT, after checking it predicts like the pipeline on the
+    holdout (probabilities within 1e-4); nothing is written when it does not."""
+    from loopml.serving import export_onnx as export
+
+    with _errors():
+        project = _project(config)
+        bundle, info = project.registry.load(model)
+        holdout = project.prepare().holdout_rows().X
+        result = export(bundle, output, holdout)
+        if as_json:
+            _emit_json({"model_version": info.version, **result.to_dict()})
+            return
+        parity = result.parity
+        out.print(
+            f"Wrote version {info.version} as ONNX to {result.path} "
+            f"({result.bytes / 1024:.0f} KiB, {len(result.inputs)} inputs).",
+            overflow="fold",
+        )
+        out.print(
+            f"Parity on {parity.rows} holdout rows: largest difference "
+            f"{parity.max_difference:.2g} (allowed 1e-4), labels identical."
+        )
 
 
 @app.command()

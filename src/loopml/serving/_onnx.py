@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,8 +273,11 @@ class OnnxPredictor:
         self.classes = list(bundle.problem.classes)
         self.roles = onnx_inputs(bundle)
         self._check_inputs()
-        self._outputs = [o.name for o in self.session.get_outputs()]
+        # the label and probabilities, or the prediction: the model's first outputs
+        outputs = [o.name for o in self.session.get_outputs()]
+        self._outputs = outputs[: 1 if self.task == "regression" else 2]
         self._by_label = {str(c): c for c in self.classes}
+        self._names = [str(c) for c in self.classes]
         self.predict(_blank_rows(self.roles), 1)  # warm: the first run allocates
 
     def _check_inputs(self) -> None:
@@ -307,10 +311,11 @@ class OnnxPredictor:
         if self.task == "regression":
             return Predictions(predictions=results[0].reshape(-1).tolist())
         labels, proba = results
-        names = [str(c) for c in self.classes]
+        names, by_label = self._names, self._by_label
         return Predictions(
-            predictions=[self._by_label[str(v)] for v in labels.reshape(-1)],
-            probabilities=[dict(zip(names, map(float, row), strict=True)) for row in proba],
+            predictions=[by_label[v] for v in labels.reshape(-1).tolist()],
+            # map/zip: half the time of a comprehension building 10,000 dicts
+            probabilities=list(map(dict, map(zip, repeat(names), proba.tolist()))),
         )
 
     def scores(self, rows: RowBatch, n: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -448,6 +453,11 @@ def export_onnx(bundle: ModelBundle, path: str | Path, holdout: pd.DataFrame) ->
         When the ONNX model disagrees with the pipeline on the holdout.
     """
     target = Path(path)
+    if target.is_dir():
+        raise OnnxConversionError(
+            f"cannot write {target}: it is a folder. Give a file name, e.g. "
+            f"{target / 'model.onnx'}."
+        )
     if not target.parent.is_dir():
         raise OnnxConversionError(
             f"cannot write {target}: the folder {target.parent} does not exist. Create it or "

@@ -104,10 +104,12 @@ def where_missing(
     return node(scope, container, "Where", [missing, value, fallback], output)
 
 
-def columns(scope: Any, container: Any, x: str, indices: list[int]) -> str:
+def columns(
+    scope: Any, container: Any, x: str, indices: list[int], output: str | None = None
+) -> str:
     """The columns ``indices`` of the matrix ``x``."""
     at = const(scope, container, np.asarray(indices, dtype=np.int64), "columns")
-    return node(scope, container, "Gather", [x, at], axis=1)
+    return node(scope, container, "Gather", [x, at], output, axis=1)
 
 
 def concat(scope: Any, container: Any, parts: list[str], output: str | None = None) -> str:

@@ -92,18 +92,25 @@ def parse_expander(scope: Any, model: Any, inputs: list[Any], custom_parsers: An
     derived = [
         scope.declare_local_variable(f"{c}__{p}", double())
         for c in model.columns
-        for p in model._parts_of(c)
+        for p in _parts_of(model, c)
     ]
     if stamps:
         _declare(scope, "LoopmlDatetimeExpander", model, stamps, derived)
     return kept + derived
 
 
+def _parts_of(model: Any, name: str) -> tuple[str, ...]:
+    # expanders pickled before ``parts_`` existed derived DATETIME_PARTS for every column
+    from loopml.features import DATETIME_PARTS
+
+    return tuple(getattr(model, "parts_", {}).get(name, DATETIME_PARTS))
+
+
 def convert_expander(scope: Any, operator: Any, container: Any) -> None:
     model = operator.raw_operator
     outputs = iter(operator.outputs)
     for name, variable in zip(model.columns, operator.inputs, strict=True):
-        parts = model._parts_of(name)
+        parts = _parts_of(model, name)
         values = datetime_parts(scope, container, variable.full_name, parts, model.reference_[name])
         for value in values:
             node(scope, container, "Identity", [value], next(outputs).full_name)
@@ -201,8 +208,8 @@ def parse_selector(scope: Any, model: Any, inputs: list[Any], custom_parsers: An
 
 def convert_selector(scope: Any, operator: Any, container: Any) -> None:
     kept = [int(j) for j in np.flatnonzero(operator.raw_operator.get_support())]
-    chosen = columns(scope, container, operator.inputs[0].full_name, kept)
-    node(scope, container, "Identity", [chosen], operator.outputs[0].full_name)
+    x, out = operator.inputs[0].full_name, operator.outputs[0].full_name
+    columns(scope, container, x, kept, out)
 
 
 # ---------------------------------------------------------------- ColumnTransformer

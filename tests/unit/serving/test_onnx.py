@@ -151,8 +151,8 @@ def test_model_inputs_are_typed_by_role() -> None:
 
 
 def test_engineered_features_agree(tmp_path: Path) -> None:
-    """Cleaning (merged spellings, clipped outliers), every datetime part, target encoding
-    of a high-cardinality column and a selection step."""
+    """Cleaning (merged spellings, clipped outliers), declared expressions, every datetime
+    part, target encoding of a high-cardinality column and a selection step."""
     frame = _customers(300, seed=0)
     frame["city"] = np.random.default_rng(3).choice([f"c{i}" for i in range(12)], 300)
     frame.loc[frame.index[:12], "plan"] = "basicc"  # a typo CategoryMerger maps onto "basic"
@@ -163,6 +163,12 @@ def test_engineered_features_agree(tmp_path: Path) -> None:
             categories=CategoryCleaning(merge_similar=True),
         ),
         features=FeaturesConfig(
+            expressions={
+                "per_year": "income / (age - 20)",  # age 20: division by zero, missing
+                "is_pro": "plan == 'pro'",
+                "mix": "(age > 30) & (plan in ['pro', 'team']) | ~(income <= 20000)",
+                "cycle": "-age % 7 + age // 9 - per_year ** 0.5",
+            },
             target_encoding="always",
             high_cardinality=8,
             absolute_time="keep",
@@ -174,17 +180,31 @@ def test_engineered_features_agree(tmp_path: Path) -> None:
     for family, target in [("linear", "churned"), ("lightgbm", "tier"), ("linear", "value")]:
         bundle = _bundle(family, target, recipe, frame)
         steps = dict(bundle.pipeline.steps)
-        assert {"categories", "outliers", "select"} <= set(steps)
+        assert {"categories", "outliers", "expressions", "select"} <= set(steps)
         assert bundle.pipeline.named_steps["categories"].mappings_["plan"]["basicc"] == "basic"
         result = export_onnx(bundle, tmp_path / f"{family}-{target}.onnx", rows)
         assert result.parity.ok, result.parity.detail
         _assert_same(bundle, OnnxPredictor(bundle, tmp_path / f"{family}-{target}.onnx"), rows)
+        # the features themselves, not only what the model makes of them
+        expected = bundle.pipeline[:-1].transform(rows)
+        np.testing.assert_allclose(_features(bundle, rows), expected, rtol=1e-12, atol=1e-12)
+
+
+def _features(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray:
+    """The matrix the ONNX graph hands its model (after selection when there is one)."""
+    import onnx
+
+    model = to_onnx(bundle)
+    made = [n.output[0] for n in model.graph.node]
+    name = next((n for n in made if n.startswith("selected")), "features")
+    model.graph.output.append(onnx.helper.make_tensor_value_info(name, 11, None))
+    predictor = OnnxPredictor(bundle, model)
+    return predictor.session.run([name], predictor.feeds(row_batch(bundle, rows), len(rows)))[0]
 
 
 def test_calendar_parts_are_exact_across_centuries() -> None:
     """Leap days, dates before 1970, the turn of 2100, missing stamps: the integer calendar in
     the graph gives what pandas gives, for every part DatetimeExpander derives."""
-    import onnx
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import Pipeline
@@ -212,18 +232,12 @@ def test_calendar_parts_are_exact_across_centuries() -> None:
         schema=infer_schema(frame, "y"),
         problem=resolve_problem(frame, ProblemConfig(target="y", task="regression")),
     )
-    model = to_onnx(bundle)
-    features = next(n.output[0] for n in model.graph.node if n.output[0] == "features")
-    model.graph.output.append(onnx.helper.make_tensor_value_info(features, 11, None))
-    predictor = OnnxPredictor(bundle, model)
     rows = frame[["when"]]
-    got = predictor.session.run([features], predictor.feeds(row_batch(bundle, rows), len(rows)))
+    got = _features(bundle, rows)
     expected = pipeline[:-1].transform(rows)
     names = pipeline[:-1].get_feature_names_out()
     for j, name in enumerate(names):
-        np.testing.assert_allclose(
-            got[0][:, j], expected[:, j], rtol=1e-15, atol=1e-15, err_msg=name
-        )
+        np.testing.assert_allclose(got[:, j], expected[:, j], rtol=1e-15, atol=1e-15, err_msg=name)
 
 
 def _members(target: str) -> tuple[list[Any], pd.DataFrame, pd.Series, Any]:
@@ -350,3 +364,22 @@ def test_runtime_runs_on_one_thread_and_is_warm() -> None:
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
     rows = _holdout().iloc[:1]
     _assert_same(bundle, predictor, rows)
+
+
+def test_the_committed_old_bundle_exports(tmp_path: Path) -> None:
+    """A bundle written by loopml 0.1.0 (tests/fixtures/bundles) converts and agrees."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "v0.1.0"
+    bundle = ModelBundle.load(fixtures / "bundle")
+    rows = pd.read_csv(fixtures / "rows.csv")
+    result = export_onnx(bundle, tmp_path / "old.onnx", rows)
+    assert result.parity.ok and result.parity.rows == len(rows)
+    _assert_same(bundle, OnnxPredictor(bundle, tmp_path / "old.onnx"), rows)
+
+
+def test_export_names_a_path_it_cannot_write(tmp_path: Path) -> None:
+    bundle = _bundle("linear", "churned")
+    with pytest.raises(OnnxConversionError, match=r"it is a folder\. Give a file name"):
+        export_onnx(bundle, tmp_path, _holdout())
+    with pytest.raises(OnnxConversionError, match=r"the folder .*missing.* does not exist"):
+        export_onnx(bundle, tmp_path / "missing" / "model.onnx", _holdout())
+    assert list(tmp_path.iterdir()) == []
