@@ -232,16 +232,19 @@ def test_tritonclient_speaks_v2_to_the_server(served: Served) -> None:
         "plan": np.array(["basic", "team"], dtype=object),
         "signup": np.array(["2024-01-05", "2024-03-01"], dtype=object),
     }
-    inputs = []
+    json_inputs, binary_inputs = [], []
     for item in meta["inputs"]:
-        tensor = triton.InferInput(item["name"], [2], item["datatype"])
-        tensor.set_data_from_numpy(columns[item["name"]], binary_data=False)
-        inputs.append(tensor)
+        for binary, batch in ((False, json_inputs), (True, binary_inputs)):
+            tensor = triton.InferInput(item["name"], [2], item["datatype"])
+            tensor.set_data_from_numpy(columns[item["name"]], binary_data=binary)
+            batch.append(tensor)
     outputs = [
         triton.InferRequestedOutput("prediction", binary_data=False),
         triton.InferRequestedOutput("probabilities", binary_data=False),
     ]
-    result = client.infer("churn", inputs, outputs=outputs, headers=headers)
+    result = client.infer("churn", json_inputs, outputs=outputs, headers=headers)
+    defaults = client.infer("churn", binary_inputs, headers=headers)  # the client's defaults
+    assert client.get_server_metadata(headers=headers)["name"] == "loopml"
 
     rows = [_row(age=25.0, plan="basic", signup="2024-01-05"), _row(age=60.0, plan="team")]
     rows[1]["signup"] = "2024-03-01"
@@ -253,6 +256,7 @@ def test_tritonclient_speaks_v2_to_the_server(served: Served) -> None:
     np.testing.assert_allclose(
         result.as_numpy("probabilities"), expected[["proba_no", "proba_yes"]].to_numpy()
     )
+    np.testing.assert_allclose(defaults.as_numpy("probabilities"), result.as_numpy("probabilities"))
 
 
 def test_schemathesis_finds_no_server_error(served: Served) -> None:

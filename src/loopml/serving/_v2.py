@@ -1,7 +1,7 @@
 """The Open Inference Protocol v2 (KServe, Triton): health, model metadata and infer.
 
 Inputs are one tensor per feature column, named like the column, shape ``[n]`` (or
-``[n, 1]``), JSON data only (a client's binary-data extension gets a 400 that says so).
+``[n, 1]``), as JSON data or in Triton's binary data extension (tritonclient's default).
 Outputs: ``prediction`` ``[n]`` and, for classifiers, ``probabilities`` ``[n, classes]``
 with the classes in the order ``GET /v2/models/{name}`` lists them.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -50,6 +51,16 @@ def _model(request: Request) -> LoadedModel:
             f"version {model.version}. Leave the version out to use it.",
         )
     return model
+
+
+async def server_metadata(request: Request) -> Response:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        loopml_version = version("loopml")
+    except PackageNotFoundError:
+        loopml_version = "unknown"
+    return json_response({"name": "loopml", "version": loopml_version, "extensions": []})
 
 
 async def ready(request: Request) -> Response:
@@ -159,18 +170,68 @@ def _outputs(model: LoadedModel, answer: Predictions, n: int) -> list[dict[str, 
     return outputs
 
 
-async def infer(request: Request) -> Response:
-    """``POST /v2/models/{name}/infer``."""
-    if request.headers.get("inference-header-content-length"):
-        raise HttpProblem(
-            400,
-            "binary tensor data is not supported; send JSON data (tritonclient: "
-            "InferInput.set_data_from_numpy(..., binary_data=False) and "
-            "InferRequestedOutput(name, binary_data=False)).",
+#: Numpy dtypes of the v2 datatypes sent as binary tensor data (little-endian).
+_BINARY = {
+    "FP64": "<f8",
+    "FP32": "<f4",
+    "FP16": "<f2",
+    "INT64": "<i8",
+    "INT32": "<i4",
+    "INT16": "<i2",
+    "INT8": "i1",
+    "UINT64": "<u8",
+    "UINT32": "<u4",
+    "UINT16": "<u2",
+    "UINT8": "u1",
+    "BOOL": "?",
+}
+
+
+def _decode(datatype: str, blob: bytes, name: str) -> list[Any]:
+    """One input's binary tensor data as Python values (Triton's binary data extension)."""
+    if datatype == "BYTES":  # each element: a 4-byte little-endian length, then the bytes
+        values: list[Any] = []
+        at = 0
+        while at + 4 <= len(blob):
+            size = int.from_bytes(blob[at : at + 4], "little")
+            values.append(blob[at + 4 : at + 4 + size].decode("utf-8", errors="replace"))
+            at += 4 + size
+        return values
+    dtype = _BINARY.get(datatype)
+    if dtype is None or len(blob) % np.dtype(dtype).itemsize:
+        raise HttpProblem(400, f"input {name!r}: cannot read binary data of type {datatype!r}.")
+    return list(np.frombuffer(blob, dtype=dtype).tolist())
+
+
+def binary_payload(body: bytes, header_length: str) -> Any:
+    """A request in Triton's binary data extension: the JSON header, with each input's
+    ``binary_data_size`` bytes read into its ``data``."""
+    if not header_length.isdigit() or int(header_length) > len(body):
+        raise HttpProblem(400, "Inference-Header-Content-Length does not fit the body.")
+    split = int(header_length)
+    payload = parse_json(body[:split])
+    at = split
+    for tensor in payload.get("inputs", []) if isinstance(payload, dict) else []:
+        size = (
+            (tensor.get("parameters") or {}).get("binary_data_size")
+            if isinstance(tensor, dict)
+            else None
         )
+        if isinstance(size, int) and size >= 0:
+            blob = body[at : at + size]
+            at += size
+            tensor["data"] = _decode(str(tensor.get("datatype")), blob, str(tensor.get("name")))
+    return payload
+
+
+async def infer(request: Request) -> Response:
+    """``POST /v2/models/{name}/infer``: JSON tensor data, or Triton's binary data
+    extension for the inputs; the outputs are always JSON."""
     state = state_of(request)
     model = _model(request)
-    payload = parse_json(await read_body(request, state.settings.max_body_bytes))
+    body = await read_body(request, state.settings.max_body_bytes)
+    header_length = request.headers.get("inference-header-content-length")
+    payload = binary_payload(body, header_length) if header_length else parse_json(body)
     records = records_of(payload, model)
     if len(records) > state.settings.max_instances:
         raise HttpProblem(
@@ -179,14 +240,12 @@ async def infer(request: Request) -> Response:
     batch = model.reader.read(records)
     answer = model.predictor.predict(batch.rows, batch.n)
     state.metrics.predictions.labels(model.version).inc(batch.n)
-    body: dict[str, Any] = {
-        "model_name": model.name,
-        "model_version": model.version,
-        "id": payload.get("id") or request_id_of(request),
-        "outputs": _outputs(model, answer, batch.n),
-    }
+    outputs = _outputs(model, answer, batch.n)
     requested = payload.get("outputs")
     if isinstance(requested, list) and requested:
         wanted = {o.get("name") for o in requested if isinstance(o, dict)}
-        body["outputs"] = [o for o in body["outputs"] if o["name"] in wanted]
-    return json_response(body)
+        outputs = [o for o in outputs if o["name"] in wanted]
+    rid = payload.get("id") or request_id_of(request)
+    return json_response(
+        {"model_name": model.name, "model_version": model.version, "id": rid, "outputs": outputs}
+    )

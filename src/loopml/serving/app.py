@@ -126,7 +126,15 @@ def _error_response(exc: Exception, rid: str, path: str) -> Any:
 
 #: Routes FastAPI adds itself (no ``route`` in the scope); any other unmatched path is one label.
 _KNOWN_PATHS = frozenset(
-    {"/openapi.json", "/docs", "/v1/predict", "/v1/feedback", "/v1/model", "/v1/admin/reload"}
+    {
+        "/openapi.json",
+        "/docs",
+        "/v2",
+        "/v1/predict",
+        "/v1/feedback",
+        "/v1/model",
+        "/v1/admin/reload",
+    }
     | {"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"}
 )
 
@@ -157,10 +165,12 @@ def _add_routes(app: FastAPI) -> None:
     add("/healthz", _routes_model.healthz, "GET", summary="The process is up")
     add("/readyz", _routes_model.readyz, "GET", summary="A model is loaded")
     add("/metrics", _routes_model.metrics, "GET", summary="Prometheus metrics")
+    add("/v2", _v2.server_metadata, "GET", summary="v2: server metadata")
     add("/v2/health/live", _v2.live, "GET", summary="v2: live")
     add("/v2/health/ready", _v2.ready, "GET", summary="v2: ready")
     add("/v2/models/{name}", _v2.model_metadata, "GET", summary="v2: model metadata")
     add("/v2/models/{name}/ready", _v2.model_ready, "GET", summary="v2: model ready")
+    add("/v2/models/{name}/versions/{version}", _v2.model_metadata, "GET", summary="v2: model")
     add("/v2/models/{name}/infer", _v2.infer, "POST", summary="v2: infer")
     add("/v2/models/{name}/versions/{version}/infer", _v2.infer, "POST", summary="v2: infer")
 

@@ -524,3 +524,30 @@ def test_refusals_carry_the_request_id_too(source: BundleSource) -> None:
     assert r.status_code == 401
     assert r.headers["x-request-id"] == "trace-7"
     assert r.json()["request_id"] == "trace-7"
+
+
+def test_v2_infer_reads_tritons_binary_tensor_data(
+    client: TestClient, bundles: dict[str, ModelBundle]
+) -> None:
+    triton = needs.module("tritonclient.http")
+    rows = [_row(age=25.0, plan="basic"), _row(age=60.0, plan="team")]
+    inputs = []
+    for name, datatype, dtype in [("age", "FP64", float), ("plan", "BYTES", object)]:
+        tensor = triton.InferInput(name, [2], datatype)
+        tensor.set_data_from_numpy(np.array([r[name] for r in rows], dtype=dtype))  # binary
+        inputs.append(tensor)
+    signup = triton.InferInput("signup", [2, 1], "BYTES")
+    signup.set_data_from_numpy(np.array([[r["signup"]] for r in rows], dtype=object))
+    inputs.append(signup)
+    body, json_size = triton.InferenceServerClient.generate_request_body(inputs)
+
+    headers = {"Inference-Header-Content-Length": str(json_size)}
+    r = client.post("/v2/models/churn/infer", content=body, headers=headers)
+    cut = client.post("/v2/models/churn/infer", content=body[:10], headers=headers)
+
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+    expected = bundles["1"].predict_frame(pd.DataFrame(rows))
+    assert outputs["prediction"] == expected["prediction"].tolist()
+    assert cut.status_code == 400
+    assert "Inference-Header-Content-Length" in cut.json()["error"]
