@@ -87,6 +87,7 @@ class Served:
     project: Project
     process: subprocess.Popen[bytes]
     headers: dict[str, str]
+    predicted: int = 0
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -343,6 +344,7 @@ def test_promotion_under_load_fails_no_request(served: Served) -> None:
 def _versions_on_new_connections(served: Served, n: int = 16) -> set[str]:
     body = {"instances": [_row()]}
     answers = set()
+    served.predicted += n
     for _ in range(n):  # a new connection each: the kernel spreads them over both workers
         r = httpx.post(f"{served.url}/v1/predict", json=body, headers=served.headers)
         answers.add(r.json()["model_version"])
@@ -353,6 +355,7 @@ def test_admin_reload_on_one_worker_swaps_every_worker(project: Project) -> None
     config = project.root / "no-polling.yaml"
     config.write_text(CONFIG.replace("reload_poll_seconds: 0.5", "reload_poll_seconds: 0"))
     project.registry.set_alias("2", "champion")
+    logged_before = _log_count(project)
     with _serving(project, config) as served:
         project.registry.set_alias("1", "champion")  # nobody polls: still version 2
         before = _versions_on_new_connections(served)
@@ -366,6 +369,8 @@ def test_admin_reload_on_one_worker_swaps_every_worker(project: Project) -> None
     assert before == {"2"}
     assert (r.status_code, r.json()["outcome"], r.json()["model_version"]) == (200, "swapped", "1")
     assert after == {"1"}
+    # stopped (SIGINT) within a flush interval of the last request: shutdown wrote the rest
+    assert _log_count(project) - logged_before == served.predicted
 
 
 def _worker_rss_mb(server: int) -> float:
@@ -380,6 +385,13 @@ def _worker_rss_mb(server: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / 1024
+
+
+def _log_count(project: Project) -> int:
+    from loopml.serving._predlog import PredictionLog
+
+    with PredictionLog(base_dir=project.root) as log:
+        return log.count()
 
 
 def _logged_soon(project: Project, at_least: int) -> int:
