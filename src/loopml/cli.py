@@ -309,11 +309,17 @@ def serve(
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion (follows promotions) or a version."
     ),
-    host: str | None = typer.Option(None, "--host", help="Address to listen on [127.0.0.1]."),
-    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port [8000]."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=64, help="Processes [1]."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: serving.host, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Port (default: serving.port, 8000)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Worker processes (default: serving.workers, 1)."
+    ),
     runtime: str | None = typer.Option(
-        None, "--runtime", help="auto, onnx, python or frame [serving.runtime, auto]."
+        None, "--runtime", help="auto, onnx, python or frame (default: serving.runtime, auto)."
     ),
     verbose: bool = VerboseOpt,
 ) -> None:
