@@ -417,7 +417,7 @@ def export_onnx(
         project = _project(config)
         bundle, info = project.registry.load(model)
         holdout = project.prepare().holdout_rows().X
-        result = export(bundle, output, holdout)
+        result = export(bundle, output, holdout, model_version=info.version)
         if as_json:
             _emit_json({"model_version": info.version, **result.to_dict()})
             return

@@ -8,44 +8,13 @@ from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
     from loopml.serving._batch import ScoringSummary, score_file
-    from loopml.serving._onnx import (
-        OnnxConversionError,
-        OnnxExport,
-        OnnxPredictor,
-        ParityError,
-        ParityReport,
-        check_parity,
-        export_onnx,
-        to_onnx,
-    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.serving._batch": ["ScoringSummary", "score_file"],
-        "loopml.serving._onnx": [
-            "OnnxConversionError",
-            "OnnxExport",
-            "OnnxPredictor",
-            "ParityError",
-            "ParityReport",
-            "check_parity",
-            "export_onnx",
-            "to_onnx",
-        ],
     },
 )
 
-__all__ = [
-    "OnnxConversionError",
-    "OnnxExport",
-    "OnnxPredictor",
-    "ParityError",
-    "ParityReport",
-    "ScoringSummary",
-    "check_parity",
-    "export_onnx",
-    "score_file",
-    "to_onnx",
-]
+__all__ = ["ScoringSummary", "score_file"]

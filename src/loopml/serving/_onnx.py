@@ -158,7 +158,9 @@ def onnx_inputs(bundle: ModelBundle) -> dict[str, str]:
     return dict(roles)
 
 
-def to_onnx(bundle: ModelBundle, *, name: str = "loopml") -> onnx.ModelProto:
+def to_onnx(
+    bundle: ModelBundle, *, name: str = "loopml", model_version: str = ""
+) -> onnx.ModelProto:
     """The bundle's fitted pipeline as an ONNX model (see the module docstring).
 
     Raises
@@ -198,6 +200,7 @@ def to_onnx(bundle: ModelBundle, *, name: str = "loopml") -> onnx.ModelProto:
         "loopml.task": problem.task,
         "loopml.classes": json.dumps([_plain(c) for c in problem.classes]),
         "loopml.inputs": json.dumps(roles),
+        "loopml.model_version": model_version,
     }
     for key, value in meta.items():
         entry = model.metadata_props.add()
@@ -439,7 +442,9 @@ class OnnxExport:
         }
 
 
-def export_onnx(bundle: ModelBundle, path: str | Path, holdout: pd.DataFrame) -> OnnxExport:
+def export_onnx(
+    bundle: ModelBundle, path: str | Path, holdout: pd.DataFrame, *, model_version: str = ""
+) -> OnnxExport:
     """Convert ``bundle``, check it on ``holdout`` (:func:`check_parity`), then write it.
 
     The file appears only once the check passed (written aside, then renamed), so a failed
@@ -463,7 +468,7 @@ def export_onnx(bundle: ModelBundle, path: str | Path, holdout: pd.DataFrame) ->
             f"cannot write {target}: the folder {target.parent} does not exist. Create it or "
             "choose another path."
         )
-    model = to_onnx(bundle)
+    model = to_onnx(bundle, model_version=model_version)
     content = model.SerializeToString()
     report = check_parity(bundle, holdout, content)
     if not report.ok:

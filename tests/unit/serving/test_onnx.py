@@ -148,6 +148,7 @@ def test_model_inputs_are_typed_by_role() -> None:
     assert [o.name for o in model.graph.output] == ["label", "probabilities"]
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["loopml.task"] == "binary" and meta["loopml.classes"] == '["no", "yes"]'
+    assert meta["loopml.model_version"] == ""  # export_onnx(..., model_version=) sets it
 
 
 def test_engineered_features_agree(tmp_path: Path) -> None:

@@ -59,6 +59,9 @@ def test_export_writes_the_champion_checked_on_the_holdout(linear: str, tmp_path
     assert result["inputs"] == {"x": "numeric", "z": "numeric", "color": "categorical"}
     assert result["parity"]["ok"] and result["parity"]["rows"] == 60  # the 20% holdout
     assert out.stat().st_size == result["bytes"]
+    onnx = needs.module("onnx")
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["loopml.model_version"] == "1" and meta["loopml.task"] == "binary"
     shown = _invoke("export", "onnx", str(tmp_path / "again.onnx"), "-c", linear, "--model", "1")
     assert shown.exit_code == 0, shown.output
     assert "Parity on 60 holdout rows" in shown.stdout and "labels identical" in shown.stdout
