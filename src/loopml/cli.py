@@ -41,6 +41,8 @@ models_app = typer.Typer(
     help="List, inspect and promote registered model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+export_app = typer.Typer(help="Export a registered model to run elsewhere.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -301,6 +303,50 @@ def score(
         _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
+@app.command()
+def serve(
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion (follows promotions) or a version."
+    ),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: serving.host, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Port (default: serving.port, 8000)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Worker processes (default: serving.workers, 1)."
+    ),
+    runtime: str | None = typer.Option(
+        None, "--runtime", help="auto, onnx, python or frame (default: serving.runtime, auto)."
+    ),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Serve a registered model over HTTP: REST (/v1/predict) and Open Inference Protocol v2."""
+    with _errors():
+        from loopml.errors import ConfigError
+        from loopml.serving.app import serve as run_service
+        from loopml.serving.app import service_settings
+
+        if runtime is not None and runtime not in ("auto", "onnx", "python", "frame"):
+            raise ConfigError(f"--runtime must be auto, onnx, python or frame, not {runtime!r}.")
+        project = _project(config)
+        flags = {"model": model, "host": host, "port": port, "workers": workers}
+        settings = service_settings(
+            project.config,
+            tracking_uri=project.registry.uri,
+            workspace=project.workspace,
+            overrides={**flags, "runtime": runtime},
+        )
+        out.print(
+            f"Starting: {escape(settings.model_name)} ({escape(settings.model)}) on "
+            f"http://{settings.host}:{settings.port} with {settings.workers} worker(s); "
+            "Ctrl-C stops."
+        )
+        run_service(settings, project.env)
+
+
 @models_app.command("list")
 def models_list(
     config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt
@@ -351,6 +397,40 @@ def models_promote(
             aliases = ", ".join(info.aliases)
             out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
             out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
+
+
+@export_app.command("onnx")
+def export_onnx(
+    output: Path = path_argument(..., help="The .onnx file to write."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write the model as ONNX to OUTPUT, after checking it predicts like the pipeline on the
+    holdout (probabilities within 1e-4); nothing is written when it does not."""
+    from loopml.serving import export_onnx as export
+
+    with _errors():
+        project = _project(config)
+        bundle, info = project.registry.load(model)
+        holdout = project.prepare().holdout_rows().X
+        result = export(bundle, output, holdout, model_version=info.version)
+        if as_json:
+            _emit_json({"model_version": info.version, **result.to_dict()})
+            return
+        parity = result.parity
+        out.print(
+            f"Wrote version {info.version} as ONNX to {result.path} "
+            f"({result.bytes / 1024:.0f} KiB, {len(result.inputs)} inputs).",
+            overflow="fold",
+        )
+        out.print(
+            f"Parity on {parity.rows} holdout rows: largest difference "
+            f"{parity.max_difference:.2g} (allowed 1e-4), labels identical."
+        )
 
 
 @app.command()

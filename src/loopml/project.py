@@ -112,6 +112,7 @@ class _Outcome:
     assessment: Assessment
     decision: PromotionDecision
     model: str  # the chosen model's label
+    champion: str | None = None  # the champion version the decision compared with
 
 
 class Project:
@@ -302,7 +303,7 @@ class Project:
             best=best,
             folds=folds,
         )
-        champion = self._champion_on(holdout, prepared.problem)
+        champion, seen = self._champion_on(holdout, prepared.problem)
         decision = decide_promotion(
             assessment.evaluation,
             champion,
@@ -313,11 +314,12 @@ class Project:
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")
         version = self._register(
-            _Outcome(prepared, result, len(folds), assessment, decision, model), dialect
+            _Outcome(prepared, result, len(folds), assessment, decision, model, seen), dialect
         )
         return TrainResult(
             version=version,
-            alias=decision.alias,
+            # challenger when another version became champion while this one trained
+            alias="champion" if "champion" in version.aliases else decision.alias,
             decision=decision,
             leaderboard=result.leaderboard,
             evaluation=assessment.evaluation,
@@ -390,6 +392,7 @@ class Project:
                     reason=outcome.decision.reason,
                     report=html,
                     report_dir=self.workspace / "reports",
+                    champion_seen=outcome.champion,
                 ),
             )
 
@@ -459,26 +462,33 @@ class Project:
             model_card=card,
         )
 
-    def _champion_on(self, holdout: LabelledRows, problem: Problem) -> Evaluation | None:
+    def _champion_on(
+        self, holdout: LabelledRows, problem: Problem
+    ) -> tuple[Evaluation | None, str | None]:
         """The current champion's evaluation on the new holdout, or None when there is no
-        champion, it cannot be loaded, or it solves another problem or reads other columns."""
+        champion, it cannot be loaded, or it solves another problem or reads other columns;
+        and the champion's version (None: there is none), which registration checks is still
+        the champion."""
         from loopml.evaluation import evaluate
 
         try:
-            bundle, _ = self.registry.load("champion")
+            bundle, info = self.registry.load("champion")
         except ModelNotFoundError:  # no model registered yet, or none is champion
-            return None
+            return None, None
         except RegistryError as exc:  # its files are damaged or cannot be fetched
             log.warning("the current champion cannot be loaded (%s); it is not compared", exc)
-            return None
+            try:
+                return None, self.registry.resolve("champion")
+            except RegistryError:
+                return None, None
         if bundle.problem.task != problem.task or bundle.problem.classes != problem.classes:
-            return None
+            return None, info.version
         try:
             bundle.schema.check(holdout.X.columns, where="the new holdout")
-            return evaluate(bundle.pipeline, holdout.X, holdout.y, problem)
+            return evaluate(bundle.pipeline, holdout.X, holdout.y, problem), info.version
         except (SchemaError, ValueError) as exc:
             log.warning("the champion cannot score the new holdout (%s)", exc)
-            return None
+            return None, info.version
 
     def evaluate(self, model: str = "champion", data: str | Path | None = None) -> Evaluation:
         """Score a registered model on labelled data: a file, or the project's holdout."""

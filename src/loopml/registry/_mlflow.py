@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from loopml.errors import ModelNotFoundError, RegistryError
 from loopml.registry._pyfunc_spec import requirements, signature
 from loopml.registry._release import Publication, Release, move_alias
+from loopml.registry._store import exclusive, open_client, scrub, shown_uri
 from loopml.registry._store_reader import StoredRun, StoreReader, Unsupported, local_directory
 from loopml.registry._version import (
     ALIASES,
@@ -92,8 +93,6 @@ class Registry:
     @property
     def _client(self) -> Any:
         if self._client_obj is None:
-            from mlflow import MlflowClient
-
             # MLflow's per-file download bars are noise for a model of a few files
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
             for name in (
@@ -104,12 +103,7 @@ class Registry:
                 "mlflow.models.model",
             ):
                 logging.getLogger(name).setLevel(logging.WARNING)
-            if self.uri.startswith("sqlite:///"):
-                Path(self.uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._client_obj = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-            except Exception as exc:
-                raise RegistryError(f"cannot open the MLflow store {self.uri}: {exc}") from exc
+            self._client_obj = open_client(self.uri)
         return self._client_obj
 
     def _experiment_id(self) -> str:
@@ -158,7 +152,8 @@ class Registry:
             client.set_terminated(run_id, "FINISHED")
             if release is not None:
                 publication = Publication(self, version, release)
-                publication.apply()
+                with exclusive(self.uri, self.model_name):
+                    publication.apply()
         except BaseException as exc:
             if publication is not None:
                 publication.undo()
@@ -166,7 +161,8 @@ class Registry:
             if isinstance(exc, Exception) and not isinstance(exc, RegistryError):
                 where = f" while {publication.step}" if publication is not None else ""
                 raise RegistryError(
-                    f"registering the model failed{where}: {exc}. Nothing was registered; "
+                    f"registering the model failed{where}: {scrub(str(exc), self.uri)}. "
+                    "Nothing was registered; "
                     "the aliases are as they were."
                 ) from exc
             raise
@@ -271,8 +267,11 @@ class Registry:
 
     def move_alias(self, version: str, alias: str, reason: str) -> None:
         """Point ``alias`` at ``version`` with ``reason`` as its promotion reason; the version
-        that held the alias records that it lost it. All or nothing (see :func:`move_alias`)."""
-        move_alias(self, version, alias, reason)
+        that held the alias records that it lost it. All or nothing (see :func:`move_alias`);
+        one move or publication at a time across processes."""
+        self._client  # noqa: B018 - opened before the lock: opening takes the store's own
+        with exclusive(self.uri, self.model_name):
+            move_alias(self, version, alias, reason)
 
     def set_tags(self, version: str, tags: Mapping[str, str]) -> None:
         """Set (or overwrite) tags of a version, e.g. its promotion reason and report."""
@@ -298,7 +297,7 @@ class Registry:
             try:
                 return stored(self._reader_obj)
             except Unsupported as exc:
-                log.debug("reading %s through MLflow: %s", self.uri, exc)
+                log.debug("reading %s through MLflow: %s", shown_uri(self.uri), exc)
         return through_mlflow()
 
     def versions(self) -> list[ModelVersionInfo]:
@@ -334,7 +333,8 @@ class Registry:
             return ref
         if not self.exists():
             raise ModelNotFoundError(
-                f"no model is registered yet (no store at {self.uri}). Run `loopml train` first."
+                f"no model is registered yet (no store at {shown_uri(self.uri)}). Run "
+                "`loopml train` first."
             )
         if ref == "latest":
             versions = self.versions()
@@ -449,7 +449,8 @@ class Registry:
                 )
             except Exception as exc:
                 raise RegistryError(
-                    f"cannot fetch model {self.model_name!r} version {version}: {exc}"
+                    f"cannot fetch model {self.model_name!r} version {version}: "
+                    f"{scrub(str(exc), self.uri)}"
                 ) from exc
             found = _find_bundle(Path(local))
             if found is None:

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,13 @@ class Release:
     reason: str
     report: str
     report_dir: Path
+    #: The champion the decision was made against (None: there was none). If another version
+    #: became champion while this one trained, this one was not compared with it: it is
+    #: published as challenger instead. :data:`UNCHECKED`: publish as ``alias`` regardless.
+    champion_seen: str | None = "*"
+
+
+UNCHECKED = "*"
 
 
 class AliasSnapshot:
@@ -124,8 +131,10 @@ class Publication:
         )
 
     def apply(self) -> None:
-        release = self.release
+        """Publish; the caller holds the registry's lock (:func:`~loopml.registry._store.
+        exclusive`), so the aliases read here are still the aliases when they move."""
         self._snapshot = AliasSnapshot(self.registry)
+        release = self.release = _still_valid(self.release, self._snapshot, self.version)
         self.step = f"setting the alias {release.alias}"
         _move(
             self.registry,
@@ -151,6 +160,26 @@ class Publication:
                 if not self._report_dir_existed and report_dir.is_dir():
                     with contextlib.suppress(OSError):  # not empty: something else wrote there
                         report_dir.rmdir()
+
+
+def _still_valid(release: Release, snapshot: AliasSnapshot, version: str) -> Release:
+    """``release``, or a challenger release when the champion changed since the decision."""
+    holder = snapshot.holders["champion"]
+    if (
+        release.alias != "champion"
+        or release.champion_seen == UNCHECKED
+        or holder == release.champion_seen
+    ):
+        return release
+    seen = f"version {release.champion_seen}" if release.champion_seen else "no champion"
+    reason = (
+        f"it was to become champion ({release.reason}; compared with {seen}), but version "
+        f"{holder} became champion while it trained, and the two were not compared. Compare "
+        f"them with `loopml evaluate --model VERSION`; promote with `loopml models promote "
+        f"{version}`"
+    )
+    log.warning("version %s is challenger, not champion: %s", version, reason)
+    return replace(release, alias="challenger", reason=reason)
 
 
 def _holder(registry: Registry, alias: str) -> str | None:
