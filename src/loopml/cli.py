@@ -41,6 +41,11 @@ models_app = typer.Typer(
     help="List, inspect and promote registered model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+export_app = typer.Typer(
+    help="Export a registered model: a Docker build context, Kubernetes manifests.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -351,6 +356,107 @@ def models_promote(
             aliases = ", ".join(info.aliases)
             out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
             out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
+
+
+def _serving_settings(project: Any) -> Any:
+    """Port, API key variable and workers from loopml.yaml's serving section, when it has one
+    (DESIGN.md defaults otherwise: 8000, LOOPML_API_KEY, 1)."""
+    from loopml.serving import ServingSettings
+
+    section = getattr(project.config, "serving", None)
+    return ServingSettings(
+        port=getattr(section, "port", None) or 8000,
+        api_key_env=getattr(section, "api_key_env", None) or "LOOPML_API_KEY",
+        workers=getattr(section, "workers", None) or 1,
+    )
+
+
+@export_app.command("docker")
+def export_docker(
+    directory: Path = path_argument(..., help="Directory to write the build context to."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    wheel: bool = typer.Option(
+        True, "--wheel/--no-wheel", help="Put a wheel of this loopml into the context."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write a Docker build context serving a registered model: Dockerfile (non-root,
+    pinned, health check), the model with its checksums, requirements, README."""
+    from loopml.serving import export_docker as write_context
+
+    with _errors():
+        project = _project(config)
+        done = write_context(
+            project.registry,
+            model,
+            directory,
+            config_path=project.config_path,
+            settings=_serving_settings(project),
+            wheel=wheel,
+            overwrite=overwrite,
+        )
+        if as_json:
+            _emit_json(done.to_dict())
+            return
+        out.print(
+            f"Wrote {directory}: model {done.model_name!r} version {done.model_version} on "
+            f"{done.base_image}, {done.pinned} packages pinned."
+        )
+        for note in done.notes:
+            out.print(f"  note: {note}")
+        out.print(f"  build: docker build -t {done.image} {directory}")
+
+
+@export_app.command("k8s")
+def export_k8s(
+    directory: Path = path_argument(..., help="Directory to write the manifests to."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Image to run (default: the name `export docker` prints)."
+    ),
+    namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
+    min_replicas: int = typer.Option(2, "--min-replicas", help="Fewest pods."),
+    max_replicas: int = typer.Option(10, "--max-replicas", help="Most pods (autoscaler)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write Kubernetes manifests: Deployment, Service, HorizontalPodAutoscaler and a KServe
+    InferenceService speaking the v2 protocol."""
+    from loopml.serving import ClusterSettings, docker_image_name
+    from loopml.serving import export_k8s as write_manifests
+
+    with _errors():
+        project = _project(config)
+        info = project.model(model)
+        name = project.config.model_name
+        cluster = ClusterSettings(
+            image=image or docker_image_name(name, info.version),
+            namespace=namespace,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+        )
+        done = write_manifests(
+            directory,
+            model_name=name,
+            version=info.version,
+            cluster=cluster,
+            serving=_serving_settings(project),
+            overwrite=overwrite,
+        )
+        if as_json:
+            _emit_json(done.to_dict())
+            return
+        out.print(f"Wrote {directory}: {', '.join(done.files)} for image {cluster.image}.")
+        out.print(f"  apply: see {directory / 'README.md'}")
 
 
 @app.command()
