@@ -18,7 +18,13 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from loopml._cli_print import (
     metrics_table,
@@ -143,6 +149,53 @@ def _training_progress(
     finally:
         if started:
             progress.stop()
+
+
+def _rows_in(path: Path) -> int | None:
+    """Rows of a file to score, for the progress bar: Parquet's row count, or a CSV file's
+    lines after the header (more than its rows if a quoted value spans lines)."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        lines, last = 0, b"\n"
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                lines, last = lines + block.count(b"\n"), block[-1:]
+        return max(lines - (last == b"\n"), 0)  # the header, or a last line with no newline
+    except Exception:  # no total: the bar counts rows without one; scoring reports the error
+        return None
+
+
+@contextmanager
+def _scoring_progress(enabled: bool, path: Path) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar of rows scored, on stderr, from the first chunk scored on."""
+    if not enabled:
+        yield None
+        return
+    total = _rows_in(path)
+    of_total = "" if total is None else f"/{total:,}"
+    progress = Progress(
+        TextColumn("[bold]scoring[/]"),
+        BarColumn(),
+        TextColumn(f"{{task.completed:>12,.0f}}{of_total} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("rows", total=total)
+
+    def update(rows: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=rows)
+
+    try:
+        yield update
+    finally:
+        progress.stop()
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -302,7 +355,8 @@ def score(
     """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
     with _errors():
         project = _project(config)
-        summary = project.score(input, output, model=model)
+        with _scoring_progress(not as_json, input) as progress:
+            summary = project.score(input, output, model=model, progress=progress)
         _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
