@@ -7,7 +7,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,74 +102,45 @@ def score_file(
     keep = [c for c in bundle.id_columns if c in columns]
 
     tmp = _temporary_path(output_path)
-    sink = _Finisher(bundle, _ChunkWriter(tmp, out_kind), keep)
+    writer = _ChunkWriter(tmp, out_kind)
     rows = 0
+    issues: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
     try:
-        # Reading the next chunk and checking and writing the last one run in two threads
-        # while the pipeline scores this one: parsing, Arrow and LightGBM release the GIL.
-        # At most three chunks are in memory at once, so memory stays flat.
-        with (
-            ThreadPoolExecutor(1, "loopml-read") as ahead,
-            ThreadPoolExecutor(1, "loopml-write") as behind,
-        ):
-            pending: Future[None] | None = None
-            for chunk in _read_ahead(_chunks(input_path, in_kind, chunk_rows, dialect), ahead):
-                if chunk.empty:
-                    continue
-                if transform is not None:
-                    chunk = transform(chunk)
-                scored = bundle.predict_frame(chunk)
-                if pending is not None:
-                    pending.result()
-                pending = behind.submit(sink.finish, chunk, scored)
-                rows += len(chunk)
-                if progress is not None:
-                    progress(rows)
-            if pending is not None:
-                pending.result()
-        sink.writer.close()
-        if sink.writer.chunks == 0:
+        for chunk in _chunks(input_path, in_kind, chunk_rows, dialect):
+            if chunk.empty:
+                continue
+            if transform is not None:
+                chunk = transform(chunk)
+            scored = bundle.predict_frame(chunk)
+            _tally(bundle, chunk, scored, issues, counts)
+            writer.write(
+                pd.concat(
+                    [chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1
+                )
+            )
+            rows += len(chunk)
+            if progress is not None:
+                progress(rows)
+        writer.close()
+        if writer.chunks == 0:
             raise DataError(f"input file {input_path} has a header but no rows to score.")
         os.replace(tmp, output_path)
     except BaseException:
-        sink.writer.close()
+        writer.close()
         tmp.unlink(missing_ok=True)
         raise
+    chunks = writer.chunks
     return ScoringSummary(
         input=str(input_path),
         output=str(output_path),
         rows=rows,
-        chunks=sink.writer.chunks,
+        chunks=chunks,
         seconds=time.monotonic() - started,
         model_version=model_version,
-        issues=sink.issues,
-        prediction_counts=sink.counts,
+        issues=issues,
+        prediction_counts=counts,
     )
-
-
-def _read_ahead(chunks: Iterator[pd.DataFrame], pool: ThreadPoolExecutor) -> Iterator[pd.DataFrame]:
-    """``chunks``, each read in ``pool`` while the one before is being scored."""
-    upcoming = pool.submit(next, chunks, None)
-    while (chunk := upcoming.result()) is not None:
-        upcoming = pool.submit(next, chunks, None)
-        yield chunk
-
-
-class _Finisher:
-    """What happens to a scored chunk: its input problems and predicted labels are counted,
-    then it is written with the id columns. Runs in one thread, chunk after chunk."""
-
-    def __init__(self, bundle: ModelBundle, writer: _ChunkWriter, keep: list[str]) -> None:
-        self.bundle = bundle
-        self.writer = writer
-        self.keep = keep
-        self.issues: dict[str, dict[str, int]] = {}
-        self.counts: dict[str, int] = {}
-
-    def finish(self, chunk: pd.DataFrame, scored: pd.DataFrame) -> None:
-        _tally(self.bundle, chunk, scored, self.issues, self.counts)
-        ids = chunk[self.keep].reset_index(drop=True)
-        self.writer.write(pd.concat([ids, scored.reset_index(drop=True)], axis=1))
 
 
 def _temporary_path(output_path: Path) -> Path:
