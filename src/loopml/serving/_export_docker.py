@@ -157,15 +157,31 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+#: Model families whose library is an optional dependency (loopml's ``boost`` extra): the
+#: image needs it to unpickle the model. An ensemble may hold any of them.
+_FAMILY_PACKAGES = {"xgboost": ("xgboost-cpu", "xgboost"), "catboost": ("catboost",)}
+
+
+def model_packages(family: str) -> tuple[str, ...]:
+    """The optional packages a model of ``family`` needs (all of them for an ensemble or an
+    unknown family; those not installed are left out when pinning)."""
+    if family in _FAMILY_PACKAGES:
+        return _FAMILY_PACKAGES[family]
+    if family in ("", "ensemble"):
+        return tuple(p for packages in _FAMILY_PACKAGES.values() for p in packages)
+    return ()
+
+
 def pinned_requirements(
-    root: str = "loopml", extras: tuple[str, ...] = _IMAGE_EXTRAS
+    root: str = "loopml", extras: tuple[str, ...] = _IMAGE_EXTRAS, also: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """Every installed distribution ``root`` needs (with those of ``extras`` whose packages
-    are all installed), name -> installed version."""
+    are all installed) and ``also`` with theirs, name -> installed version."""
     from packaging.requirements import Requirement
 
     found: dict[str, str] = {}
     queue: list[tuple[str, frozenset[str]]] = [(root, frozenset(_installed_extras(root, extras)))]
+    queue += [(name, frozenset()) for name in also]
     while queue:
         name, wanted = queue.pop()
         try:
@@ -423,7 +439,7 @@ def _write_context(
         + "\n",
         encoding="utf-8",
     )
-    pins = pinned_requirements()
+    pins = pinned_requirements(also=model_packages(info.family))
     python = platform.python_version()
     base = base_image()
     (staging / "requirements.txt").write_text(requirements_text(pins, python), encoding="utf-8")

@@ -28,6 +28,7 @@ from loopml.serving._export_docker import (
     ServingSettings,
     dockerfile,
     export_docker,
+    model_packages,
     pinned_requirements,
 )
 
@@ -283,3 +284,13 @@ def test_the_context_carries_a_wheel_of_this_loopml(project: Path, tmp_path: Pat
         return
     assert done.wheel is not None and done.wheel.startswith("wheels/loopml-")
     assert (tmp_path / "ctx" / done.wheel).is_file()
+
+
+def test_a_boosted_model_brings_its_library() -> None:
+    assert model_packages("linear") == ()
+    assert model_packages("catboost") == ("catboost",)
+    assert set(model_packages("ensemble")) == {"catboost", "xgboost", "xgboost-cpu"}
+    needs.module("catboost")
+    catboost = pinned_requirements(also=model_packages("catboost"))
+    assert catboost["catboost"] == metadata.version("catboost")
+    assert "catboost" not in pinned_requirements(also=model_packages("linear"))
