@@ -412,19 +412,6 @@ def models_promote(
             out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
 
 
-def _serving_settings(project: Any) -> Any:
-    """Port, API key variable and workers from loopml.yaml's serving section, when it has one
-    (DESIGN.md defaults otherwise: 8000, LOOPML_API_KEY, 1)."""
-    from loopml.serving import ServingSettings
-
-    section = getattr(project.config, "serving", None)
-    return ServingSettings(
-        port=getattr(section, "port", None) or 8000,
-        api_key_env=getattr(section, "api_key_env", None) or "LOOPML_API_KEY",
-        workers=getattr(section, "workers", None) or 1,
-    )
-
-
 @export_app.command("docker")
 def export_docker(
     directory: Path = path_argument(..., help="Directory to write the build context to."),
@@ -441,6 +428,7 @@ def export_docker(
 ) -> None:
     """Write a Docker build context serving a registered model: Dockerfile (non-root,
     pinned, health check), the model with its checksums, requirements, README."""
+    from loopml.serving import ServingSettings
     from loopml.serving import export_docker as write_context
 
     with _errors():
@@ -450,20 +438,19 @@ def export_docker(
             model,
             directory,
             config_path=project.config_path,
-            settings=_serving_settings(project),
+            settings=ServingSettings.from_config(project.config),
             wheel=wheel,
             overwrite=overwrite,
         )
         if as_json:
             _emit_json(done.to_dict())
             return
+        notes = "".join(f"\n  note: {note}" for note in done.notes)
         out.print(
             f"Wrote {directory}: model {done.model_name!r} version {done.model_version} on "
-            f"{done.base_image}, {done.pinned} packages pinned."
+            f"{done.base_image}, {done.pinned} packages pinned.{notes}\n"
+            f"  build: docker build -t {done.image} {directory}"
         )
-        for note in done.notes:
-            out.print(f"  note: {note}")
-        out.print(f"  build: docker build -t {done.image} {directory}")
 
 
 @export_app.command("k8s")
@@ -485,7 +472,7 @@ def export_k8s(
 ) -> None:
     """Write Kubernetes manifests: Deployment, Service, HorizontalPodAutoscaler and a KServe
     InferenceService speaking the v2 protocol."""
-    from loopml.serving import ClusterSettings, docker_image_name
+    from loopml.serving import ClusterSettings, ServingSettings, docker_image_name
     from loopml.serving import export_k8s as write_manifests
 
     with _errors():
@@ -503,14 +490,14 @@ def export_k8s(
             model_name=name,
             version=info.version,
             cluster=cluster,
-            serving=_serving_settings(project),
+            serving=ServingSettings.from_config(project.config),
             overwrite=overwrite,
         )
         if as_json:
             _emit_json(done.to_dict())
             return
-        out.print(f"Wrote {directory}: {', '.join(done.files)} for image {cluster.image}.")
-        out.print(f"  apply: see {directory / 'README.md'}")
+        files = ", ".join(done.files)
+        out.print(f"Wrote {directory}: {files} for image {cluster.image}; see README.md there.")
 
 
 @app.command()

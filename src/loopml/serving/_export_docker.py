@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,17 @@ class ServingSettings:
             )
         if self.workers < 1:
             raise DataError(f"serving.workers must be at least 1, got {self.workers}.")
+
+    @classmethod
+    def from_config(cls, config: Any) -> ServingSettings:
+        """Port, API key variable and workers from loopml.yaml's ``serving:`` section when
+        the project has one; DESIGN.md's defaults for what it leaves out."""
+        section = getattr(config, "serving", None)
+        return cls(
+            port=getattr(section, "port", None) or 8000,
+            api_key_env=getattr(section, "api_key_env", None) or "LOOPML_API_KEY",
+            workers=getattr(section, "workers", None) or 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -388,7 +399,7 @@ def export_docker(
         (staging / "wheels").mkdir(exist_ok=True)
         (staging / "wheels" / ".keep").touch()
         if built is not None:
-            export = _with(export, wheel=f"wheels/{built.name}")
+            export = replace(export, wheel=f"wheels/{built.name}")
         else:
             export.notes.append(
                 "no loopml wheel in wheels/: the image installs loopml from the package index"
@@ -401,13 +412,7 @@ def export_docker(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-    return _with(export, directory=directory, files=files)
-
-
-def _with(export: DockerExport, **changes: Any) -> DockerExport:
-    from dataclasses import replace
-
-    return replace(export, **changes)
+    return replace(export, directory=directory, files=files)
 
 
 def _check_target(directory: Path, overwrite: bool) -> None:

@@ -294,3 +294,15 @@ def test_a_boosted_model_brings_its_library() -> None:
     catboost = pinned_requirements(also=model_packages("catboost"))
     assert catboost["catboost"] == metadata.version("catboost")
     assert "catboost" not in pinned_requirements(also=model_packages("linear"))
+
+
+def test_settings_come_from_the_serving_section_when_there_is_one() -> None:
+    from types import SimpleNamespace
+
+    without = SimpleNamespace(name="churn")
+    assert ServingSettings.from_config(without) == ServingSettings(8000, "LOOPML_API_KEY", 1)
+    section = SimpleNamespace(port=9200, api_key_env="CHURN_KEY", workers=4, host="0.0.0.0")
+    with_section = SimpleNamespace(name="churn", serving=section)
+    assert ServingSettings.from_config(with_section) == ServingSettings(9200, "CHURN_KEY", 4)
+    no_key = SimpleNamespace(serving=SimpleNamespace(port=9200, api_key_env=None, workers=2))
+    assert ServingSettings.from_config(no_key).api_key_env == "LOOPML_API_KEY"
