@@ -226,7 +226,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Batch scoring, {rows:,} rows of the demo schema",
         "",
         f"{result['machine']}. Model: the demo champion ({result['model']}). "
-        "Produced by `benchmarks/batch_scoring.py`.",
+        f"Produced by `{result.get('command', 'python benchmarks/batch_scoring.py')}`"
+        f"{result.get('project_note', '')}.",
         "",
         f"Best of {result['repeats']} runs each (median in brackets); the machine is shared, "
         "so the runs are interleaved.",
@@ -295,6 +296,7 @@ def main() -> None:
             "machine": f"{machine}, Python {platform.python_version()}",
             "model": f"version {info.version}, {info.family}",
             "repeats": args.repeats,
+            "command": "python benchmarks/batch_scoring.py " + " ".join(sys.argv[1:]),
             **measure(config, files, args.repeats),
         }
         result["stages"] = stages(config, csv, work)
