@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import re
 import shutil
@@ -127,15 +128,13 @@ def registered_bundle(registry: Registry, ref: str) -> Iterator[tuple[Path, Mode
             f"model {registry.model_name!r} version {info.version} has no recorded checksums; "
             "it was not registered by loopml and cannot be exported."
         )
+    # MLflow's per-file download bars are noise for a model of a few files
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory(prefix="loopml-export-") as tmp:
         try:
             client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
             uri = client.get_model_version_download_uri(registry.model_name, info.version)
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=uri, dst_path=tmp, tracking_uri=registry.uri
-                )
-            )
+            local = _download(mlflow.artifacts, uri, Path(tmp), registry.uri)
         except Exception as exc:
             raise RegistryError(
                 f"cannot fetch model {registry.model_name!r} version {info.version}: {exc}"
@@ -145,6 +144,21 @@ def registered_bundle(registry: Registry, ref: str) -> Iterator[tuple[Path, Mode
             raise RegistryError(f"model version {info.version} holds no loopml bundle.")
         _verify_files(manifest.parent, expected, info.version)
         yield manifest.parent, info
+
+
+def _download(artifacts: Any, uri: str, dst: Path, tracking_uri: str) -> Path:
+    """The registered model's loopml bundle (``artifacts/bundle``), or the whole MLflow
+    model where the bundle is elsewhere in it."""
+    try:
+        where = artifacts.download_artifacts(
+            artifact_uri=f"{uri.rstrip('/')}/artifacts/bundle", dst_path=str(dst / "bundle"),
+            tracking_uri=tracking_uri,
+        )  # fmt: skip
+    except Exception:
+        where = artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(dst / "model"), tracking_uri=tracking_uri
+        )
+    return Path(where)
 
 
 def _verify_files(directory: Path, expected: Mapping[str, str], version: str) -> None:
