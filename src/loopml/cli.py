@@ -426,8 +426,7 @@ def export_docker(
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Write a Docker build context serving a registered model: Dockerfile (non-root,
-    pinned, health check), the model with its checksums, requirements, README."""
+    """Write a Docker build context (Dockerfile, model, pinned requirements) serving a model."""
     from loopml.serving import ServingSettings
     from loopml.serving import export_docker as write_context
 
@@ -470,8 +469,7 @@ def export_k8s(
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Write Kubernetes manifests: Deployment, Service, HorizontalPodAutoscaler and a KServe
-    InferenceService speaking the v2 protocol."""
+    """Write Kubernetes manifests: Deployment, Service, autoscaler, KServe InferenceService."""
     from loopml.serving import ClusterSettings, ServingSettings, docker_image_name
     from loopml.serving import export_k8s as write_manifests
 
