@@ -183,14 +183,21 @@ def _inspect(schema: Schema, chunk: pd.DataFrame) -> dict[str, dict[str, int]]:
     for col in schema.feature_columns:
         if col.name not in chunk.columns:
             continue
-        values = chunk[col.name]
-        if values.iloc[:1000].nunique() > 500:  # mostly distinct (dates, ids, amounts)
-            by_rows.append(col.name)
-            continue
-        distinct = values.drop_duplicates()
-        if 2 * len(distinct) > len(chunk) or schema.inspect(distinct.to_frame()):
+        if _on_every_row(schema, chunk[col.name]):
             by_rows.append(col.name)
     return schema.inspect(chunk[by_rows]) if by_rows else {}
+
+
+def _on_every_row(schema: Schema, values: pd.Series) -> bool:
+    """Whether ``values`` must be checked row by row: mostly distinct (dates, amounts), or
+    some distinct value has a problem, or the values cannot be told apart (unhashable)."""
+    try:
+        if values.iloc[:1000].nunique() > 500:
+            return True
+        distinct = values.drop_duplicates()
+    except TypeError:
+        return True
+    return 2 * len(distinct) > len(values) or bool(schema.inspect(distinct.to_frame()))
 
 
 class _ChunkWriter:

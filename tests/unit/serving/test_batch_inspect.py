@@ -67,3 +67,9 @@ def test_a_column_absent_from_the_chunk_is_skipped(schema: Schema) -> None:
     chunk = rows(50, seed=3).drop(columns=["plan"])
     chunk.loc[::5, "age"] = -1.0
     assert _inspect(schema, chunk) == schema.inspect(chunk) == {"age": {"out_of_range": 10}}
+
+
+def test_values_that_cannot_be_told_apart_are_checked_row_by_row(schema: Schema) -> None:
+    chunk = rows(20, seed=4)
+    chunk["plan"] = [["basic"]] * 10 + [["pro"]] * 10  # lists: unhashable
+    assert _inspect(schema, chunk) == schema.inspect(chunk)
