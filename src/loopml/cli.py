@@ -10,7 +10,7 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loopml._cli_print import (
     metrics_table,
@@ -28,6 +27,7 @@ from loopml._cli_print import (
     print_version,
     print_versions,
 )
+from loopml._cli_progress import scoring_progress, training_progress
 from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
@@ -41,7 +41,10 @@ models_app = typer.Typer(
     help="List, inspect and promote registered model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
-export_app = typer.Typer(help="Export a registered model to run elsewhere.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export a registered model: ONNX, a Docker build context, Kubernetes manifests.",
+    no_args_is_help=True,
+)
 app.add_typer(export_app, name="export")
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
@@ -107,39 +110,6 @@ def _project(config: Path) -> Any:
 
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-@contextmanager
-def _training_progress(
-    enabled: bool, budget: float
-) -> Iterator[Callable[[float, str], None] | None]:
-    if not enabled:
-        yield None
-        return
-    progress = Progress(
-        TextColumn("[bold]searching[/]"),
-        BarColumn(),
-        TextColumn("{task.completed:>5.0f}/{task.total:.0f} s"),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        transient=False,
-    )
-    task = progress.add_task("starting", total=budget)
-    started = False
-
-    def update(elapsed: float, message: str) -> None:
-        nonlocal started
-        if not started:  # shown from the first model on, not while data is being checked
-            progress.start()
-            started = True
-        progress.update(task, completed=elapsed, description=message)
-
-    try:
-        yield update
-    finally:
-        if started:
-            progress.stop()
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -242,7 +212,9 @@ def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = Ver
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
         project = _project(config)
-        with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
+        with training_progress(
+            err, not as_json, project.config.training.budget_seconds
+        ) as progress:
             result = project.train(progress=progress)
         _emit_json(result.to_dict()) if as_json else print_train(out, result)
 
@@ -252,7 +224,9 @@ def run(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = Verbo
     """The whole loop once: train → evaluate → register → promote → batch score."""
     with _errors():
         project = _project(config)
-        with _training_progress(not as_json, project.config.training.budget_seconds) as progress:
+        with training_progress(
+            err, not as_json, project.config.training.budget_seconds
+        ) as progress:
             result = project.run(progress=progress)
         if as_json:
             _emit_json(result.to_dict())
@@ -299,7 +273,8 @@ def score(
     """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
     with _errors():
         project = _project(config)
-        summary = project.score(input, output, model=model)
+        with scoring_progress(err, not as_json, input) as progress:
+            summary = project.score(input, output, model=model, progress=progress)
         _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
@@ -433,6 +408,92 @@ def export_onnx(
         )
 
 
+@export_app.command("docker")
+def export_docker(
+    directory: Path = path_argument(..., help="Directory to write the build context to."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    wheel: bool = typer.Option(
+        True, "--wheel/--no-wheel", help="Put a wheel of this loopml into the context."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write a Docker build context (Dockerfile, model, pinned requirements) serving a model."""
+    from loopml.serving import ServingSettings
+    from loopml.serving import export_docker as write_context
+
+    with _errors():
+        project = _project(config)
+        done = write_context(
+            project.registry,
+            model,
+            directory,
+            config_path=project.config_path,
+            settings=ServingSettings.from_config(project.config),
+            wheel=wheel,
+            overwrite=overwrite,
+        )
+        if as_json:
+            _emit_json(done.to_dict())
+            return
+        notes = "".join(f"\n  note: {note}" for note in done.notes)
+        out.print(
+            f"Wrote {directory}: model {done.model_name!r} version {done.model_version} on "
+            f"{done.base_image}, {done.pinned} packages pinned.{notes}\n"
+            f"  build: docker build -t {done.image} {directory}"
+        )
+
+
+@export_app.command("k8s")
+def export_k8s(
+    directory: Path = path_argument(..., help="Directory to write the manifests to."),
+    config: Path = ConfigOpt,
+    model: str = typer.Option(
+        "champion", "--model", "-m", help="champion, challenger or a version."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Image to run (default: the name `export docker` prints)."
+    ),
+    namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
+    min_replicas: int = typer.Option(2, "--min-replicas", help="Fewest pods."),
+    max_replicas: int = typer.Option(10, "--max-replicas", help="Most pods (autoscaler)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Write Kubernetes manifests: Deployment, Service, autoscaler, KServe InferenceService."""
+    from loopml.serving import ClusterSettings, ServingSettings, docker_image_name
+    from loopml.serving import export_k8s as write_manifests
+
+    with _errors():
+        project = _project(config)
+        info = project.model(model)
+        name = project.config.model_name
+        cluster = ClusterSettings(
+            image=image or docker_image_name(name, info.version),
+            namespace=namespace,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+        )
+        done = write_manifests(
+            directory,
+            model_name=name,
+            version=info.version,
+            cluster=cluster,
+            serving=ServingSettings.from_config(project.config),
+            overwrite=overwrite,
+        )
+        if as_json:
+            _emit_json(done.to_dict())
+            return
+        files = ", ".join(done.files)
+        out.print(f"Wrote {directory}: {files} for image {cluster.image}; see README.md there.")
+
+
 @app.command()
 def demo(
     directory: Path = path_argument(Path("demo-project"), help="Where to write the demo."),
@@ -461,7 +522,7 @@ def demo(
             overwrite=overwrite,
         )
         project = _project(config)
-        with _training_progress(not as_json, budget) as progress:
+        with training_progress(err, not as_json, budget) as progress:
             result = project.run(progress=progress)
         if as_json:
             _emit_json({"project": str(config), **result.to_dict()})
@@ -474,6 +535,7 @@ def demo(
         if result.scoring is not None:
             out.print(f"  scores: {result.scoring.output}")
         out.print(f"  next:   loopml models list -c {config}")
+        out.print(f"  serve:  loopml serve -c {config}   (then POST /v1/predict, see /docs)")
 
 
 def main() -> None:

@@ -1,4 +1,6 @@
-"""Stage 7b: deployment. Batch scoring now; the REST service and ONNX export come later."""
+"""Stage 7: deployment. Batch scoring, the prediction service (`loopml serve`: the request
+reader, the compiled row path, ONNX Runtime, the prediction log, model swaps without downtime)
+and export to ONNX, Docker and Kubernetes."""
 
 from __future__ import annotations
 
@@ -8,13 +10,135 @@ from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
     from loopml.serving._batch import ScoringSummary, score_file
+    from loopml.serving._compile import CompiledPredictor, Runtime, compile_predictor
+    from loopml.serving._contract import (
+        METRICS,
+        Feedback,
+        FieldProblem,
+        LoggedPrediction,
+        Predictions,
+        PredictionSink,
+        Predictor,
+        ReadBatch,
+        Records,
+        RequestError,
+        RowBatch,
+    )
+    from loopml.serving._deps import ServiceSettings, service_settings
+    from loopml.serving._export_docker import (
+        DockerExport,
+        ServingSettings,
+        docker_image_name,
+        export_docker,
+    )
+    from loopml.serving._export_k8s import ClusterSettings, K8sExport, export_k8s
+    from loopml.serving._frame import FramePredictor
+    from loopml.serving._holder import LoadedModel, ModelSource, RegistryModelSource
+    from loopml.serving._onnx import (
+        OnnxExport,
+        OnnxPredictor,
+        ParityError,
+        ParityReport,
+        check_parity,
+        export_onnx,
+        to_onnx,
+    )
+    from loopml.serving._onnx_base import OnnxConversionError
+    from loopml.serving._predlog import LogStats, PredictionLog
+    from loopml.serving._predlog_store import LoggedRow, PredictionLogError
+    from loopml.serving._reader import ExtraColumns, RecordReader
+    from loopml.serving.app import create_app, serve
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.serving._batch": ["ScoringSummary", "score_file"],
+        "loopml.serving._contract": [
+            "Feedback",
+            "FieldProblem",
+            "LoggedPrediction",
+            "METRICS",
+            "PredictionSink",
+            "Predictions",
+            "Predictor",
+            "ReadBatch",
+            "Records",
+            "RequestError",
+            "RowBatch",
+        ],
+        "loopml.serving._reader": ["ExtraColumns", "RecordReader"],
+        "loopml.serving._frame": ["FramePredictor"],
+        "loopml.serving._compile": ["CompiledPredictor", "Runtime", "compile_predictor"],
+        "loopml.serving._predlog": ["LogStats", "PredictionLog"],
+        "loopml.serving._predlog_store": ["LoggedRow", "PredictionLogError"],
+        "loopml.serving._onnx_base": ["OnnxConversionError"],
+        "loopml.serving._onnx": [
+            "OnnxExport",
+            "OnnxPredictor",
+            "ParityError",
+            "ParityReport",
+            "check_parity",
+            "export_onnx",
+            "to_onnx",
+        ],
+        "loopml.serving._export_docker": [
+            "DockerExport",
+            "ServingSettings",
+            "docker_image_name",
+            "export_docker",
+        ],
+        "loopml.serving._export_k8s": ["ClusterSettings", "K8sExport", "export_k8s"],
+        "loopml.serving._deps": ["ServiceSettings", "service_settings"],
+        "loopml.serving._holder": ["LoadedModel", "ModelSource", "RegistryModelSource"],
+        "loopml.serving.app": ["create_app", "serve"],
     },
 )
 
-__all__ = ["ScoringSummary", "score_file"]
+__all__ = [
+    "METRICS",
+    "ClusterSettings",
+    "CompiledPredictor",
+    "DockerExport",
+    "ExtraColumns",
+    "Feedback",
+    "FieldProblem",
+    "FramePredictor",
+    "K8sExport",
+    "LoadedModel",
+    "LogStats",
+    "LoggedPrediction",
+    "LoggedRow",
+    "ModelSource",
+    "OnnxConversionError",
+    "OnnxExport",
+    "OnnxPredictor",
+    "ParityError",
+    "ParityReport",
+    "PredictionLog",
+    "PredictionLogError",
+    "PredictionSink",
+    "Predictions",
+    "Predictor",
+    "ReadBatch",
+    "RecordReader",
+    "Records",
+    "RegistryModelSource",
+    "RequestError",
+    "RowBatch",
+    "Runtime",
+    "ScoringSummary",
+    "ServiceSettings",
+    "ServingSettings",
+    "check_parity",
+    "compile_predictor",
+    "create_app",
+    "docker_image_name",
+    "export_docker",
+    "export_k8s",
+    "export_onnx",
+    "score_file",
+    "serve",
+    "service_settings",
+    "to_onnx",
+]

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 if TYPE_CHECKING:  # Parquet support loads when a Parquet file is read or written
     import pyarrow.parquet as pq
 
-from loopml.data import CsvDialect, file_kind, read_header
+from loopml.data import CsvDialect, Schema, file_kind, read_header
 from loopml.errors import DataError
 from loopml.registry import ModelBundle
 
@@ -160,13 +161,43 @@ def _tally(
     counts: dict[str, int],
 ) -> None:
     """Add one chunk's input problems and (for classification) predicted labels to the totals."""
-    for col, found in bundle.schema.inspect(chunk).items():
+    for col, found in _inspect(bundle.schema, chunk).items():
         slot = issues.setdefault(col, {})
         for key, n in found.items():
             slot[key] = slot.get(key, 0) + n
     if bundle.problem.is_classification:
         for label, n in scored["prediction"].astype(str).value_counts().items():
             counts[str(label)] = counts.get(str(label), 0) + int(n)
+
+
+def _inspect(schema: Schema, chunk: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """``schema.inspect(chunk)``, with the same counts, at a fraction of the cost.
+
+    ``inspect`` judges each value on its own, so a column whose distinct values raise no
+    problem has none in any row: a column with few distinct values (categories, flags, small
+    counts) is checked on those, and only a column where some value is flagged, or with
+    mostly distinct values, is counted row by row. Categories are the expensive part
+    (normalising labels took 1.3 of 7.8 s on 200,000 rows of the demo).
+    """
+    by_rows: list[str] = []
+    for col in schema.feature_columns:
+        if col.name not in chunk.columns:
+            continue
+        if _on_every_row(schema, chunk[col.name]):
+            by_rows.append(col.name)
+    return schema.inspect(chunk[by_rows]) if by_rows else {}
+
+
+def _on_every_row(schema: Schema, values: pd.Series) -> bool:
+    """Whether ``values`` must be checked row by row: mostly distinct (dates, amounts), or
+    some distinct value has a problem, or the values cannot be told apart (unhashable)."""
+    try:
+        if values.iloc[:1000].nunique() > 500:
+            return True
+        distinct = values.drop_duplicates()
+    except TypeError:
+        return True
+    return 2 * len(distinct) > len(values) or bool(schema.inspect(distinct.to_frame()))
 
 
 class _ChunkWriter:
@@ -187,11 +218,89 @@ class _ChunkWriter:
                 self._parquet = pq.ParquetWriter(self.path, table.schema)
             self._parquet.write_table(table.cast(self._parquet.schema))
         else:
-            out.to_csv(self.path, mode="a", header=self.chunks == 0, index=False)
+            self._write_csv(out)
         self.chunks += 1
+
+    def _write_csv(self, out: pd.DataFrame) -> None:
+        """Append ``out`` as pandas writes it; through Arrow's CSV writer when the text is
+        the same (numbers and plain labels), 10 times faster than ``DataFrame.to_csv``."""
+        if self.chunks == 0:
+            out.iloc[:0].to_csv(self.path, index=False)  # the header line, as pandas writes it
+        table = _csv_text(out)
+        if table is None:
+            out.to_csv(self.path, mode="a", header=False, index=False)
+            return
+        import pyarrow.csv as pa_csv
+
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        with self.path.open("ab") as fh:
+            pa_csv.write_csv(table, fh, write_options=options)
 
     def close(self) -> None:
         """Finish the Parquet file; safe to call twice."""
+        # (CSV chunks are complete when written)
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
+
+
+#: Text that pandas would quote in a CSV cell: a separator, a quote or a line break.
+_NEEDS_QUOTES = '[",\r\n]'
+
+
+def _csv_text(out: pd.DataFrame) -> pa.Table | None:
+    """``out`` as Arrow text columns that read exactly as ``DataFrame.to_csv`` writes them,
+    or None when a column could be written differently (quoted text, booleans, dates...)."""
+    import pyarrow.compute as pc
+
+    columns: list[pa.Array] = []
+    for name in out.columns:
+        try:
+            values = pa.array(out[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: leave it to pandas
+            return None
+        kind = values.type
+        if kind == pa.float64():
+            values = _float_text(out[name].to_numpy(dtype=float, na_value=np.nan))
+        elif pa.types.is_integer(kind):
+            values = pc.cast(values, pa.string())
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            if pc.any(pc.match_substring_regex(values, _NEEDS_QUOTES)).as_py():
+                return None
+        elif not pa.types.is_null(kind):
+            return None
+        columns.append(values)
+    if len(columns) == 1 and _has_blank(columns[0]):
+        return None  # a row of one empty cell is written '""', not as an empty line
+    return pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+
+
+def _has_blank(values: pa.Array) -> bool:
+    import pyarrow.compute as pc
+
+    return values.null_count > 0 or bool(pc.any(pc.equal(values, "")).as_py())
+
+
+def _float_text(numbers: np.ndarray) -> pa.Array:
+    """Each number as ``repr`` writes it (as ``DataFrame.to_csv`` does); missing as null.
+
+    Arrow's cast gives the same shortest round-trip digits, but writes whole numbers
+    without ".0" (fixed here) and switches to exponents at other magnitudes: numbers Arrow
+    writes with an exponent, and those outside [1e-4, 1e16), where ``repr`` does, go
+    through ``repr`` itself (rare in predictions and probabilities).
+    """
+    import pyarrow.compute as pc
+
+    missing = np.isnan(numbers)
+    text = pc.cast(pa.array(numbers, mask=missing), pa.string())
+    whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+    size = np.abs(numbers)
+    exponent = pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False)
+    beyond = ((size < 1e-4) & (numbers != 0)) | ((size >= 1e16) & ~np.isinf(numbers))
+    odd = np.flatnonzero(beyond | exponent)
+    if len(odd) == 0:
+        return text
+    fixed = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    fixed[odd] = [repr(x) for x in numbers[odd].tolist()]
+    return pa.array(fixed, type=pa.string(), mask=missing)

@@ -292,6 +292,61 @@ class RegistryModelSource:
         )
 
 
+class BundleDirectorySource:
+    """One model from a bundle directory (``loopml export docker`` writes ``model/``): its
+    files are checked against the checksums in its ``version.json`` before anything loads.
+
+    A directory holds one version, so ``resolve`` names it whatever the reference and the
+    service never swaps; a new model means a new image.
+    """
+
+    def __init__(self, directory: Path, runtime: str = "auto", extra_columns: str = "ignore"):
+        self.directory = directory
+        self.runtime = runtime
+        self.extra_columns = extra_columns
+        self._meta = _version_file(directory)
+
+    def resolve(self, ref: str) -> str:
+        return str(self._meta["version"])
+
+    def load(self, version: str) -> LoadedModel:
+        from loopml.registry import ModelBundle
+
+        bundle = ModelBundle.load(self.directory, expected=self._meta.get("checksums") or None)
+        reader, predictor = build_runtime(bundle, self.runtime, self.extra_columns)
+        return LoadedModel(
+            name=str(self._meta.get("name", bundle.problem.target)),
+            version=str(self._meta["version"]),
+            runtime=str(predictor.runtime),
+            reader=reader,
+            predictor=predictor,
+            schema=bundle.schema,
+            problem=bundle.problem,
+            id_columns=tuple(bundle.id_columns),
+            metrics=dict(bundle.metrics),
+        )
+
+
+def _version_file(directory: Path) -> dict[str, Any]:
+    """``version.json`` of a bundle directory: name, version and the files' sha256."""
+    import json
+
+    path = directory / "version.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{directory} is not an exported model directory: it has no version.json. Pass "
+            "--model champion, challenger or a version number to serve from the registry, or "
+            "the model/ directory `loopml export docker` writes."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}. Export the model again.") from exc
+    if not isinstance(meta, dict) or "version" not in meta:
+        raise ConfigError(f"{path} names no model version. Export the model again.")
+    return meta
+
+
 def build_runtime(bundle: Any, runtime: str, extra_columns: str) -> tuple[Reader, Predictor]:
     """The reader and predictor of ``bundle`` for ``runtime``, checked and warmed.
 

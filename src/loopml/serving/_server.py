@@ -23,6 +23,7 @@ from loopml.serving._metrics import MULTIPROC_ENV
 
 if TYPE_CHECKING:
     from loopml.registry import Registry
+    from loopml.serving._holder import ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def run(settings: ServiceSettings, env: Mapping[str, str]) -> None:
 
     settings.check_exposure(env)
     make_sink(settings).close()  # an unreachable prediction log: a clear error, now
-    version = _registry(settings).resolve(settings.model)  # no model: the same
+    version = model_source(settings).resolve(settings.model)  # no model: the same
     log.info("serving %s version %s (%s)", settings.model_name, version, settings.model)
     shared = Path(tempfile.mkdtemp(prefix="loopml-serve-"))
     os.environ[SETTINGS_ENV] = settings.to_json()
@@ -74,7 +75,6 @@ def run(settings: ServiceSettings, env: Mapping[str, str]) -> None:
 def worker_app() -> Any:
     """The app of one uvicorn worker, from the settings the parent process left in the
     environment (uvicorn's ``factory=True``)."""
-    from loopml.serving._holder import RegistryModelSource
     from loopml.serving.app import create_app
 
     text = os.environ.get(SETTINGS_ENV)
@@ -83,15 +83,23 @@ def worker_app() -> Any:
             f"{SETTINGS_ENV} is not set: start the service with `loopml serve`, which sets it."
         )
     settings = ServiceSettings.from_json(text)
-    registry = _registry(settings)
     signal = os.environ.get(SIGNAL_ENV)
     return create_app(
         settings,
-        RegistryModelSource(registry, settings.runtime, settings.extra_columns),
+        model_source(settings),
         sink=make_sink(settings),
         api_key=settings.api_key(os.environ),
         reload_signal=Path(signal) if signal else None,
     )
+
+
+def model_source(settings: ServiceSettings) -> ModelSource:
+    """The registry, or the bundle directory ``--model`` names (an exported image's model)."""
+    from loopml.serving._holder import BundleDirectorySource, RegistryModelSource
+
+    if Path(settings.model).is_dir():
+        return BundleDirectorySource(Path(settings.model), settings.runtime, settings.extra_columns)
+    return RegistryModelSource(_registry(settings), settings.runtime, settings.extra_columns)
 
 
 def _registry(settings: ServiceSettings) -> Registry:
