@@ -192,7 +192,7 @@ def _load_runtime(bundle: Any, runtime: str) -> tuple[Any, Any]:
     if runtime == "onnx":
         from loopml.serving._onnx import OnnxPredictor
 
-        return OnnxPredictor.from_bundle(bundle), reader
+        return OnnxPredictor(bundle), reader
     from loopml.serving._compile import compile_predictor
 
     return compile_predictor(bundle, runtime=runtime), reader
