@@ -44,6 +44,7 @@ METRICS = {
     "loopml_model_reloads_total": "counter: model swaps by outcome (ok, failed)",
     "loopml_prediction_log_queue_depth": "gauge: predictions waiting to be written",
     "loopml_prediction_log_dropped_total": "counter: predictions not logged (queue full)",
+    "loopml_prediction_log_failed_total": "counter: predictions the database refused to store",
 }
 
 

@@ -27,10 +27,10 @@ def compile_model(model: Any, regression: bool) -> ModelFn:
         return _smoothed(model)
     linear = _linear(model, regression)
     if linear is not None:
-        return _limited(linear)
+        return one_thread(linear)
     pinned = _one_thread(model)
     call = pinned.predict if regression else pinned.predict_proba
-    return _limited(call)
+    return one_thread(call)
 
 
 def _linear(model: Any, regression: bool) -> ModelFn | None:
@@ -125,7 +125,7 @@ def _smoothed(model: Any) -> ModelFn:
     vote_weight = model.vote_weight_
     prior = model.prior_
     weight = float(model.prior_weight)
-    predict = _limited(inner.predict_proba)
+    predict = one_thread(inner.predict_proba)
 
     def smoothed(X: np.ndarray) -> np.ndarray:
         raw = np.zeros((X.shape[0], n_classes))
@@ -153,7 +153,7 @@ def _is_xgboost(model: Any) -> bool:
     return type(model).__module__.startswith("xgboost")
 
 
-def _limited(call: Callable[[np.ndarray], Any]) -> ModelFn:
+def one_thread(call: Callable[[np.ndarray], Any]) -> ModelFn:
     """``call`` with the BLAS and OpenMP pools at one thread while it runs.
 
     The libraries are found once, at load; each call sets and restores their thread counts

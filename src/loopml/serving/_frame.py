@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loopml.serving._contract import Predictions, RowBatch
+from loopml.serving._fast_model import one_thread
 from loopml.serving._reader import find_coercer
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class FramePredictor:
         self.classes = list(bundle.problem.classes)
         self.columns: tuple[str, ...] = tuple(coercer.roles_)
         self.model = without_coercion(bundle.pipeline)
+        # one thread per request, as on the compiled path (BLAS and OpenMP pools)
+        call = self.model.predict if self.task == "regression" else self.model.predict_proba
+        self._call = one_thread(call)
 
     def frame(self, rows: RowBatch, n: int) -> pd.DataFrame:
         """The typed columns as the pipeline's coercion step would hand them on."""
@@ -70,9 +74,9 @@ class FramePredictor:
             return Predictions([], None if self.task == "regression" else [])
         frame = self.frame(rows, n)
         if self.task == "regression":
-            values = np.asarray(self.model.predict(frame), dtype=float)
+            values = np.asarray(self._call(frame), dtype=float)
             return Predictions(predictions=values.tolist())
-        raw = self.model.predict_proba(frame)
+        raw = self._call(frame)
         proba = align_probabilities(raw, self.model.classes_, self.classes)
         return to_predictions(self.model, proba, self.classes)
 

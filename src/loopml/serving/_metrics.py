@@ -93,7 +93,12 @@ class ServiceMetrics:
             _help("loopml_prediction_log_dropped_total"),
             registry=reg,
         )
-        self._dropped_seen = 0
+        self.failed = Counter(
+            "loopml_prediction_log_failed",
+            _help("loopml_prediction_log_failed_total"),
+            registry=reg,
+        )
+        self._dropped_seen = self._failed_seen = 0
         self._live: tuple[str, str, str] | None = None
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
@@ -112,7 +117,8 @@ class ServiceMetrics:
         self.model_info.labels(*self._live).set(1)
 
     def sink_state(self, sink: Any) -> None:
-        """Copy the prediction log's queue depth and drop count (``PredictionLog.stats()``)."""
+        """Copy the prediction log's queue depth, drop and failure counts
+        (``PredictionLog.stats()``)."""
         stats = getattr(sink, "stats", None)
         if stats is None:
             return
@@ -121,6 +127,9 @@ class ServiceMetrics:
         if now.dropped > self._dropped_seen:
             self.dropped.inc(now.dropped - self._dropped_seen)
             self._dropped_seen = now.dropped
+        if now.failed > self._failed_seen:
+            self.failed.inc(now.failed - self._failed_seen)
+            self._failed_seen = now.failed
 
     def exposition(self) -> bytes:
         """The text format of every worker's metrics (multi-process) or this one's."""

@@ -36,6 +36,9 @@ SCHEMA_VERSION = 1
 DEFAULT_URL = "sqlite:///.loopml/predictions.db"
 #: request ids are looked up in chunks of this many (SQLite allows 32766 bound parameters)
 _CHUNK = 500
+#: Longest request id stored: the service takes ids of up to 128 characters from
+#: ``X-Request-ID`` and suffixes ``-<index>`` per instance.
+MAX_ID_LENGTH = 200
 
 
 class PredictionLogError(LoopmlError, RuntimeError):
@@ -48,7 +51,7 @@ _json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 predictions = sa.Table(
     "loopml_predictions",
     metadata,
-    sa.Column("request_id", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.String(MAX_ID_LENGTH), primary_key=True),
     sa.Column("time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("features", _json, nullable=False),
@@ -62,7 +65,7 @@ predictions = sa.Table(
 feedback = sa.Table(
     "loopml_feedback",
     metadata,
-    sa.Column("request_id", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.String(MAX_ID_LENGTH), primary_key=True),
     sa.Column("label", _json),
     sa.Column("time", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_loopml_feedback_time", "time"),

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from loopml.serving._contract import Feedback
 from loopml.serving._holder import LoadedModel
+from loopml.serving._predlog_store import MAX_ID_LENGTH, PredictionLogError
 from loopml.serving._routes_common import (
     HttpProblem,
     json_response,
@@ -60,8 +61,15 @@ def feedback_of(payload: Any, model: LoadedModel, now: float) -> list[Feedback]:
             detail.append(_loc(i, "*", f"expected an object like {FEEDBACK_EXAMPLE}"))
             continue
         rid = item.get("request_id")
-        if not isinstance(rid, str) or not rid:
-            detail.append(_loc(i, "request_id", "a non-empty string from a predict answer"))
+        if not isinstance(rid, str) or not rid or len(rid) > MAX_ID_LENGTH:
+            detail.append(
+                _loc(
+                    i,
+                    "request_id",
+                    f"a non-empty string of at most {MAX_ID_LENGTH} characters from a predict "
+                    "answer's request_ids",
+                )
+            )
             continue
         problem = "the label is missing" if "label" not in item else None
         problem = problem or _label_problem(model, item["label"])
@@ -86,13 +94,13 @@ async def feedback(request: Request) -> Response:
     labels = feedback_of(payload, state.holder.model, time.time())
     if state.sink is None:
         raise HttpProblem(503, "this server keeps no prediction log, so it cannot store labels.")
-    unknown = await run_in_threadpool(state.sink.feedback, labels)
+    unknown = await _store(state, labels)
     log_cfg = state.settings.prediction_log
     if unknown and log_cfg.get("mode", "async") == "async" and state.settings.workers > 1:
         # another worker may have made the prediction and not written it yet: give its
         # writer one flush interval (labels are all or nothing, so retrying is safe)
         await asyncio.sleep(float(log_cfg.get("flush_seconds", 1.0)) + 0.25)
-        unknown = await run_in_threadpool(state.sink.feedback, labels)
+        unknown = await _store(state, labels)
     if unknown:
         shown = ", ".join(unknown[:10]) + (
             f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
@@ -104,6 +112,17 @@ async def feedback(request: Request) -> Response:
             [{"loc": ["body", "request_id"], "msg": rid, "type": "not_found"} for rid in unknown],
         )
     return json_response({"stored": len(labels)})
+
+
+async def _store(state: Any, labels: list[Feedback]) -> list[str]:
+    """Store the labels; the ids that match no logged prediction. A database that refuses
+    them is the server's problem, not the request's: 503, and the client may retry."""
+    try:
+        return list(await run_in_threadpool(state.sink.feedback, labels))
+    except PredictionLogError as exc:
+        raise HttpProblem(
+            503, f"the labels could not be stored ({exc}); nothing was stored, retry."
+        ) from exc
 
 
 def describe_model(model: LoadedModel) -> dict[str, Any]:

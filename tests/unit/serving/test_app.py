@@ -3,6 +3,7 @@ its errors, auth, metrics, OpenAPI and the model swap."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -433,6 +434,40 @@ def test_feedback_with_a_wrong_label_names_the_item(client: TestClient) -> None:
     locs = [d["loc"] for d in r.json()["detail"]]
     assert locs == [["body", 1, "label"], ["body", 2, "request_id"]]
     assert "'maybe' is not one of the model's classes ['no', 'yes']" in r.json()["error"]
+
+
+def test_feedback_with_an_overlong_request_id_is_a_422(client: TestClient) -> None:
+    r = client.post("/v1/feedback", json={"request_id": "x" * 201, "label": "yes"})
+
+    assert r.status_code == 422
+    assert [d["loc"] for d in r.json()["detail"]] == [["body", 0, "request_id"]]
+    assert "at most 200 characters" in r.json()["error"]
+
+
+def test_a_database_that_refuses_writes_is_a_503_and_counted(
+    client: TestClient, sink: PredictionLog, tmp_path: Path
+) -> None:
+    rid = client.post("/v1/predict", json={"instances": [_row()]}).json()["request_ids"][0]
+    sink.flush()
+    with sqlite3.connect(tmp_path / "predictions.db") as db:  # the database breaks
+        db.execute("DROP TABLE loopml_feedback")
+        db.execute("DROP TABLE loopml_predictions")
+
+    answered = client.post("/v1/predict", json={"instances": [_row()]})
+    sink.flush()  # the writer retries for about 4 s, then gives the batch up
+    feedback = client.post("/v1/feedback", json={"request_id": rid, "label": "yes"})
+    text = client.get("/metrics").text
+
+    assert answered.status_code == 200  # async logging: the answer does not wait for it
+    assert feedback.status_code == 503
+    assert "could not be stored" in feedback.json()["error"]
+    failed = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "loopml_prediction_log_failed_total"
+    ]
+    assert failed == [1.0]
 
 
 # ---------------------------------------------------------------------------- v2
