@@ -1,0 +1,154 @@
+"""The contract of monitoring (issue 11): what training stores, what a window reports.
+
+Three parts meet here, built separately:
+
+* **the reference** (:func:`loopml.monitoring.build_reference`, at training): a JSON-ready
+  dict kept in ``ModelBundle.reference["monitoring"]`` so that a window reads only its own
+  rows. It holds, for each feature column of the schema, mergeable statistics of the
+  training part (row count, missing count; numeric: fine quantiles and range, mean, std;
+  categorical: category counts), the same for the model's predictions and probabilities
+  on the holdout, and the holdout's labels, predictions and probabilities. Its layout is
+  :data:`REFERENCE_FORMAT` and belongs to ``_reference.py``; nothing else reads inside it.
+* **the statistics** (``_drift.py``): per-feature tests of a window against the reference,
+  Benjamini–Hochberg across the window's features, effect sizes; data quality;
+  performance on late labels with an interval, and the confidence-based estimate before
+  labels (CBPE).
+* **the report** (``_monitor.py``): windows over the prediction log, alerts, the
+  :class:`DriftReport` that ``loopml monitor --json`` prints.
+
+A feature *drifts* in a window when its test's BH-adjusted p-value is below
+``monitoring.alpha`` **and** its effect is at least ``monitoring.min_effect`` (so that a huge
+window does not alarm on a trivial shift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Version of the reference layout stored in a bundle; a newer loopml reads the older ones.
+REFERENCE_FORMAT = 1
+
+#: The CLI exit code of ``loopml monitor`` when a window drifted or decayed: its own code,
+#: distinct from every error code in ``loopml.errors.EXIT_CODES`` (1 to 7) and from 130.
+EXIT_DRIFT = 10
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One column's test in one window (also used for the prediction's own drift).
+
+    ``test``: ``"ks"`` (numeric, two-sample Kolmogorov–Smirnov against the reference
+    quantiles) or ``"chi2"`` (categorical, chi-square of the window's counts against the
+    reference shares). ``effect_measure``: ``"psi"`` (population stability index) for
+    both, or ``"wasserstein"`` (numeric, in reference standard deviations) or
+    ``"jensen_shannon"`` (categorical, distance in [0, 1]) as configured.
+    """
+
+    name: str
+    test: str
+    statistic: float
+    p_value: float
+    adjusted_p_value: float  # Benjamini–Hochberg across the window's features
+    effect: float
+    effect_measure: str
+    drifted: bool
+    rows: int  # the window's non-missing values of the column
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityDrift:
+    """Data quality of one column in one window, next to the reference's."""
+
+    name: str
+    missing_rate: float
+    reference_missing_rate: float
+    unseen_rate: float  # categorical: labels absent from the reference counts
+    out_of_range_rate: float  # numeric: outside the reference's [min, max]
+    invalid_rate: float  # present but unreadable as the column's type
+    drifted: bool  # a rate beyond what the reference allows (see _drift.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Performance:
+    """A metric over a window's rows with an interval (realised or estimated)."""
+
+    metric: str
+    value: float | None  # None: too few rows (see ``rows``)
+    low: float | None
+    high: float | None
+    rows: int
+    method: str  # "labels" (realised, bootstrap interval) or "cbpe" (estimated)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """What monitoring found in ``[start, end)`` (seconds since the epoch, UTC)."""
+
+    start: float
+    end: float
+    rows: int
+    labelled: int
+    features: list[FeatureDrift]
+    prediction_drift: FeatureDrift | None
+    data_quality: list[QualityDrift]
+    performance: Performance | None  # on late labels; None without labels
+    estimated_performance: Performance | None  # CBPE; classifiers only
+    alarms: list[str] = field(default_factory=list)  # plain-words reasons, empty when none
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.alarms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "rows": self.rows,
+            "labelled": self.labelled,
+            "features": [f.to_dict() for f in self.features],
+            "prediction_drift": self.prediction_drift.to_dict() if self.prediction_drift else None,
+            "data_quality": [q.to_dict() for q in self.data_quality],
+            "performance": self.performance.to_dict() if self.performance else None,
+            "estimated_performance": (
+                self.estimated_performance.to_dict() if self.estimated_performance else None
+            ),
+            "alarms": list(self.alarms),
+            "drifted": self.drifted,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """``loopml monitor``'s result: every window of one model version's traffic."""
+
+    model_name: str
+    model_version: str
+    alpha: float
+    min_effect: float
+    window_seconds: float
+    windows: list[WindowReport]
+
+    @property
+    def drifted(self) -> bool:
+        return any(w.drifted for w in self.windows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "alpha": self.alpha,
+            "min_effect": self.min_effect,
+            "window_seconds": self.window_seconds,
+            "drifted": self.drifted,
+            "windows": [w.to_dict() for w in self.windows],
+        }
