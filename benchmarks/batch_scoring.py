@@ -3,9 +3,10 @@
 On a file of the demo schema (``--rows``, default 1,000,000; generated here, in a temporary
 directory, never committed), the same registered model scores:
 
-* in-process, the fastest runtime for the same pipeline: ``ModelBundle.predict_frame`` on
-  one in-memory frame (the file read beforehand, not timed), and the compiled row path
-  (``loopml.serving._compile``) when it exists in this checkout;
+* in-process, each runtime for the same pipeline on one in-memory frame (the file read
+  beforehand, not timed): ``ModelBundle.predict_frame``, and the compiled row path
+  (``CompiledPredictor.predict_frame``, what ``score`` uses when the pipeline compiles);
+  the faster of the two is the baseline;
 * ``loopml score`` as a user runs it, CSV to CSV and Parquet to Parquet, each in a fresh
   process: rows/s over its scoring time (``--json``'s ``seconds``: reading, privacy policy,
   pipeline, input checks, writing), the wall time of the whole command (start-up and model
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import json
 import os
 import platform
@@ -80,30 +80,34 @@ def scoring_file(rows: int, directory: Path) -> tuple[Path, Path]:
 
 
 class InProcess:
-    """The pipeline on one in-memory frame (read and put through the privacy policy
-    beforehand, warmed up on 1,000 rows): ``once()`` times one ``predict_frame``."""
+    """Each runtime on one in-memory frame (read and put through the privacy policy
+    beforehand, warmed up on 1,000 rows): ``once(name)`` times one call of runtime ``name``
+    (``predict_frame``, and ``compiled`` when the pipeline compiles)."""
 
     def __init__(self, config: Path, parquet: Path) -> None:
         from loopml import Project
+        from loopml.errors import ConfigError
+        from loopml.serving._batch import frame_scorer
 
         project = Project(config)
         self.bundle, _ = project.registry.load("champion")
         frame = pd.read_parquet(parquet)
         replay = project._privacy_replay(self.bundle)
         self.frame = replay(frame) if replay is not None else frame
-        self.bundle.predict_frame(self.frame.iloc[:1000])
+        self.runtimes = {"predict_frame": self.bundle.predict_frame}
+        self.note = ""
+        try:
+            self.runtimes["compiled"] = frame_scorer(self.bundle, "python")
+        except ConfigError as exc:
+            self.note = f"the compiled row path does not apply: {exc}"
+        for predict in self.runtimes.values():
+            predict(self.frame.iloc[:1000])
 
-    def once(self) -> float:
+    def once(self, name: str) -> float:
         gc.collect()
         started = time.perf_counter()
-        self.bundle.predict_frame(self.frame)
+        self.runtimes[name](self.frame)
         return time.perf_counter() - started
-
-
-def compiled_note() -> str:
-    if importlib.util.find_spec("loopml.serving._compile") is None:
-        return "loopml.serving._compile is not in this checkout; not measured"
-    return "loopml.serving._compile exists in this checkout but is not measured here yet"
 
 
 def _speeds(rows: int, times: list[float]) -> dict[str, Any]:
@@ -126,18 +130,20 @@ def score_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure(config: Path, files: dict[str, tuple[Path, Path]], repeats: int) -> dict[str, Any]:
     """In-process and every `loopml score` variant, interleaved, ``repeats`` rounds."""
     baseline = InProcess(config, files["Parquet → Parquet"][0])
-    times: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in baseline.runtimes}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in files}
     for round_ in range(repeats):
-        times.append(baseline.once())
+        for name in baseline.runtimes:
+            times[name].append(baseline.once(name))
         for name, (source, target) in files.items():
             if round_ == 0 or "memory" not in name:
                 runs[name].append(run_score(config, source, target))
         print(f"round {round_ + 1}/{repeats} done", flush=True)
-    rows = len(baseline.frame)
+    rows, note = len(baseline.frame), baseline.note
     del baseline
     return {
-        "in_process": {"predict_frame": _speeds(rows, times), "compiled": compiled_note()},
+        "in_process": {name: _speeds(rows, found) for name, found in times.items()},
+        "in_process_note": note,
         "score": {name: score_summary(found) for name, found in runs.items()},
     }
 
@@ -183,6 +189,7 @@ def stages(config: Path, csv: Path, out_dir: Path) -> dict[str, float]:
 
     project = Project(config)
     bundle, _ = project.registry.load("champion")
+    predict = _batch.ChunkScorer(bundle, project.config.scoring.runtime)
     replay = project._privacy_replay(bundle)
     dialect = project._input_dialect(bundle, csv)
     keep = [c for c in bundle.id_columns]
@@ -204,9 +211,9 @@ def stages(config: Path, csv: Path, out_dir: Path) -> dict[str, float]:
         lap("read")
         chunk = replay(chunk) if replay is not None else chunk
         lap("privacy")
-        scored = bundle.predict_frame(chunk)
+        scored, typed = predict(chunk)
         lap("pipeline")
-        _batch._inspect(bundle.schema, chunk)
+        _batch.inspect_chunk(bundle, chunk, typed)
         lap("inspect")
         bundle.schema.inspect(chunk)
         lap("inspect, every row (before)")
@@ -221,7 +228,8 @@ def stages(config: Path, csv: Path, out_dir: Path) -> dict[str, float]:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    base = result["in_process"]["predict_frame"]["rows_per_s"]
+    fastest = max(result["in_process"], key=lambda k: result["in_process"][k]["rows_per_s"])
+    base = result["in_process"][fastest]["rows_per_s"]
     lines = [
         f"# Batch scoring, {rows:,} rows of the demo schema",
         "",
@@ -234,21 +242,25 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| runtime | rows/s | vs in-process | seconds | wall s (whole command) | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| in-process `predict_frame`, one frame | {base:,.0f} "
-        f"({result['in_process']['predict_frame']['median_rows_per_s']:,.0f}) | 100 % | "
-        f"{min(result['in_process']['predict_frame']['seconds']):.1f} | | |",
     ]
+    for name, run in result["in_process"].items():
+        lines.append(
+            f"| in-process `{name}`, one frame | {run['rows_per_s']:,.0f} "
+            f"({run['median_rows_per_s']:,.0f}) | {run['rows_per_s'] / base:.0%} | "
+            f"{min(run['seconds']):.1f} | | |"
+        )
     for name, run in result["score"].items():
         lines.append(
             f"| `loopml score` {name} | {run['rows_per_s']:,.0f} ({run['median_rows_per_s']:,.0f}) "
             f"| {run['rows_per_s'] / base:.0%} | {min(run['seconds']):.1f} "
             f"| {run['wall_seconds']:.1f} | {run['peak_rss_mb']:,.0f} |"
         )
+    note = result.get("in_process_note")
     lines += [
         "",
-        f"Compiled row path: {result['in_process']['compiled']}.",
-        "",
-        f"Goal: `loopml score` at least {GOAL:.0%} of the in-process rows/s "
+        *([f"Note: {note}.", ""] if note else []),
+        f"Goal: `loopml score` at least {GOAL:.0%} of the fastest in-process runtime's rows/s "
+        f"(`{fastest}`) "
         f"(scoring time; start-up and model load are in the wall column): "
         + ", ".join(
             f"{name} {'met' if run['rows_per_s'] >= GOAL * base else 'NOT met'}"

@@ -348,6 +348,9 @@ class ScoringConfig(_Section):
     input: str | None = None
     output: str | None = None
     chunk_rows: int = Field(default=50_000, ge=1)
+    # "auto": the compiled row path where the pipeline compiles and agrees with itself on
+    # probe rows (faster), else the pipeline on each chunk; "frame": always the pipeline
+    runtime: Literal["auto", "python", "frame"] = "auto"
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("options")

@@ -526,6 +526,7 @@ class Project:
             target,
             model_version=info.version,
             chunk_rows=self.config.scoring.chunk_rows,
+            runtime=self.config.scoring.runtime,
             progress=progress,
             transform=self._privacy_replay(bundle),
             dialect=self._input_dialect(bundle, source),

@@ -10,10 +10,10 @@ import pytest
 
 from loopml.config import ProblemConfig
 from loopml.data import infer_schema, prepare_target, resolve_problem
-from loopml.errors import DataError, SchemaError
+from loopml.errors import ConfigError, DataError, SchemaError
 from loopml.modeling import make_pipeline
 from loopml.registry import ModelBundle
-from loopml.serving import score_file
+from loopml.serving import _batch, score_file
 
 
 def _customers(n: int, seed: int) -> pd.DataFrame:
@@ -272,15 +272,15 @@ def test_a_failure_mid_file_writes_nothing(
     target.parent.mkdir()
     target.write_text("yesterday's scores\n", encoding="utf-8")
     calls = []
-    original = ModelBundle.predict_frame
+    original = _batch._ChunkWriter.write
 
-    def flaky(self: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame:
-        calls.append(len(frame))
+    def flaky(self: _batch._ChunkWriter, out: pd.DataFrame) -> None:
+        calls.append(len(out))
         if len(calls) == 3:
             raise MemoryError("out of memory in chunk 3")
-        return original(self, frame)
+        original(self, out)
 
-    monkeypatch.setattr(ModelBundle, "predict_frame", flaky)
+    monkeypatch.setattr(_batch._ChunkWriter, "write", flaky)
 
     with pytest.raises(MemoryError, match="out of memory in chunk 3"):
         score_file(bundle, source, target, chunk_rows=10)
@@ -324,3 +324,31 @@ def test_summary_and_progress(bundle: ModelBundle, rows: pd.DataFrame, tmp_path:
     }
     assert (data["rows"], data["chunks"]) == (45, 3)
     assert sum(data["prediction_counts"].values()) == 45
+
+
+# ---------------------------------------------------------------------------- runtimes
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_every_runtime_writes_the_same_file(
+    bundle: ModelBundle, rows: pd.DataFrame, tmp_path: Path, kind: str
+) -> None:
+    source = tmp_path / f"in.{kind}"
+    rows.to_csv(source, index=False) if kind == "csv" else rows.to_parquet(source, index=False)
+    written = {}
+    for runtime in ("auto", "python", "frame"):
+        out = tmp_path / f"{runtime}.{kind}"
+        score_file(bundle, source, out, chunk_rows=7, runtime=runtime)
+        written[runtime] = pd.read_csv(out) if kind == "csv" else pd.read_parquet(out)
+    pd.testing.assert_frame_equal(written["python"], written["frame"], rtol=1e-9)
+    pd.testing.assert_frame_equal(written["auto"], written["frame"], rtol=1e-9)
+
+
+def test_an_unknown_runtime_is_refused_before_any_output(
+    bundle: ModelBundle, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    rows.to_csv(source, index=False)
+    with pytest.raises(ConfigError, match="runtime must be one of"):
+        score_file(bundle, source, tmp_path / "out" / "scored.csv", runtime="fast")
+    assert _files(tmp_path / "out") == []

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from loopml.data import Schema, infer_schema
-from loopml.serving._batch import _inspect
+from loopml.registry import ModelBundle
+from loopml.serving._batch_checks import _inspect, inspect_chunk
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,48 @@ def test_values_that_cannot_be_told_apart_are_checked_row_by_row(schema: Schema)
     chunk = rows(20, seed=4)
     chunk["plan"] = [["basic"]] * 10 + [["pro"]] * 10  # lists: unhashable
     assert _inspect(schema, chunk) == schema.inspect(chunk)
+
+
+# ---------------------------------------------------------------------------- typed columns
+
+
+@pytest.fixture(scope="module")
+def bundle(schema: Schema) -> ModelBundle:
+    """A model over the schema's columns: its coercion step types the chunks."""
+    from loopml.config import ProblemConfig
+    from loopml.data import prepare_target, resolve_problem
+    from loopml.modeling import make_pipeline
+
+    train = rows(300, seed=9)
+    train["y"] = np.where(train["age"] > 45, "a", "b")
+    problem = resolve_problem(train, ProblemConfig(target="y"))
+    X = train.drop(columns=["y"])
+    pipeline = make_pipeline(schema.roles(), "linear", problem.task, None, 0, 1)
+    pipeline.fit(X, prepare_target(train["y"], problem.task))
+    return ModelBundle(pipeline=pipeline, schema=schema, problem=problem, id_columns=("id",))
+
+
+def _typed(bundle: ModelBundle, chunk: pd.DataFrame) -> pd.DataFrame:
+    from loopml.serving._compile import CompiledPredictor
+
+    return CompiledPredictor(bundle).coerce(chunk)
+
+
+def test_typed_columns_give_the_counts_of_every_row(bundle: ModelBundle, schema: Schema) -> None:
+    chunk = rows(500, seed=2)
+    chunk.loc[::7, "plan"] = "enterprise"
+    chunk.loc[::11, "age"] = 150.0
+    chunk.loc[::12, "age"] = np.nan  # missing is not invalid
+    chunk["visits"] = chunk["visits"].astype(object)
+    chunk.loc[::13, "visits"] = "many"
+    chunk.loc[::14, "visits"] = "  "  # blank is missing, not invalid
+    chunk.loc[::17, "active"] = "perhaps"
+    chunk.loc[::19, "signup"] = "someday"
+    chunk.loc[::23, "signup"] = None
+    expected = schema.inspect(chunk)
+    assert set(expected) == {"plan", "age", "visits", "active", "signup"}
+
+    assert inspect_chunk(bundle, chunk, _typed(bundle, chunk)) == expected
+    assert inspect_chunk(bundle, chunk) == expected
+    clean = rows(200, seed=5)
+    assert inspect_chunk(bundle, clean, _typed(bundle, clean)) == schema.inspect(clean) == {}

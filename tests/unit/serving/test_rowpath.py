@@ -21,7 +21,7 @@ from loopml.data import infer_schema, prepare_target, resolve_problem
 from loopml.errors import ConfigError
 from loopml.modeling import PipelineRecipe, TrainingData, TrainingSpec, make_pipeline, train_model
 from loopml.registry import ModelBundle
-from loopml.serving._compile import compile_predictor
+from loopml.serving._compile import CompiledPredictor, compile_predictor
 from loopml.serving._contract import Predictions
 from loopml.serving._frame import FramePredictor
 from loopml.serving._reader import RecordReader, fitted_pipelines
@@ -129,12 +129,30 @@ def assert_same(got: Predictions, frame: pd.DataFrame, problem: Any) -> None:
         np.testing.assert_allclose(column, frame[f"proba_{c}"], rtol=0, atol=1e-9)
 
 
+def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The same columns, index and labels, and numbers within 1e-9."""
+    assert list(got.columns) == list(expected.columns)
+    assert got.index.equals(expected.index)
+    assert got["prediction"].dtype == expected["prediction"].dtype
+    numbers = [c for c in expected.columns if c.startswith("proba_")]
+    if numbers:
+        assert got["prediction"].tolist() == expected["prediction"].tolist()
+    else:
+        numbers = ["prediction"]
+    np.testing.assert_allclose(got[numbers], expected[numbers], rtol=1e-9, atol=1e-9)
+
+
 def check_parity(bundle: ModelBundle, records: list[dict[str, Any]]) -> str:
-    """Every runtime against ``predict_frame``, on all records, one record and none."""
-    expected = bundle.predict_frame(pd.DataFrame(records))
+    """Every runtime against ``predict_frame``, on all records, one record and none; and
+    the compiled path on a whole frame (batch scoring) too."""
+    raw = pd.DataFrame(records)
+    raw.index = raw.index + 100  # batch chunks keep the file's row numbers
+    expected = bundle.predict_frame(raw)
     reader = RecordReader(bundle)
     batch = reader.read(records)
     compiled = compile_predictor(bundle, "python")
+    assert isinstance(compiled, CompiledPredictor)
+    assert_same_frame(compiled.predict_frame(raw), expected)
     for predictor in (compiled, FramePredictor(bundle)):
         assert_same(predictor.predict(batch.rows, batch.n), expected, bundle.problem)
         one = reader.read(records[1:2])
