@@ -85,7 +85,7 @@ def print_train(out: Console, result: Any) -> None:
     out.print(
         f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
         f"({escape(result.version.family or '?')}) as [bold]{result.alias}[/]: "
-        f"{escape(result.decision.reason)}."
+        f"{escape(result.promotion_reason)}."
     )
     if result.decision.leakage_columns:
         columns = ", ".join(repr(c) for c in result.decision.leakage_columns)

@@ -73,19 +73,38 @@ class TrainResult:
     report: Path
     data: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def promotion_reason(self) -> str:
+        """Why the version holds its alias: the decision's reason, or, when the registry
+        published it as challenger because the champion moved while it trained, that."""
+        if self.alias == self.decision.alias or not self.version.promotion_reason:
+            return self.decision.reason
+        prefix = f"{self.alias}: "
+        reason = self.version.promotion_reason
+        return reason[len(prefix) :] if reason.startswith(prefix) else reason
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.version.name,
             "version": self.version.version,
             "run_id": self.version.run_id,
             "alias": self.alias,
-            "promotion_reason": self.decision.reason,
+            "promotion_reason": self.promotion_reason,
             "held_back_for_leakage": list(self.decision.leakage_columns),
             "evaluation": self.evaluation.to_dict(),
             "leaderboard": self.leaderboard.to_dict(),
             "report": str(self.report),
             "data": self.data,
         }
+
+
+def _held_alias(aliases: tuple[str, ...], decided: str) -> str:
+    """The alias the registry gave the version (it publishes a champion decided against a
+    champion that moved meanwhile as challenger), else the decided one."""
+    for alias in ("champion", "challenger"):
+        if alias in aliases:
+            return alias
+    return decided
 
 
 @dataclass(frozen=True)
@@ -319,7 +338,7 @@ class Project:
         return TrainResult(
             version=version,
             # challenger when another version became champion while this one trained
-            alias="champion" if "champion" in version.aliases else decision.alias,
+            alias=_held_alias(version.aliases, decision.alias),
             decision=decision,
             leaderboard=result.leaderboard,
             evaluation=assessment.evaluation,

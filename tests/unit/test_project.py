@@ -256,3 +256,31 @@ def test_a_quality_failure_trains_nothing(project: Project) -> None:
     with pytest.raises(DataError, match=r"data quality check failed .*nothing was trained"):
         strict_project.train(prepared=prepared)
     assert strict_project.models() == []
+
+
+def test_a_champion_published_as_challenger_reports_the_registrys_reason() -> None:
+    from loopml.loop import PromotionDecision
+    from loopml.project import TrainResult, _held_alias
+
+    moved = (
+        "challenger: it was to become champion (beats version 1; compared with version 1), "
+        "but version 3 became champion while it trained"
+    )
+    version = ModelVersionInfo(
+        "tiny", "4", "run", ("challenger",), "2026-12-05", promotion_reason=moved
+    )
+    decision = PromotionDecision("champion", "beats version 1")
+    fields: dict[str, Any] = {"leaderboard": None, "evaluation": None, "report": Path("r")}
+
+    published = TrainResult(version, _held_alias(version.aliases, "champion"), decision, **fields)
+    as_decided = TrainResult(
+        dataclasses.replace(version, aliases=("champion",), promotion_reason="champion: x"),
+        "champion",
+        decision,
+        **fields,
+    )
+
+    assert published.alias == "challenger"
+    assert published.promotion_reason == moved.removeprefix("challenger: ")
+    assert as_decided.promotion_reason == "beats version 1"
+    assert _held_alias((), "challenger") == "challenger"
