@@ -259,8 +259,8 @@ def test_a_quality_failure_trains_nothing(project: Project) -> None:
 
 
 def test_a_champion_published_as_challenger_reports_the_registrys_reason() -> None:
+    from loopml._train_result import TrainResult, held_alias
     from loopml.loop import PromotionDecision
-    from loopml.project import TrainResult, _held_alias
 
     moved = (
         "challenger: it was to become champion (beats version 1; compared with version 1), "
@@ -272,7 +272,7 @@ def test_a_champion_published_as_challenger_reports_the_registrys_reason() -> No
     decision = PromotionDecision("champion", "beats version 1")
     fields: dict[str, Any] = {"leaderboard": None, "evaluation": None, "report": Path("r")}
 
-    published = TrainResult(version, _held_alias(version.aliases, "champion"), decision, **fields)
+    published = TrainResult(version, held_alias(version.aliases, "champion"), decision, **fields)
     as_decided = TrainResult(
         dataclasses.replace(version, aliases=("champion",), promotion_reason="champion: x"),
         "champion",
@@ -283,4 +283,4 @@ def test_a_champion_published_as_challenger_reports_the_registrys_reason() -> No
     assert published.alias == "challenger"
     assert published.promotion_reason == moved.removeprefix("challenger: ")
     assert as_decided.promotion_reason == "beats version 1"
-    assert _held_alias((), "challenger") == "challenger"
+    assert held_alias((), "challenger") == "challenger"
