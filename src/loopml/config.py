@@ -16,6 +16,11 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from loopml._config_deploy import MonitoringConfig as MonitoringConfig
+from loopml._config_deploy import PredictionLogConfig as PredictionLogConfig
+from loopml._config_deploy import ServingConfig as ServingConfig
+from loopml._config_deploy import ServingLimits as ServingLimits
+from loopml._config_deploy import parse_duration as parse_duration
 from loopml._config_errors import KeyRuleError, UniqueKeyLoader, format_errors, line_index
 from loopml._config_sources import DuckDbSource as DuckDbSource
 from loopml._config_sources import FileSource as FileSource
@@ -369,39 +374,6 @@ class ScoringConfig(_Section):
         return self
 
 
-class PredictionLogConfig(_Section):
-    """Where the service logs what it predicted (``serving.prediction_log``)."""
-
-    # an SQLAlchemy URL; default: a SQLite file in the workspace, never the MLflow database
-    url: str = "sqlite:///.loopml/predictions.db"
-    mode: Literal["async", "sync"] = "async"  # sync: each request waits for its rows' write
-    batch_size: int = Field(default=256, ge=1)  # rows per write in async mode
-    queue_size: int = Field(default=10_000, ge=1)  # rows waiting at most; past it they drop
-    flush_seconds: float = Field(default=1.0, gt=0)  # the longest a queued row waits
-
-
-class ServingLimits(_Section):
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger bodies get 413
-    max_instances: int = Field(default=1000, ge=1)  # instances per request; more get 413
-
-
-class ServingConfig(_Section):
-    """``loopml serve``: where it listens, which runtime, auth, limits, the prediction log."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
-    # auto: ONNX Runtime where the pipeline converts, else the compiled numpy path, else the
-    # pipeline on a DataFrame (frame)
-    runtime: Literal["auto", "onnx", "python", "frame"] = "auto"
-    # the environment variable holding the API key; unset: no auth (localhost only)
-    api_key_env: str | None = None
-    extra_columns: Literal["ignore", "reject"] = "ignore"  # id and unknown columns
-    limits: ServingLimits = Field(default_factory=ServingLimits)
-    reload_poll_seconds: float = Field(default=5.0, ge=0)  # 0: only /v1/admin/reload swaps
-    prediction_log: PredictionLogConfig = Field(default_factory=PredictionLogConfig)
-
-
 class ProjectConfig(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     problem: ProblemConfig
@@ -415,6 +387,7 @@ class ProjectConfig(_Section):
     profile: ProfileConfig = Field(default_factory=ProfileConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:

@@ -671,3 +671,18 @@ def test_training_max_trials_caps_the_search() -> None:
     assert parse_config(BASE + "training:\n  max_trials: 20\n").training.max_trials == 20
     message = error_of(BASE + "training:\n  max_trials: 0\n")
     assert "training.max_trials" in message and "line 8" in message
+
+
+def test_monitoring_section_checks_its_window_and_webhook() -> None:
+    from pydantic import ValidationError
+
+    from loopml.config import MonitoringConfig, parse_duration
+
+    assert MonitoringConfig(window="6h").window_seconds == 21_600.0
+    assert parse_duration("2w") == 1_209_600.0
+    with pytest.raises(ValidationError, match="write a number and a unit"):
+        MonitoringConfig(window="daily")
+    with pytest.raises(ValidationError, match="not an http"):
+        MonitoringConfig(webhook="hooks.example.com/x")
+    with pytest.raises(ValidationError, match="alpha"):
+        MonitoringConfig(alpha=1.5)

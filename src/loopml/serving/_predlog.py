@@ -41,6 +41,7 @@ from loopml.serving._predlog_store import (
     DEFAULT_URL,
     LoggedRow,
     PredictionLogError,
+    as_seconds,
     as_time,
     create_engine,
     insert_ignoring_duplicates,
@@ -239,6 +240,19 @@ class PredictionLog:
         self._check_open()
         with self._engine.connect() as conn:
             return read_between(conn, start, end, model_version)
+
+    def span(self, model_version: str | None = None) -> tuple[float, float] | None:
+        """The times of the first and the last logged prediction (of ``model_version``), or
+        None when there is none."""
+        self._check_open()
+        query = sa.select(sa.func.min(predictions.c.time), sa.func.max(predictions.c.time))
+        if model_version is not None:
+            query = query.where(predictions.c.model_version == model_version)
+        with self._engine.connect() as conn:
+            first, last = conn.execute(query).one()
+        if first is None:
+            return None
+        return as_seconds(first), as_seconds(last)
 
     def count(self) -> int:
         """How many predictions the log holds."""

@@ -1,0 +1,106 @@
+"""The sections of ``loopml.yaml`` for the second half of the loop: ``serving:`` (the
+prediction service and its log) and ``monitoring:``; ``loopml.config`` re-exports them."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from loopml._config_sources import Section as _Section
+
+
+class PredictionLogConfig(_Section):
+    """Where the service logs what it predicted (``serving.prediction_log``)."""
+
+    # an SQLAlchemy URL; default: a SQLite file in the workspace, never the MLflow database
+    url: str = "sqlite:///.loopml/predictions.db"
+    mode: Literal["async", "sync"] = "async"  # sync: each request waits for its rows' write
+    batch_size: int = Field(default=256, ge=1)  # rows per write in async mode
+    queue_size: int = Field(default=10_000, ge=1)  # rows waiting at most; past it they drop
+    flush_seconds: float = Field(default=1.0, gt=0)  # the longest a queued row waits
+
+
+class ServingLimits(_Section):
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger bodies get 413
+    max_instances: int = Field(default=1000, ge=1)  # instances per request; more get 413
+
+
+class ServingConfig(_Section):
+    """``loopml serve``: where it listens, which runtime, auth, limits, the prediction log."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    # auto: ONNX Runtime where the pipeline converts, else the compiled numpy path, else the
+    # pipeline on a DataFrame (frame)
+    runtime: Literal["auto", "onnx", "python", "frame"] = "auto"
+    # the environment variable holding the API key; unset: no auth (localhost only)
+    api_key_env: str | None = None
+    extra_columns: Literal["ignore", "reject"] = "ignore"  # id and unknown columns
+    limits: ServingLimits = Field(default_factory=ServingLimits)
+    reload_poll_seconds: float = Field(default=5.0, ge=0)  # 0: only /v1/admin/reload swaps
+    prediction_log: PredictionLogConfig = Field(default_factory=PredictionLogConfig)
+
+
+#: A duration as written in ``loopml.yaml`` or on the CLI: "90s", "30m", "6h", "1d", "2w".
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in ``text`` ("90s", "30m", "6h", "1d", "2w", or a number of seconds).
+
+    Raises
+    ------
+    ValueError
+        Not a positive duration in that form (the message says the form).
+    """
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        found = _DURATION.match(str(text))
+        if found is None:
+            raise ValueError(
+                f"{text!r} is not a duration; write a number and a unit: 90s, 30m, 6h, 1d or 2w"
+            )
+        seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{text!r} is not a positive duration")
+    return seconds
+
+
+class MonitoringConfig(_Section):
+    """``loopml monitor``: the statistics' thresholds, the windows, where alerts go."""
+
+    # a feature drifts when its Benjamini-Hochberg adjusted p-value is below alpha ...
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    # ... and its effect (PSI by default) is at least min_effect: huge windows do not alarm
+    # on trivial shifts
+    min_effect: float = Field(default=0.01, ge=0)
+    numeric_effect: Literal["psi", "wasserstein"] = "psi"
+    categorical_effect: Literal["psi", "jensen_shannon"] = "psi"
+    window: str = "1d"  # the length of each window: 90s, 30m, 6h, 1d, 2w
+    min_rows: int = Field(default=200, ge=1)  # fewer rows: the window is reported, not tested
+    # an alarm when the metric on late labels (or estimated) falls this far below the holdout
+    max_metric_drop: float = Field(default=0.02, ge=0)
+    webhook: str | None = None  # alarms are POSTed here as JSON (and always logged)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @property
+    def window_seconds(self) -> float:
+        return parse_duration(self.window)

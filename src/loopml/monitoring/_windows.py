@@ -1,0 +1,87 @@
+"""Windows of logged traffic: the time ranges ``loopml monitor`` tests, and their rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from loopml.serving import LoggedRow, PredictionLog
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """One window's logged predictions, as columns.
+
+    ``features`` holds the values as the log keeps them (after the privacy policy, JSON
+    values); ``labels`` is missing (None) where no label arrived yet.
+    """
+
+    start: float
+    end: float
+    features: pd.DataFrame
+    predictions: pd.Series
+    probabilities: pd.DataFrame | None  # one column per class, in the problem's order
+    labels: pd.Series
+
+    @property
+    def rows(self) -> int:
+        return len(self.features)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """Which rows have their label."""
+        return self.labels.notna().to_numpy()
+
+
+def window_bounds(since: float, until: float, size: float) -> list[tuple[float, float]]:
+    """``[start, end)`` ranges of ``size`` seconds covering ``[since, until)``, aligned to
+    multiples of ``size`` since the epoch (a 1d window runs from midnight UTC to midnight)."""
+    if until <= since:
+        return []
+    first = math.floor(since / size) * size
+    count = math.ceil((until - first) / size)
+    return [(first + i * size, first + (i + 1) * size) for i in range(count)]
+
+
+def read_window(
+    log: PredictionLog,
+    start: float,
+    end: float,
+    *,
+    model_version: str,
+    columns: Sequence[str],
+    classes: Sequence[Any] = (),
+) -> WindowRows:
+    """The predictions of ``model_version`` logged in ``[start, end)``, with their labels."""
+    return to_window(log.read(start, end, model_version), start, end, columns, classes)
+
+
+def to_window(
+    logged: Sequence[LoggedRow],
+    start: float,
+    end: float,
+    columns: Sequence[str],
+    classes: Sequence[Any] = (),
+) -> WindowRows:
+    """Logged rows as a :class:`WindowRows` (features in ``columns`` order; a column absent
+    from a row is missing there)."""
+    features = pd.DataFrame.from_records(
+        [row.features for row in logged], columns=list(columns)
+    ).astype(object)
+    predictions = pd.Series([row.prediction for row in logged], dtype=object)
+    labels = pd.Series([row.label if row.has_label else None for row in logged], dtype=object)
+    probabilities = None
+    if classes:
+        keys = [str(c) for c in classes]
+        probabilities = pd.DataFrame(
+            [[(row.probabilities or {}).get(k, np.nan) for k in keys] for row in logged],
+            columns=keys,
+            dtype=float,
+        )
+    return WindowRows(start, end, features, predictions, probabilities, labels)
