@@ -144,7 +144,7 @@ def test_unknown_top_level_key_names_allowed_keys_and_line() -> None:
         "loopml.yaml is invalid:\n"
         "trainig: unknown key (loopml.yaml, line 7). Allowed keys here: name, problem, data, "
         "training, tracking, scoring, quality, privacy, cleaning, profile, features, "
-        "serving. Remove it or fix its spelling."
+        "serving, monitoring. Remove it or fix its spelling."
     )
 
 
