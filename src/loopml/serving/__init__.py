@@ -13,6 +13,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.serving._compile import CompiledPredictor, Runtime, compile_predictor
     from loopml.serving._contract import (
         METRICS,
+        MONITORING_METRICS,
         Feedback,
         FieldProblem,
         LoggedPrediction,
@@ -24,7 +25,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         RequestError,
         RowBatch,
     )
-    from loopml.serving._deps import ServiceSettings, service_settings
+    from loopml.serving._deps import MONITORING_STATUS, ServiceSettings, service_settings
     from loopml.serving._export_docker import (
         DockerExport,
         ServingSettings,
@@ -59,6 +60,7 @@ __getattr__, __dir__ = _lazy_exports(
             "FieldProblem",
             "LoggedPrediction",
             "METRICS",
+            "MONITORING_METRICS",
             "PredictionSink",
             "Predictions",
             "Predictor",
@@ -89,7 +91,7 @@ __getattr__, __dir__ = _lazy_exports(
             "export_docker",
         ],
         "loopml.serving._export_k8s": ["ClusterSettings", "K8sExport", "export_k8s"],
-        "loopml.serving._deps": ["ServiceSettings", "service_settings"],
+        "loopml.serving._deps": ["MONITORING_STATUS", "ServiceSettings", "service_settings"],
         "loopml.serving._holder": ["LoadedModel", "ModelSource", "RegistryModelSource"],
         "loopml.serving.app": ["create_app", "serve"],
     },
@@ -97,6 +99,8 @@ __getattr__, __dir__ = _lazy_exports(
 
 __all__ = [
     "METRICS",
+    "MONITORING_METRICS",
+    "MONITORING_STATUS",
     "ClusterSettings",
     "CompiledPredictor",
     "DockerExport",

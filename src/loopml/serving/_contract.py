@@ -48,6 +48,21 @@ METRICS = {
 }
 
 
+#: Gauges ``loopml monitor`` leaves for the service to export (from the latest window of its
+#: last run, labelled with the model version); absent until monitoring has run. The file is
+#: JSON: ``{"written": SECONDS, "gauges": [{"name", "help", "labels": {...}, "value"}]}``.
+MONITORING_METRICS = {
+    "loopml_monitoring_alarm": "gauge: 1 when the latest monitored window raised an alarm",
+    "loopml_monitoring_window_end_seconds": "gauge: end of the latest monitored window",
+    "loopml_monitoring_run_seconds": "gauge: when monitoring last ran (seconds since epoch)",
+    "loopml_features_drifted": "gauge: features that drifted in the latest window",
+    "loopml_feature_drift_effect": "gauge: each feature's drift effect in the latest window",
+    "loopml_feature_drift_adjusted_p_value": "gauge: each feature's BH-adjusted p-value",
+    "loopml_prediction_drift_effect": "gauge: the predictions' drift effect",
+    "loopml_model_performance": "gauge: the primary metric, realised or estimated (kind)",
+}
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     """Why one field of one instance cannot be used: a 422 entry."""

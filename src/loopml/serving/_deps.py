@@ -21,6 +21,10 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/ready", "
 ADMIN_PREFIX = "/v1/admin/"
 
 
+#: Where ``loopml monitor`` writes its latest gauges, inside the workspace (``.loopml``).
+MONITORING_STATUS = "monitoring/status.json"
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """Everything a worker needs to build its app; JSON-serialisable, so a worker started
@@ -42,6 +46,8 @@ class ServiceSettings:
     max_instances: int = 1000
     reload_poll_seconds: float = 5.0
     prediction_log: Mapping[str, Any] = field(default_factory=dict)
+    # the gauges `loopml monitor` last wrote (exported on /metrics when the file exists)
+    monitoring_status: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -105,6 +111,7 @@ def service_settings(
         experiment=config.experiment_name,
         project_root=str(workspace.parent),
         artifact_root=str(workspace / "artifacts"),
+        monitoring_status=str(workspace / MONITORING_STATUS),
         model=str(given.get("model", "champion")),
         host=given.get("host", serving.host),
         port=int(given.get("port", serving.port)),

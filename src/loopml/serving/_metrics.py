@@ -19,7 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from loopml.serving._contract import METRICS
+from loopml.serving._contract import METRICS, MONITORING_METRICS
 
 #: Latency buckets in seconds: a one-row prediction takes well under a millisecond.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -36,7 +36,8 @@ class ServiceMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, monitoring_status: str | None = None) -> None:
+        self._status = StatusGauges(monitoring_status) if monitoring_status else None
         reg = self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "loopml_requests",
@@ -138,5 +139,61 @@ class ServiceMetrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return bytes(generate_latest(registry))
-        return bytes(generate_latest(self.registry))
+            text = bytes(generate_latest(registry))
+        else:
+            text = bytes(generate_latest(self.registry))
+        if self._status is not None:
+            text += self._status.exposition()
+        return text
+
+
+class StatusGauges:
+    """The gauges ``loopml monitor`` wrote to a JSON file (``MONITORING_METRICS``), read
+    again only when the file changes; a missing or unreadable file exports nothing."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._seen: tuple[float, int] | None = None
+        self._text = b""
+
+    def exposition(self) -> bytes:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return b""
+        if self._seen != (stat.st_mtime, stat.st_size):
+            self._seen = (stat.st_mtime, stat.st_size)
+            self._text = self._render()
+        return self._text
+
+    def _render(self) -> bytes:
+        import json
+
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                gauges = json.load(fh)["gauges"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return b""
+        registry = CollectorRegistry(auto_describe=True)
+        families: dict[str, Gauge] = {}
+        for gauge in gauges if isinstance(gauges, list) else []:
+            name = gauge.get("name") if isinstance(gauge, dict) else None
+            if name not in MONITORING_METRICS:
+                continue  # only the documented names: dashboards rely on them
+            labels = {str(k): str(v) for k, v in (gauge.get("labels") or {}).items()}
+            family = families.get(name)
+            if family is None:
+                family = families[name] = Gauge(
+                    name, _status_help(name), sorted(labels), registry=registry
+                )
+            try:
+                value = float(gauge["value"])
+                child = family.labels(**labels) if labels else family
+                child.set(value)
+            except (KeyError, TypeError, ValueError):
+                continue  # a malformed entry, or labels unlike its family's first entry
+        return bytes(generate_latest(registry))
+
+
+def _status_help(name: str) -> str:
+    return MONITORING_METRICS[name].split(": ", 1)[1]

@@ -205,7 +205,7 @@ def create_app(
     first request; ``sink`` receives the predictions (closed at shutdown); ``api_key``
     switches on bearer auth.
     """
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(settings.monitoring_status)
     holder = ModelHolder(source, settings.model, on_swap=_on_swap(metrics))
     state = ServiceState(
         settings=settings,

@@ -395,6 +395,45 @@ def test_openapi_describes_the_models_columns(client: TestClient) -> None:
 # ---------------------------------------------------------------------------- feedback
 
 
+def test_metrics_export_the_gauges_monitoring_left(source: BundleSource, tmp_path: Path) -> None:
+    from loopml.monitoring._contract import DriftReport, FeatureDrift, Performance, WindowReport
+    from loopml.monitoring._gauges import write_status
+    from loopml.serving import MONITORING_METRICS
+
+    drift = FeatureDrift("age", "ks", 0.3, 1e-12, 1e-11, 0.4, "psi", True, 900)
+    calm = FeatureDrift("plan", "chi2", 1.0, 0.5, 0.5, 0.001, "psi", False, 900)
+    window = WindowReport(
+        0.0, 86_400.0, 900, 300, [drift, calm], None, [],
+        Performance("roc_auc", 0.71, 0.66, 0.76, 300, "labels"),
+        Performance("roc_auc", 0.74, 0.70, 0.78, 900, "cbpe"),
+        ["age drifted"],
+    )  # fmt: skip
+    status = tmp_path / "status.json"
+    write_status(status, DriftReport("churn", "1", 0.01, 0.01, 86_400.0, [window]), now=5.0)
+    app = create_app(_settings(monitoring_status=str(status)), source)
+
+    with TestClient(app) as c:
+        text = c.get("/metrics").text
+        status.write_text("{broken", encoding="utf-8")
+        broken = c.get("/metrics")
+
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    names = {name for name, _ in samples}
+    assert names >= set(MONITORING_METRICS) - {"loopml_prediction_drift_effect"}
+    v1 = ("model_version", "1")
+    assert samples[("loopml_monitoring_alarm", (v1,))] == 1.0
+    assert samples[("loopml_features_drifted", (v1,))] == 1.0
+    assert samples[("loopml_feature_drift_effect", (("feature", "age"), v1))] == 0.4
+    assert samples[("loopml_monitoring_run_seconds", ())] == 5.0
+    perf = ("loopml_model_performance", (("kind", "estimated"), ("metric", "roc_auc"), v1))
+    assert samples[perf] == 0.74
+    assert broken.status_code == 200 and "loopml_monitoring_alarm" not in broken.text
+
+
 def test_feedback_stores_labels_of_logged_predictions(
     client: TestClient, sink: PredictionLog
 ) -> None:

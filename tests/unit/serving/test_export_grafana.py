@@ -2,7 +2,8 @@
 
 Every PromQL expression of the dashboard (panels, variables, annotations) is parsed with
 Prometheus' own ``promtool`` (Debian's ``prometheus`` package) and its metric names are
-checked against ``loopml.serving._contract.METRICS``, the list the service exports.
+checked against ``loopml.serving._contract.METRICS``, the list the service exports, and
+``MONITORING_METRICS``, the gauges it exports once ``loopml monitor`` has run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 import _needs as needs
-from loopml.serving._contract import METRICS
+from loopml.serving._contract import METRICS, MONITORING_METRICS
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "loopml.json"
 
@@ -68,7 +69,7 @@ def metric_names(expr: str) -> set[str]:
 
 def exported(name: str) -> bool:
     """Whether the service exports ``name``: a listed metric, or a histogram's series."""
-    if name in METRICS:
+    if name in METRICS or name in MONITORING_METRICS:
         return True
     for suffix in HISTOGRAM_SUFFIXES:
         base = name.removesuffix(suffix)
