@@ -85,3 +85,33 @@ def to_window(
             dtype=float,
         )
     return WindowRows(start, end, features, predictions, probabilities, labels)
+
+
+def parse_time(text: str, *, now: float) -> float:
+    """Seconds since the epoch from ``--since``/``--until``: an ISO 8601 date or time (UTC
+    unless it says otherwise), or a duration before ``now`` ("7d" is a week ago).
+
+    Raises
+    ------
+    ConfigError
+        Neither form (the message shows both).
+    """
+    import datetime as dt
+
+    from loopml.config import parse_duration
+    from loopml.errors import ConfigError
+
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{text!r} is not a time; give an ISO 8601 date or time (2026-12-01, "
+            "2026-12-01T08:00) or a duration before now (36h, 7d)."
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
