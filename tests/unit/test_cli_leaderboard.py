@@ -19,6 +19,7 @@ def _result(board: Leaderboard) -> SimpleNamespace:
         version=SimpleNamespace(name="churn", version="1", family="lightgbm"),
         alias="champion",
         decision=PromotionDecision(alias="champion", reason="first model to pass the gate"),
+        promotion_reason="first model to pass the gate",
         report="report.html",
     )
 

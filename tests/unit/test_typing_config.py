@@ -22,6 +22,7 @@ STRICT_MODULES = {
     "loopml.config",
     "loopml._config_errors",
     "loopml._config_sources",
+    "loopml._config_deploy",
     "loopml._metric_names",
     "loopml.errors",
     "loopml.types",
