@@ -27,7 +27,11 @@ from scipy import stats
 
 from loopml.data import normalize_category, to_boolean, to_numeric
 from loopml.monitoring._contract import FeatureDrift, QualityDrift
+from loopml.monitoring._performance import estimated_performance as estimated_performance
+from loopml.monitoring._performance import realised_performance as realised_performance
 from loopml.monitoring._reference import ColumnStats, Reference
+
+# realised_performance and estimated_performance live in _performance.py (this module's size)
 
 #: Cells of a chi-square table expected below this many rows are pooled.
 MIN_EXPECTED = 5.0
