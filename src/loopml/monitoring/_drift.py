@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from loopml.data import normalize_category, to_boolean, to_numeric
+from loopml.monitoring._columns import boolean_counts, label_counts, numbers_of
 from loopml.monitoring._contract import FeatureDrift, QualityDrift
 from loopml.monitoring._performance import estimated_performance as estimated_performance
 from loopml.monitoring._performance import realised_performance as realised_performance
-from loopml.monitoring._reference import ColumnStats, Reference
+from loopml.monitoring._reference import ColumnStats, Reference, prediction_counts
 
 # realised_performance and estimated_performance live in _performance.py (this module's size)
 
@@ -39,7 +39,6 @@ MIN_EXPECTED = 5.0
 PSI_FLOOR = 1e-4
 #: Data quality: a rate drifts when it is at least this much above the reference's ...
 MIN_QUALITY_DIFFERENCE = 0.01
-_NUMBER_KINDS = ("floating", "integer", "mixed-integer-float", "empty")
 
 
 @dataclass(frozen=True)
@@ -51,69 +50,6 @@ class _Test:
     effect: float
     effect_measure: str
     rows: int
-
-
-# --------------------------------------------------------------------------------------------
-# reading a window's column
-
-
-def numbers_of(values: pd.Series) -> tuple[np.ndarray, int, int]:
-    """Valid numbers (sorted), and the counts of missing and invalid values.
-
-    Values that are all numbers or missing (the usual logged column) take a fast path; other
-    columns are read with :func:`loopml.data.to_numeric`, as the pipeline reads them.
-    """
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        numbers = values.to_numpy(dtype=float, na_value=np.nan)
-        missing_count = int(np.isnan(numbers).sum())
-        invalid = 0
-    elif pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS:
-        numbers = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
-        missing_count, invalid = int(np.isnan(numbers).sum()), 0
-    else:
-        numbers = to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
-        missing = _missing(values)
-        missing_count = int(missing.sum())
-        invalid = int((np.isnan(numbers) & ~missing).sum())
-    valid = numbers[~np.isnan(numbers)]
-    valid.sort()
-    return valid, missing_count, invalid
-
-
-def _missing(values: pd.Series) -> np.ndarray:
-    missing = values.isna().to_numpy()
-    text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    if text.any():
-        blank = values[text].astype(str).str.strip() == ""
-        missing[np.flatnonzero(text)[blank.to_numpy()]] = True
-    return missing
-
-
-def label_counts(values: pd.Series) -> tuple[pd.Series, int]:
-    """Counts per normalised label, and the count of missing values (blank text too)."""
-    raw = values.value_counts(dropna=True, sort=False)
-    keys = raw.index.to_series(index=np.arange(len(raw)))
-    kind = pd.api.types.infer_dtype(keys, skipna=True)
-    if kind == "integer":
-        keys = keys.astype("int64")
-    elif kind in ("floating", "mixed-integer-float"):
-        keys = keys.astype(float)  # 1 and 1.0 are one label, written "1"
-    normal = normalize_category(keys).to_numpy()
-    counts = pd.Series(raw.to_numpy(), index=normal)
-    counts = counts[pd.notna(normal)]
-    counts = counts.groupby(level=0, sort=False).sum()
-    return counts, len(values) - int(counts.sum())
-
-
-def boolean_counts(values: pd.Series) -> tuple[pd.Series, int, int]:
-    """Counts of "0" and "1", and the counts of missing and invalid values."""
-    flags = to_boolean(values).to_numpy(dtype=float)
-    missing = _missing(values) if values.dtype == object else np.isnan(flags)
-    ones = int(np.nansum(flags))
-    zeros = int((flags == 0).sum())
-    n_missing = int(missing.sum())
-    invalid = len(values) - ones - zeros - n_missing
-    return pd.Series([zeros, ones], index=["0", "1"]), n_missing, max(invalid, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,8 +290,7 @@ def prediction_drift(
         if ref.kind == "numeric":
             test = _column_test(ref, predictions, "psi", "psi")
         else:
-            labels = predictions.map(lambda v: None if v is None else str(v))
-            counts = labels.dropna().value_counts()
+            counts = prediction_counts(predictions)
             test = _label_test(ref, counts, "psi") if counts.sum() and ref.count else None
     if test is None:
         return None
@@ -409,7 +344,9 @@ def _quality(ref: ColumnStats, values: pd.Series, alpha: float) -> QualityDrift:
     )
 
 
-def data_quality(reference: Reference, window: pd.DataFrame, *, alpha: float) -> list[QualityDrift]:
+def data_quality(
+    reference: Reference, window: pd.DataFrame, *, alpha: float = 0.01
+) -> list[QualityDrift]:
     """Missing, unseen-category, out-of-range and invalid rates of each feature in ``window``.
 
     A rate drifts when it is at least :data:`MIN_QUALITY_DIFFERENCE` (one percentage point)

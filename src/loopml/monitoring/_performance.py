@@ -87,8 +87,8 @@ def realised_performance(
     else:
         truth_s, said_s = to_classes(y_true, problem), to_classes(y_pred, problem)
         keep = (truth_s.notna() & said_s.notna()).to_numpy()
-        if proba is not None:
-            keep &= ~np.isnan(proba).any(axis=1)
+        if proba is not None:  # not in place: pandas may hand out a read-only array
+            keep = keep & ~np.isnan(proba).any(axis=1)
         truth_values = truth_s[keep].to_numpy(object)
         said_values = said_s[keep].to_numpy(object)
     rows = int(keep.sum())

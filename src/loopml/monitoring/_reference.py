@@ -24,16 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.data import (
-    Problem,
-    Schema,
-    missing_mask,
-    normalize_category,
-    to_boolean,
-    to_datetime,
-    to_numeric,
-)
+from loopml.data import Problem, Schema, to_datetime
 from loopml.errors import DataError
+from loopml.monitoring._columns import (
+    boolean_counts,
+    label_counts,
+    missing_of,
+    numbers_of,
+    sorted_quantiles,
+)
 from loopml.monitoring._contract import REFERENCE_FORMAT
 
 #: Points of the quantile sketch of a numeric column (0, 0.001, ..., 1).
@@ -183,14 +182,11 @@ class Reference:
 # building
 
 
-def numeric_stats(
-    name: str, role: str, values: np.ndarray, missing: int, invalid: int
-) -> ColumnStats:
-    """The sketch of valid numbers ``values`` (NaN-free)."""
-    rows = len(values) + missing + invalid
-    if not len(values):
+def numeric_stats(name: str, role: str, x: np.ndarray, missing: int, invalid: int) -> ColumnStats:
+    """The sketch of the valid numbers ``x`` (sorted, NaN-free)."""
+    rows = len(x) + missing + invalid
+    if not len(x):
         return ColumnStats(name, role, "numeric", rows, missing, invalid)
-    grid = np.linspace(0.0, 1.0, QUANTILE_POINTS)
     return ColumnStats(
         name,
         role,
@@ -198,17 +194,17 @@ def numeric_stats(
         rows,
         missing,
         invalid,
-        quantiles=np.quantile(values, grid),
-        minimum=float(values.min()),
-        maximum=float(values.max()),
-        mean=float(values.mean()),
-        std=float(values.std()),
+        quantiles=sorted_quantiles(x, QUANTILE_POINTS),
+        minimum=float(x[0]),
+        maximum=float(x[-1]),
+        mean=float(x.mean()),
+        std=float(x.std()),
     )
 
 
-def label_stats(name: str, role: str, labels: pd.Series, missing: int) -> ColumnStats:
-    """Counts of the text ``labels`` (missing values dropped), the most common first."""
-    counts = labels.dropna().astype(str).value_counts()
+def label_stats(name: str, role: str, counts: pd.Series, missing: int) -> ColumnStats:
+    """Statistics of the counts per label (missing values not among them)."""
+    counts = counts.sort_values(ascending=False, kind="stable")
     kept = counts.iloc[:MAX_LABELS]
     return ColumnStats(
         name,
@@ -224,24 +220,21 @@ def label_stats(name: str, role: str, labels: pd.Series, missing: int) -> Column
 
 def column_stats(name: str, role: str, values: pd.Series) -> ColumnStats:
     """A feature column's statistics by its schema role."""
-    missing = missing_mask(values)
-    n_missing = int(missing.sum())
     if role == "categorical":
-        return label_stats(name, role, normalize_category(values), n_missing)
-    if role in ("numeric", "boolean"):
-        numbers = to_numeric(values) if role == "numeric" else to_boolean(values)
-        valid = numbers.notna()
-        invalid = int((~valid & ~missing).sum())
-        stats = numeric_stats(name, role, numbers[valid].to_numpy(float), n_missing, invalid)
-        if role == "boolean":  # tested by chi-square on its two values, kept with its range
-            ones = float(numbers[valid].sum())
-            zeros = float(valid.sum()) - ones
-            stats = replace(stats, kind="labels", labels=("0", "1"), counts=np.array([zeros, ones]))
-        return stats
+        counts, missing = label_counts(values)
+        return label_stats(name, role, counts, missing)
+    if role == "numeric":
+        return numeric_stats(name, role, *numbers_of(values))
+    if role == "boolean":  # tested by chi-square on its two values, kept with its range
+        flags, missing, invalid = boolean_counts(values)
+        x = np.repeat([0.0, 1.0], flags.to_numpy())
+        stats = numeric_stats(name, role, x, missing, invalid)
+        return replace(stats, kind="labels", labels=("0", "1"), counts=flags.to_numpy(float))
+    missing_count = int(missing_of(values).sum())
     invalid = 0
     if role == "datetime":
-        invalid = int((to_datetime(values).isna() & ~missing).sum())
-    return ColumnStats(name, role, "none", len(values), n_missing, invalid)
+        invalid = int((to_datetime(values).isna().to_numpy() & ~missing_of(values)).sum())
+    return ColumnStats(name, role, "none", len(values), missing_count, invalid)
 
 
 def build_reference(
@@ -305,7 +298,7 @@ def build_reference(
         out["prediction"] = prediction_stats(problem.task, preds).to_dict()
     if proba is not None and problem.task == "binary" and problem.positive_class is not None:
         p = proba[:, list(problem.classes).index(problem.positive_class)]
-        p = p[~np.isnan(p)]
+        p = np.sort(p[~np.isnan(p)])
         out["positive_probability"] = numeric_stats("probability", "numeric", p, 0, 0).to_dict()
     out["holdout"] = _holdout(problem, holdout_y, holdout_predictions, proba, seed)
     return out
@@ -315,10 +308,16 @@ def prediction_stats(task: str, predictions: np.ndarray) -> ColumnStats:
     """Statistics of the model's predictions: a sketch (regression) or label counts."""
     if task == "regression":
         numbers = pd.to_numeric(pd.Series(predictions), errors="coerce").to_numpy(float)
-        valid = numbers[~np.isnan(numbers)]
+        valid = np.sort(numbers[~np.isnan(numbers)])
         return numeric_stats("prediction", "numeric", valid, len(numbers) - len(valid), 0)
-    labels = pd.Series([None if v is None else str(v) for v in predictions], dtype=object)
-    return label_stats("prediction", "categorical", labels, int(labels.isna().sum()))
+    counts = prediction_counts(pd.Series(predictions, dtype=object))
+    return label_stats("prediction", "categorical", counts, len(predictions) - int(counts.sum()))
+
+
+def prediction_counts(predictions: pd.Series) -> pd.Series:
+    """Counts of predicted labels, as text (the log keeps labels as JSON values)."""
+    text = predictions.map(lambda v: None if v is None or v != v else str(v))
+    return text.dropna().value_counts()
 
 
 def _holdout(
