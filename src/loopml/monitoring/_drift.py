@@ -71,14 +71,20 @@ def _ref_cdf(q: np.ndarray, x: np.ndarray, side: str) -> np.ndarray:
 def ks_statistic(q: np.ndarray, x: np.ndarray) -> float:
     """sup |F_window − F_reference| for sorted ``x`` and the sketch ``q``, ties included."""
     m = len(x)
-    ends = np.append(np.flatnonzero(np.diff(x)), m - 1)  # last position of each value
-    starts = np.append(0, ends[:-1] + 1)
-    u = x[ends]
-    gaps = [
-        (ends + 1) / m - _ref_cdf(q, u, "right"),
-        starts / m - _ref_cdf(q, u, "left"),
-    ]
     knots = np.unique(q)
+    continuous = len(knots) == len(q)  # no atoms: the sketch's CDF is np.interp on it
+    if continuous and not np.any(x[1:] == x[:-1]):
+        ref = np.interp(x, q, np.linspace(0.0, 1.0, len(q)))
+        steps = np.arange(m + 1, dtype=float) / m  # F_window is i/m before x[i], (i+1)/m at it
+        gaps = [np.array([np.max(steps[1:] - ref), np.max(ref - steps[:-1])])]
+    else:
+        ends = np.append(np.flatnonzero(np.diff(x)), m - 1)  # last position of each value
+        starts = np.append(0, ends[:-1] + 1)
+        u = x[ends]
+        gaps = [
+            (ends + 1) / m - _ref_cdf(q, u, "right"),
+            starts / m - _ref_cdf(q, u, "left"),
+        ]
     gaps += [
         np.searchsorted(x, knots, side="right") / m - _ref_cdf(q, knots, "right"),
         np.searchsorted(x, knots, side="left") / m - _ref_cdf(q, knots, "left"),

@@ -316,8 +316,17 @@ def prediction_stats(task: str, predictions: np.ndarray) -> ColumnStats:
 
 def prediction_counts(predictions: pd.Series) -> pd.Series:
     """Counts of predicted labels, as text (the log keeps labels as JSON values)."""
-    text = predictions.map(lambda v: None if v is None or v != v else str(v))
+    text = predictions.map(_label_text)
     return text.dropna().value_counts()
+
+
+def _label_text(value: Any) -> str | None:
+    """A logged label as text: None and NaN are missing, 1.0 is "1"."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _holdout(
