@@ -122,25 +122,115 @@ def _finite(value: float) -> float | None:
 # --------------------------------------------------------------------------------------------
 # CBPE
 
+#: The calibration reads the holdout in bins of about this many rows ...
+BIN_ROWS = 100
+#: ... and at most this many bins (isotonic regression over the bins' mean probability).
+CALIBRATION_BINS = 50
+#: Bootstrap resamples of the holdout behind the calibration's share of the CBPE interval.
+CALIBRATION_RESAMPLES = 50
+#: Window rows (a seeded sample) that the calibration bootstrap reads.
+CALIBRATION_SAMPLE = 20_000
 
-def calibrate(reference: Reference, proba: np.ndarray) -> np.ndarray:
-    """``proba`` calibrated on the reference holdout (isotonic, one class against the rest)."""
+
+def calibration_curve(
+    p: np.ndarray, hit: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of the calibration map of one class: isotonic regression over equal-count bins.
+
+    The holdout's rows, sorted by ``p``, form bins of about :data:`BIN_ROWS` rows; each bin's
+    mean probability and share of hits is one point, and isotonic regression (weighted by the
+    bins' rows) makes the points monotone. Bins, rather than isotonic regression over the
+    rows, keep the top and bottom ends from the pooled extremes' upward (downward) bias.
+    ``weights`` (bootstrap counts of the rows) reweight the same bins.
+    """
     from sklearn.isotonic import IsotonicRegression
 
-    ref_p = reference.holdout_probabilities
-    labels = reference.holdout_labels
-    assert ref_p is not None  # checked by the caller
-    out = np.empty_like(proba)
-    for j, cls in enumerate(reference.classes):
-        hit = np.array([v == cls for v in labels], dtype=float)
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(ref_p[:, j], hit)
-        out[:, j] = iso.predict(proba[:, j])
-    if len(reference.classes) == 2:  # one calibration, so the two columns add up to one
-        pos = reference.classes.index(reference.positive_class)
-        out[:, 1 - pos] = 1.0 - out[:, pos]
-    total = out.sum(axis=1, keepdims=True)
-    return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / out.shape[1])
+    n = len(p)
+    bins = int(np.clip(n // BIN_ROWS, 1, CALIBRATION_BINS))
+    group = np.empty(n, dtype=np.int64)
+    group[np.argsort(p, kind="stable")] = np.arange(n) * bins // n
+    w = np.ones(n) if weights is None else weights
+    rows = np.bincount(group, w, minlength=bins)
+    used = rows > 0
+    x = np.bincount(group, w * p, minlength=bins)[used] / rows[used]
+    y = np.bincount(group, w * hit, minlength=bins)[used] / rows[used]
+    if len(x) < 2:
+        return x, y
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True)
+    return x, iso.fit(x, y, sample_weight=rows[used]).predict(x)
+
+
+def apply_curve(x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Calibrated ``p``: linear between the knots, the end knots' offset beyond them."""
+    if not len(x):
+        return p.copy()
+    out = np.interp(p, x, y)
+    low, high = p < x[0], p > x[-1]
+    out[low] = p[low] + (y[0] - x[0])
+    out[high] = p[high] + (y[-1] - x[-1])
+    return np.clip(out, 0.0, 1.0)
+
+
+class _Cbpe:
+    """What CBPE reads from the reference once: the holdout's probabilities, which rows hit
+    each class, and the binary decision threshold the holdout's predictions show."""
+
+    def __init__(self, reference: Reference) -> None:
+        assert reference.holdout_probabilities is not None  # checked by the caller
+        self.reference = reference
+        self.ref_p = reference.holdout_probabilities
+        labels = np.asarray(reference.holdout_labels, dtype=object)
+        self.hits = [(labels == cls).astype(float) for cls in reference.classes]
+        self.binary = reference.task == "binary"
+        self.pos = reference.classes.index(reference.positive_class) if self.binary else 0
+        self.threshold = _threshold(reference, self.pos) if self.binary else 0.5
+
+    def calibrate(self, proba: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """``proba`` calibrated one class against the rest, rows summing to one."""
+        if self.binary:
+            x, y = calibration_curve(self.ref_p[:, self.pos], self.hits[self.pos], weights)
+            out = np.empty_like(proba)
+            out[:, self.pos] = apply_curve(x, y, proba[:, self.pos])
+            out[:, 1 - self.pos] = 1.0 - out[:, self.pos]
+            return out
+        out = np.column_stack(
+            [
+                apply_curve(*calibration_curve(self.ref_p[:, j], hit, weights), proba[:, j])
+                for j, hit in enumerate(self.hits)
+            ]
+        )
+        total = out.sum(axis=1, keepdims=True)
+        return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / out.shape[1])
+
+    def estimate(self, metric: str, proba: np.ndarray, cal: np.ndarray) -> tuple[float, float]:
+        """The metric's expected value over the rows and its sampling standard error."""
+        m = len(proba)
+        if metric == "roc_auc":
+            return expected_auc(proba[:, self.pos], cal[:, self.pos])
+        if metric == "accuracy":
+            if self.binary:
+                said_pos = proba[:, self.pos] >= self.threshold
+                right = np.where(said_pos, cal[:, self.pos], 1.0 - cal[:, self.pos])
+            else:
+                right = cal[np.arange(m), np.argmax(proba, axis=1)]
+            return float(right.mean()), float(np.sqrt(np.sum(right * (1 - right))) / m)
+        loss = -np.log(np.clip(proba, 1e-15, 1.0))
+        mean = np.sum(cal * loss, axis=1)
+        spread = np.sum(cal * loss**2, axis=1) - mean**2
+        return float(mean.mean()), float(np.sqrt(np.maximum(spread, 0).sum()) / m)
+
+    def calibration_spread(self, metric: str, proba: np.ndarray, seed: int) -> float:
+        """The estimate's standard deviation over bootstrap resamples of the holdout."""
+        rng = np.random.default_rng(seed)
+        if len(proba) > CALIBRATION_SAMPLE:
+            proba = proba[rng.choice(len(proba), CALIBRATION_SAMPLE, replace=False)]
+        n = len(self.ref_p)
+        values = []
+        for _ in range(CALIBRATION_RESAMPLES):
+            weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+            values.append(self.estimate(metric, proba, self.calibrate(proba, weights))[0])
+        finite = np.asarray(values)[np.isfinite(values)]
+        return float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
 
 
 def _threshold(reference: Reference, pos: int) -> float:
@@ -154,15 +244,6 @@ def _threshold(reference: Reference, pos: int) -> float:
         return 0.5
     low, high = p[~is_pos, pos].max(), p[is_pos, pos].min()
     return float((low + high) / 2) if high > low else 0.5
-
-
-def _expected_accuracy(reference: Reference, proba: np.ndarray, cal: np.ndarray) -> np.ndarray:
-    """Each row's probability that its prediction is right."""
-    if reference.task == "binary":
-        pos = reference.classes.index(reference.positive_class)
-        said_pos = proba[:, pos] >= _threshold(reference, pos)
-        return np.where(said_pos, cal[:, pos], 1.0 - cal[:, pos])
-    return cal[np.arange(len(cal)), np.argmax(proba, axis=1)]
 
 
 def expected_auc(score: np.ndarray, p: np.ndarray) -> tuple[float, float]:
@@ -182,16 +263,16 @@ def expected_auc(score: np.ndarray, p: np.ndarray) -> tuple[float, float]:
 
 
 def estimated_performance(
-    reference: Reference, probabilities: pd.DataFrame, metric: str
+    reference: Reference, probabilities: pd.DataFrame, metric: str, *, seed: int = 0
 ) -> Performance | None:
     """The metric CBPE expects on a window from its probabilities (``method="cbpe"``).
 
     Supported: ``accuracy`` (binary with the model's threshold as the holdout shows it,
     multiclass by the most probable class), ``roc_auc`` (binary: the expected AUC of the
     model's scores) and ``log_loss``. Other metrics, regression, and a reference without
-    holdout probabilities give None. The 95% interval is the sampling spread of the metric
-    when the labels are drawn from the calibrated probabilities (not the calibration's own
-    uncertainty).
+    holdout probabilities give None. The 95% interval combines the sampling spread of the
+    metric when the labels are drawn from the calibrated probabilities with the
+    calibration's own spread (a seeded bootstrap of the holdout).
     """
     if reference.task == "regression" or reference.holdout_probabilities is None:
         return None
@@ -206,18 +287,9 @@ def estimated_performance(
     m = len(proba)
     if m < MIN_LABELLED_ROWS:
         return Performance(metric, None, None, None, m, "cbpe")
-    cal = calibrate(reference, proba)
-    if metric == "roc_auc":
-        pos = reference.classes.index(reference.positive_class)
-        value, se = expected_auc(proba[:, pos], cal[:, pos])
-    elif metric == "accuracy":
-        right = _expected_accuracy(reference, proba, cal)
-        value, se = float(right.mean()), float(np.sqrt(np.sum(right * (1 - right))) / m)
-    else:
-        loss = -np.log(np.clip(proba, 1e-15, 1.0))
-        mean = np.sum(cal * loss, axis=1)
-        spread = np.sum(cal * loss**2, axis=1) - mean**2
-        value, se = float(mean.mean()), float(np.sqrt(np.maximum(spread, 0).sum()) / m)
+    cbpe = _Cbpe(reference)
+    value, se = cbpe.estimate(metric, proba, cbpe.calibrate(proba))
     if not math.isfinite(value):
         return Performance(metric, None, None, None, m, "cbpe")
+    se = math.hypot(se if math.isfinite(se) else 0.0, cbpe.calibration_spread(metric, proba, seed))
     return Performance(metric, value, value - _Z * se, value + _Z * se, m, "cbpe")
