@@ -42,11 +42,16 @@ def _label_text(value: Any) -> Any:
 
 
 def to_classes(values: pd.Series, problem: Problem) -> pd.Series:
-    """Logged labels mapped onto ``problem.classes``; anything else becomes None."""
-    text = pd.Series([_label_text(v) for v in values], index=values.index, dtype=object)
-    mapped = prepare_target(text, problem.task, problem)
+    """Logged labels mapped onto ``problem.classes``; anything else becomes None.
+
+    Only the distinct values are mapped (a window repeats a few labels many times).
+    """
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series([_label_text(v) for v in distinct], dtype=object)
+    mapped = prepare_target(text, problem.task, problem) if len(text) else text
     known = set(problem.classes)
-    return mapped.map(lambda v: v if v in known else None).astype(object)
+    lookup = np.array([v if v in known else None for v in mapped] + [None], dtype=object)
+    return pd.Series(lookup[codes], index=values.index, dtype=object)  # code -1: the None
 
 
 def _proba_matrix(
