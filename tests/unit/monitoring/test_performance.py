@@ -140,3 +140,12 @@ def test_cbpe_says_none_where_it_cannot_estimate(reference: Reference) -> None:
     assert estimated_performance(reference, proba.rename(columns={"yes": "y"}), "accuracy") is None
     few = estimated_performance(reference, proba[:5], "accuracy")
     assert few is not None and (few.value, few.rows) == (None, 5)
+
+
+def test_cbpe_log_loss_is_close_to_the_realised_one(reference: Reference) -> None:
+    y, said, proba = scored(5000, np.random.default_rng(9), 3.0, 2.0)
+    est = estimated_performance(reference, proba, "log_loss")
+    real = realised_performance(BINARY, y, said, proba, "log_loss")
+    assert est is not None and est.value is not None and real.value is not None
+    assert est.value == pytest.approx(real.value, abs=0.02)
+    assert est.low is not None and est.high is not None and est.low < real.value < est.high
