@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from loopml.monitoring._columns import boolean_counts, label_counts, numbers_of
+from loopml.data import to_datetime
+from loopml.monitoring._columns import boolean_counts, label_counts, missing_of, numbers_of
 from loopml.monitoring._contract import FeatureDrift, QualityDrift
 from loopml.monitoring._performance import estimated_performance as estimated_performance
 from loopml.monitoring._performance import realised_performance as realised_performance
@@ -330,8 +331,11 @@ def _quality(ref: ColumnStats, values: pd.Series, alpha: float) -> QualityDrift:
     elif ref.kind == "labels":
         counts, missing = label_counts(values)
         unseen = int(counts.sum() - counts.reindex(list(ref.labels), fill_value=0).sum())
-    else:
-        missing = int(values.isna().sum())
+    else:  # datetime and text: missing, and datetime values that do not read as a time
+        blank = missing_of(values)
+        missing = int(blank.sum())
+        if ref.role == "datetime":
+            invalid = int((to_datetime(values).isna().to_numpy() & ~blank).sum())
     rows = max(ref.rows, 1)
     drifted = (
         _rate_drifted(missing, m, ref.missing, ref.rows, alpha)
