@@ -556,7 +556,7 @@ def _render_speed(records: list[dict[str, Any]]) -> list[str]:
             "",
             "loopml: " + "; ".join(goals) + ".",
             "",
-            "Why loopml beats the floor: the floor compares the two samples exactly (both "
+            "loopml and the floor: the floor compares the two samples exactly (both "
             "columns sorted, each searched in the other), loopml compares the window with the "
             "reference's 1,001-point quantile sketch (the reference is summarised once, at "
             "training; the KS statistic on the sketch is within 1/1000 of the exact one). "
