@@ -77,8 +77,11 @@ class MonitoringConfig(_Section):
     # a feature drifts when its Benjamini-Hochberg adjusted p-value is below alpha ...
     alpha: float = Field(default=0.01, gt=0, lt=1)
     # ... and its effect (PSI by default) is at least min_effect: huge windows do not alarm
-    # on trivial shifts
-    min_effect: float = Field(default=0.01, ge=0)
+    # on trivial shifts. 0.005, not 0.01: a 0.1-sd mean shift has a decile PSI of about
+    # 0.01 (0.007 to 0.014 over 10k-row windows), so 0.01 would miss half of them, while the
+    # largest PSI of 20 features in a 10k-row window without drift stays near 0.002-0.004
+    # (benchmarks/results/drift.md)
+    min_effect: float = Field(default=0.005, ge=0)
     numeric_effect: Literal["psi", "wasserstein"] = "psi"
     categorical_effect: Literal["psi", "jensen_shannon"] = "psi"
     window: str = "1d"  # the length of each window: 90s, 30m, 6h, 1d, 2w

@@ -17,6 +17,9 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         QualityDrift,
         WindowReport,
     )
+    from loopml.monitoring._drift import data_quality, feature_drift, prediction_drift
+    from loopml.monitoring._performance import estimated_performance, realised_performance
+    from loopml.monitoring._reference import Reference, build_reference
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -31,6 +34,9 @@ __getattr__, __dir__ = _lazy_exports(
             "QualityDrift",
             "WindowReport",
         ],
+        "loopml.monitoring._drift": ["data_quality", "feature_drift", "prediction_drift"],
+        "loopml.monitoring._performance": ["estimated_performance", "realised_performance"],
+        "loopml.monitoring._reference": ["Reference", "build_reference"],
     },
 )
 
@@ -41,5 +47,12 @@ __all__ = [
     "FeatureDrift",
     "Performance",
     "QualityDrift",
+    "Reference",
     "WindowReport",
+    "build_reference",
+    "data_quality",
+    "estimated_performance",
+    "feature_drift",
+    "prediction_drift",
+    "realised_performance",
 ]
