@@ -219,6 +219,7 @@ def _layouts(min_effect: float | None) -> dict[str, dict[str, Any]]:
         "performance": {
             **base,
             "height": 420,
+            "xaxis": {**base["xaxis"], "anchor": "y2"},  # the dates under the rows' panel
             "yaxis": {**base["yaxis"], "domain": [0.3, 1]},
             "yaxis2": {
                 "domain": [0, 0.2],

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+import _needs as needs
 from loopml.monitoring._contract import (
     DriftReport,
     FeatureDrift,
@@ -301,3 +303,78 @@ def test_a_wide_report_stays_compact_and_holds_each_number_once() -> None:
     assert len(data["features"]) == 100
     assert data["features"][0]["name"] == "feature_000"
     assert html.count('<details class="feature"') == 100
+
+
+# --------------------------------------------------------------------------------------------
+# in headless Chromium
+
+#: Per chart: its key, the traces it declares, and whether Plotly drew it.
+DRAWN = (
+    "els => els.map(e => [e.dataset.fig, (e.data || []).length, !!e.querySelector('.main-svg')])"
+)
+
+
+#: The hover text of the first feature's latest window.
+HOVER = """() => {
+    const el = document.querySelector('[data-fig="f-0"]');
+    Plotly.Fx.hover(el, [{curveNumber: 0, pointNumber: el.data[0].x.length - 1}]);
+    const box = el.querySelector('.hovertext');
+    return box ? box.textContent : '';
+}"""
+
+
+def _open(report: dict[str, Any], path: Path, screenshot: Path | None = None) -> dict[str, Any]:
+    """Open the report, then its first feature's and column's sections; what was drawn when."""
+    needs.chromium()
+    path.write_text(render_monitoring_report(report, title="Churn monitoring"), encoding="utf-8")
+    with needs.chromium_page(path.as_uri()) as seen:
+        page = seen.page
+        page.wait_for_load_state("load")
+        at_load = page.eval_on_selector_all(".figure", DRAWN)
+        for key in ("f-0", "q-0"):
+            if page.query_selector(f"#{key} > summary"):
+                page.click(f"#{key} > summary")
+                page.wait_for_function(
+                    f"document.querySelector('[data-fig=\"{key}\"] .main-svg') !== null"
+                )
+        opened = page.eval_on_selector_all(".figure", DRAWN)
+        hover = page.evaluate(HOVER) if page.query_selector("#f-0") else ""
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
+    assert seen.errors == []
+    external = [u for u in seen.requests if not u.startswith(("file:", "data:", "blob:"))]
+    assert external == []  # the report fetches nothing from the network
+    return {"at_load": at_load, "opened": opened, "hover": hover}
+
+
+@pytest.mark.services
+def test_the_report_draws_performance_at_once_and_a_feature_when_opened(tmp_path: Path) -> None:
+    drawn = _open(binary_report(), tmp_path / "monitoring.html", tmp_path / "monitoring.png")
+    at_load = {key: (traces, is_drawn) for key, traces, is_drawn in drawn["at_load"]}
+    # two bands, two lines, predictions and labelled rows
+    assert at_load["performance"] == (6, True)
+    assert at_load["prediction"] == (2, True)
+    assert at_load["heatmap"] == (2, True)
+    assert not any(is_drawn for key, _, is_drawn in drawn["at_load"] if key[:2] in ("f-", "q-"))
+    opened = {key: (traces, is_drawn) for key, traces, is_drawn in drawn["opened"]}
+    assert opened["f-0"] == (2, True)  # the effect and the drifted windows
+    assert opened["q-0"][1] and not opened["f-1"][1]
+    assert drawn["hover"] == (
+        "2026-03-06PSI 0.3Kolmogorov–Smirnov statistic 0.1p-value 1e-9 · adjusted 4e-91,000 rows"
+    )
+    assert (tmp_path / "monitoring.png").stat().st_size > 10_000
+
+
+@pytest.mark.services
+def test_a_wide_report_opens_with_only_its_overview_drawn(tmp_path: Path) -> None:
+    drawn = _open(wide_report(), tmp_path / "wide.html", tmp_path / "wide.png")
+    at_load = [key for key, _, is_drawn in drawn["at_load"] if is_drawn]
+    assert at_load == ["performance", "prediction", "heatmap"]
+    opened = [key for key, _, is_drawn in drawn["opened"] if is_drawn]
+    assert opened == ["performance", "prediction", "heatmap", "f-0", "q-0"]
+
+
+@pytest.mark.services
+def test_an_empty_report_opens_without_errors(tmp_path: Path) -> None:
+    drawn = _open(_report([]), tmp_path / "empty.html", tmp_path / "empty.png")
+    assert drawn["at_load"] == []
