@@ -241,6 +241,8 @@ def test_an_empty_report_says_there_is_nothing_to_test() -> None:
     html = render_monitoring_report(_report([]), title="empty")
     page = _without_plotly(html)
     assert "No windows: the prediction log holds no traffic" in page
+    assert "windows of 1 day · no traffic yet" in page
+    assert "<button" not in page
     assert "data-fig=" not in page
     assert "No feature tests in this report." in page
     assert "No performance in this report" in page
