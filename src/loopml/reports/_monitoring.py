@@ -135,15 +135,21 @@ def _whole_days(windows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def _span(window: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) -> str:
-    """``2026-03-01`` for a day's window, else ``2026-03-01 06:00 to 12:00 UTC`` and the like."""
-    days = _whole_days(windows)
-    start, end = window["start"], window["end"]
-    if days and end - start == 86400:
-        return _stamp(start, True)
-    first, last = _stamp(start, days), _stamp(end, days)
-    if not days and first[:10] == last[:10]:
+    """A window in words, in the units its windows share (see :func:`_range`)."""
+    return _range(window["start"], window["end"], _whole_days(windows))
+
+
+def _range(start: float, end: float, whole_days: bool) -> str:
+    """``[start, end)`` for people: whole days by their first and last date (``2026-03-01``,
+    ``2026-03-01 to 2026-03-07``), anything else by its times (``2026-03-01 06:00 to 12:00
+    UTC``)."""
+    if whole_days:
+        first, last = _stamp(start, True), _stamp(end - 86400, True)
+        return first if first == last else f"{first} to {last}"
+    first, last = _stamp(start, False), _stamp(end, False)
+    if first[:10] == last[:10]:
         last = last[11:]
-    return f"{first} to {last}" + ("" if days else " UTC")
+    return f"{first} to {last} UTC"
 
 
 def _series(name: str, tests: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
@@ -258,9 +264,7 @@ def _header(report: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) -> 
     window = _number(report.get("window_seconds"))
     span = "—"
     if windows:
-        days = _whole_days(windows)
-        span = f"{_stamp(windows[0]['start'], days)} to {_stamp(windows[-1]['end'], days)}"
-        span += "" if days else " UTC"
+        span = _range(windows[0]["start"], windows[-1]["end"], _whole_days(windows))
     rows = sum(int(w.get("rows") or 0) for w in windows)
     labelled = sum(int(w.get("labelled") or 0) for w in windows)
     return {
@@ -328,8 +332,10 @@ def _performance_notes(performance: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cell(perf: Mapping[str, Any] | None) -> str:
-    if not perf or perf.get("value") is None:
+    if not perf:
         return "—"
+    if perf.get("value") is None:
+        return f"— ({int(perf.get('rows') or 0):,} rows: too few)"
     text = fmt_metric(perf["value"])
     if perf.get("low") is not None and perf.get("high") is not None:
         text += f" [{fmt_metric(perf['low'])}, {fmt_metric(perf['high'])}]"

@@ -137,7 +137,7 @@ def test_the_header_names_the_model_the_settings_and_the_span(html: str) -> None
     page = _without_plotly(html)
     assert "<title>Churn monitoring</title>" in page
     assert "model <b>churn</b> version <b>3</b>" in page
-    assert "6 windows of 1 day · 2026-03-01 to 2026-03-07" in page
+    assert "6 windows of 1 day · 2026-03-01 to 2026-03-06" in page
     assert "<tr><td>alpha (false discovery rate)</td><td>0.01</td></tr>" in page
     assert "<tr><td>min_effect</td><td>0.1</td></tr>" in page
     assert "Alarm in 2 of 6 windows. Latest, 2026-03-06: income drifted" in page
@@ -257,8 +257,37 @@ def test_hours_long_windows_read_with_their_times() -> None:
     ]
     report = DriftReport("m", "1", 0.05, 0.2, 21_600, windows).to_dict()
     html = _without_plotly(render_monitoring_report(report, title="t"))
-    assert "2 windows of 6 hours · 2026-03-01 00:00 to 2026-03-01 12:00 UTC" in html
+    assert "2 windows of 6 hours · 2026-03-01 00:00 to 12:00 UTC" in html
     assert "<td>2026-03-01 06:00 to 12:00 UTC</td>" in html
+
+
+def test_week_long_windows_read_by_their_first_and_last_day() -> None:
+    week = 7 * DAY
+    windows = [
+        WindowReport(START + i * week, START + (i + 1) * week, 10, 0, [], None, [], None, None)
+        for i in range(2)
+    ]
+    html = render_monitoring_report(_report(windows), title="t")
+    assert "2026-03-01 to 2026-03-14" in html and "<td>2026-03-08 to 2026-03-14</td>" in html
+
+
+def test_too_few_labels_and_hostile_alarms_are_shown_as_such() -> None:
+    window = WindowReport(
+        START,
+        START + DAY,
+        100,
+        12,
+        [],
+        None,
+        [],
+        Performance("roc_auc", None, None, None, 12, "labels"),
+        None,
+        alarms=[f"{EVIL} drifted"],
+    )
+    html = _without_plotly(render_monitoring_report(_report([window]), title="t"))
+    assert "<td>— (12 rows: too few)</td>" in html
+    assert EVIL not in html
+    assert "<li>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;co drifted</li>" in html
 
 
 def wide_report(n_features: int = 100, n_windows: int = 30) -> dict[str, Any]:
