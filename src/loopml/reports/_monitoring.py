@@ -238,7 +238,9 @@ def _layouts(min_effect: float | None) -> dict[str, dict[str, Any]]:
         "drift": {**base, "shapes": threshold, "yaxis": {**base["yaxis"], "rangemode": "tozero"}},
         "heatmap": {
             **base,
-            "margin": {"l": 64, "r": 20, "t": 10, "b": 40},
+            "margin": {"l": 64, "r": 20, "t": 44, "b": 10},
+            # dates above the cells, next to the drifting features listed first
+            "xaxis": {**base["xaxis"], "side": "top"},
             "yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
             "showlegend": False,
         },
