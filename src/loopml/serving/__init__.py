@@ -45,7 +45,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         to_onnx,
     )
     from loopml.serving._onnx_base import OnnxConversionError
-    from loopml.serving._predlog import LogStats, PredictionLog
+    from loopml.serving._predlog import ForgetResult, LogStats, PredictionLog
     from loopml.serving._predlog_store import LoggedRow, PredictionLogError
     from loopml.serving._reader import ExtraColumns, RecordReader
     from loopml.serving.app import create_app, serve
@@ -72,7 +72,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.serving._reader": ["ExtraColumns", "RecordReader"],
         "loopml.serving._frame": ["FramePredictor"],
         "loopml.serving._compile": ["CompiledPredictor", "Runtime", "compile_predictor"],
-        "loopml.serving._predlog": ["LogStats", "PredictionLog"],
+        "loopml.serving._predlog": ["ForgetResult", "LogStats", "PredictionLog"],
         "loopml.serving._predlog_store": ["LoggedRow", "PredictionLogError"],
         "loopml.serving._onnx_base": ["OnnxConversionError"],
         "loopml.serving._onnx": [
@@ -107,6 +107,7 @@ __all__ = [
     "ExtraColumns",
     "Feedback",
     "FieldProblem",
+    "ForgetResult",
     "FramePredictor",
     "K8sExport",
     "LoadedModel",
