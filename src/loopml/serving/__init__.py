@@ -33,6 +33,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         export_docker,
     )
     from loopml.serving._export_k8s import ClusterSettings, K8sExport, export_k8s
+    from loopml.serving._forget import ErasurePolicy, forget_entity
     from loopml.serving._frame import FramePredictor
     from loopml.serving._holder import LoadedModel, ModelSource, RegistryModelSource
     from loopml.serving._onnx import (
@@ -71,6 +72,7 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "loopml.serving._reader": ["ExtraColumns", "RecordReader"],
         "loopml.serving._frame": ["FramePredictor"],
+        "loopml.serving._forget": ["ErasurePolicy", "forget_entity"],
         "loopml.serving._compile": ["CompiledPredictor", "Runtime", "compile_predictor"],
         "loopml.serving._predlog": ["ForgetResult", "LogStats", "PredictionLog"],
         "loopml.serving._predlog_store": ["LoggedRow", "PredictionLogError"],
@@ -104,6 +106,7 @@ __all__ = [
     "ClusterSettings",
     "CompiledPredictor",
     "DockerExport",
+    "ErasurePolicy",
     "ExtraColumns",
     "Feedback",
     "FieldProblem",
@@ -142,6 +145,7 @@ __all__ = [
     "export_docker",
     "export_k8s",
     "export_onnx",
+    "forget_entity",
     "score_file",
     "serve",
     "service_settings",
