@@ -289,3 +289,22 @@ def test_a_version_1_log_on_postgresql_is_upgraded(pg: PostgresServer) -> None:
     with pg.admin_connect() as conn:
         version = conn.execute("SELECT value FROM loopml_log_meta").fetchall()
     assert version == [(str(SCHEMA_VERSION),)]
+
+
+def test_forget_entity_hashes_raw_values_as_the_policy_did(pg: PostgresServer) -> None:
+    from loopml.data import privacy_replay
+    from loopml.serving import ErasurePolicy, forget_entity
+
+    env = {"SALT": "s3cret"}
+    policy = ErasurePolicy({"email": "hash", "phone": "drop"}, "SALT", ("email", "x"), ("x",))
+    replay = privacy_replay(policy.privacy, "SALT", env)
+    assert replay is not None
+    logged = replay(pd.DataFrame({"email": ["ann@example.com", "bo@example.com"], "x": [1, 2]}))
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record([customer(f"r{i}", row) for i, row in enumerate(logged.to_dict("records"))])
+        plog.feedback([Feedback("r0", "yes", T0 + 1)])
+        result = forget_entity(plog, "email", ["ann@example.com"], policy, env=env)
+        assert (result.predictions, result.labels, result.matched) == (1, 1, "hashed")
+        dropped = forget_entity(plog, "phone", ["+44 20 7946 0000"], policy, env=env)
+        assert (dropped.predictions, dropped.matched) == (0, "dropped")
+        assert [r.request_id for r in plog.read(T0, T0 + 1)] == ["r1"]
