@@ -325,9 +325,15 @@ def serve(
 
 @app.command()
 def forget(
-    column: str = typer.Option(..., "--column", help="The column that identifies the entity."),
+    column: str = typer.Option(
+        ..., "--column", metavar="COL", help="The column that identifies the entity."
+    ),
     value: list[str] = typer.Option(
-        ..., "--value", help="Its value, raw (hashed here where the privacy policy hashes it)."
+        ...,
+        "--value",
+        metavar="V",
+        help="Its value as you know it (hashed here where the privacy policy hashes COL); "
+        "repeat for more.",
     ),
     config: Path = ConfigOpt,
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
