@@ -219,3 +219,22 @@ def print_version(out: Console, info: Any) -> None:
     for key, value in version_fields(info):
         table.add_row(escape(key), escape(str(value)))
     out.print(table)
+
+
+def print_forget(out: Console, result: Any, shown: int = 10) -> None:
+    """``forget``: what was deleted (or would be, in a dry run), and any note."""
+    how = {"hashed": " (matched as hashed by the privacy policy)"}.get(result.matched, "")
+    verb = "Would delete" if result.dry_run else "Deleted"
+    out.print(
+        f"{verb} {result.predictions} prediction(s) and {result.labels} label(s) with "
+        f"{escape(result.column)} from the prediction log{how}.",
+        soft_wrap=True,
+    )
+    if result.dry_run and result.request_ids:
+        ids = ", ".join(result.request_ids[:shown])
+        more = len(result.request_ids) - shown
+        out.print(f"Request ids: {escape(ids)}{f' … and {more} more' if more > 0 else ''}")
+    if result.note:
+        out.print(f"Note: {escape(result.note)}.", soft_wrap=True)
+    if result.dry_run:
+        out.print("Dry run: nothing was deleted; run again without --dry-run to delete.")

@@ -22,6 +22,7 @@ from rich.markup import escape
 from loopml._cli_print import (
     metrics_table,
     print_findings,
+    print_forget,
     print_scoring,
     print_train,
     print_version,
@@ -320,6 +321,29 @@ def serve(
             "Ctrl-C stops."
         )
         run_service(settings, project.env)
+
+
+@app.command()
+def forget(
+    column: str = typer.Option(
+        ..., "--column", metavar="COL", help="The column that identifies the entity."
+    ),
+    value: list[str] = typer.Option(
+        ...,
+        "--value",
+        metavar="V",
+        help="Its value as you know it (hashed here where the privacy policy hashes COL); "
+        "repeat for more.",
+    ),
+    config: Path = ConfigOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Delete an entity's predictions and labels from the prediction log (right to erasure)."""
+    with _errors():
+        result = _project(config).forget(column, value, dry_run=dry_run)
+        _emit_json(result.to_dict()) if as_json else print_forget(out, result)
 
 
 @models_app.command("list")

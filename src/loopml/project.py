@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from loopml.loop import PromotionDecision
     from loopml.modeling import SearchResult
     from loopml.registry import ModelBundle
+    from loopml.serving import ForgetResult
 
 log = logging.getLogger(__name__)
 
@@ -528,6 +529,28 @@ class Project:
             )
         summary = self.score(scoring_cfg.input, scoring_cfg.output, model=version)
         return RunResult(trained, summary)
+
+    # ------------------------------------------------------------------ prediction log
+
+    def forget(self, column: str, values: Sequence[Any], *, dry_run: bool = False) -> ForgetResult:
+        """Delete an entity's predictions and their labels from the prediction log (the right
+        to erasure), in one transaction; with ``dry_run``, count them and delete nothing.
+
+        Values of a column the champion's privacy policy hashed are hashed as it did (its salt
+        from the environment); a column it dropped is not in the log. See
+        :func:`loopml.serving.forget_entity`.
+        """
+        from loopml.serving import ErasurePolicy, PredictionLog, forget_entity
+
+        try:
+            bundle, _ = self.registry.load("champion")
+        except ModelNotFoundError:  # no champion: the policy as loopml.yaml declares it
+            policy = ErasurePolicy(dict(self.config.privacy.columns), self.config.privacy.salt_env)
+        else:
+            policy = ErasurePolicy.of(bundle, self.config.privacy.salt_env)
+        url = self.config.serving.prediction_log.url
+        with PredictionLog(url, base_dir=self.root, mode="sync") as plog:
+            return forget_entity(plog, column, values, policy, env=self.env, dry_run=dry_run)
 
     # ------------------------------------------------------------------ registry
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from loopml.serving._contract import Feedback, LoggedPrediction
 from loopml.serving._predlog import PredictionLog, PredictionLogError
+from loopml.serving._predlog_store import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from tests.services.conftest import PostgresServer
@@ -123,8 +125,8 @@ def test_two_logs_starting_at_once_create_the_tables_once(pg: PostgresServer) ->
 def test_a_log_written_by_a_newer_loopml_is_refused(pg: PostgresServer) -> None:
     PredictionLog(url_of(pg), mode="sync").close()
     with pg.admin_connect() as conn:
-        conn.execute("UPDATE loopml_log_meta SET value = '2' WHERE name = 'schema_version'")
-    with pytest.raises(PredictionLogError, match=r"created by a newer loopml \(schema version 2;"):
+        conn.execute("UPDATE loopml_log_meta SET value = '99' WHERE name = 'schema_version'")
+    with pytest.raises(PredictionLogError, match=r"created by a newer loopml \(schema version 99;"):
         PredictionLog(url_of(pg))
 
 
@@ -147,3 +149,162 @@ def test_an_unreachable_server_fails_at_start_up(pg: PostgresServer) -> None:
     url = url_of(pg).set(port=port)
     with pytest.raises(PredictionLogError, match=r"Check that the database server is running"):
         PredictionLog(url)
+
+
+# ---------------------------------------------------------------------- erasure and variants
+
+
+def customer(rid: str, features: dict[str, Any], variant: str = "champion") -> LoggedPrediction:
+    return LoggedPrediction(rid, T0, "1", features, "yes", None, 1.0, variant)
+
+
+def rows_of(pg: PostgresServer, table: str) -> list[tuple[Any, ...]]:
+    """A table's rows by request id, read with psycopg (not through the log)."""
+    with pg.admin_connect() as conn:
+        return list(conn.execute(f"SELECT * FROM {table} ORDER BY request_id").fetchall())
+
+
+@pytest.fixture()
+def customers(pg: PostgresServer) -> Iterator[PredictionLog]:
+    """Five predictions in JSONB, three labelled: customer 7 three times, in three forms."""
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record(
+            [
+                customer("a", {"customer": 7, "email": "d1", "plan": "pro"}),
+                customer("b", {"customer": "7", "email": "d1", "plan": "pro"}),
+                customer("c", {"customer": 7.0, "email": "d2", "plan": "7"}),
+                customer("d", {"customer": 70, "email": "d3", "plan": "pro"}),
+                customer("e", {"customer": "007", "email": "d4", "plan": None}),
+            ]
+        )
+        plog.feedback([Feedback(r, "no", T0 + 5) for r in ("a", "c", "d")])
+        yield plog
+
+
+def test_forget_deletes_an_entity_and_its_labels_in_jsonb(
+    customers: PredictionLog, pg: PostgresServer
+) -> None:
+    before = {t: rows_of(pg, t) for t in ("loopml_predictions", "loopml_feedback")}
+    result = customers.forget("customer", ["7"])
+    assert (result.predictions, result.labels, result.dry_run) == (3, 2, False)
+    assert sorted(result.request_ids) == ["a", "b", "c"]
+    after = {t: rows_of(pg, t) for t in ("loopml_predictions", "loopml_feedback")}
+    for table in after:  # nothing else touched
+        assert after[table] == [r for r in before[table] if r[0] not in ("a", "b", "c")]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([7], ["a", "b", "c"]),  # JSONB keeps 7 and 7.0 apart; both match, and "7"
+        (["7.0"], ["a", "b", "c"]),
+        (["007"], ["e"]),
+        (["70", "007"], ["d", "e"]),
+        (["8"], []),
+    ],
+)
+def test_numbers_and_text_match_alike_in_jsonb(
+    customers: PredictionLog, values: list[Any], expected: list[str]
+) -> None:
+    assert sorted(customers.forget("customer", values, dry_run=True).request_ids) == expected
+
+
+def test_a_dry_run_on_postgresql_deletes_nothing(customers: PredictionLog) -> None:
+    result = customers.forget("customer", [7], dry_run=True)
+    assert (result.predictions, result.labels, result.dry_run) == (3, 2, True)
+    assert customers.count() == 5
+    assert customers.forget("plan", ["7"], dry_run=True).request_ids == ("c",)
+
+
+def test_hashed_values_are_matched_by_their_digest(pg: PostgresServer) -> None:
+    from loopml.data import privacy_replay
+
+    replay = privacy_replay({"email": "hash"}, "SALT", {"SALT": "s3cret"})
+    assert replay is not None
+    emails = pd.DataFrame({"email": ["ann@example.com", "bo@example.com"]})
+    digests = list(replay(emails)["email"])
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record([customer(f"r{i}", {"email": d}) for i, d in enumerate(digests)])
+        given = replay(pd.DataFrame({"email": [" ann@example.com"]}))["email"]  # trimmed too
+        assert plog.forget("email", list(given)).request_ids == ("r0",)
+        assert plog.count() == 1
+
+
+def test_variants_are_logged_and_filtered_on_postgresql(pg: PostgresServer) -> None:
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record(
+            [
+                customer("a", {"x": 1}),
+                customer("b", {"x": 2}, variant="challenger"),
+                customer("c", {"x": 3}, variant="shadow"),
+            ]
+        )
+        rows = plog.read(T0, T0 + 1)
+        assert [(r.request_id, r.variant) for r in rows] == [
+            ("a", "champion"),
+            ("b", "challenger"),
+            ("c", "shadow"),
+        ]
+        assert [r.request_id for r in plog.read(T0, T0 + 1, variant="challenger")] == ["b"]
+
+
+def test_a_version_1_log_on_postgresql_is_upgraded(pg: PostgresServer) -> None:
+    with pg.admin_connect() as conn:  # the tables as schema version 1 laid them out
+        conn.execute(
+            "CREATE TABLE loopml_predictions (request_id VARCHAR(200) PRIMARY KEY, "
+            "time TIMESTAMP WITH TIME ZONE NOT NULL, model_version VARCHAR(64) NOT NULL, "
+            "features JSONB NOT NULL, prediction JSONB, probabilities JSONB, latency_ms FLOAT)"
+        )
+        conn.execute(
+            "CREATE TABLE loopml_feedback (request_id VARCHAR(200) PRIMARY KEY, label JSONB, "
+            "time TIMESTAMP WITH TIME ZONE NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE loopml_log_meta (name VARCHAR(64) PRIMARY KEY, "
+            "value VARCHAR(200) NOT NULL)"
+        )
+        conn.execute("INSERT INTO loopml_log_meta VALUES ('schema_version', '1')")
+        conn.execute(
+            "INSERT INTO loopml_predictions VALUES ('old', to_timestamp(%s), '1', "
+            "'{\"customer\": 7}', '\"no\"', NULL, 1.0)",
+            (T0,),
+        )
+        conn.execute(
+            "INSERT INTO loopml_feedback VALUES ('old', '\"yes\"', to_timestamp(%s))", (T0,)
+        )
+        conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {pg.user}")
+        conn.execute(
+            f"ALTER TABLE loopml_predictions OWNER TO {pg.user}; "
+            f"ALTER TABLE loopml_feedback OWNER TO {pg.user}; "
+            f"ALTER TABLE loopml_log_meta OWNER TO {pg.user}"
+        )
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record([customer("new", {"customer": 8}, variant="shadow")])
+        assert [(r.request_id, r.variant, r.label) for r in plog.read(T0, T0 + 1)] == [
+            ("new", "shadow", None),
+            ("old", "champion", "yes"),
+        ]
+        assert plog.forget("customer", [7]).labels == 1
+    PredictionLog(url_of(pg), mode="sync").close()  # opening it again changes nothing
+    with pg.admin_connect() as conn:
+        version = conn.execute("SELECT value FROM loopml_log_meta").fetchall()
+    assert version == [(str(SCHEMA_VERSION),)]
+
+
+def test_forget_entity_hashes_raw_values_as_the_policy_did(pg: PostgresServer) -> None:
+    from loopml.data import privacy_replay
+    from loopml.serving import ErasurePolicy, forget_entity
+
+    env = {"SALT": "s3cret"}
+    policy = ErasurePolicy({"email": "hash", "phone": "drop"}, "SALT", ("email", "x"), ("x",))
+    replay = privacy_replay(policy.privacy, "SALT", env)
+    assert replay is not None
+    logged = replay(pd.DataFrame({"email": ["ann@example.com", "bo@example.com"], "x": [1, 2]}))
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record([customer(f"r{i}", row) for i, row in enumerate(logged.to_dict("records"))])
+        plog.feedback([Feedback("r0", "yes", T0 + 1)])
+        result = forget_entity(plog, "email", ["ann@example.com"], policy, env=env)
+        assert (result.predictions, result.labels, result.matched) == (1, 1, "hashed")
+        dropped = forget_entity(plog, "phone", ["+44 20 7946 0000"], policy, env=env)
+        assert (dropped.predictions, dropped.matched) == (0, "dropped")
+        assert [r.request_id for r in plog.read(T0, T0 + 1)] == ["r1"]

@@ -33,6 +33,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         export_docker,
     )
     from loopml.serving._export_k8s import ClusterSettings, K8sExport, export_k8s
+    from loopml.serving._forget import ErasurePolicy, forget_entity
     from loopml.serving._frame import FramePredictor
     from loopml.serving._holder import LoadedModel, ModelSource, RegistryModelSource
     from loopml.serving._onnx import (
@@ -45,7 +46,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         to_onnx,
     )
     from loopml.serving._onnx_base import OnnxConversionError
-    from loopml.serving._predlog import LogStats, PredictionLog
+    from loopml.serving._predlog import ForgetResult, LogStats, PredictionLog
     from loopml.serving._predlog_store import LoggedRow, PredictionLogError
     from loopml.serving._reader import ExtraColumns, RecordReader
     from loopml.serving.app import create_app, serve
@@ -71,8 +72,9 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "loopml.serving._reader": ["ExtraColumns", "RecordReader"],
         "loopml.serving._frame": ["FramePredictor"],
+        "loopml.serving._forget": ["ErasurePolicy", "forget_entity"],
         "loopml.serving._compile": ["CompiledPredictor", "Runtime", "compile_predictor"],
-        "loopml.serving._predlog": ["LogStats", "PredictionLog"],
+        "loopml.serving._predlog": ["ForgetResult", "LogStats", "PredictionLog"],
         "loopml.serving._predlog_store": ["LoggedRow", "PredictionLogError"],
         "loopml.serving._onnx_base": ["OnnxConversionError"],
         "loopml.serving._onnx": [
@@ -104,9 +106,11 @@ __all__ = [
     "ClusterSettings",
     "CompiledPredictor",
     "DockerExport",
+    "ErasurePolicy",
     "ExtraColumns",
     "Feedback",
     "FieldProblem",
+    "ForgetResult",
     "FramePredictor",
     "K8sExport",
     "LoadedModel",
@@ -141,6 +145,7 @@ __all__ = [
     "export_docker",
     "export_k8s",
     "export_onnx",
+    "forget_entity",
     "score_file",
     "serve",
     "service_settings",

@@ -132,6 +132,7 @@ class LoggedPrediction:
     prediction: Any
     probabilities: Mapping[str, float] | None
     latency_ms: float
+    variant: str = "champion"  # who answered: champion, or challenger/shadow when compared
 
 
 @dataclass(frozen=True)

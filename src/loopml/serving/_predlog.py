@@ -39,13 +39,19 @@ from loopml.errors import ConfigError
 from loopml.serving._contract import Feedback, LoggedPrediction
 from loopml.serving._predlog_store import (
     DEFAULT_URL,
+    DEFAULT_VARIANT,
     LoggedRow,
     PredictionLogError,
     as_seconds,
     as_time,
+    count_labels,
     create_engine,
+    delete_ids,
     insert_ignoring_duplicates,
     known_ids,
+    logged_columns,
+    match_texts,
+    matching_ids,
     parse_url,
     predictions,
     prepare,
@@ -70,6 +76,30 @@ class LogStats:
     dropped: int  # not accepted: the queue was full
     written: int  # committed to the database
     failed: int  # accepted, then refused by the database after retries
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """What :meth:`PredictionLog.forget` deleted (or, in a dry run, would delete)."""
+
+    column: str
+    predictions: int  # predictions deleted
+    labels: int  # their labels deleted
+    request_ids: tuple[str, ...] = ()  # the predictions' request ids
+    dry_run: bool = False  # nothing was deleted; the counts say what would be
+    matched: str = "as given"  # how the value was matched: "as given", "hashed", "dropped"
+    note: str = ""  # a remark for the user, e.g. why the log cannot hold the column
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "predictions": self.predictions,
+            "labels": self.labels,
+            "request_ids": list(self.request_ids),
+            "dry_run": self.dry_run,
+            "matched": self.matched,
+            "note": self.note,
+        }
 
 
 class PredictionLog:
@@ -234,12 +264,19 @@ class PredictionLog:
                 self._hurry.clear()
         return True
 
-    def read(self, start: float, end: float, model_version: str | None = None) -> list[LoggedRow]:
+    def read(
+        self,
+        start: float,
+        end: float,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> list[LoggedRow]:
         """The predictions logged with ``start <= time < end`` (seconds since the epoch, UTC),
-        oldest first, each with its label where one arrived."""
+        oldest first, each with its label where one arrived; only those of ``model_version``
+        and of ``variant`` (``champion``, ``challenger``, ``shadow``) when given."""
         self._check_open()
         with self._engine.connect() as conn:
-            return read_between(conn, start, end, model_version)
+            return read_between(conn, start, end, model_version, variant)
 
     def span(self, model_version: str | None = None) -> tuple[float, float] | None:
         """The times of the first and the last logged prediction (of ``model_version``), or
@@ -260,6 +297,70 @@ class PredictionLog:
         with self._engine.connect() as conn:
             query = sa.select(sa.func.count()).select_from(predictions)
             return int(conn.execute(query).scalar_one())
+
+    def columns(self) -> list[str]:
+        """The feature names the logged predictions hold (a scan of the whole log), sorted."""
+        self._check_open()
+        with self._engine.connect() as conn:
+            return logged_columns(conn)
+
+    def forget(self, column: str, values: Sequence[Any], *, dry_run: bool = False) -> ForgetResult:
+        """Delete the predictions whose feature ``column`` holds one of ``values``, and their
+        labels, in one transaction (the right to erasure).
+
+        A value matches the logged value as text, and a number in its integer and decimal
+        forms too (``7``, ``"7"`` and ``7.0`` alike). Predictions still queued are written
+        first, so they are found too; predictions logged after the call are not touched.
+        Hashing a value the privacy policy hashes is the caller's part
+        (:meth:`loopml.Project.forget` does it).
+
+        Parameters
+        ----------
+        column
+            A feature name as the log holds it.
+        values
+            The values to erase.
+        dry_run
+            Count what would be deleted; delete nothing.
+
+        Raises
+        ------
+        PredictionLogError
+            The database refused; nothing was deleted.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from loopml.serving._contract import LoggedPrediction
+        >>> with tempfile.TemporaryDirectory() as tmp, PredictionLog(base_dir=tmp) as plog:
+        ...     plog.record([LoggedPrediction("r1", 0.0, "3", {"id": 7}, "yes", None, 1.5)])
+        ...     plog.forget("id", ["7"]).predictions
+        1
+        """
+        self._check_open()
+        self.flush()
+        texts = match_texts(values)
+        try:
+            with self._engine.begin() as conn:
+                ids = matching_ids(conn, column, texts)
+                if dry_run:
+                    n_predictions, n_labels = len(ids), count_labels(conn, ids)
+                else:
+                    n_predictions, n_labels = delete_ids(conn, ids)
+        except sa_exc.SQLAlchemyError as exc:
+            raise PredictionLogError(
+                f"cannot delete the predictions with {column} in the prediction log at "
+                f"{shown(self.url)}: {reason(exc)}. Nothing was deleted; run it again."
+            ) from exc
+        if not dry_run:
+            log.info(
+                "forgot %d prediction(s) and %d label(s) with %s in %s",
+                n_predictions,
+                n_labels,
+                column,
+                shown(self.url),
+            )
+        return ForgetResult(column, n_predictions, n_labels, tuple(ids), dry_run)
 
     # ------------------------------------------------------------------ internals
 
@@ -352,6 +453,7 @@ def _row(entry: LoggedPrediction) -> dict[str, Any]:
         "prediction": entry.prediction,
         "probabilities": None if entry.probabilities is None else dict(entry.probabilities),
         "latency_ms": float(entry.latency_ms),
+        "variant": entry.variant or DEFAULT_VARIANT,
     }
 
 
@@ -398,4 +500,4 @@ def _check_settings(mode: str, batch_size: int, queue_size: int, flush_seconds: 
         raise ConfigError("prediction log: " + "; ".join(problems))
 
 
-__all__ = ["LogStats", "PredictionLog", "PredictionLogError", "to_json"]
+__all__ = ["ForgetResult", "LogStats", "PredictionLog", "PredictionLogError", "to_json"]

@@ -4,18 +4,25 @@ Three tables, created on first use in any SQLAlchemy database (SQLite and Postgr
 tested):
 
 - ``loopml_predictions``: one row per predicted instance; ``request_id`` is the primary key,
-  ``time`` (UTC) and ``model_version`` are indexed for the monitoring queries.
+  ``time`` (UTC) and ``model_version`` are indexed for the monitoring queries; ``variant``
+  names who answered (``champion``, or ``challenger``/``shadow`` in an online comparison).
 - ``loopml_feedback``: the late label of a prediction, one per request id (a newer label
   replaces an older one).
 - ``loopml_log_meta``: the schema version, so an older loopml refuses a log that a newer one
   laid out differently instead of misreading it.
+
+Schema versions: 1 had no ``variant`` column; 2 adds it (opening a version-1 log adds the
+column, its rows read as ``champion``, and records version 2).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import importlib.util
 import logging
+import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +38,9 @@ from loopml.errors import LoopmlError
 log = logging.getLogger(__name__)
 
 #: The layout this loopml writes; a log with a higher number was made by a newer loopml.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Who answered a prediction when no one says otherwise.
+DEFAULT_VARIANT = "champion"
 #: The default log: a SQLite file in the workspace, apart from the MLflow database.
 DEFAULT_URL = "sqlite:///.loopml/predictions.db"
 #: request ids are looked up in chunks of this many (SQLite allows 32766 bound parameters)
@@ -58,6 +67,8 @@ predictions = sa.Table(
     sa.Column("prediction", _json),
     sa.Column("probabilities", _json),
     sa.Column("latency_ms", sa.Float),
+    # schema version 2; added to version-1 logs with this default, see _upgrade
+    sa.Column("variant", sa.String(20), nullable=True, server_default=DEFAULT_VARIANT),
     sa.Index("ix_loopml_predictions_time", "time"),
     sa.Index("ix_loopml_predictions_version_time", "model_version", "time"),
 )
@@ -92,6 +103,7 @@ class LoggedRow:
     latency_ms: float | None
     label: Any = None
     label_time: float | None = None
+    variant: str = DEFAULT_VARIANT
 
     @property
     def has_label(self) -> bool:
@@ -202,7 +214,12 @@ def prepare(engine: sa.Engine) -> None:
             return
         except sa_exc.SQLAlchemyError as exc:
             # two workers starting at once both create the tables: the later one retries
-            racing = isinstance(exc, sa_exc.IntegrityError) or "already exists" in str(exc)
+            text = str(exc)
+            racing = (
+                isinstance(exc, sa_exc.IntegrityError)
+                or "already exists" in text
+                or "duplicate column" in text  # two workers upgrading one SQLite log
+            )
             if racing and attempt < 2:
                 continue
             raise PredictionLogError(
@@ -222,8 +239,35 @@ def _prepare_once(engine: sa.Engine) -> None:
                 "loopml, or point the service at another prediction log."
             )
         metadata.create_all(conn, checkfirst=True)
+        _upgrade(conn)
         if found is None:
             conn.execute(meta.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
+        elif found < SCHEMA_VERSION:
+            conn.execute(
+                meta.update()
+                .where(meta.c.name == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
+            )
+            log.info(
+                "prediction log at %s upgraded from schema version %d to %d",
+                shown(engine.url),
+                found,
+                SCHEMA_VERSION,
+            )
+
+
+def _upgrade(conn: sa.Connection) -> None:
+    """Add what older layouts lack: version 2's ``variant`` column (rows read as champion)."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns(predictions.name)}
+    if "variant" in columns:
+        return
+    name = conn.dialect.identifier_preparer.quote(predictions.name)
+    exists = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE {name} ADD COLUMN{exists} variant VARCHAR(20) DEFAULT '{DEFAULT_VARIANT}'"
+        )
+    )
 
 
 def _stored_version(conn: sa.Connection) -> int | None:
@@ -312,10 +356,15 @@ def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
 
 
 def read_between(
-    conn: sa.Connection, start: float, end: float, model_version: str | None = None
+    conn: sa.Connection,
+    start: float,
+    end: float,
+    model_version: str | None = None,
+    variant: str | None = None,
 ) -> list[LoggedRow]:
     """Predictions with ``start <= time < end`` (seconds since the epoch), oldest first,
-    each with its label where one arrived."""
+    each with its label where one arrived; only ``model_version``'s and ``variant``'s when
+    given."""
     query = (
         sa.select(predictions, feedback.c.label, feedback.c.time.label("label_time"))
         .select_from(
@@ -326,6 +375,8 @@ def read_between(
     )
     if model_version is not None:
         query = query.where(predictions.c.model_version == model_version)
+    if variant is not None:
+        query = query.where(_variant_is(variant))
     return [
         LoggedRow(
             request_id=row.request_id,
@@ -337,6 +388,88 @@ def read_between(
             latency_ms=row.latency_ms,
             label=row.label,
             label_time=None if row.label_time is None else as_seconds(row.label_time),
+            variant=row.variant or DEFAULT_VARIANT,
         )
         for row in conn.execute(query)
     ]
+
+
+def _variant_is(variant: str) -> sa.ColumnElement[bool]:
+    if variant == DEFAULT_VARIANT:  # a row written without a variant is the champion's
+        return sa.or_(predictions.c.variant == variant, predictions.c.variant.is_(None))
+    return predictions.c.variant == variant
+
+
+# ---------------------------------------------------------------------- erasure
+
+#: A number as text: what may also be logged as a JSON number (no leading zeros: "007" is an
+#: id that only matches as text).
+_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+
+
+def match_texts(values: Sequence[Any]) -> list[str]:
+    """The texts a logged value may show for ``values``: each as given and trimmed, and a
+    number also in its integer and decimal forms (``7``, ``"7"`` and ``7.0`` match alike)."""
+    texts: dict[str, None] = {}
+    for value in values:
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        text = str(value.item() if hasattr(value, "item") else value)
+        for form in (text, text.strip()):
+            if form:
+                texts[form] = None
+        if _NUMBER.match(text.strip()):
+            number = decimal.Decimal(text.strip())
+            if number == number.to_integral_value():
+                whole = int(number)
+                texts[str(whole)] = None
+                texts[f"{whole}.0"] = None
+            else:
+                texts[repr(float(number))] = None
+    return list(texts)
+
+
+def matching_ids(conn: sa.Connection, column: str, texts: Sequence[str]) -> list[str]:
+    """Request ids of the predictions whose ``features[column]`` reads as one of ``texts``.
+
+    ``->>`` on PostgreSQL's JSONB, ``JSON_EXTRACT`` on SQLite, both read as text, so a JSON
+    number matches its text forms (see :func:`match_texts`)."""
+    if not texts:
+        return []
+    value = predictions.c.features[column].as_string()
+    found: list[str] = []
+    for part in chunks(list(texts)):
+        query = sa.select(predictions.c.request_id).where(value.in_(part))
+        found.extend(str(r[0]) for r in conn.execute(query))
+    return list(dict.fromkeys(found))
+
+
+def count_labels(conn: sa.Connection, ids: Sequence[str]) -> int:
+    """How many of ``ids`` have a label."""
+    total = 0
+    for part in chunks(ids):
+        query = sa.select(sa.func.count()).where(feedback.c.request_id.in_(part))
+        total += int(conn.execute(query).scalar_one())
+    return total
+
+
+def delete_ids(conn: sa.Connection, ids: Sequence[str]) -> tuple[int, int]:
+    """Delete the predictions ``ids`` and their labels; the numbers of each deleted."""
+    n_predictions = n_labels = 0
+    for part in chunks(ids):
+        n_labels += conn.execute(feedback.delete().where(feedback.c.request_id.in_(part))).rowcount
+        n_predictions += conn.execute(
+            predictions.delete().where(predictions.c.request_id.in_(part))
+        ).rowcount
+    return n_predictions, n_labels
+
+
+def logged_columns(conn: sa.Connection) -> list[str]:
+    """The feature names any logged prediction holds (a scan of the log), sorted."""
+    if conn.dialect.name == "postgresql":
+        query = sa.text("SELECT DISTINCT jsonb_object_keys(features) FROM loopml_predictions")
+    else:
+        query = sa.text("SELECT DISTINCT j.key FROM loopml_predictions, json_each(features) AS j")
+    return sorted(str(r[0]) for r in conn.execute(query))
