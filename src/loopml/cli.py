@@ -22,6 +22,7 @@ from rich.markup import escape
 from loopml._cli_print import (
     metrics_table,
     print_findings,
+    print_retrain,
     print_scoring,
     print_train,
     print_version,
@@ -320,6 +321,24 @@ def serve(
             "Ctrl-C stops."
         )
         run_service(settings, project.env)
+
+
+@app.command()
+def retrain(
+    config: Path = ConfigOpt,
+    force: bool = typer.Option(False, "--force", help="Retrain whatever the policy says."),
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Apply retraining: train a challenger on sources plus labelled traffic; promote it only
+    if a paired test on the latest labelled traffic finds it better (exit 0 either way)."""
+    with _errors():
+        project = _project(config)
+        with training_progress(
+            err, not as_json, project.config.training.budget_seconds
+        ) as progress:
+            decision = project.retrain(progress, force=force)
+        _emit_json(decision.to_dict()) if as_json else print_retrain(out, decision)
 
 
 @models_app.command("list")
