@@ -99,37 +99,6 @@ def print_train(out: Console, result: Any) -> None:
     out.print(f"Report: {result.report}", overflow="fold")
 
 
-def print_retrain(out: Console, decision: Any) -> None:
-    """Why it retrained (or not), the two models on the common holdout, the verdict."""
-    out.print(f"Trigger: {escape(decision.trigger)}", overflow="fold")
-    if decision.challenger_version is None:
-        out.print(f"Nothing trained: {escape(decision.reason)}.", overflow="fold")
-        return
-    out.print(
-        f"Trained version {decision.challenger_version} on {decision.rows_sources} source rows "
-        f"and {decision.rows_logged} labelled logged rows."
-    )
-    test = decision.test
-    if test is not None:
-        table = Table(title=f"On the latest {test.n_rows} labelled rows (never trained on)")
-        _text(table, "model")
-        _number(table, test.metric)
-        table.add_row(f"champion (version {decision.champion_version})", fmt_metric(test.champion))
-        table.add_row(
-            f"challenger (version {decision.challenger_version})", fmt_metric(test.challenger)
-        )
-        out.print(table)
-        out.print(
-            f"Difference {test.difference:+.4f}, {1 - test.alpha:.0%} CI {test.low:+.4f} to "
-            f"{test.high:+.4f}, p = {test.p_value:.4g} ({test.test})."
-        )
-    style = "green" if decision.promoted else "yellow"
-    verdict = "Promoted to champion" if decision.promoted else "Not promoted (stays challenger)"
-    out.print(f"[{style}]{verdict}[/]: {escape(decision.reason)}.", overflow="fold")
-    if decision.report:
-        out.print(f"Decision: {decision.report}", overflow="fold")
-
-
 def print_scoring(out: Console, summary: Any) -> None:
     out.print(
         f"Scored {summary.rows} rows in {summary.chunks} chunk(s) with version "

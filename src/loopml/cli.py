@@ -22,13 +22,13 @@ from rich.markup import escape
 from loopml._cli_print import (
     metrics_table,
     print_findings,
-    print_retrain,
     print_scoring,
     print_train,
     print_version,
     print_versions,
 )
 from loopml._cli_progress import scoring_progress, training_progress
+from loopml._cli_retrain import register as register_retrain
 from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
@@ -47,6 +47,7 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
+register_retrain(app)  # loopml retrain, in _cli_retrain.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -321,24 +322,6 @@ def serve(
             "Ctrl-C stops."
         )
         run_service(settings, project.env)
-
-
-@app.command()
-def retrain(
-    config: Path = ConfigOpt,
-    force: bool = typer.Option(False, "--force", help="Retrain whatever the policy says."),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Apply retraining: train a challenger on sources plus labelled traffic; promote it only
-    if a paired test on the latest labelled traffic finds it better (exit 0 either way)."""
-    with _errors():
-        project = _project(config)
-        with training_progress(
-            err, not as_json, project.config.training.budget_seconds
-        ) as progress:
-            decision = project.retrain(progress, force=force)
-        _emit_json(decision.to_dict()) if as_json else print_retrain(out, decision)
 
 
 @models_app.command("list")
