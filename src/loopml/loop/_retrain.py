@@ -43,6 +43,7 @@ from loopml.files import write_text_atomic
 from loopml.loop._paired import PairedTest, Scored, paired_test
 from loopml.loop._policy import ChampionHealth, drift_alarm, should_retrain
 from loopml.loop._traffic import Traffic, labelled_traffic, training_frame
+from loopml.registry import version_tags
 
 if TYPE_CHECKING:
     from loopml.monitoring import DriftReport
@@ -350,6 +351,9 @@ class Retraining:
                 promoted=False,
                 reason=f"{reason}; but the champion changed while retraining, so nothing moved",
             )
+        if not decision.promoted:  # `models show` tells why it stays challenger
+            said = f"challenger: retrained, not promoted: {decision.reason}"
+            self.registry.set_tags(challenger.version, version_tags(promotion_reason=said))
         self._record(decision, challenger.run_id)
         return decision
 

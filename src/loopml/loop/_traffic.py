@@ -31,11 +31,13 @@ def labelled_traffic(
     """Split the labelled ``rows`` of the data window at ``now - retraining.holdout_window``.
 
     A row is its logged features plus its label as the target column; with
-    ``data.time_column`` not among the features, the prediction's time fills it. Columns in
-    ``masked`` (those the privacy policy drops or hashes) are left out: see
-    :meth:`Retraining.training_data`.
+    ``data.time_column`` not among the features, the prediction's time fills it, and with
+    ``data.group_column`` not among them, each logged row is a group of its own (its request
+    id), so a grouped split keeps working. Columns in ``masked`` (those the privacy policy
+    drops or hashes) are left out: see :meth:`Retraining.training_data`.
     """
     target, time_column = config.problem.target, config.data.time_column
+    group_column = config.data.group_column
     cut = now - config.retraining.holdout_seconds
     records: list[dict[str, Any]] = []
     recent: list[bool] = []
@@ -46,6 +48,8 @@ def labelled_traffic(
         if time_column and time_column not in record:
             stamp = dt.datetime.fromtimestamp(row.time, tz=dt.UTC).replace(tzinfo=None)
             record[time_column] = stamp.isoformat(sep=" ")
+        if group_column and group_column not in record:
+            record[group_column] = f"logged:{row.request_id}"
         record[target] = row.label
         records.append(record)
         recent.append(row.time >= cut)

@@ -94,7 +94,7 @@ def test_drift_alarm_reads_the_champions_gauge_from_the_status_file(tmp_path: Pa
 CONFIG = """\
 name: t
 problem: {task: binary, target: label}
-data: {source: {type: csv, path: d.csv}, time_column: at}
+data: {source: {type: csv, path: d.csv}, time_column: at, group_column: shop}
 """
 
 
@@ -114,10 +114,10 @@ def test_labelled_traffic_splits_at_the_holdout_window() -> None:
     ]
     traffic = labelled_traffic(logged, config, now=now, masked=["email"])
     assert traffic.training.to_dict("records") == [
-        {"x": 1.0, "at": "1970-03-22 00:00:00", "label": "yes"}
+        {"x": 1.0, "at": "1970-03-22 00:00:00", "shop": "logged:a", "label": "yes"}
     ]
     assert traffic.holdout.to_dict("records") == [
-        {"x": "3.5", "at": "1970-04-08 00:00:00", "label": "no"}
+        {"x": "3.5", "at": "1970-04-08 00:00:00", "shop": "logged:c", "label": "no"}
     ]
     sources = pd.DataFrame(
         {"id": [7], "x": [0.5], "email": ["a@b.c"], "at": ["2024-01-01"], "label": ["no"]}

@@ -149,6 +149,8 @@ def test_unchanged_data_trains_a_challenger_that_is_not_promoted(project: Projec
     assert not decision.promoted
     assert "not significantly" in decision.reason or "not better" in decision.reason
     assert _aliases(project) == {"1": ("champion",), "2": ("challenger",)}
+    said = project.model("2").promotion_reason
+    assert said == f"challenger: retrained, not promoted: {decision.reason}"
     run = project.registry._client.get_run(project.model("2").run_id).data
     assert run.tags["loopml.retrain.promoted"] == "false"
 
