@@ -77,6 +77,9 @@ def _errors(err: Console) -> Iterator[None]:
 
 def print_retrain(out: Console, decision: Any) -> None:
     """Why it retrained (or not), the two models on the common holdout, the verdict."""
+    if not decision.triggered:  # one line: nothing was trained
+        out.print(f"No retraining: {escape(decision.trigger)}.", overflow="fold")
+        return
     out.print(f"Trigger: {escape(decision.trigger)}", overflow="fold")
     if decision.challenger_version is None:
         out.print(f"Nothing trained: {escape(decision.reason)}.", overflow="fold")
