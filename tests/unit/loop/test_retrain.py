@@ -69,6 +69,8 @@ def rows(n: int, seed: int, *, follows: str = "x") -> pd.DataFrame:
             "x": rng.normal(size=n).round(4),
             "z": rng.normal(size=n).round(4),
             "color": rng.choice(["red", "green", "blue"], size=n),
+            # personal data: the privacy policy drops it, the log never holds it
+            "email": [f"user{i + 10_000 * seed}@example.com" for i in range(n)],
         }
     )
     signal = frame[follows] + rng.normal(scale=0.3, size=n)
@@ -123,6 +125,8 @@ def test_a_changed_relationship_gives_a_significantly_better_champion(project: P
     assert test.champion < 0.65 < 0.85 < test.challenger  # x no longer tells, z does
     assert test.low > 0 and test.p_value < 0.01
     assert decision.promoted
+    bundle, _ = project.registry.load("2")
+    assert "email" not in bundle.schema.roles() and bundle.info["privacy"] == {"email": "drop"}
     assert decision.reason.startswith("significantly better at alpha 0.05: roc_auc")
     assert _aliases(project) == {"1": (), "2": ("champion",)}
     assert project.model("2").promotion_reason.startswith("champion: retrained: significantly")
