@@ -20,6 +20,7 @@ from mlflow.tracking._model_registry import utils as registry_uri_state
 from mlflow.tracking._tracking_service import utils as tracking_uri_state
 
 from loopml import Project
+from loopml.monitoring import DriftReport, WindowReport
 from loopml.serving import Feedback, LoggedPrediction, PredictionLog
 
 CONFIG = """\
@@ -183,6 +184,15 @@ def test_the_policy_decides_before_anything_is_trained(project: Project) -> None
     assert few.triggered and few.trigger.startswith("the latest monitoring window alarmed")
     assert few.reason.startswith("only 60 labelled rows in the last 7d")
     assert list(_aliases(project)) == ["1"]
+    # a drift report handed in counts instead of the status file
+    calm = DriftReport("tiny", "1", 0.01, 0.01, DAY, [_window(alarms=[])])
+    assert not project.retrain(now=NOW + 5 * DAY, drift=calm).triggered
+    drifted = DriftReport("tiny", "1", 0.01, 0.01, DAY, [_window(alarms=["x drifted"])])
+    assert project.retrain(now=NOW + 5 * DAY, drift=drifted).triggered
+
+
+def _window(alarms: list[str]) -> WindowReport:
+    return WindowReport(NOW - DAY, NOW, 100, 0, [], None, [], None, None, alarms)
 
 
 def test_a_failed_training_leaves_the_champion_as_it_was(
