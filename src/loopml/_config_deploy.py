@@ -1,12 +1,13 @@
 """The sections of ``loopml.yaml`` for the second half of the loop: ``serving:`` (the
-prediction service and its log) and ``monitoring:``; ``loopml.config`` re-exports them."""
+prediction service and its log), ``monitoring:`` and ``retraining:``; ``loopml.config``
+re-exports them."""
 
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from loopml._config_sources import Section as _Section
 
@@ -107,3 +108,56 @@ class MonitoringConfig(_Section):
     @property
     def window_seconds(self) -> float:
         return parse_duration(self.window)
+
+
+class RetrainingConfig(_Section):
+    """``loopml retrain``: when to retrain, on which data, and when the challenger wins.
+
+    A retraining starts when one trigger fires (or ``--force``): the latest monitoring window
+    alarmed (``on_drift``), the champion's primary metric on the latest labelled traffic is
+    ``on_metric_drop`` or more worse than on its holdout, or the champion is older than
+    ``schedule``. The challenger trains on the sources plus the labelled traffic of
+    ``data_window`` except the most recent ``holdout_window``, the common holdout on which
+    champion and challenger are compared with a paired test.
+    """
+
+    on_drift: bool = True
+    # absolute drop of the primary metric (in its own units); None: no metric trigger
+    on_metric_drop: float | None = Field(default=0.02, ge=0)
+    schedule: str | None = None  # retrain when the champion is older than this, e.g. "7d"
+    data_window: str = "30d"  # labelled logged traffic used (holdout included)
+    holdout_window: str = "7d"  # the most recent labelled traffic: never trained on
+    min_labelled_rows: int = Field(default=200, ge=1)  # in the holdout window, to compare
+    # significant: paired test at alpha; better: a higher point estimate; never: record only
+    promote_if: Literal["significant", "better", "never"] = "significant"
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    bootstrap: int = Field(default=1000, ge=100)  # paired bootstrap resamples
+    seed: int = 0  # of the bootstrap resamples
+
+    @field_validator("schedule", "data_window", "holdout_window")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _windows(self) -> RetrainingConfig:
+        if self.holdout_seconds > self.data_window_seconds:
+            raise ValueError(
+                f"holdout_window {self.holdout_window!r} is longer than data_window "
+                f"{self.data_window!r}; the holdout is the most recent part of the data window"
+            )
+        return self
+
+    @property
+    def data_window_seconds(self) -> float:
+        return parse_duration(self.data_window)
+
+    @property
+    def holdout_seconds(self) -> float:
+        return parse_duration(self.holdout_window)
+
+    @property
+    def schedule_seconds(self) -> float | None:
+        return None if self.schedule is None else parse_duration(self.schedule)

@@ -29,6 +29,7 @@ from loopml._cli_print import (
     print_versions,
 )
 from loopml._cli_progress import scoring_progress, training_progress
+from loopml._cli_retrain import register as register_retrain
 from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
+register_retrain(app)  # loopml retrain, in _cli_retrain.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()

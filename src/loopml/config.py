@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from loopml._config_deploy import MonitoringConfig as MonitoringConfig
 from loopml._config_deploy import PredictionLogConfig as PredictionLogConfig
+from loopml._config_deploy import RetrainingConfig as RetrainingConfig
 from loopml._config_deploy import ServingConfig as ServingConfig
 from loopml._config_deploy import ServingLimits as ServingLimits
 from loopml._config_deploy import parse_duration as parse_duration
@@ -388,6 +389,7 @@ class ProjectConfig(_Section):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -51,8 +52,9 @@ from loopml.types import QualityReport
 if TYPE_CHECKING:
     from loopml.data import LabelledRows
     from loopml.evaluation import Assessment, Evaluation
-    from loopml.loop import PromotionDecision
+    from loopml.loop import PromotionDecision, RetrainDecision
     from loopml.modeling import SearchResult
+    from loopml.monitoring import DriftReport
     from loopml.registry import ModelBundle
     from loopml.serving import ForgetResult
 
@@ -230,13 +232,18 @@ class Project:
         return prepared
 
     def train(
-        self, progress: ProgressFn | None = None, *, prepared: PreparedData | None = None
+        self,
+        progress: ProgressFn | None = None,
+        *,
+        prepared: PreparedData | None = None,
+        as_challenger: bool = False,
     ) -> TrainResult:
         """Stages 2–7: collect, prepare, search, evaluate, register and set the alias.
 
         ``prepared`` is a :meth:`prepare` result to train on instead of collecting again
-        (retraining passes the fresh rows it prepared). If anything fails, nothing is
-        registered, no alias moves and no report is written.
+        (retraining passes the fresh rows it prepared). ``as_challenger``: the new version
+        never becomes champion here (:meth:`retrain` decides that). If anything fails,
+        nothing is registered, no alias moves and no report is written.
         """
         from loopml.evaluation import AssessSettings, assess
         from loopml.loop import decide_promotion
@@ -271,6 +278,9 @@ class Project:
             leakage=[f for f in quality.findings if f.id == "suspected-leakage"],
             cv_score=best.mean,
         )
+        if as_challenger and decision.alias == "champion":
+            reason = f"{decision.reason}; retraining decides the promotion with a paired test"
+            decision = dataclasses.replace(decision, alias="challenger", reason=reason)
         model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")
@@ -551,6 +561,36 @@ class Project:
         url = self.config.serving.prediction_log.url
         with PredictionLog(url, base_dir=self.root, mode="sync") as plog:
             return forget_entity(plog, column, values, policy, env=self.env, dry_run=dry_run)
+
+    def retrain(
+        self,
+        progress: ProgressFn | None = None,
+        *,
+        force: bool = False,
+        drift: DriftReport | None = None,
+        now: float | None = None,
+    ) -> RetrainDecision:
+        """Stage 8: apply ``retraining:``; train a challenger on the sources plus labelled
+        traffic through :meth:`train`; promote it only if it wins the paired test on the
+        latest labelled traffic (:class:`loopml.loop.Retraining`). ``drift``: a monitoring
+        report; without it, the last ``loopml monitor`` status counts. A failure before the
+        promotion leaves the champion where it was."""
+        from loopml.loop import Retraining, read_traffic
+        from loopml.serving import MONITORING_STATUS
+
+        run = Retraining(self.config, self.registry, report_dir=self.workspace / "reports", now=now)
+        rows = read_traffic(self.config, self.root, *run.window)
+        status = self.workspace / MONITORING_STATUS
+        if not run.start(rows, force=force, drift=drift, status_path=status):
+            return run.skipped()
+        prepared = self.prepare(run.training_data(self.collect()))
+        trained = self.train(progress, prepared=prepared, as_challenger=True)
+        gate = trained.evaluation.gate
+        held = trained.decision.leakage_columns
+        checked = gate.describe() + (
+            f"; held back for leakage on {', '.join(held)}" if held else ""
+        )
+        return run.decide(trained.version, gate=(gate.passed and not held, checked))
 
     # ------------------------------------------------------------------ registry
 

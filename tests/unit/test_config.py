@@ -144,7 +144,7 @@ def test_unknown_top_level_key_names_allowed_keys_and_line() -> None:
         "loopml.yaml is invalid:\n"
         "trainig: unknown key (loopml.yaml, line 7). Allowed keys here: name, problem, data, "
         "training, tracking, scoring, quality, privacy, cleaning, profile, features, "
-        "serving, monitoring. Remove it or fix its spelling."
+        "serving, monitoring, retraining. Remove it or fix its spelling."
     )
 
 
@@ -686,3 +686,18 @@ def test_monitoring_section_checks_its_window_and_webhook() -> None:
         MonitoringConfig(webhook="hooks.example.com/x")
     with pytest.raises(ValidationError, match="alpha"):
         MonitoringConfig(alpha=1.5)
+
+
+def test_retraining_section_defaults_windows_and_durations() -> None:
+    cfg = parse_config(BASE).retraining
+    assert (cfg.on_drift, cfg.on_metric_drop, cfg.schedule) == (True, 0.02, None)
+    assert (cfg.data_window_seconds, cfg.holdout_seconds) == (30 * 86_400.0, 7 * 86_400.0)
+    assert (cfg.promote_if, cfg.alpha, cfg.bootstrap) == ("significant", 0.05, 1000)
+    given = parse_config(BASE + "retraining: {schedule: 2w, promote_if: better}\n").retraining
+    assert (given.schedule_seconds, given.promote_if) == (1_209_600.0, "better")
+    message = error_of(BASE + "retraining:\n  schedule: weekly\n")
+    assert "retraining.schedule" in message and "write a number and a unit" in message
+    message = error_of(BASE + "retraining:\n  promote_if: always\n")
+    assert "retraining.promote_if" in message
+    message = error_of(BASE + "retraining:\n  data_window: 3d\n")
+    assert "holdout_window '7d' is longer than data_window '3d'" in message

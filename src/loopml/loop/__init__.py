@@ -1,4 +1,5 @@
-"""Stage 8 (on top of the others): promotion decisions; retraining comes later."""
+"""Stage 8 (on top of the others): promotion decisions, and retraining with a champion/challenger
+test on the latest labelled traffic."""
 
 from __future__ import annotations
 
@@ -7,14 +8,39 @@ import typing as _typing
 from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.loop._paired import PairedTest, Scored, mcnemar, paired_test
+    from loopml.loop._policy import ChampionHealth, drift_alarm, should_retrain
     from loopml.loop._promote import PromotionDecision, decide_promotion
+    from loopml.loop._retrain import RetrainDecision, Retraining, promotion
+    from loopml.loop._traffic import Traffic, labelled_traffic, read_traffic, training_frame
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.loop._paired": ["PairedTest", "Scored", "mcnemar", "paired_test"],
         "loopml.loop._promote": ["PromotionDecision", "decide_promotion"],
+        "loopml.loop._policy": ["ChampionHealth", "drift_alarm", "should_retrain"],
+        "loopml.loop._retrain": ["RetrainDecision", "Retraining", "promotion"],
+        "loopml.loop._traffic": ["Traffic", "labelled_traffic", "read_traffic", "training_frame"],
     },
 )
 
-__all__ = ["PromotionDecision", "decide_promotion"]
+__all__ = [
+    "ChampionHealth",
+    "PairedTest",
+    "PromotionDecision",
+    "RetrainDecision",
+    "Retraining",
+    "Scored",
+    "Traffic",
+    "decide_promotion",
+    "drift_alarm",
+    "labelled_traffic",
+    "mcnemar",
+    "paired_test",
+    "promotion",
+    "read_traffic",
+    "should_retrain",
+    "training_frame",
+]

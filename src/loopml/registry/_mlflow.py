@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopml.errors import ModelNotFoundError, RegistryError
 from loopml.registry._pyfunc_spec import requirements, signature
-from loopml.registry._release import Publication, Release, move_alias
+from loopml.registry._release import UNCHECKED, Publication, Release, move_alias
 from loopml.registry._store import exclusive, open_client, scrub, shown_uri
 from loopml.registry._store_reader import StoredRun, StoreReader, Unsupported, local_directory
 from loopml.registry._version import (
@@ -265,13 +265,47 @@ class Registry:
         if alias == "champion" and "challenger" in info.aliases:
             self.delete_alias("challenger")
 
-    def move_alias(self, version: str, alias: str, reason: str) -> None:
+    def move_alias(
+        self, version: str, alias: str, reason: str, *, held_by: str | None = UNCHECKED
+    ) -> bool:
         """Point ``alias`` at ``version`` with ``reason`` as its promotion reason; the version
         that held the alias records that it lost it. All or nothing (see :func:`move_alias`);
-        one move or publication at a time across processes."""
+        one move or publication at a time across processes.
+
+        With ``held_by`` (a version, or None for nobody), the alias moves only if it is still
+        held by that version when the move starts; False when it is not (nothing changed).
+        """
         self._client  # noqa: B018 - opened before the lock: opening takes the store's own
         with exclusive(self.uri, self.model_name):
+            if held_by != UNCHECKED:
+                try:
+                    holder: str | None = self.resolve(alias)
+                except ModelNotFoundError:
+                    holder = None
+                if holder != held_by:
+                    return False
             move_alias(self, version, alias, reason)
+        return True
+
+    def log_to_run(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] = {},
+        metrics: Mapping[str, float] = {},
+        tags: Mapping[str, str] = {},
+    ) -> None:
+        """Add parameters, metrics (NaN skipped) and tags to a finished run, e.g. the
+        retraining decision on the challenger's training run. Tags may be overwritten later;
+        parameters may not."""
+        client = self._client
+        for key, value in params.items():
+            client.log_param(run_id, key, _short(value))
+        for key, value in metrics.items():
+            if value == value:
+                client.log_metric(run_id, key, float(value))
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
 
     def set_tags(self, version: str, tags: Mapping[str, str]) -> None:
         """Set (or overwrite) tags of a version, e.g. its promotion reason and report."""
