@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loopml._lazy import lazy_exports as _lazy_exports
+from loopml._version import __version__
 from loopml.errors import (
     ConfigError,
     DataError,
@@ -23,8 +24,6 @@ from loopml.errors import (
     SchemaError,
     TrainingError,
 )
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from loopml.config import ProjectConfig, load_config, parse_config

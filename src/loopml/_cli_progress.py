@@ -1,4 +1,5 @@
-"""The CLI's progress bars: the search under its budget, and rows scored."""
+"""The CLI's progress bars (the search under its budget, rows scored) and its one way of
+ending on a loopml error."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -14,6 +17,27 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from loopml.errors import LoopmlError, exit_code
+
+
+@contextmanager
+def cli_errors(err: Console, interrupted: str) -> Iterator[None]:
+    """A loopml error ends the command with a one-paragraph message and its exit code (no
+    traceback for a user's mistake); Ctrl-C prints ``interrupted`` and exits 130."""
+    try:
+        yield
+    except LoopmlError as exc:
+        err.print(
+            f"[bold red]Error:[/] {type(exc).__name__}: {escape(str(exc))}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exit_code(exc)) from None
+    except KeyboardInterrupt:
+        err.print(interrupted)
+        raise typer.Exit(130) from None
 
 
 @contextmanager

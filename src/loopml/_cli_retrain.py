@@ -7,8 +7,6 @@ Parsing and printing only, like ``cli.py``: :meth:`loopml.project.Project.retrai
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from loopml._cli_print import _number, _text
-from loopml._cli_progress import training_progress
+from loopml._cli_progress import cli_errors, training_progress
 from loopml._display import fmt_metric
-from loopml.errors import LoopmlError, exit_code
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +43,7 @@ def retrain(
     out, err = Console(), Console(stderr=True)
     if verbose:
         logging.getLogger().setLevel(logging.INFO)
-    with _errors(err):
+    with cli_errors(err, "Interrupted; the champion was not moved."):
         project = Project(config)
         budget = project.config.training.budget_seconds
         with training_progress(err, not as_json, budget) as progress:
@@ -55,24 +52,6 @@ def retrain(
             sys.stdout.write(json.dumps(decision.to_dict(), indent=2, default=str) + "\n")
         else:
             print_retrain(out, decision)
-
-
-@contextmanager
-def _errors(err: Console) -> Iterator[None]:
-    """A loopml error is a one-paragraph message and its exit code, as in ``cli.py``."""
-    try:
-        yield
-    except LoopmlError as exc:
-        err.print(
-            f"[bold red]Error:[/] {type(exc).__name__}: {escape(str(exc))}",
-            markup=True,
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(exit_code(exc)) from None
-    except KeyboardInterrupt:
-        err.print("Interrupted; the champion was not moved.")
-        raise typer.Exit(130) from None
 
 
 def print_retrain(out: Console, decision: Any) -> None:

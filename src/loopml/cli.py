@@ -10,8 +10,7 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from loopml._cli_monitor import register as register_monitor
 from loopml._cli_print import (
     metrics_table,
     print_findings,
@@ -28,9 +28,8 @@ from loopml._cli_print import (
     print_version,
     print_versions,
 )
-from loopml._cli_progress import scoring_progress, training_progress
+from loopml._cli_progress import cli_errors, scoring_progress, training_progress
 from loopml._cli_retrain import register as register_retrain
-from loopml.errors import LoopmlError, exit_code
 
 app = typer.Typer(
     name="loopml",
@@ -49,6 +48,7 @@ export_app = typer.Typer(
 )
 app.add_typer(export_app, name="export")
 register_retrain(app)  # loopml retrain, in _cli_retrain.py
+register_monitor(app)  # loopml monitor, in _cli_monitor.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -87,22 +87,9 @@ def path_option(default: Any, *names: str, help: str) -> Any:
     return typer.Option(default, *names, help=help, resolve_path=True)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
+def _errors() -> AbstractContextManager[None]:
     """Turn loopml errors into a message and an exit code; no traceback for user mistakes."""
-    try:
-        yield
-    except LoopmlError as exc:
-        err.print(
-            f"[bold red]Error:[/] {type(exc).__name__}: {escape(str(exc))}",
-            markup=True,
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(exit_code(exc)) from None
-    except KeyboardInterrupt:
-        err.print("Interrupted; nothing was registered.")
-        raise typer.Exit(130) from None
+    return cli_errors(err, "Interrupted; nothing was registered.")
 
 
 def _project(config: Path) -> Any:

@@ -6,16 +6,14 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from loopml import __version__
+from loopml._train_register import Outcome, register_outcome
 from loopml._train_result import RunResult, TrainResult, held_alias
 from loopml.config import FileSource, ProjectConfig, load_config
 from loopml.data import (
@@ -36,7 +34,6 @@ from loopml.data import (
     quality_report,
     read_file,
     read_watermark,
-    reference_statistics,
     source_dialect,
     write_watermark,
 )
@@ -51,10 +48,10 @@ from loopml.types import QualityReport
 # in the methods that use them, so `loopml models list` and `loopml score` do not load them.
 if TYPE_CHECKING:
     from loopml.data import LabelledRows
-    from loopml.evaluation import Assessment, Evaluation
-    from loopml.loop import PromotionDecision, RetrainDecision
+    from loopml.evaluation import Evaluation
+    from loopml.loop import RetrainDecision
     from loopml.modeling import SearchResult
-    from loopml.monitoring import DriftReport
+    from loopml.monitoring import DriftReport, MonitorResult
     from loopml.registry import ModelBundle
     from loopml.serving import ForgetResult
 
@@ -63,19 +60,6 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 WORKSPACE = ".loopml"
 Folds = list[tuple[Any, Any]]  # cross-validation folds: (training, validation) positions
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What a training run found, on its way to the registry and the report."""
-
-    prepared: PreparedData
-    result: SearchResult
-    n_folds: int
-    assessment: Assessment
-    decision: PromotionDecision
-    model: str  # the chosen model's label
-    champion: str | None = None  # the champion version the decision compared with
 
 
 class Project:
@@ -284,8 +268,9 @@ class Project:
         model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")
-        version = self._register(
-            _Outcome(prepared, result, len(folds), assessment, decision, model, seen), dialect
+        outcome = Outcome(prepared, result, len(folds), assessment, decision, model, seen)
+        version = register_outcome(
+            outcome, self.config, self.registry, self.workspace / "reports", dialect
         )
         return TrainResult(
             version=version,
@@ -326,112 +311,6 @@ class Project:
             numbers=dialect.numbers if dialect is not None else None,
         )
         return train_model(data, TrainingSpec.from_config(cfg, prepared.problem), progress=progress)
-
-    def _register(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelVersionInfo:
-        """Stage 7: register the model, set its alias and write its report, as one step."""
-        from loopml.registry import Release, RunRecord, TrainingRun
-
-        cfg, prepared = self.config, outcome.prepared
-        record = RunRecord.of(
-            TrainingRun(
-                project=cfg.name,
-                loopml_version=__version__,
-                problem=prepared.problem,
-                data=prepared.data,
-                split=prepared.split,
-                n_folds=outcome.n_folds,
-                training=cfg.training,
-                leaderboard=outcome.result.leaderboard,
-                model=outcome.model,
-                evaluation=outcome.assessment.evaluation,
-                business=outcome.assessment.business,
-            )
-        )
-        html = self._report(outcome)
-        with tempfile.TemporaryDirectory() as tmp:
-            report_tmp = Path(tmp) / "report.html"
-            report_tmp.write_text(html, encoding="utf-8")
-            return self.registry.register(
-                self._bundle(outcome, dialect),
-                params=record.params,
-                metrics=record.metrics,
-                artifacts={"report": report_tmp},
-                tags=record.tags,
-                version_tags=record.version_tags,
-                release=Release(
-                    alias=outcome.decision.alias,
-                    reason=outcome.decision.reason,
-                    report=html,
-                    report_dir=self.workspace / "reports",
-                    champion_seen=outcome.champion,
-                ),
-            )
-
-    def _bundle(self, outcome: _Outcome, dialect: CsvDialect | None) -> ModelBundle:
-        """The model and everything that touches a row or describes the model."""
-        from loopml.registry import ModelBundle
-
-        cfg, prepared = self.config, outcome.prepared
-        best = outcome.result.leaderboard.best
-        return ModelBundle(
-            pipeline=outcome.result.pipeline,
-            schema=prepared.schema,
-            problem=prepared.problem,
-            metrics=outcome.assessment.evaluation.metrics,
-            config=cfg.model_dump(mode="json"),
-            reference=reference_statistics(prepared.training_rows().X, prepared.schema),
-            data_fingerprint=prepared.data.fingerprint,
-            id_columns=tuple(c for c in cfg.data.id_columns if c in prepared.X.columns),
-            info={
-                "loopml_version": __version__,
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "family": best.family,
-                "params": best.params,
-                "cv_score": best.mean,
-                "privacy": prepared.privacy,
-                "privacy_salt_env": cfg.privacy.salt_env,
-                # the training file's dialect, declared or sniffed: files scored later are
-                # read the same way where they do not say otherwise
-                "csv_dialect": dialect.declared() if dialect is not None else None,
-            },
-        )
-
-    def _report(self, outcome: _Outcome) -> str:
-        """The training report (HTML): summary, evaluation, diagnostics, model card."""
-        from loopml.evaluation import model_card
-        from loopml.reports import render_training_report
-
-        problem, result = outcome.prepared.problem, outcome.result
-        evaluation, diagnostics = outcome.assessment.evaluation, outcome.assessment.diagnostics
-        data_summary = outcome.prepared.summary()
-        summary: dict[str, Any] = {"task": problem.task, "target": problem.target}
-        summary["model"] = outcome.model
-        summary.update(data_summary)
-        if result.threshold is not None:
-            summary["decision threshold"] = (
-                f"{result.threshold.threshold:.4f} on P({problem.positive_class}), tuned for "
-                f"{result.threshold.objective} on out-of-fold predictions"
-            )
-        cost = outcome.assessment.business.get("expected_cost")
-        if cost is not None:
-            summary["expected cost per row (holdout)"] = f"{cost:.4f}"
-        card = model_card(
-            problem,
-            evaluation,
-            diagnostics,
-            data=data_summary,
-            model=outcome.model,
-            description=None,
-        )
-        return render_training_report(
-            title=f"{self.config.name}: training report",
-            evaluation=evaluation,
-            leaderboard=result.leaderboard,
-            summary=summary,
-            promotion=f"Alias: {outcome.decision.alias} — {outcome.decision.reason}.",
-            diagnostics=diagnostics,
-            model_card=card,
-        )
 
     def _champion_on(
         self, holdout: LabelledRows, problem: Problem
@@ -561,6 +440,42 @@ class Project:
         url = self.config.serving.prediction_log.url
         with PredictionLog(url, base_dir=self.root, mode="sync") as plog:
             return forget_entity(plog, column, values, policy, env=self.env, dry_run=dry_run)
+
+    def monitor(
+        self,
+        *,
+        model: str = "champion",
+        since: str | None = None,
+        until: str | None = None,
+        window: str | None = None,
+    ) -> MonitorResult:
+        """Stage 8: test each window of the model's logged traffic against its training
+        reference (feature, prediction and data-quality drift; performance on late labels
+        and estimated before them), then leave the gauges for the service, send the alerts
+        and write the HTML report. ``since``/``until``: ISO times or durations before now;
+        ``window``: a duration overriding ``monitoring.window``."""
+        from loopml.config import parse_duration
+        from loopml.monitoring import finish_monitoring, monitor_log
+
+        cfg = self.config.monitoring
+        if window is not None:
+            try:
+                parse_duration(window)
+            except ValueError as exc:
+                raise ConfigError(f"--window {window!r}: {exc}") from None
+            cfg = cfg.model_copy(update={"window": window})
+        bundle, info = self.registry.load(model)
+        report = monitor_log(
+            bundle,
+            self.config.serving.prediction_log.url,
+            base_dir=self.root,
+            model_name=info.name,
+            model_version=info.version,
+            config=cfg,
+            since=since,
+            until=until,
+        )
+        return finish_monitoring(report, self.workspace, cfg)
 
     def retrain(
         self,

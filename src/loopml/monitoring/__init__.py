@@ -18,6 +18,13 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         WindowReport,
     )
     from loopml.monitoring._drift import data_quality, feature_drift, prediction_drift
+    from loopml.monitoring._monitor import (
+        MonitorResult,
+        MonitorSpan,
+        finish_monitoring,
+        monitor,
+        monitor_log,
+    )
     from loopml.monitoring._performance import estimated_performance, realised_performance
     from loopml.monitoring._reference import Reference, build_reference
 
@@ -35,6 +42,13 @@ __getattr__, __dir__ = _lazy_exports(
             "WindowReport",
         ],
         "loopml.monitoring._drift": ["data_quality", "feature_drift", "prediction_drift"],
+        "loopml.monitoring._monitor": [
+            "MonitorResult",
+            "MonitorSpan",
+            "finish_monitoring",
+            "monitor",
+            "monitor_log",
+        ],
         "loopml.monitoring._performance": ["estimated_performance", "realised_performance"],
         "loopml.monitoring._reference": ["Reference", "build_reference"],
     },
@@ -45,6 +59,8 @@ __all__ = [
     "REFERENCE_FORMAT",
     "DriftReport",
     "FeatureDrift",
+    "MonitorResult",
+    "MonitorSpan",
     "Performance",
     "QualityDrift",
     "Reference",
@@ -53,6 +69,9 @@ __all__ = [
     "data_quality",
     "estimated_performance",
     "feature_drift",
+    "finish_monitoring",
+    "monitor",
+    "monitor_log",
     "prediction_drift",
     "realised_performance",
 ]

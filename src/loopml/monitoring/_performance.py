@@ -297,4 +297,7 @@ def estimated_performance(
     if not math.isfinite(value):
         return Performance(metric, None, None, None, m, "cbpe")
     se = math.hypot(se if math.isfinite(se) else 0.0, cbpe.calibration_spread(metric, proba, seed))
-    return Performance(metric, value, value - _Z * se, value + _Z * se, m, "cbpe")
+    low, high = value - _Z * se, value + _Z * se
+    if metric != "log_loss":  # accuracy and AUC live in [0, 1]
+        low, high = max(low, 0.0), min(high, 1.0)
+    return Performance(metric, value, low, high, m, "cbpe")
