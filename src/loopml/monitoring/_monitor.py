@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,7 +155,7 @@ def _alarms(
         )
     alarms += [_quality_alarm(q) for q in quality if q.drifted]
     for found, kind in ((performance, "on late labels"), (estimate, "estimated")):
-        decay = _decay(found, bundle, config.max_metric_drop)
+        decay = decay_of(found, bundle.metrics, config.max_metric_drop)
         if decay:
             alarms.append(f"{decay} ({kind})")
     return alarms
@@ -173,12 +174,22 @@ def _quality_alarm(q: QualityDrift) -> str:
     return f"{q.name}: data quality changed ({shown})"
 
 
-def _decay(found: Performance | None, bundle: ModelBundle, max_drop: float) -> str:
-    """Why ``found`` shows the model decayed against its holdout score ('' when it does not):
-    worse by more than ``max_drop``, with the whole interval on the worse side."""
+def decay_of(found: Performance | None, holdout: Mapping[str, float], max_drop: float) -> str:
+    """Why ``found`` shows the model decayed against its ``holdout`` metrics ('' when it does
+    not): worse by more than ``max_drop`` (scores in their units, errors relative to the
+    holdout's), with the whole interval on the worse side.
+
+    Examples
+    --------
+    >>> worse = Performance("roc_auc", 0.85, 0.82, 0.88, 500, "labels")
+    >>> decay_of(worse, {"roc_auc": 0.90}, 0.02)
+    'roc_auc 0.85 against 0.9 on the holdout (interval 0.82 to 0.88)'
+    >>> decay_of(worse, {"roc_auc": 0.86}, 0.02)
+    ''
+    """
     if found is None or found.value is None:
         return ""
-    baseline = bundle.metrics.get(found.metric)
+    baseline = holdout.get(found.metric)
     if baseline is None or not np.isfinite(baseline):
         return ""
     up = greater_is_better(found.metric)
@@ -241,8 +252,8 @@ def monitor_log(
     _check_log_exists(url, base_dir)
     now = time.time()
     with PredictionLog(url, base_dir=base_dir, mode="sync") as plog:
-        first = plog.span(model_version)
-        start = parse_time(since, now=now) if since else (first[0] if first else now)
+        logged = plog.span(model_version)
+        start = parse_time(since, now=now) if since else (logged[0] if logged else now)
         end = parse_time(until, now=now) if until else now
         if end <= start and (since or until):
             raise ConfigError(
@@ -250,7 +261,10 @@ def monitor_log(
                 f"({since or 'the first logged prediction'}); give a later --until or an "
                 "earlier --since."
             )
+        if logged:  # windows before the model's first prediction hold nothing
+            start = max(start, logged[0])
         span = MonitorSpan(start, max(end, start), config.window_seconds)
+        _check_window_count(span)
         return monitor(
             bundle,
             plog,
@@ -258,6 +272,19 @@ def monitor_log(
             model_version=model_version,
             span=span,
             config=config,
+        )
+
+
+#: More windows than this in one run is a mistake of --window or --since, not a report.
+MAX_WINDOWS = 5000
+
+
+def _check_window_count(span: MonitorSpan) -> None:
+    count = len(window_bounds(span.since, span.until, span.window))
+    if count > MAX_WINDOWS:
+        raise ConfigError(
+            f"{count} windows of {span.window:g} s between --since and --until: more than "
+            f"{MAX_WINDOWS}. Give a longer --window or a later --since."
         )
 
 
