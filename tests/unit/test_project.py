@@ -235,10 +235,10 @@ def test_a_failed_report_write_leaves_the_registry_and_reports_as_they_were(
 def test_a_failure_before_registering_leaves_nothing(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: Project, outcome: Any) -> str:
+    def broken(outcome: Any, project_name: str) -> str:
         raise RuntimeError("template error")
 
-    monkeypatch.setattr(Project, "_report", broken)
+    monkeypatch.setattr("loopml._train_register.training_report", broken)
     with pytest.raises(RuntimeError, match="template error"):
         project.train()
     assert project.models() == []
