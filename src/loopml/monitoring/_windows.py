@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from loopml.serving import LoggedRow, PredictionLog
+    from loopml.serving import LoggedColumns, PredictionLog
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ def read_window(
     classes: Sequence[Any] = (),
 ) -> WindowRows:
     """The predictions of ``model_version`` logged in ``[start, end)``, with their labels."""
-    return to_window(log.read(start, end, model_version), start, end, columns, classes)
+    return to_window(log.read_columns(start, end, model_version), start, end, columns, classes)
 
 
 def to_window(
-    logged: Sequence[LoggedRow],
+    logged: LoggedColumns,
     start: float,
     end: float,
     columns: Sequence[str],
@@ -71,16 +71,14 @@ def to_window(
 ) -> WindowRows:
     """Logged rows as a :class:`WindowRows` (features in ``columns`` order; a column absent
     from a row is missing there)."""
-    features = pd.DataFrame.from_records(
-        [row.features for row in logged], columns=list(columns)
-    ).astype(object)
-    predictions = pd.Series([row.prediction for row in logged], dtype=object)
-    labels = pd.Series([row.label if row.has_label else None for row in logged], dtype=object)
+    features = pd.DataFrame.from_records(logged.features, columns=list(columns)).astype(object)
+    predictions = pd.Series(logged.predictions, dtype=object)
+    labels = pd.Series(logged.labels, dtype=object).where(logged.has_label, None)
     probabilities = None
     if classes:
         keys = [str(c) for c in classes]
         probabilities = pd.DataFrame(
-            [[(row.probabilities or {}).get(k, np.nan) for k in keys] for row in logged],
+            [[(p or {}).get(k, np.nan) for k in keys] for p in logged.probabilities],
             columns=keys,
             dtype=float,
         )
