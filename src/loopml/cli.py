@@ -92,10 +92,24 @@ def _errors() -> AbstractContextManager[None]:
     return cli_errors(err, "Interrupted; nothing was registered.")
 
 
-def _project(config: Path) -> Any:
+DaskOpt = typer.Option(
+    None,
+    "--dask",
+    metavar="ADDRESS",
+    help="Search on a Dask cluster: its scheduler (tcp://host:8786), or 'local' to start one "
+    "here. Overrides execution: in the project file. Needs loopml[dask].",
+)
+
+
+def _project(config: Path, dask: str | None = None) -> Any:
     from loopml.project import Project
 
-    return Project(config)
+    project = Project(config)
+    if dask:
+        from loopml.scale import with_dask
+
+        project.config = with_dask(project.config, dask)
+    return project
 
 
 def _emit_json(data: Any) -> None:
@@ -198,10 +212,15 @@ def profile(
 
 
 @app.command()
-def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
+def train(
+    config: Path = ConfigOpt,
+    dask: str | None = DaskOpt,
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
-        project = _project(config)
+        project = _project(config, dask)
         with training_progress(
             err, not as_json, project.config.training.budget_seconds
         ) as progress:
@@ -210,10 +229,15 @@ def train(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = Ver
 
 
 @app.command()
-def run(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = VerboseOpt) -> None:
+def run(
+    config: Path = ConfigOpt,
+    dask: str | None = DaskOpt,
+    as_json: bool = JsonOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
     """The whole loop once: train → evaluate → register → promote → batch score."""
     with _errors():
-        project = _project(config)
+        project = _project(config, dask)
         with training_progress(
             err, not as_json, project.config.training.budget_seconds
         ) as progress:

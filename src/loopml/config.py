@@ -375,6 +375,46 @@ class ScoringConfig(_Section):
         return self
 
 
+class ExecutionConfig(_Section):
+    """Where the model search runs: this machine (``local``) or a Dask cluster (``dask``).
+
+    ``engine: dask`` with an ``address`` (``tcp://host:8786``) connects to a running
+    scheduler; without one it starts a local cluster of ``workers`` processes (default: one
+    per core). Needs the ``[dask]`` extra.
+    """
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    workers: int | None = Field(default=None, ge=1)  # local cluster only
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(tcp|tls|ucx|inproc)://\S+$", value):
+            raise ValueError(
+                f"{value!r} is not a Dask scheduler address; write it as tcp://host:8786"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _dask_only(self) -> ExecutionConfig:
+        if self.engine == "local":
+            for key in ("address", "workers"):
+                if getattr(self, key) is not None:
+                    raise KeyRuleError(
+                        f"is set but execution.engine is local; set engine: dask, or remove {key}",
+                        key,
+                    )
+        elif self.address is not None and self.workers is not None:
+            raise KeyRuleError(
+                "sizes a local cluster, but execution.address connects to a running one; "
+                "remove one of them",
+                "workers",
+            )
+        return self
+
+
 class ProjectConfig(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     problem: ProblemConfig
@@ -390,6 +430,7 @@ class ProjectConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:

@@ -310,7 +310,11 @@ class Project:
             strategy=None if chosen else strategy,
             numbers=dialect.numbers if dialect is not None else None,
         )
-        return train_model(data, TrainingSpec.from_config(cfg, prepared.problem), progress=progress)
+        from loopml.scale import search_executor
+
+        spec = TrainingSpec.from_config(cfg, prepared.problem)
+        with search_executor(cfg.execution) as executor:  # None: the search's own choice
+            return train_model(data, spec, progress=progress, executor=executor)
 
     def _champion_on(
         self, holdout: LabelledRows, problem: Problem

@@ -144,7 +144,7 @@ def test_unknown_top_level_key_names_allowed_keys_and_line() -> None:
         "loopml.yaml is invalid:\n"
         "trainig: unknown key (loopml.yaml, line 7). Allowed keys here: name, problem, data, "
         "training, tracking, scoring, quality, privacy, cleaning, profile, features, "
-        "serving, monitoring, retraining. Remove it or fix its spelling."
+        "serving, monitoring, retraining, execution. Remove it or fix its spelling."
     )
 
 
@@ -701,3 +701,23 @@ def test_retraining_section_defaults_windows_and_durations() -> None:
     assert "retraining.promote_if" in message
     message = error_of(BASE + "retraining:\n  data_window: 3d\n")
     assert "holdout_window '7d' is longer than data_window '3d'" in message
+
+
+@pytest.mark.parametrize(
+    ("execution", "message"),
+    [
+        ("{address: tcp://h:8786}", "execution.address: is set but execution.engine is local"),
+        ("{engine: dask, address: h:8786}", "is not a Dask scheduler address; write it as tcp"),
+        ("{engine: dask, address: tcp://h:1, workers: 2}", "execution.workers: sizes a local"),
+        ("{engine: spark}", "execution.engine: Input should be 'local' or 'dask'"),
+    ],
+)
+def test_execution_mistakes_name_the_key_and_the_fix(execution: str, message: str) -> None:
+    text = "name: t\nproblem: {target: y}\ndata: {source: {type: csv, path: a.csv}}\n"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(text + f"execution: {execution}\n")
+
+
+def test_execution_defaults_to_the_local_engine() -> None:
+    text = "name: t\nproblem: {target: y}\ndata: {source: {type: csv, path: a.csv}}\n"
+    assert parse_config(text).execution.engine == "local"

@@ -17,12 +17,14 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         ProcessExecutor,
         SerialExecutor,
         TrialExecutor,
+        fit_fold,
     )
     from loopml.modeling._families import FamilyRegistry, ModelFamily, default_registry, unwrap
     from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, predict_scores
     from loopml.modeling._search import Leaderboard, Search, SearchResult, TrialResult
     from loopml.modeling._split import (
         FoldPlan,
+        Folds,
         Split,
         auto_fold_count,
         choose_strategy,
@@ -53,6 +55,7 @@ __getattr__, __dir__ = _lazy_exports(
             "ProcessExecutor",
             "SerialExecutor",
             "TrialExecutor",
+            "fit_fold",
         ],
         "loopml.modeling._budget": ["Budget"],
         "loopml.modeling._pipeline": ["PipelineRecipe", "make_pipeline", "predict_scores"],
@@ -60,6 +63,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.modeling._training": ["TrainingData", "TrainingSpec", "train_model"],
         "loopml.modeling._split": [
             "FoldPlan",
+            "Folds",
             "Split",
             "auto_fold_count",
             "choose_strategy",
@@ -85,6 +89,7 @@ __all__ = [
     "FoldJob",
     "FoldOutcome",
     "FoldPlan",
+    "Folds",
     "FuturesExecutor",
     "Leaderboard",
     "ModelFamily",
@@ -105,6 +110,7 @@ __all__ = [
     "decide",
     "default_registry",
     "expected_cost",
+    "fit_fold",
     "holdout_split",
     "make_pipeline",
     "native_frame",

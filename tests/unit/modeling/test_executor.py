@@ -480,3 +480,39 @@ def test_process_workers_do_not_rerun_a_script_without_a_main_guard(tmp_path: An
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("script body ran") == 1
     assert "status ok" in done.stdout
+
+
+@pytest.mark.services
+def test_dask_executor_scatters_the_rows_once_and_matches_serial(
+    binary: Data, serial_board: Leaderboard
+) -> None:
+    distributed = needs.module("distributed")
+    from loopml.scale import DaskExecutor
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        executor = DaskExecutor(client)
+        assert executor.workers == 2
+        cores = client.run(lambda: len(os.sched_getaffinity(0)))
+        assert executor.threads == min(cores.values())  # each worker runs one task at a time
+        executor.start(binary.X, binary.y, binary.folds)
+        held = client.who_has([executor._data])[executor._data.key]
+        executor.close()
+        board = _search(binary, DaskExecutor(client))
+        executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+
+    assert len(held) == 2  # the rows went to both workers at start, not with each job
+    rows = [(t.number, t.family, t.source, t.status) for t in board.trials]
+    assert rows == [(t.number, t.family, t.source, t.status) for t in serial_board.trials]
+    for trial, want in zip(board.trials, serial_board.trials, strict=True):
+        # the models may use several threads on a worker: sums in another order
+        assert trial.fold_scores == pytest.approx(want.fold_scores, abs=1e-6)
+    assert sum(executed.values()) >= 9 and all(count > 0 for count in executed.values())

@@ -1,0 +1,74 @@
+"""The search's fold jobs as Dask tasks.
+
+:class:`loopml.modeling.FuturesExecutor` sends each job its own training and validation
+rows; on a cluster that ships the training frame again with every fold of every trial.
+:class:`DaskExecutor` scatters the frame, the target and the folds to every worker once, at
+:meth:`~DaskExecutor.start`, and each task receives only the job and a reference to them.
+The model inside a task may use the cores its worker has per task slot (a worker with 4
+cores and 1 thread runs one task at a time with 4 threads), not the cores of the machine
+that runs the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any
+
+from loopml.modeling import FoldJob, FoldOutcome, fit_fold
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from loopml.modeling import Folds
+
+
+def _fit_scattered(job: FoldJob, data: tuple[pd.DataFrame, pd.Series, Folds]) -> FoldOutcome:
+    X, y, folds = data
+    train, valid = folds[job.fold]
+    return fit_fold(job, X.iloc[train], y.iloc[train], X.iloc[valid], y.iloc[valid])
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
+class DaskExecutor:
+    """Fits fold jobs on the workers of a ``distributed.Client``.
+
+    ``workers`` (how many jobs the search runs at once) is the cluster's task slots: the sum
+    of its workers' threads when the executor is made. The client belongs to the caller and
+    is not closed by :meth:`close`.
+    """
+
+    def __init__(self, client: Any) -> None:
+        info = client.scheduler_info()["workers"]
+        if not info:
+            raise RuntimeError("the Dask cluster has no worker")
+        slots = {address: int(w["nthreads"]) for address, w in info.items()}
+        cores = client.run(_cores)
+        self.client = client
+        self.workers = sum(slots.values())
+        # threads per task: the fewest any worker can give each of its task slots
+        self.threads = max(1, min(cores.get(a, 1) // max(n, 1) for a, n in slots.items()))
+        self._executor: Executor = client.get_executor(pure=False)
+        self._data: Any = None
+
+    def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        scattered = self.client.scatter({"data": (X, y, list(folds))}, broadcast=True)
+        self._data = scattered["data"]
+
+    def submit(self, job: FoldJob) -> Future[FoldOutcome]:
+        if self._data is None:
+            raise RuntimeError("DaskExecutor.start must be called before submit")
+        job = dataclasses.replace(job, threads=self.threads)
+        return self._executor.submit(_fit_scattered, job, self._data)
+
+    def close(self) -> None:
+        if self._data is not None:
+            self._data.release()
+            self._data = None
