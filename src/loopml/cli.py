@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from loopml._cli_forget import register as register_forget
 from loopml._cli_monitor import register as register_monitor
 from loopml._cli_print import (
     metrics_table,
     print_findings,
-    print_forget,
     print_scoring,
     print_train,
     print_version,
@@ -49,6 +49,7 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 register_retrain(app)  # loopml retrain, in _cli_retrain.py
 register_monitor(app)  # loopml monitor, in _cli_monitor.py
+register_forget(app)  # loopml forget, in _cli_forget.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
@@ -96,8 +97,8 @@ DaskOpt = typer.Option(
     None,
     "--dask",
     metavar="ADDRESS",
-    help="Search on a Dask cluster: its scheduler (tcp://host:8786), or 'local' to start one "
-    "here. Overrides execution: in the project file. Needs loopml[dask].",
+    help="Run on a Dask cluster (the search; scoring a Parquet dataset): its scheduler "
+    "(tcp://host:8786), or 'local' to start one here. Overrides execution:. Needs loopml[dask].",
 )
 
 
@@ -275,18 +276,24 @@ def evaluate(
 
 @app.command()
 def score(
-    input: Path = path_argument(..., help="CSV or Parquet file to score."),
-    output: Path = path_argument(..., help="Where to write predictions (.csv or .parquet)."),
+    input: Path = path_argument(
+        ..., help="CSV or Parquet file to score, or a directory or glob of Parquet files."
+    ),
+    output: Path = path_argument(
+        ..., help="Where to write predictions: .csv or .parquet, or a directory for a dataset."
+    ),
     config: Path = ConfigOpt,
     model: str = typer.Option(
         "champion", "--model", "-m", help="champion, challenger or a version."
     ),
+    dask: str | None = DaskOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema."""
+    """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema. A
+    directory or glob of Parquet files is scored into a directory of Parquet parts."""
     with _errors():
-        project = _project(config)
+        project = _project(config, dask)
         with scoring_progress(err, not as_json, input) as progress:
             summary = project.score(input, output, model=model, progress=progress)
         _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
@@ -334,29 +341,6 @@ def serve(
             "Ctrl-C stops."
         )
         run_service(settings, project.env)
-
-
-@app.command()
-def forget(
-    column: str = typer.Option(
-        ..., "--column", metavar="COL", help="The column that identifies the entity."
-    ),
-    value: list[str] = typer.Option(
-        ...,
-        "--value",
-        metavar="V",
-        help="Its value as you know it (hashed here where the privacy policy hashes COL); "
-        "repeat for more.",
-    ),
-    config: Path = ConfigOpt,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Delete an entity's predictions and labels from the prediction log (right to erasure)."""
-    with _errors():
-        result = _project(config).forget(column, value, dry_run=dry_run)
-        _emit_json(result.to_dict()) if as_json else print_forget(out, result)
 
 
 @models_app.command("list")

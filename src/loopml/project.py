@@ -41,7 +41,7 @@ from loopml.data import protect as protect_data
 from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
 from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.serving import ScoringSummary, score_file
+from loopml.serving import ScoringSummary, is_dataset, score_dataset, score_file
 from loopml.types import QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
@@ -369,8 +369,11 @@ class Project:
         model: str = "champion",
         progress: Callable[[int], None] | None = None,
     ) -> ScoringSummary:
-        """Stage 7: batch-score a CSV or Parquet file in chunks."""
+        """Stage 7: batch-score a CSV or Parquet file in chunks, or a Parquet dataset (a
+        directory or a glob) into a directory of Parquet parts, on the configured engine."""
         source, target = self.path(input), self.path(output)
+        if is_dataset(source):
+            return self._score_dataset(source, target, model, progress)
         if not source.is_file():
             raise DataError(f"input file {source} not found.")
         bundle, info = self.registry.load(model)
@@ -385,6 +388,29 @@ class Project:
             transform=self._privacy_replay(bundle),
             dialect=self._input_dialect(bundle, source),
         )
+
+    def _score_dataset(
+        self, source: Path, target: Path, model: str, progress: Callable[[int], None] | None
+    ) -> ScoringSummary:
+        if target.suffix.lower() in (".csv", ".parquet"):
+            raise DataError(
+                f"{source} is a dataset, scored into a directory of Parquet parts: give an "
+                f"output directory, not the file {target.name}."
+            )
+        bundle, info = self.registry.load(model)
+        options: dict[str, Any] = {
+            "model_version": info.version,
+            "runtime": self.config.scoring.runtime,
+            "progress": progress,
+            "transform": self._privacy_replay(bundle),
+        }
+        if self.config.execution.engine == "local":
+            chunks = self.config.scoring.chunk_rows
+            return score_dataset(bundle, source, target, chunk_rows=chunks, **options)
+        from loopml.scale import dask_client, score_dataset_dask
+
+        with dask_client(self.config.execution) as client:
+            return score_dataset_dask(client, bundle, source, target, **options)
 
     def _input_dialect(self, bundle: ModelBundle, path: Path) -> CsvDialect | None:
         """How to read a CSV file to score or evaluate with ``bundle``: as its training data

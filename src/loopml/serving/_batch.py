@@ -153,7 +153,7 @@ def score_file(  # noqa: PLR0913 (keyword-only options, each with a default)
             if transform is not None:
                 chunk = transform(chunk)
             scored, typed = predict(chunk)
-            _tally(bundle, chunk, typed, scored, issues, counts)
+            tally_chunk(bundle, chunk, typed, scored, issues, counts)
             writer.write(
                 pd.concat(
                     [chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1
@@ -193,7 +193,7 @@ def _temporary_path(output_path: Path) -> Path:
     return Path(tmp_name)
 
 
-def _tally(
+def tally_chunk(
     bundle: ModelBundle,
     chunk: pd.DataFrame,
     typed: pd.DataFrame | None,
