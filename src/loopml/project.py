@@ -412,6 +412,20 @@ class Project:
         with dask_client(self.config.execution) as client:
             return score_dataset_dask(client, bundle, source, target, **options)
 
+    def spark_scorer(self, spark: Any, model: str = "champion") -> Callable[[Any], Any]:
+        """A function adding ``prediction`` (and ``proba_<class>``) to a Spark DataFrame,
+        through MLflow's ``spark_udf`` on the registered model (:mod:`loopml.scale`)."""
+        from loopml.scale import spark_scorer
+
+        bundle, info = self.registry.load(model)
+        ref = f"@{model}" if model in ("champion", "challenger") else f"/{info.version}"
+        return spark_scorer(
+            spark,
+            f"models:/{info.name}{ref}",
+            bundle,
+            tracking_uri=resolve_tracking_uri(self.config.tracking.uri, self.root),
+        )
+
     def _input_dialect(self, bundle: ModelBundle, path: Path) -> CsvDialect | None:
         """How to read a CSV file to score or evaluate with ``bundle``: as its training data
         was read, unless ``scoring.options`` or the file itself says otherwise."""

@@ -11,6 +11,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.scale._engine import dask_client, search_executor, with_dask
     from loopml.scale._executor import DaskExecutor
     from loopml.scale._score import score_dataset_dask
+    from loopml.scale._spark import spark_scorer
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -19,7 +20,15 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.scale._engine": ["dask_client", "search_executor", "with_dask"],
         "loopml.scale._executor": ["DaskExecutor"],
         "loopml.scale._score": ["score_dataset_dask"],
+        "loopml.scale._spark": ["spark_scorer"],
     },
 )
 
-__all__ = ["DaskExecutor", "dask_client", "score_dataset_dask", "search_executor", "with_dask"]
+__all__ = [
+    "DaskExecutor",
+    "dask_client",
+    "score_dataset_dask",
+    "search_executor",
+    "spark_scorer",
+    "with_dask",
+]
