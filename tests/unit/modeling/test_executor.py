@@ -516,3 +516,42 @@ def test_dask_executor_scatters_the_rows_once_and_matches_serial(
         # the models may use several threads on a worker: sums in another order
         assert trial.fold_scores == pytest.approx(want.fold_scores, abs=1e-6)
     assert sum(executed.values()) >= 9 and all(count > 0 for count in executed.values())
+
+
+@pytest.mark.services
+def test_a_worker_lost_during_the_search_costs_at_most_its_folds(binary: Data) -> None:
+    distributed = needs.module("distributed")
+    import signal
+
+    from loopml.scale import DaskExecutor
+
+    class KillOnFourthJob(DaskExecutor):
+        """Kills one worker process as the fourth fold job is submitted."""
+
+        submitted = 0
+
+        def submit(self, job: FoldJob) -> Any:
+            self.submitted += 1
+            if self.submitted == 4:
+                pid = sorted(self.client.run(os.getpid).values())[0]
+                os.kill(pid, signal.SIGKILL)
+            return super().submit(job)
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        executor = KillOnFourthJob(client)
+        board = _search(binary, executor, max_trials=4)
+
+    assert executor.submitted >= 4  # the kill happened during the search
+    assert len(board.trials) == 4  # the search went on to its last trial
+    assert board.best.status == "ok"
+    failed = [t for t in board.trials if t.status != "ok"]
+    assert len(failed) <= 1  # Dask re-runs a lost fold elsewhere; at worst one trial failed
