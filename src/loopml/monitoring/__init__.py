@@ -27,6 +27,12 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     )
     from loopml.monitoring._performance import estimated_performance, realised_performance
     from loopml.monitoring._reference import Reference, build_reference
+    from loopml.monitoring._sketch import (
+        merge_stats,
+        partitioned_stats,
+        reference_from_partitions,
+        sketch_drift,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -47,10 +53,18 @@ __getattr__, __dir__ = _lazy_exports(
             "MonitorSpan",
             "finish_monitoring",
             "monitor",
-            "monitor_log",
+            "merge_stats",
+    "monitor_log",
+    "partitioned_stats",
         ],
         "loopml.monitoring._performance": ["estimated_performance", "realised_performance"],
         "loopml.monitoring._reference": ["Reference", "build_reference"],
+        "loopml.monitoring._sketch": [
+            "merge_stats",
+            "partitioned_stats",
+            "reference_from_partitions",
+            "sketch_drift",
+        ],
     },
 )
 
@@ -70,8 +84,12 @@ __all__ = [
     "estimated_performance",
     "feature_drift",
     "finish_monitoring",
+    "merge_stats",
     "monitor",
     "monitor_log",
+    "partitioned_stats",
     "prediction_drift",
     "realised_performance",
+    "reference_from_partitions",
+    "sketch_drift",
 ]
