@@ -1,5 +1,5 @@
-"""Stage 8 (on top of the others): promotion decisions, and retraining with a champion/challenger
-test on the latest labelled traffic."""
+"""Stage 8 (on top of the others): promotion decisions, retraining with a champion/challenger
+test on the latest labelled traffic, and its lock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typing as _typing
 from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.loop._lock import RETRAIN_LOCK, LockHeldError, hold_lock, lock_holder
     from loopml.loop._paired import PairedTest, Scored, mcnemar, paired_test
     from loopml.loop._policy import ChampionHealth, drift_alarm, should_retrain
     from loopml.loop._promote import PromotionDecision, decide_promotion
@@ -18,6 +19,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.loop._lock": ["RETRAIN_LOCK", "LockHeldError", "hold_lock", "lock_holder"],
         "loopml.loop._paired": ["PairedTest", "Scored", "mcnemar", "paired_test"],
         "loopml.loop._promote": ["PromotionDecision", "decide_promotion"],
         "loopml.loop._policy": ["ChampionHealth", "drift_alarm", "should_retrain"],
@@ -27,7 +29,9 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "RETRAIN_LOCK",
     "ChampionHealth",
+    "LockHeldError",
     "PairedTest",
     "PromotionDecision",
     "RetrainDecision",
@@ -36,7 +40,9 @@ __all__ = [
     "Traffic",
     "decide_promotion",
     "drift_alarm",
+    "hold_lock",
     "labelled_traffic",
+    "lock_holder",
     "mcnemar",
     "paired_test",
     "promotion",
