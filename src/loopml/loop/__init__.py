@@ -1,5 +1,5 @@
 """Stage 8 (on top of the others): promotion decisions, retraining with a champion/challenger
-test on the latest labelled traffic, and its lock."""
+test on the latest labelled traffic, its lock, and the loop of ``loopml watch``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.loop._promote import PromotionDecision, decide_promotion
     from loopml.loop._retrain import RetrainDecision, Retraining, promotion
     from loopml.loop._traffic import Traffic, labelled_traffic, read_traffic, training_frame
+    from loopml.loop._watch import (
+        Cycle,
+        NothingToMonitor,
+        Watch,
+        WatchSteps,
+        post_alert,
+        watch_interval,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -25,19 +33,31 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.loop._policy": ["ChampionHealth", "drift_alarm", "should_retrain"],
         "loopml.loop._retrain": ["RetrainDecision", "Retraining", "promotion"],
         "loopml.loop._traffic": ["Traffic", "labelled_traffic", "read_traffic", "training_frame"],
+        "loopml.loop._watch": [
+            "Cycle",
+            "NothingToMonitor",
+            "Watch",
+            "WatchSteps",
+            "post_alert",
+            "watch_interval",
+        ],
     },
 )
 
 __all__ = [
     "RETRAIN_LOCK",
     "ChampionHealth",
+    "Cycle",
     "LockHeldError",
+    "NothingToMonitor",
     "PairedTest",
     "PromotionDecision",
     "RetrainDecision",
     "Retraining",
     "Scored",
     "Traffic",
+    "Watch",
+    "WatchSteps",
     "decide_promotion",
     "drift_alarm",
     "hold_lock",
@@ -45,8 +65,10 @@ __all__ = [
     "lock_holder",
     "mcnemar",
     "paired_test",
+    "post_alert",
     "promotion",
     "read_traffic",
     "should_retrain",
     "training_frame",
+    "watch_interval",
 ]
