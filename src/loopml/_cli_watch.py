@@ -1,8 +1,8 @@
 """``loopml watch``: its own module, registered on the app by ``cli.py`` (one line there).
 
-Parsing, wiring and printing only: :class:`loopml.loop.Watch` is the loop; here its steps
-are bound to :meth:`Project.monitor` and :meth:`Project.retrain`, SIGTERM and SIGINT to
-:meth:`Watch.stop`, and each cycle to a printed line. With ``--once`` the exit code is
+Parsing and printing only: :func:`loopml.loop.watch_project` builds the loop on the
+project; here it gets the watch lock, SIGTERM and SIGINT are bound to :meth:`Watch.stop`,
+and each cycle to a printed line. With ``--once`` the exit code is
 ``loopml monitor``'s (10 when the cycle found drift or decay, else 0), or 1 when a step
 failed.
 """
@@ -26,8 +26,7 @@ from rich.markup import escape
 from loopml._cli_progress import cli_errors
 
 if TYPE_CHECKING:
-    from loopml.loop import Cycle, Watch, WatchSteps
-    from loopml.project import Project
+    from loopml.loop import Cycle, Watch
 
 #: ``loopml monitor``'s code for drift or decay (loopml.monitoring.EXIT_DRIFT), without
 #: importing the statistics at CLI start (tests check the two agree).
@@ -58,7 +57,7 @@ def watch(
     service, until SIGTERM or Ctrl-C (a second one abandons a retraining under way). A failed
     step is logged and alerted, and the loop goes on; the champion only moves when a
     retraining completes. Each cycle is a line of .loopml/watch/cycles.jsonl."""
-    from loopml.loop import Watch, hold_lock, watch_interval
+    from loopml.loop import hold_lock, watch_project
     from loopml.project import Project
 
     out, err = Console(), Console(stderr=True)
@@ -68,21 +67,12 @@ def watch(
         err, "Interrupted; the retraining under way was abandoned before it moved the champion."
     ):
         project = Project(config)
-        cfg = project.config
-        seconds = watch_interval(every, cfg.retraining.watch_every, cfg.monitoring.window)
-        state = project.workspace / "watch"
-        with hold_lock(state / "watch.lock", "loopml watch"):
-            loop = Watch(
-                project_steps(project),
-                every=seconds,
-                window=cfg.monitoring.window_seconds,
-                state_dir=state,
-                project=cfg.name,
-            )
+        loop = watch_project(project, every=every)
+        with hold_lock(loop.state_dir / "watch.lock", "loopml watch"):
             if not as_json and not once:
                 err.print(
-                    f"Watching {escape(cfg.name)}: a cycle every {_duration(seconds)} "
-                    f"(monitoring window {cfg.monitoring.window}); stop with Ctrl-C or SIGTERM."
+                    f"Watching {escape(loop.project)}: a cycle every {_duration(loop.every)} "
+                    f"(monitoring window {_duration(loop.window)}); stop with Ctrl-C or SIGTERM."
                 )
             restore = _stop_on_signals(loop)
             try:
@@ -96,36 +86,6 @@ def watch(
             raise typer.Exit(1)
         if last.drifted:
             raise typer.Exit(EXIT_DRIFT)
-
-
-def project_steps(project: Project) -> WatchSteps:
-    """The steps of a cycle on ``project``: its monitoring, its retraining, its webhook."""
-    from loopml.errors import DataError, ModelNotFoundError
-    from loopml.loop import NothingToMonitor, WatchSteps, post_alert
-
-    monitoring = project.config.monitoring
-
-    def monitor(since: float, until: float) -> Any:
-        try:
-            result = project.monitor(since=_iso(since), until=_iso(until))
-        except ModelNotFoundError as exc:
-            raise NothingToMonitor(f"no champion to monitor ({exc})") from None
-        except DataError as exc:
-            if "nothing has been served yet" not in str(exc):
-                raise
-            raise NothingToMonitor(
-                "nothing has been served yet: there is no prediction log"
-            ) from None
-        return result.report
-
-    def alert(payload: dict[str, Any]) -> None:
-        post_alert(monitoring.webhook, payload, timeout=monitoring.webhook_timeout_seconds)
-
-    return WatchSteps(
-        monitor=monitor,
-        retrain=lambda drift: project.retrain(None, drift=drift),
-        alert=alert,
-    )
 
 
 def _stop_on_signals(loop: Watch) -> Callable[[], None]:
@@ -161,10 +121,6 @@ def _printer(out: Console, as_json: bool, once: bool) -> Callable[[Cycle], None]
         out.print(f"[{style}]{when}[/] {escape(cycle.line())}", overflow="fold", soft_wrap=True)
 
     return show
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
 
 
 def _duration(seconds: float) -> str:

@@ -11,11 +11,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from _tiny import frame, write_tiny_project
 from typer.testing import CliRunner
 
@@ -106,6 +109,59 @@ def test_once_on_drifted_traffic_monitors_retrains_and_exits_like_monitor(
     assert again["monitoring"]["status"] == "no new window"
     assert again["retraining"]["status"] == "not triggered"
     assert "no drift alarm" in again["retraining"]["note"]
+
+
+class _Hook(ThreadingHTTPServer):
+    """A webhook receiver on a free local port; ``bodies`` are the JSON bodies POSTed."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers["Content-Length"])
+                hook.bodies.append(json.loads(self.rfile.read(size)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_once_survives_a_failed_retraining_alerts_it_and_leaves_the_champion(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _trained(tmp_path / "tiny", rows=2000)
+    _log_yesterday(config, shift=1.0)
+    (config.parent / "data" / "train.csv").unlink()  # the retraining cannot collect its data
+    hook = _Hook()
+    try:
+        with config.open("a", encoding="utf-8") as f:
+            f.write(f"monitoring: {{webhook: '{hook.url}'}}\n")
+        result = runner.invoke(app, ["watch", "-c", str(config), "--once", "--json"])
+    finally:
+        hook.shutdown()
+        hook.server_close()
+
+    assert result.exit_code == 1, result.output
+    cycle = json.loads(result.stdout)
+    assert cycle["failed"] is True and cycle["monitoring"]["status"] == "drift"
+    assert cycle["retraining"]["status"] == "failed"
+    assert cycle["retraining"]["note"].startswith("DataError: ")
+    drift_alert, failure = hook.bodies  # monitoring's own alert, then the failure
+    assert drift_alert["source"] == "loopml monitor" and "x drifted" in drift_alert["text"]
+    assert failure["kind"] == "retraining_failed" and failure["project"] == "tiny"
+    assert failure["error"]["type"] == "DataError" and "train.csv" in failure["error"]["message"]
+    assert "retraining failed; the champion was not moved" in caplog.text  # with the traceback
+    assert "Traceback" in caplog.text
+    # nothing was registered and the champion did not move
+    listed = runner.invoke(app, ["models", "list", "-c", str(config), "--json"])
+    assert {v["version"]: v["aliases"] for v in json.loads(listed.stdout)} == {"1": ["champion"]}
 
 
 def _spawn_watch(config: Path) -> subprocess.Popen[str]:

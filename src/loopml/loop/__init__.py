@@ -18,9 +18,11 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         Cycle,
         NothingToMonitor,
         Watch,
+        WatchedProject,
         WatchSteps,
         post_alert,
         watch_interval,
+        watch_project,
     )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
@@ -38,8 +40,10 @@ __getattr__, __dir__ = _lazy_exports(
             "NothingToMonitor",
             "Watch",
             "WatchSteps",
+            "WatchedProject",
             "post_alert",
             "watch_interval",
+            "watch_project",
         ],
     },
 )
@@ -58,6 +62,7 @@ __all__ = [
     "Traffic",
     "Watch",
     "WatchSteps",
+    "WatchedProject",
     "decide_promotion",
     "drift_alarm",
     "hold_lock",
@@ -71,4 +76,5 @@ __all__ = [
     "should_retrain",
     "training_frame",
     "watch_interval",
+    "watch_project",
 ]

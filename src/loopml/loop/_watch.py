@@ -33,15 +33,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from loopml.files import write_text_atomic
 from loopml.loop._lock import LockHeldError
 
 if TYPE_CHECKING:
+    from loopml.config import ProjectConfig
     from loopml.loop._retrain import RetrainDecision
-    from loopml.monitoring import DriftReport
+    from loopml.monitoring import DriftReport, MonitorResult
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +351,75 @@ class Watch:
             log.error("watch: the cycle could not be written to %s", path, exc_info=True)
 
 
+# ------------------------------------------------------------------------------- a project
+
+
+class WatchedProject(Protocol):
+    """What :func:`watch_project` needs of a :class:`loopml.Project`."""
+
+    @property
+    def config(self) -> ProjectConfig: ...
+
+    @property
+    def workspace(self) -> Path: ...
+
+    def monitor(self, *, since: str | None = None, until: str | None = None) -> MonitorResult: ...
+
+    def retrain(
+        self, progress: Callable[[float, str], None] | None = None, *, drift: DriftReport | None
+    ) -> RetrainDecision: ...
+
+
+def watch_project(project: WatchedProject, *, every: str | None = None, **time: Any) -> Watch:
+    """The :class:`Watch` of ``project``: its monitoring and retraining as the steps, its
+    webhook for the alerts, ``.loopml/watch`` for the record.
+
+    ``every``: a duration ("6h") overriding ``retraining.watch_every`` and the monitoring
+    window; ``time``: ``clock`` and ``wait`` for :class:`Watch`.
+
+    Examples
+    --------
+    >>> from loopml import Project
+    >>> watch_project(Project("churn"), every="6h").run()  # doctest: +SKIP
+    """
+    cfg = project.config
+    seconds = watch_interval(every, cfg.retraining.watch_every, cfg.monitoring.window)
+    steps = WatchSteps(
+        monitor=partial(_monitor_project, project),
+        retrain=lambda drift: project.retrain(None, drift=drift),
+        alert=partial(_post, cfg.monitoring.webhook, cfg.monitoring.webhook_timeout_seconds),
+    )
+    return Watch(
+        steps,
+        every=seconds,
+        window=cfg.monitoring.window_seconds,
+        state_dir=project.workspace / "watch",
+        project=cfg.name,
+        **time,
+    )
+
+
+def _monitor_project(project: WatchedProject, since: float, until: float) -> DriftReport:
+    from loopml.errors import DataError, ModelNotFoundError
+
+    try:
+        result = project.monitor(
+            since=dt.datetime.fromtimestamp(since, dt.UTC).isoformat(),
+            until=dt.datetime.fromtimestamp(until, dt.UTC).isoformat(),
+        )
+    except ModelNotFoundError as exc:
+        raise NothingToMonitor(f"no champion to monitor ({exc})") from None
+    except DataError as exc:
+        if "nothing has been served yet" not in str(exc):  # monitor_log's message
+            raise
+        raise NothingToMonitor("nothing has been served yet: there is no prediction log") from None
+    return result.report
+
+
+def _post(webhook: str | None, timeout: float, payload: dict[str, Any]) -> None:
+    post_alert(webhook, payload, timeout=timeout)
+
+
 # ------------------------------------------------------------------------------- helpers
 
 
@@ -400,6 +471,10 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@overload
+def _iso(seconds: float) -> str: ...
+@overload
+def _iso(seconds: None) -> None: ...
 def _iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
