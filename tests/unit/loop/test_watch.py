@@ -53,7 +53,9 @@ def _report(start: float, *alarms: str, version: str = "3") -> DriftReport:
     return DriftReport("tiny", version, 0.01, 0.005, DAY, [window])
 
 
-def _decision(triggered: bool, *, promoted: bool = False, version: str | None = "4") -> Any:
+def _decision(
+    triggered: bool, *, promoted: bool = False, version: str | None = "4"
+) -> RetrainDecision:
     if not triggered:
         return RetrainDecision(False, "no trigger fired: no drift alarm", False, "", "roc_auc", "x")
     return RetrainDecision(
@@ -79,7 +81,7 @@ class Steps:
         found = self.monitor_results.pop(0) if self.monitor_results else _report(since)
         if isinstance(found, Exception):
             raise found
-        return found  # type: ignore[no-any-return]
+        return found
 
     def retrain(self, drift: DriftReport) -> RetrainDecision:
         self.retrained.append(drift)
@@ -87,7 +89,7 @@ class Steps:
         found = self.retrain_results.pop(0) if self.retrain_results else _decision(False)
         if isinstance(found, Exception):
             raise found
-        return found  # type: ignore[no-any-return]
+        return found
 
     def bound(self, alert: Callable[[dict[str, Any]], None] | None = None) -> WatchSteps:
         return WatchSteps(self.monitor, self.retrain, alert or self.alerts.append)
@@ -231,8 +233,9 @@ def test_a_failed_retraining_is_alerted_and_the_loop_and_the_alarm_survive(
     drifted = _report(T0 - HOUR - DAY, "x drifted")
     steps.monitor_results = [drifted]
     steps.retrain_results = [RuntimeError("the source database is down"), _decision(True)]
+    delivery: list[str] = []  # post_alert's error per alert ('' when delivered)
     watch = Watch(
-        steps.bound(lambda payload: post_alert(hook.url, payload) and None),
+        steps.bound(lambda payload: delivery.append(post_alert(hook.url, payload))),
         every=6 * HOUR,
         window=DAY,
         state_dir=tmp_path / "watch",
@@ -250,6 +253,7 @@ def test_a_failed_retraining_is_alerted_and_the_loop_and_the_alarm_survive(
     # the alarm no retraining answered is handed to the next one, then it is spent
     assert [r is drifted for r in steps.retrained] == [True, True, False]
     [body] = hook.bodies
+    assert delivery == [""]
     assert body["kind"] == "retraining_failed" and body["source"] == "loopml watch"
     assert body["project"] == "tiny" and body["cycle"] == 1
     assert body["error"] == {"type": "RuntimeError", "message": "the source database is down"}
@@ -329,6 +333,24 @@ def test_a_stop_during_monitoring_skips_the_retraining_and_ends_the_loop(
     assert len(_lines(watch.cycle_log)) == 1
 
 
+def test_a_stop_during_the_retraining_lets_it_finish_and_records_it(tmp_path: Path) -> None:
+    steps = Steps(FakeTime(T0))
+    watch = _watch(tmp_path, steps)
+
+    def retrain_then_signal(drift: DriftReport) -> RetrainDecision:
+        watch.stop()  # SIGTERM arrives while the challenger trains
+        return _decision(True, promoted=True)
+
+    watch.steps = WatchSteps(steps.monitor, retrain_then_signal, steps.alerts.append)
+
+    last = watch.run()
+
+    assert last is not None and (last.number, last.retraining) == (1, "promoted")
+    assert steps.time.waits == []
+    [record] = _lines(watch.cycle_log)
+    assert record["retraining"]["decision"]["promoted"] is True
+
+
 def test_once_runs_one_cycle_and_a_long_cycle_starts_the_next_at_once(tmp_path: Path) -> None:
     steps = Steps(FakeTime(T0))
     once = _watch(tmp_path / "once", steps)
@@ -360,3 +382,23 @@ def test_the_interval_comes_from_the_flag_the_setting_or_the_window() -> None:
     assert watch_interval(None, None, "1d") == DAY
     with pytest.raises(ConfigError, match=r"--every 'hourly': .* write a number and a unit"):
         watch_interval("hourly", None, "1d")
+
+
+def test_an_alert_that_cannot_be_delivered_never_stops_the_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = post_alert("http://127.0.0.1:9/hook", {"kind": "retraining_failed"}, timeout=2)
+    assert unreachable.startswith("ConnectError")
+
+    steps = Steps(FakeTime(T0))
+    steps.retrain_results = [RuntimeError("out of memory")]
+
+    def broken(payload: dict[str, Any]) -> None:
+        raise ValueError("no route")
+
+    watch = _watch(tmp_path, steps)
+    watch.steps = WatchSteps(steps.monitor, steps.retrain, broken)
+
+    assert watch.cycle().retraining == "failed"
+    assert "the retraining_failed alert could not be delivered" in caplog.text
+    assert len(_lines(watch.cycle_log)) == 1
