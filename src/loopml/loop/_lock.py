@@ -4,8 +4,9 @@
 it (``loopml retrain`` by hand, ``loopml watch``, a notebook), and ``loopml watch`` holds
 ``.loopml/watch/watch.lock`` while it runs so that a second watch loop is refused too.
 
-The lock is ``flock`` on the file (POSIX), taken without waiting: the kernel releases it
-when its holder exits however it exits, so a lock file left by a dead process (killed,
+The lock is ``flock`` on the file (POSIX; on Windows a byte-range lock far past the file's
+text, untested here), taken without waiting: the kernel releases it when its holder exits
+however it exits, so a lock file left by a dead process (killed,
 out of memory, a power cut) does not block anyone. The file itself says who holds it
 (pid, command, start time, host), for the error the next caller gets; it is never deleted,
 so two processes always lock the same file.
@@ -14,7 +15,6 @@ so two processes always lock the same file.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import socket
@@ -65,19 +65,54 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(fd):
             holder = lock_holder(path) or {}
-            raise LockHeldError(_refusal(path, what, holder), holder) from None
+            raise LockHeldError(_refusal(path, what, holder), holder)
         _write_holder(fd)
         try:
             yield
         finally:
             os.ftruncate(fd, 0)  # still held: nobody reads a half-cleared file
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _unlock(fd)
     finally:
         os.close(fd)
+
+
+#: Windows locks a byte range, and a locked range cannot be read: lock one byte far past
+#: the holder's text so that it stays readable.
+_WINDOWS_LOCK_OFFSET = 1 << 30
+
+
+def _lock(fd: int) -> bool:
+    """Take the lock on ``fd`` without waiting; False when another holder has it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+    else:
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another error (no locks on this file system) is raised
+            return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def lock_holder(path: Path) -> dict[str, Any] | None:
@@ -101,7 +136,8 @@ def _write_holder(fd: int) -> None:
         "host": socket.gethostname(),
     }
     os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(body).encode(), 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, json.dumps(body).encode())
 
 
 def _refusal(path: Path, what: str, holder: dict[str, Any]) -> str:
