@@ -65,7 +65,7 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        if not _lock(fd):
+        if not _lock(fd, path):
             holder = lock_holder(path) or {}
             raise LockHeldError(_refusal(path, what, holder), holder)
         _write_holder(fd)
@@ -83,7 +83,7 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
 _WINDOWS_LOCK_OFFSET = 1 << 30
 
 
-def _lock(fd: int) -> bool:
+def _lock(fd: int, path: Path) -> bool:
     """Take the lock on ``fd`` without waiting; False when another holder has it."""
     if sys.platform == "win32":
         import msvcrt
@@ -98,8 +98,14 @@ def _lock(fd: int) -> bool:
 
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another error (no locks on this file system) is raised
+        except BlockingIOError:
             return False
+        except OSError as exc:  # a file system without locks: not a holder, say so
+            raise LoopmlError(
+                f"the lock file {path} cannot be locked "
+                f"({exc.strerror}); keep the project's workspace (.loopml) on a local file "
+                "system, or one that supports flock."
+            ) from exc
     return True
 
 
