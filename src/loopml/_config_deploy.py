@@ -133,8 +133,11 @@ class RetrainingConfig(_Section):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     bootstrap: int = Field(default=1000, ge=100)  # paired bootstrap resamples
     seed: int = 0  # of the bootstrap resamples
+    # `loopml watch`: time between two cycles (monitor, then this policy); None: the
+    # monitoring window (monitoring.window). `--every` overrides it.
+    watch_every: str | None = None
 
-    @field_validator("schedule", "data_window", "holdout_window")
+    @field_validator("schedule", "data_window", "holdout_window", "watch_every")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:

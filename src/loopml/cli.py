@@ -30,6 +30,7 @@ from loopml._cli_print import (
 )
 from loopml._cli_progress import cli_errors, scoring_progress, training_progress
 from loopml._cli_retrain import register as register_retrain
+from loopml._cli_watch import register as register_watch
 
 app = typer.Typer(
     name="loopml",
@@ -50,6 +51,7 @@ app.add_typer(export_app, name="export")
 register_retrain(app)  # loopml retrain, in _cli_retrain.py
 register_monitor(app)  # loopml monitor, in _cli_monitor.py
 register_forget(app)  # loopml forget, in _cli_forget.py
+register_watch(app)  # loopml watch, in _cli_watch.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()

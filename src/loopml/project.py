@@ -533,7 +533,21 @@ class Project:
         traffic through :meth:`train`; promote it only if it wins the paired test on the
         latest labelled traffic (:class:`loopml.loop.Retraining`). ``drift``: a monitoring
         report; without it, the last ``loopml monitor`` status counts. A failure before the
-        promotion leaves the champion where it was."""
+        promotion leaves the champion where it was. Holds ``.loopml/retrain.lock``
+        throughout: while another process retrains, it raises ``LockHeldError`` naming it."""
+        from loopml.loop import RETRAIN_LOCK, hold_lock
+
+        with hold_lock(self.workspace / RETRAIN_LOCK, "a retraining"):
+            return self._retrain(progress, force=force, drift=drift, now=now)
+
+    def _retrain(
+        self,
+        progress: ProgressFn | None,
+        *,
+        force: bool,
+        drift: DriftReport | None,
+        now: float | None,
+    ) -> RetrainDecision:
         from loopml.loop import Retraining, read_traffic
         from loopml.serving import MONITORING_STATUS
 

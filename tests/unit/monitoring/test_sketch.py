@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,7 +41,7 @@ def _rows(n: int, seed: int, *, shift: float = 0.0, share: float = 0.3) -> pd.Da
 
 def _parts(frame: pd.DataFrame, k: int) -> list[pd.DataFrame]:
     edges = np.linspace(0, len(frame), k + 1).astype(int)
-    return [frame.iloc[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [frame.iloc[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @pytest.fixture(scope="module")
