@@ -62,7 +62,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("demo") / "churn"
     done = subprocess.run(
         [
-            *LOOPML, "demo", str(root), "--rows", "1500", "--folds", "3", "--json",
+            *LOOPML, "demo", str(root), "--rows", "1500", "--folds", "3", "--json", "--no-loop",
             "--budget", str(DEMO_BUDGET), "--max-trials", str(DEMO_TRIALS),
         ],
         capture_output=True,
