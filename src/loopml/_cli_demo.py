@@ -144,6 +144,6 @@ def print_loop(out: Console, done: Any, config: Path) -> None:
         f"The service now serves version {done.live_version} ({served} predictions the day "
         f"after); failed requests: {len(done.failures)} of {done.requests}."
     )
-    out.print(f"  timeline:   {done.report}", overflow="fold", soft_wrap=True)
-    out.print(f"  monitoring: {done.monitoring.html}", overflow="fold", soft_wrap=True)
+    out.print(f"  timeline:   {done.report}", soft_wrap=True)
+    out.print(f"  monitoring: {done.monitoring.html}", soft_wrap=True)
     out.print(f"  serve:      loopml serve -c {config}   (then POST /v1/predict, see /docs)")

@@ -191,7 +191,7 @@ class DemoLoop:
                 list(service.failures),
             )  # fmt: skip
         name = self.project.config.model_name
-        page = self.project.workspace / "reports" / f"{name}-demo-timeline.html"
+        page = self.project.workspace / "reports" / f"{name}-loop-timeline.html"
         title = f"{self.project.config.name}: the loop, day by day"
         return dataclasses.replace(result, report=write_timeline(result, page, title=title))
 

@@ -59,8 +59,20 @@ class Service:
         return found
 
     def get(self, path: str) -> dict[str, Any]:
-        reply = self.client.get(path)
-        reply.raise_for_status()
+        """GET ``path``'s JSON.
+
+        Raises
+        ------
+        ServiceError
+            The service did not answer, or not with 200 (its log is named).
+        """
+        try:
+            reply = self.client.get(path)
+            reply.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"GET {path} failed: {exc}. The service's log is {self.log}."
+            ) from exc
         found: dict[str, Any] = reply.json()
         return found
 
