@@ -128,6 +128,12 @@ def _figure(result: LoopResult) -> Any:
         x=day, y=s["estimated"], name="estimated (CBPE)", mode="lines+markers",
         line={"color": c["estimated"], "dash": "dot"}, row=3, col=1,
     )  # fmt: skip
+    after = result.after
+    fig.add_bar(
+        x=[after.day], y=[after.rows], marker_color=c["promotion"], row=1, col=1,
+        name=f"the day after (version {result.live_version})",
+    )  # fmt: skip
+    fig.update_yaxes(range=[0, 1.05], title_text="drift knob", row=2, col=1, secondary_y=True)
     _mark_decision(fig, result)
     fig.add_vline(
         x=result.timeline.first_drift_day - 0.5, line={"color": c["drift"], "dash": "dot"}
@@ -167,7 +173,7 @@ def _mark_decision(fig: Any, result: LoopResult) -> None:
                 f"champion v{decision.champion_version}",
                 f"challenger v{decision.challenger_version}",
             ],
-            textposition="middle right",
+            textposition="middle left",
             marker={"color": [c["holdout"], c["promotion"]], "size": 10},
             name="both on the retraining holdout",
             row=3,
