@@ -10,8 +10,9 @@
 3. :meth:`DemoLoop.retrain`: ``Project.retrain`` with that report, at the end of the last
    day: a challenger trained on the sources plus the labelled traffic, the paired test on
    the latest labelled days, the promotion.
-4. :meth:`DemoLoop.swap`: the service is told to reload, says which version it serves, and
-   a day of traffic more shows it answering with it.
+4. :meth:`DemoLoop.swap`: the service follows the promotion on its own (it polls the
+   registry, ``serving.reload_poll_seconds``); the demo waits until ``GET /v1/model`` names
+   the champion, and a day of traffic more shows it answering with it.
 
 Time is real: one demo day is ``timeline.day_seconds`` seconds of the clock, and the
 project's ``loopml.yaml`` sets monitoring and retraining windows in those seconds.
