@@ -27,7 +27,7 @@ def test_the_demo_loop_finds_the_drift_retrains_and_the_service_follows(tmp_path
     done = subprocess.run(
         [
             *LOOPML, "demo", str(root), "--json", "--rows", "3000", "--folds", "3",
-            "--budget", "60", "--max-trials", "4", "--days", "8", "--day-seconds", "2",
+            "--budget", "60", "--max-trials", "4", "--days", "8", "--day-seconds", "3",
             "--rows-per-day", "400",
         ],
         capture_output=True,
@@ -67,7 +67,7 @@ def test_the_demo_loop_finds_the_drift_retrains_and_the_service_follows(tmp_path
     page = Path(loop["report"]).read_text(encoding="utf-8")
     assert "version 2 promoted" in page and "Plotly.newPlot" in page
     yaml = (root / "loopml.yaml").read_text(encoding="utf-8")
-    assert "window: 2s" in yaml and "holdout_window: 6s" in yaml
+    assert "window: 3s" in yaml and "holdout_window: 9s" in yaml
     assert not (root / ".loopml" / "demo-serve.log").read_text().count("Traceback")
 
 

@@ -96,9 +96,10 @@ class DemoTimeline:
         return f"{days * self.day_seconds:g}s"
 
     def slots(self) -> list[float]:
-        """When each request of a day goes out, as fractions of the day."""
+        """When each request of a day goes out, as fractions of the day: spread over its
+        first 80%, so a slow request still lands in its own day's monitoring window."""
         k = self.requests_per_day
-        return [(i + 0.5) / k for i in range(k)]
+        return [0.8 * (i + 0.5) / k for i in range(k)]
 
 
 def day_customers(timeline: DemoTimeline, day: int, *, seed: int, id_offset: int) -> pd.DataFrame:

@@ -12,7 +12,7 @@ def test_the_timeline_turns_the_knob_midway_and_keeps_labels_for_the_challenger(
     t = DemoTimeline()
     assert (t.first_drift_day, t.holdout_days, t.duration(t.holdout_days)) == (7, 4, "20s")
     assert [t.drift_on(d) for d in range(1, 13)] == [0] * 6 + [0.5] + [1.0] * 5
-    assert t.slots() == [1 / 12, 3 / 12, 5 / 12, 7 / 12, 9 / 12, 11 / 12]
+    assert t.slots() == pytest.approx([0.8 * i / 12 for i in (1, 3, 5, 7, 9, 11)])
     short = DemoTimeline(days=8)
     assert (short.first_drift_day, short.holdout_days) == (5, 3)
     with pytest.raises(ValueError, match="label_delay must be between 1 and days - 2"):
