@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from loopml._cli_demo import register as register_demo
 from loopml._cli_forget import register as register_forget
 from loopml._cli_monitor import register as register_monitor
 from loopml._cli_print import (
@@ -517,48 +518,7 @@ def export_k8s(
         out.print(f"Wrote {directory}: {files} for image {cluster.image}; see README.md there.")
 
 
-@app.command()
-def demo(
-    directory: Path = path_argument(Path("demo-project"), help="Where to write the demo."),
-    rows: int = typer.Option(20_000, "--rows", min=200, help="Customers to generate."),
-    budget: float = typer.Option(60.0, "--budget", min=1, help="Training budget in seconds."),
-    folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds."),
-    max_trials: int | None = typer.Option(
-        None, "--max-trials", min=1, help="Stop after this many trials (reproducible runs)."
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Write the churn demo project into DIRECTORY and run the whole loop on it."""
-    from loopml.demo import write_demo_project
-
-    with _errors():
-        if not as_json:
-            out.print(f"Writing the churn demo ({rows} customers) to {directory} …")
-        config = write_demo_project(
-            directory,
-            rows=rows,
-            budget_seconds=budget,
-            cv_folds=folds,
-            max_trials=max_trials,
-            overwrite=overwrite,
-        )
-        project = _project(config)
-        with training_progress(err, not as_json, budget) as progress:
-            result = project.run(progress=progress)
-        if as_json:
-            _emit_json({"project": str(config), **result.to_dict()})
-            return
-        print_train(out, result.train)
-        if result.scoring is not None:
-            print_scoring(out, result.scoring)
-        out.print(f"\n[bold]Done.[/] Project: {config}")
-        out.print(f"  report: {result.train.report}")
-        if result.scoring is not None:
-            out.print(f"  scores: {result.scoring.output}")
-        out.print(f"  next:   loopml models list -c {config}")
-        out.print(f"  serve:  loopml serve -c {config}   (then POST /v1/predict, see /docs)")
+register_demo(app)  # loopml demo, in _cli_demo.py (last, as in `loopml --help`)
 
 
 def main() -> None:

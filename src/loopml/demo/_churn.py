@@ -9,7 +9,10 @@ What it has, on purpose:
 - churn driven by contract, tenure, support tickets, recent activity, satisfaction and price,
   with noise, so a good model reaches a ROC-AUC around 0.85 and a bad one does not;
 - ``drift``: a knob from 0 to 1 that shifts later signups (pricier, more monthly contracts,
-  fewer logins, different regions), for the monitoring stages.
+  fewer logins, different regions) and changes what drives churn: a cheap "promo" plan
+  appears (up to 40% of signups at drift 1) whose customers mostly leave when the promotion
+  ends, a behaviour no model trained before it can know. With ``ramp=False`` every customer
+  drifts by the whole knob (a population that changed at once, as the demo's traffic does).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import pandas as pd
 
 _REGIONS = ["North", "South", "East", "West", "Central"]
 _PLANS = ["basic", "standard", "premium"]
+#: With drift, the "promo" plan's share of signups (at drift 1) and its churn log-odds.
+_PROMO_SHARE = 0.4
+_PROMO_CHURN = 2.5
 _CONTRACTS = ["Month-to-month", "One year", "Two year"]
 _PAYMENTS = ["credit card", "bank transfer", "electronic check", "mailed check"]
 _FIRST = [
@@ -66,6 +72,7 @@ def generate_customers(
     end: str = "2025-12-31",
     with_target: bool = True,
     id_offset: int = 0,
+    ramp: bool = True,
 ) -> pd.DataFrame:
     """Customers signed up between ``start`` and ``end`` with their churn outcome.
 
@@ -81,6 +88,9 @@ def generate_customers(
         False leaves out ``churned`` (as for customers still to be scored).
     id_offset
         First customer number, so several generated tables do not share ids.
+    ramp
+        True: a customer drifts by ``drift`` times its position in time (later signups drift
+        more); False: every customer drifts by ``drift``.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -91,9 +101,12 @@ def generate_customers(
     span = (t1 - t0).total_seconds()
     pos = np.sort(rng.random(n))  # position in time, 0 = start, 1 = end
     signup = t0 + pd.to_timedelta(pos * span, unit="s")
-    # every draw below comes from one generator in a fixed order: the same seed, the same table
-    c = _draw_attributes(rng, n, drift * pos, signup, t1)  # later customers drift more
-    c["churned"] = _draw_churn(rng, c, drift, pos)
+    shift = drift * pos if ramp else np.full(n, drift)  # with the ramp, later ones drift more
+    # every draw below comes from one generator in a fixed order: the same seed, the same
+    # table; the promo plan draws from its own, so a table without drift is the one it was
+    c = _draw_attributes(rng, n, shift, signup, t1)
+    _launch_promo(c, shift, np.random.default_rng([seed, 1]))
+    c["churned"] = _draw_churn(rng, c, shift)
     frame = _table(rng, c, signup, id_offset)
     return _imperfect(frame, rng, seed=seed, with_target=with_target)
 
@@ -123,7 +136,8 @@ def _draw_attributes(
     tenure = np.maximum(((as_of - signup).days.to_numpy() / 30.44).round(), 1)
     base_price = np.select([plan == "basic", plan == "standard"], [29.0, 54.0], 89.0)
     monthly = (base_price * (1 + 0.25 * shift) + rng.normal(0, 6, n)).round(2)
-    total = (monthly * tenure * rng.uniform(0.9, 1.02, n)).round(2)
+    spent = tenure * rng.uniform(0.9, 1.02, n)  # months paid, at about the monthly price
+    total = (monthly * spent).round(2)
     tickets = rng.poisson(0.8 + 1.5 * (contract == "Month-to-month") * rng.random(n) + shift)
     logins = rng.poisson(np.maximum(12 - 5 * shift + rng.normal(0, 3, n), 0.5))
     last_login = np.round(rng.exponential(9 + 12 * shift, n)).astype(int)
@@ -139,6 +153,7 @@ def _draw_attributes(
         "tenure": tenure,
         "monthly": monthly,
         "total": total,
+        "spent": spent,
         "tickets": tickets,
         "logins": logins,
         "last_login": last_login,
@@ -148,13 +163,25 @@ def _draw_attributes(
     }
 
 
+def _launch_promo(c: dict[str, np.ndarray], shift: np.ndarray, rng: np.random.Generator) -> None:
+    """Move a share of ``shift`` times ``_PROMO_SHARE`` of the customers to the cheap "promo"
+    plan (19 a month before the drift's price rise); no draw at all without drift."""
+    if not shift.any():
+        return
+    promo = rng.random(len(shift)) < _PROMO_SHARE * shift
+    price = (19.0 * (1 + 0.25 * shift) + rng.normal(0, 3, len(shift))).round(2)
+    c["plan"] = np.where(promo, "promo", c["plan"])
+    c["monthly"] = np.where(promo, price, c["monthly"])
+    c["total"] = np.where(promo, (price * c["spent"]).round(2), c["total"])
+
+
 def _draw_churn(
-    rng: np.random.Generator, c: dict[str, np.ndarray], drift: float, pos: np.ndarray
+    rng: np.random.Generator, c: dict[str, np.ndarray], shift: np.ndarray
 ) -> np.ndarray:
     """ "yes" or "no" per customer, from a logistic model of the attributes plus noise."""
     contract, tickets, tenure = c["contract"], c["tickets"], c["tenure"]
     last_login, satisfaction, age = c["last_login"], c["satisfaction"], c["age"]
-    n = len(pos)
+    n = len(shift)
     logit = (
         -1.1
         + 1.3 * (contract == "Month-to-month")
@@ -170,7 +197,8 @@ def _draw_churn(
         + 0.012 * (c["monthly"] - 55)
         - 0.5 * c["autopay"]
         + 0.35 * (c["payment"] == "electronic check")
-        + 0.6 * drift * pos * (c["region"] == "Central")
+        + 0.6 * shift * (c["region"] == "Central")
+        + _PROMO_CHURN * (c["plan"] == "promo")  # they leave when the promotion ends
         + rng.normal(0, 0.6, n)
     )
     return np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
