@@ -1,0 +1,195 @@
+"""The online comparison of champion and challenger (``serving.challenger``).
+
+``ab``: each request is answered by one model, the challenger for a share ``fraction`` of
+them. The split is a hash, so it is the same in every worker and after a restart: of the
+value of ``sticky_column`` in the request's first instance when it has one (an entity always
+meets the same model; a request mixing entities goes by its first), else of the request id.
+
+``shadow``: the champion answers; after the answer is sent, the challenger predicts the same
+instances and its predictions are logged with variant ``shadow`` under the request ids
+suffixed ``#shadow`` (see ``_predlog_store.shadow_id``), where they read the same labels.
+
+Without a model behind the ``challenger`` alias (or when it names the champion's version)
+the champion answers alone; the alias is followed like the champion's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from loopml.serving._contract import LoggedPrediction, Predictions
+from loopml.serving._holder import LoadedModel, ModelHolder
+from loopml.serving._predlog_store import SHADOW_VARIANT, shadow_id
+
+if TYPE_CHECKING:
+    from loopml.serving._routes_common import ServiceState
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["ab", "shadow"]
+_SCALE = float(2**64)
+
+
+def split_point(key: str) -> float:
+    """Where ``key`` falls in [0, 1): a hash, the same in every process.
+
+    Examples
+    --------
+    >>> split_point("customer-7") == split_point("customer-7")
+    True
+    >>> 0.0 <= split_point("") < 1.0
+    True
+    """
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+def _key_text(value: Any) -> str:
+    """A sticky value as text, so that 7, 7.0 and "7" are one entity."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class ChallengerRoute:
+    """The challenger's model (followed by its own :class:`ModelHolder`) and the split.
+
+    Parameters
+    ----------
+    holder
+        Holds what the ``challenger`` alias names; ``optional``, so it may hold nothing.
+    mode
+        ``ab`` or ``shadow``.
+    fraction
+        A/B: the share of requests the challenger answers.
+    sticky_column
+        A/B: the input column whose value picks the variant (None: the request id does).
+    """
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        mode: Mode,
+        fraction: float = 0.1,
+        sticky_column: str | None = None,
+    ):
+        self.holder = holder
+        self.mode = mode
+        self.fraction = fraction
+        self.sticky_column = sticky_column
+
+    def against(self, champion: LoadedModel) -> LoadedModel | None:
+        """The challenger to compare with ``champion``; None when there is none, or when it
+        is the champion's own version (a promotion just made it so)."""
+        model = self.holder.current
+        if model is None or model.version == champion.version:
+            return None
+        return model
+
+    def picks_challenger(self, records: Sequence[dict[str, Any]], request_id: str) -> bool:
+        """A/B: does the challenger answer this request?"""
+        key = request_id
+        if self.sticky_column is not None and records:
+            value = records[0].get(self.sticky_column)
+            if value is not None:
+                key = _key_text(value)
+        return split_point(key) < self.fraction
+
+    def describe(self, champion: LoadedModel) -> dict[str, Any]:
+        """What ``GET /v1/model`` says about the comparison."""
+        model = self.holder.current
+        other = self.against(champion)
+        if other is not None:
+            status = "comparing"
+        elif model is None:
+            status = (
+                f"no model has the alias {self.holder.ref!r}: the champion answers alone. "
+                f"Train one (`loopml retrain`) or set it (`loopml models promote V --alias "
+                f"{self.holder.ref}`)."
+            )
+        else:
+            status = f"the {self.holder.ref} is the champion's version: the champion answers alone"
+        return {
+            "mode": self.mode,
+            "fraction": self.fraction if self.mode == "ab" else None,
+            "sticky_column": self.sticky_column if self.mode == "ab" else None,
+            "version": other.version if other is not None else None,
+            "status": status,
+        }
+
+
+def log_entries(
+    model: LoadedModel,
+    records: Sequence[dict[str, Any]],
+    answer: Predictions,
+    ids: Sequence[str],
+    arrived: float,
+    latency_ms: float,
+    variant: str,
+) -> list[LoggedPrediction]:
+    """The prediction log's rows of one answered request."""
+    names = [c.name for c in model.features]
+    none: list[Any] = [None] * len(ids)
+    probabilities: list[Any] = list(answer.probabilities) if answer.probabilities else none
+    return [
+        LoggedPrediction(
+            request_id=rid,
+            time=arrived,
+            model_version=model.version,
+            features={name: record.get(name) for name in names},
+            prediction=prediction,
+            probabilities=proba,
+            latency_ms=latency_ms,
+            variant=variant,
+        )
+        for rid, record, prediction, proba in zip(
+            ids, records, answer.predictions, probabilities, strict=True
+        )
+    ]
+
+
+class ShadowTask:
+    """The challenger's prediction of a request the champion answered: run after the answer
+    was sent (a Starlette background task), logged with variant ``shadow``. A challenger
+    that cannot read or predict the request is logged and counted, never seen by the client.
+    """
+
+    def __init__(
+        self,
+        state: ServiceState,
+        model: LoadedModel,
+        records: list[dict[str, Any]],
+        ids: list[str],
+        arrived: float,
+    ):
+        self.args = (state, model, records, ids, arrived)
+
+    async def __call__(self) -> None:
+        self.run()
+
+    def run(self) -> None:
+        state, model, records, ids, arrived = self.args
+        started = time.perf_counter()
+        try:
+            batch = model.reader.read(records)
+            answer = model.predictor.predict(batch.rows, batch.n)
+        except Exception as exc:  # the client has its answer; the shadow only reports
+            log.warning(
+                "shadow: challenger version %s could not predict request %s: %s",
+                model.version,
+                ids[0] if ids else "?",
+                exc,
+            )
+            state.metrics.shadow_failures.inc()
+            return
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        state.metrics.predictions.labels(model.version, SHADOW_VARIANT).inc(batch.n)
+        if state.sink is not None:
+            shadow_ids = [shadow_id(rid) for rid in ids]
+            state.sink.record(
+                log_entries(model, records, answer, shadow_ids, arrived, latency_ms, SHADOW_VARIANT)
+            )
