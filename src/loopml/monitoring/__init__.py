@@ -15,6 +15,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         FeatureDrift,
         Performance,
         QualityDrift,
+        VariantComparison,
         WindowReport,
     )
     from loopml.monitoring._drift import data_quality, feature_drift, prediction_drift
@@ -27,6 +28,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     )
     from loopml.monitoring._performance import estimated_performance, realised_performance
     from loopml.monitoring._reference import Reference, build_reference
+    from loopml.monitoring._variants import compare_variants
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -39,6 +41,7 @@ __getattr__, __dir__ = _lazy_exports(
             "FeatureDrift",
             "Performance",
             "QualityDrift",
+            "VariantComparison",
             "WindowReport",
         ],
         "loopml.monitoring._drift": ["data_quality", "feature_drift", "prediction_drift"],
@@ -51,6 +54,7 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "loopml.monitoring._performance": ["estimated_performance", "realised_performance"],
         "loopml.monitoring._reference": ["Reference", "build_reference"],
+        "loopml.monitoring._variants": ["compare_variants"],
     },
 )
 
@@ -64,8 +68,10 @@ __all__ = [
     "Performance",
     "QualityDrift",
     "Reference",
+    "VariantComparison",
     "WindowReport",
     "build_reference",
+    "compare_variants",
     "data_quality",
     "estimated_performance",
     "feature_drift",
