@@ -1,0 +1,99 @@
+"""What the online comparison costs the request path: ``loopml serve`` with
+``--challenger off``, ``ab`` and ``shadow``, one row per request, in one run.
+
+    python benchmarks/serving_variants.py --project DIR [--seconds 8] [--rounds 2]
+
+``DIR/loopml.yaml`` is a trained project whose registry has a ``champion`` and a
+``challenger`` (e.g. the demo after a second ``loopml train`` and ``loopml models promote
+V --alias challenger``). Each mode is served by one worker pinned to core 0 with the
+prediction log on (async, the default), the client on core 1, as in ``serving.py``; the
+modes alternate ``--rounds`` times so that drift of the machine spreads over all of them.
+Closed loop: p50 and p99 over one connection (the time until the answer is in; shadow
+work runs after it), and throughput with 8 connections (where the shadow's work counts).
+Results: ``serving_variants.md`` in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import serving as bench  # noqa: E402  (the serving benchmark's servers and client)
+
+MODES = ("off", "ab", "shadow")
+
+
+def _server(config: Path, port: int, mode: str) -> bench.Server:
+    loopml = str(Path(sys.executable).parent / "loopml")
+    command = [loopml, "serve", "-c", str(config), "--port", str(port), "--runtime", "python"]
+    command += ["--challenger", mode, "--challenger-fraction", "0.5"]
+    return bench.Server(
+        f"--challenger {mode}", command, "/v1/predict", bench._instances_body, cwd=config.parent
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, required=True, help="a trained loopml.yaml dir")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    config = args.project / "loopml.yaml"
+    rows = bench._instances(config)
+    bench._pin(bench.CLIENT_CORE)
+    results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in MODES}
+    for _ in range(args.rounds):
+        for mode in MODES:
+            port = bench._free_port()
+            server = _server(config, port, mode)
+            server.start(port)
+            try:
+                measure = bench.closed_loop(server, port, rows, args.seconds)
+                rate, errors = bench.throughput(server, port, rows, args.seconds)
+                assert measure.errors == 0 and errors == 0, server.log
+                results[mode].append((measure.p50_ms, measure.p99_ms, rate))
+                print(mode, measure.p50_ms, measure.p99_ms, rate, flush=True)
+            finally:
+                server.stop()
+    write(results, args.out, config, args)
+    return 0
+
+
+def write(results: dict[str, list[tuple[float, float, float]]], out: Path, config: Path,
+          args: argparse.Namespace) -> None:  # fmt: skip
+    med = {m: [statistics.median(v[i] for v in results[m]) for i in range(3)] for m in MODES}
+    base = med["off"][0]
+    lines = [
+        "# Online comparison: what it costs the request path",
+        "",
+        f"`python benchmarks/serving_variants.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"project {config.parent.name}; runtime python, one worker on core 0, client on core 1, "
+        f"prediction log on (async); {args.rounds} rounds of {args.seconds:.0f} s per mode "
+        "(medians of the rounds). A/B at fraction 0.5.",
+        "",
+        "| --challenger | p50 ms | p99 ms | req/s (8 connections) | p50 vs off |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for mode in MODES:
+        p50, p99, rate = med[mode]
+        lines.append(f"| {mode} | {p50:.3f} | {p99:.3f} | {rate:,.0f} | {p50 - base:+.3f} ms |")
+    lines += [
+        "",
+        "p50 is the time until the answer is in: the shadow prediction runs after the response "
+        "is sent (a Starlette background task), so it adds to the worker's load (throughput), "
+        "not to the answer's latency, on an idle connection.",
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serving_variants.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
