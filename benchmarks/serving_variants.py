@@ -70,10 +70,11 @@ def write(results: dict[str, list[tuple[float, float, float]]], out: Path, confi
           args: argparse.Namespace) -> None:  # fmt: skip
     med = {m: [statistics.median(v[i] for v in results[m]) for i in range(3)] for m in MODES}
     base = med["off"][0]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         "# Online comparison: what it costs the request path",
         "",
-        f"`python benchmarks/serving_variants.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"`python benchmarks/serving_variants.py` on {when}, "
         f"project {config.parent.name}; runtime python, one worker on core 0, client on core 1, "
         f"prediction log on (async); {args.rounds} rounds of {args.seconds:.0f} s per mode "
         "(medians of the rounds). A/B at fraction 0.5.",
