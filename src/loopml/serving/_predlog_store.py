@@ -415,7 +415,10 @@ def _label_key() -> sa.ColumnElement[Any]:
     still looks the label up by the feedback table's primary key)."""
     rid = predictions.c.request_id
     base = sa.func.substr(rid, 1, sa.func.length(rid) - len(SHADOW_SUFFIX))
-    return sa.case((predictions.c.variant == SHADOW_VARIANT, base), else_=rid)
+    is_shadow = sa.and_(
+        predictions.c.variant == SHADOW_VARIANT, rid.endswith(SHADOW_SUFFIX, autoescape=True)
+    )
+    return sa.case((is_shadow, base), else_=rid)
 
 
 def _variant_is(variant: str) -> sa.ColumnElement[bool]:
