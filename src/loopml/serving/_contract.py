@@ -39,7 +39,7 @@ METRICS = {
     "loopml_request_duration_seconds": "histogram: request latency by endpoint",
     "loopml_request_errors_total": "counter: 4xx and 5xx responses by endpoint and status",
     "loopml_predictions_total": "counter: instances predicted by model version and variant",
-    "loopml_shadow_failures_total": "counter: shadow requests the challenger could not predict",
+    "loopml_shadow_failures_total": "counter: shadow requests not predicted (failed, queue full)",
     "loopml_prediction_warnings_total": "counter: instance warnings by kind",
     "loopml_model_info": "gauge (1): the loaded model's name, version and runtime as labels",
     "loopml_model_reloads_total": "counter: model swaps by outcome (ok, failed)",

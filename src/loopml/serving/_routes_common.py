@@ -18,7 +18,7 @@ from loopml.serving._holder import ModelHolder
 from loopml.serving._metrics import ServiceMetrics
 
 if TYPE_CHECKING:
-    from loopml.serving._variants import ChallengerRoute
+    from loopml.serving._variants import ChallengerRoute, ShadowRunner
 
 JSON = "application/json"
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -38,6 +38,8 @@ class ServiceState:
     reload_signal: Path | None = None
     #: the online comparison (serving.challenger); None when it is off: no cost then
     challenger: ChallengerRoute | None = None
+    #: runs the challenger's shadow predictions off the request path (shadow mode only)
+    shadow: ShadowRunner | None = None
 
     def signal_reload(self) -> None:
         """Tell the other workers to check the registry now."""

@@ -6,8 +6,9 @@ value of ``sticky_column`` in the request's first instance when it has one (an e
 meets the same model; a request mixing entities goes by its first), else of the request id.
 
 ``shadow``: the champion answers; after the answer is sent, the challenger predicts the same
-instances and its predictions are logged with variant ``shadow`` under the request ids
-suffixed ``#shadow`` (see ``_predlog_store.shadow_id``), where they read the same labels.
+instances in a thread of its own (:class:`ShadowRunner`) and its predictions are logged
+with variant ``shadow`` under the request ids suffixed ``#shadow`` (see
+``_predlog_store.shadow_id``), where they read the same labels.
 
 Without a model behind the ``challenger`` alias (or when it names the champion's version)
 the champion answers alone; the alias is followed like the champion's.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -152,9 +155,60 @@ def log_entries(
     ]
 
 
+class ShadowRunner:
+    """Runs the shadow predictions in one thread of their own, off the request path.
+
+    A request only queues its shadow work, after its answer is sent; so neither the answer
+    nor the next request on the same connection waits for the challenger (on one core they
+    share the processor; the champion's requests do not queue behind the shadow's). When
+    the queue is full the shadow work is dropped and counted, never waited for.
+    """
+
+    def __init__(self, queue_size: int = 1000):
+        self._queue: queue.Queue[ShadowTask | None] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="loopml-shadow", daemon=True)
+            self._thread.start()
+
+    def submit(self, task: ShadowTask) -> bool:
+        """Queue ``task``; False (not queued) when the queue is full."""
+        try:
+            self._queue.put_nowait(task)
+        except queue.Full:
+            return False
+        return True
+
+    def drain(self) -> None:
+        """Wait until everything queued so far has run."""
+        self._queue.join()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Run what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            try:
+                if task is None:
+                    return
+                task.run()
+            except Exception:  # a shadow must never end the thread
+                log.exception("shadow prediction failed")
+            finally:
+                self._queue.task_done()
+
+
 class ShadowTask:
-    """The challenger's prediction of a request the champion answered: run after the answer
-    was sent (a Starlette background task), logged with variant ``shadow``. A challenger
+    """The challenger's prediction of a request the champion answered, logged with variant
+    ``shadow``. Called after the answer was sent (a Starlette background task), it only
+    queues itself on the :class:`ShadowRunner`, whose thread calls :meth:`run`. A challenger
     that cannot read or predict the request is logged and counted, never seen by the client.
     """
 
@@ -169,7 +223,11 @@ class ShadowTask:
         self.args = (state, model, records, ids, arrived)
 
     async def __call__(self) -> None:
-        self.run()
+        state = self.args[0]
+        if state.shadow is None:
+            self.run()
+        elif not state.shadow.submit(self):
+            state.metrics.shadow_failures.inc()
 
     def run(self) -> None:
         state, model, records, ids, arrived = self.args

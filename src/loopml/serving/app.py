@@ -43,7 +43,7 @@ from loopml.serving._routes_common import (
     json_response,
     problem_response,
 )
-from loopml.serving._variants import ChallengerRoute
+from loopml.serving._variants import ChallengerRoute, ShadowRunner
 
 log = logging.getLogger(__name__)
 
@@ -245,8 +245,9 @@ def create_app(
         sink=sink,
         reload_signal=reload_signal,
         challenger=_challenger(settings, source),
+        shadow=ShadowRunner() if settings.challenger_mode == "shadow" else None,
     )
-    route = state.challenger
+    route, shadow = state.challenger, state.shadow
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -255,12 +256,16 @@ def create_app(
         if route is not None:
             _start_challenger(route, champion)
             route.holder.poll(settings.reload_poll_seconds, reload_signal)
+        if shadow is not None:
+            shadow.start()
         try:
             yield
         finally:
             holder.stop()
             if route is not None:
                 route.holder.stop()
+            if shadow is not None:
+                shadow.stop()  # what is queued is predicted and logged before the log closes
             if sink is not None:
                 sink.close()
 

@@ -129,6 +129,7 @@ def test_shadow_logs_both_and_the_champion_answers(
         answer = _predict(client, "s1")
         r = client.post("/v1/feedback", json={"request_id": "s1", "label": "yes"})
         assert r.status_code == 200, r.text
+        client.app.state.loopml.shadow.drain()
         text = client.get("/metrics").text
 
     assert answer["model_version"] == "1" and answer["variant"] == "champion"
@@ -197,6 +198,7 @@ def test_a_failing_shadow_is_counted_and_the_client_never_sees_it(
     source.aliases["challenger"] = "2"
     with _client(source, sink, challenger_mode="shadow") as client:
         answer = _predict(client, "f1")
+        client.app.state.loopml.shadow.drain()
         text = client.get("/metrics").text
     assert answer["model_version"] == "1"
     assert [row.variant for row in _logged(sink)] == ["champion"]
