@@ -16,8 +16,10 @@ the champion answers alone; the alias is followed like the champion's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -159,9 +161,10 @@ class ShadowRunner:
     """Runs the shadow predictions in one thread of their own, off the request path.
 
     A request only queues its shadow work, after its answer is sent; so neither the answer
-    nor the next request on the same connection waits for the challenger (on one core they
-    share the processor; the champion's requests do not queue behind the shadow's). When
-    the queue is full the shadow work is dropped and counted, never waited for.
+    nor the next request on the same connection waits for the challenger. The thread runs at
+    the lowest priority (nice 19 on Linux), so the processor goes to the champion's requests
+    first and the shadow uses what they leave; when the queue is full (the service is
+    saturated) the shadow work is dropped and counted, never waited for.
     """
 
     def __init__(self, queue_size: int = 1000):
@@ -193,6 +196,7 @@ class ShadowRunner:
             self._thread = None
 
     def _run(self) -> None:
+        _lowest_priority()
         while True:
             task = self._queue.get()
             try:
@@ -203,6 +207,14 @@ class ShadowRunner:
                 log.exception("shadow prediction failed")
             finally:
                 self._queue.task_done()
+
+
+def _lowest_priority() -> None:
+    """Let the operating system run this thread only when the worker's others wait (Linux
+    schedules threads by their own nice value; elsewhere this does nothing)."""
+    # no setpriority (not Linux), or not allowed: the thread keeps the default priority
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 class ShadowTask:

@@ -19,7 +19,7 @@ from loopml.registry import ModelBundle
 from loopml.serving._contract import Predictions
 from loopml.serving._holder import LoadedModel
 from loopml.serving._predlog import PredictionLog
-from loopml.serving._variants import split_point
+from loopml.serving._variants import ShadowRunner, split_point
 from loopml.serving.app import create_app, service_settings
 
 
@@ -315,3 +315,20 @@ def test_the_config_section_reaches_the_settings(tmp_path: Path) -> None:
 def test_bad_challenger_settings_name_the_key(given: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(_YAML.replace("{CHALLENGER}", given))
+
+
+def test_a_full_shadow_queue_drops_instead_of_waiting() -> None:
+    runner = ShadowRunner(queue_size=2)  # not started: nothing takes from the queue
+    done: list[int] = []
+
+    class Work:
+        def __init__(self, i: int):
+            self.i = i
+
+        def run(self) -> None:
+            done.append(self.i)
+
+    assert [runner.submit(Work(i)) for i in range(3)] == [True, True, False]  # type: ignore[arg-type]
+    runner.start()
+    runner.stop()
+    assert done == [0, 1]
