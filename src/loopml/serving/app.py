@@ -207,6 +207,14 @@ def _challenger(settings: ServiceSettings, source: ModelSource) -> ChallengerRou
 
 def _start_challenger(route: ChallengerRoute, champion: LoadedModel) -> None:
     """Load the challenger if the alias names one; without one the champion answers alone."""
+    sticky = route.sticky_column
+    known = {c.name for c in champion.features} | set(champion.id_columns)
+    if route.mode == "ab" and sticky is not None and sticky not in known:
+        log.warning(
+            "serving.challenger.sticky_column %r is neither an input nor an id column of the "
+            "champion; requests without it are split by their request id",
+            sticky,
+        )
     outcome = route.holder.refresh()
     if outcome.outcome == "failed":
         log.error("the challenger cannot serve (%s); the champion answers alone", outcome.message)
