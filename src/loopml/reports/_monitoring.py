@@ -378,7 +378,6 @@ def _comparison(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "interval": f"{_signed(found.get('low'))} to {_signed(found.get('high'))}",
         "level": f"{1 - float(found.get('alpha') or 0.05):.0%}",
         "p_value": "—" if found.get("p_value") is None else f"{found['p_value']:.3g}",
-        "test": found.get("test") or "not tested",
     }
 
 
