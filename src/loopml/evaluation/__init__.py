@@ -58,7 +58,6 @@ __getattr__, __dir__ = _lazy_exports(
             "Interval",
             "Resampling",
             "bootstrap_interval",
-            "bootstrap_p_value",
             "bootstrap_scores",
         ],
         "loopml.evaluation._card": ["model_card"],
