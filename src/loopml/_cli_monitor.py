@@ -112,6 +112,7 @@ def print_monitoring(out: Console, result: Any) -> None:
                 _performance(w.estimated_performance),
             )
         out.print(table)
+    _print_comparison(out, report.comparison)
     alarms = [(w, a) for w in report.windows for a in w.alarms]
     for w, alarm in alarms:
         out.print(
@@ -128,3 +129,18 @@ def print_monitoring(out: Console, result: Any) -> None:
     else:
         out.print("[green]No alarm[/]: no window drifted or decayed.")
     out.print(f"Report: {result.html}", overflow="fold", soft_wrap=True)
+
+
+def _print_comparison(out: Console, found: Any) -> None:
+    """Champion against challenger on the online comparison's labelled traffic."""
+    if found is None:
+        return
+    mode = "shadow, paired" if found.mode == "shadow" else "A/B, two samples"
+    colour = ("green" if found.favours_challenger else "red") if found.significant else "default"
+    out.print(
+        f"Champion vs challenger ({mode}): champion {escape(found.champion_version)} "
+        f"{_performance(found.champion)}, challenger {escape(found.challenger_version)} "
+        f"{_performance(found.challenger)}",
+        overflow="fold",
+    )
+    out.print(f"  [{colour}]{escape(found.describe())}[/]", overflow="fold")

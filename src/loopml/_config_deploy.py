@@ -28,6 +28,29 @@ class ServingLimits(_Section):
     max_instances: int = Field(default=1000, ge=1)  # instances per request; more get 413
 
 
+class ChallengerConfig(_Section):
+    """``serving.challenger``: the online comparison of champion and challenger.
+
+    ``ab``: a share ``fraction`` of the requests is answered by the model the ``challenger``
+    alias names, the rest by the champion; the split hashes the value of ``sticky_column``
+    in the request's first instance (one entity always meets the same model) or, without
+    one, the request id. ``shadow``: the champion answers every request and the challenger
+    predicts it too after the answer is sent, logged under variant ``shadow``. ``off``: the
+    champion alone, at no cost.
+    """
+
+    mode: Literal["off", "ab", "shadow"] = "off"
+    fraction: float = Field(default=0.1, gt=0, lt=1)  # ab: the challenger's share of requests
+    sticky_column: str | None = None  # ab: an input column whose value picks the variant
+
+    @field_validator("sticky_column")
+    @classmethod
+    def _sticky(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("sticky_column is empty; name an input column or delete the key")
+        return value
+
+
 class ServingConfig(_Section):
     """``loopml serve``: where it listens, which runtime, auth, limits, the prediction log."""
 
@@ -43,6 +66,7 @@ class ServingConfig(_Section):
     limits: ServingLimits = Field(default_factory=ServingLimits)
     reload_poll_seconds: float = Field(default=5.0, ge=0)  # 0: only /v1/admin/reload swaps
     prediction_log: PredictionLogConfig = Field(default_factory=PredictionLogConfig)
+    challenger: ChallengerConfig = Field(default_factory=ChallengerConfig)
 
 
 #: A duration as written in ``loopml.yaml`` or on the CLI: "90s", "30m", "6h", "1d", "2w".

@@ -320,6 +320,16 @@ def serve(
     runtime: str | None = typer.Option(
         None, "--runtime", help="auto, onnx, python or frame (default: serving.runtime, auto)."
     ),
+    challenger: str | None = typer.Option(
+        None,
+        "--challenger",
+        help="Online comparison: off, ab or shadow (default: serving.challenger.mode, off).",
+    ),
+    fraction: float | None = typer.Option(
+        None,
+        "--challenger-fraction",
+        help="A/B: the challenger's share of requests (default: serving.challenger.fraction).",
+    ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Serve a registered model over HTTP: REST (/v1/predict) and Open Inference Protocol v2."""
@@ -330,13 +340,18 @@ def serve(
 
         if runtime is not None and runtime not in ("auto", "onnx", "python", "frame"):
             raise ConfigError(f"--runtime must be auto, onnx, python or frame, not {runtime!r}.")
+        if challenger is not None and challenger not in ("off", "ab", "shadow"):
+            raise ConfigError(f"--challenger must be off, ab or shadow, not {challenger!r}.")
+        if fraction is not None and not 0 < fraction < 1:
+            raise ConfigError(f"--challenger-fraction must be between 0 and 1, not {fraction}.")
         project = _project(config)
         flags = {"model": model, "host": host, "port": port, "workers": workers}
+        compare = {"challenger": challenger, "challenger_fraction": fraction}
         settings = service_settings(
             project.config,
             tracking_uri=project.registry.uri,
             workspace=project.workspace,
-            overrides={**flags, "runtime": runtime},
+            overrides={**flags, "runtime": runtime, **compare},
         )
         out.print(
             f"Starting: {escape(settings.model_name)} ({escape(settings.model)}) on "

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from loopml._config_deploy import ChallengerConfig as ChallengerConfig
 from loopml._config_deploy import MonitoringConfig as MonitoringConfig
 from loopml._config_deploy import PredictionLogConfig as PredictionLogConfig
 from loopml._config_deploy import RetrainingConfig as RetrainingConfig

@@ -308,3 +308,19 @@ def test_forget_entity_hashes_raw_values_as_the_policy_did(pg: PostgresServer) -
         dropped = forget_entity(plog, "phone", ["+44 20 7946 0000"], policy, env=env)
         assert (dropped.predictions, dropped.matched) == (0, "dropped")
         assert [r.request_id for r in plog.read(T0, T0 + 1)] == ["r1"]
+
+
+def test_a_shadow_row_reads_its_requests_label_on_postgresql(pg: PostgresServer) -> None:
+    with PredictionLog(url_of(pg), mode="sync") as plog:
+        plog.record(
+            [
+                customer("s1", {"x": 1}),
+                customer("s1#shadow", {"x": 1}, variant="shadow"),
+                customer("s2#shadow", {"x": 2}, variant="shadow"),
+            ]
+        )
+        assert plog.feedback([Feedback("s1", "yes", T0 + 5)]) == []
+        rows = {r.request_id: r for r in plog.read(T0, T0 + 1)}
+        assert rows["s1"].label == rows["s1#shadow"].label == "yes"
+        assert rows["s1#shadow"].label_id == "s1"
+        assert not rows["s2#shadow"].has_label

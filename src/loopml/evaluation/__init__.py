@@ -32,6 +32,14 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         learning_curve,
     )
     from loopml.evaluation._notes import NEAR_PERFECT, Note, near_perfect
+    from loopml.evaluation._paired import (
+        MCNEMAR_EXACT_BELOW,
+        PairedTest,
+        Scored,
+        bootstrap_p_value,
+        mcnemar,
+        paired_test,
+    )
     from loopml.evaluation._probability import (
         Calibration,
         CalibrationCurve,
@@ -71,6 +79,14 @@ __getattr__, __dir__ = _lazy_exports(
             "learning_curve",
         ],
         "loopml.evaluation._notes": ["NEAR_PERFECT", "Note", "near_perfect"],
+        "loopml.evaluation._paired": [
+            "MCNEMAR_EXACT_BELOW",
+            "PairedTest",
+            "Scored",
+            "bootstrap_p_value",
+            "mcnemar",
+            "paired_test",
+        ],
         "loopml.evaluation._run": ["AssessSettings", "Assessment", "assess", "evaluate_labelled"],
         "loopml.evaluation._probability": [
             "Calibration",
@@ -84,6 +100,7 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "MCNEMAR_EXACT_BELOW",
     "NEAR_PERFECT",
     "AssessSettings",
     "Assessment",
@@ -103,12 +120,15 @@ __all__ = [
     "Lift",
     "LiftRow",
     "Note",
+    "PairedTest",
     "PermutationImportance",
     "Resampling",
     "RowExplanation",
+    "Scored",
     "TrainAndHoldout",
     "assess",
     "bootstrap_interval",
+    "bootstrap_p_value",
     "bootstrap_scores",
     "calibration",
     "check_gate",
@@ -118,6 +138,8 @@ __all__ = [
     "evaluate_labelled",
     "learning_curve",
     "lift_table",
+    "mcnemar",
     "model_card",
     "near_perfect",
+    "paired_test",
 ]

@@ -63,7 +63,8 @@ def labelled_traffic(
 
 def read_traffic(config: ProjectConfig, base_dir: Path, start: float, end: float) -> list[Any]:
     """The logged predictions with ``start <= time < end`` from ``serving.prediction_log``
-    (none when the default SQLite log was never written: nothing is created)."""
+    (none when the default SQLite log was never written: nothing is created). Shadow rows
+    are left out: they repeat a request the champion's row already holds."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -79,7 +80,7 @@ def read_traffic(config: ProjectConfig, base_dir: Path, start: float, end: float
         if not (path if path.is_absolute() else base_dir / path).is_file():
             return []
     with PredictionLog(url, base_dir=base_dir, mode="sync") as plog:
-        return plog.read(start, end)
+        return [row for row in plog.read(start, end) if row.variant != "shadow"]
 
 
 def training_frame(sources: pd.DataFrame, logged: pd.DataFrame, target: str) -> pd.DataFrame:

@@ -15,6 +15,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         FeatureDrift,
         Performance,
         QualityDrift,
+        VariantComparison,
         WindowReport,
     )
     from loopml.monitoring._drift import data_quality, feature_drift, prediction_drift
@@ -33,6 +34,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         reference_from_partitions,
         sketch_drift,
     )
+    from loopml.monitoring._variants import compare_variants
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -45,6 +47,7 @@ __getattr__, __dir__ = _lazy_exports(
             "FeatureDrift",
             "Performance",
             "QualityDrift",
+            "VariantComparison",
             "WindowReport",
         ],
         "loopml.monitoring._drift": ["data_quality", "feature_drift", "prediction_drift"],
@@ -65,6 +68,7 @@ __getattr__, __dir__ = _lazy_exports(
             "reference_from_partitions",
             "sketch_drift",
         ],
+        "loopml.monitoring._variants": ["compare_variants"],
     },
 )
 
@@ -78,8 +82,10 @@ __all__ = [
     "Performance",
     "QualityDrift",
     "Reference",
+    "VariantComparison",
     "WindowReport",
     "build_reference",
+    "compare_variants",
     "data_quality",
     "estimated_performance",
     "feature_drift",

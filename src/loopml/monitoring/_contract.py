@@ -128,6 +128,78 @@ class WindowReport:
 
 
 @dataclass(frozen=True)
+class VariantComparison:
+    """Champion and challenger on the labelled traffic of an online comparison.
+
+    ``mode``: ``shadow`` (both predicted the same requests: a paired test, McNemar for
+    accuracy, else the paired bootstrap) or ``ab`` (each answered its own requests: a
+    two-sample bootstrap of the difference). ``champion`` and ``challenger`` are the metric on
+    the rows compared, each with its 95% bootstrap interval; ``difference`` is challenger minus
+    champion with its ``1 - alpha`` interval and the test's two-sided p-value (None when too
+    few rows were labelled, see ``note``).
+    """
+
+    mode: str
+    metric: str
+    champion_version: str
+    challenger_version: str
+    champion: Performance
+    challenger: Performance
+    difference: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    test: str
+    alpha: float
+    greater_is_better: bool
+    note: str = ""
+
+    @property
+    def favours_challenger(self) -> bool:
+        if self.difference is None:
+            return False
+        return self.difference > 0 if self.greater_is_better else self.difference < 0
+
+    @property
+    def significant(self) -> bool:
+        """The difference is real at ``alpha`` (either way)."""
+        return self.p_value is not None and self.p_value < self.alpha and self.difference != 0
+
+    def describe(self) -> str:
+        """One line in plain words: the verdict and its numbers."""
+        who = f"challenger version {self.challenger_version}"
+        if self.difference is None:
+            return f"{who} against champion version {self.champion_version}: {self.note}"
+        if self.significant:
+            verdict = "better" if self.favours_challenger else "worse"
+            head = f"{who} is significantly {verdict} than champion {self.champion_version}"
+        else:
+            head = f"{who}: no significant difference from champion {self.champion_version}"
+        return (
+            f"{head}: {self.metric} {_shown(self.challenger.value)} vs "
+            f"{_shown(self.champion.value)} ({self.difference:+.4g}, {1 - self.alpha:.0%} CI "
+            f"{_signed(self.low)} to {_signed(self.high)}, p={_shown(self.p_value)}, {self.test})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["champion"] = self.champion.to_dict()
+        out["challenger"] = self.challenger.to_dict()
+        out["favours_challenger"] = self.favours_challenger
+        out["significant"] = self.significant
+        out["summary"] = self.describe()
+        return out
+
+
+def _shown(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4g}"
+
+
+@dataclass(frozen=True)
 class DriftReport:
     """``loopml monitor``'s result: every window of one model version's traffic."""
 
@@ -137,6 +209,8 @@ class DriftReport:
     min_effect: float
     window_seconds: float
     windows: list[WindowReport]
+    #: the online comparison over the whole span; None when no challenger traffic was logged
+    comparison: VariantComparison | None = None
 
     @property
     def drifted(self) -> bool:
@@ -151,4 +225,5 @@ class DriftReport:
             "window_seconds": self.window_seconds,
             "drifted": self.drifted,
             "windows": [w.to_dict() for w in self.windows],
+            "variant_comparison": self.comparison.to_dict() if self.comparison else None,
         }

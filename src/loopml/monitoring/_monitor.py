@@ -25,6 +25,7 @@ from loopml.monitoring._drift import data_quality, feature_drift, prediction_dri
 from loopml.monitoring._gauges import write_status
 from loopml.monitoring._performance import estimated_performance, realised_performance
 from loopml.monitoring._reference import Reference
+from loopml.monitoring._variants import compare_variants
 from loopml.monitoring._windows import WindowRows, parse_time, read_window, window_bounds
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ def monitor(
     span: MonitorSpan,
     config: MonitoringConfig,
 ) -> DriftReport:
-    """Test every window of ``span`` of ``model_version``'s logged predictions."""
+    """Test every window of ``span`` of ``model_version``'s logged predictions, and compare
+    champion and challenger over the span when the service logged an online comparison."""
     reference = reference_of(bundle, model_version)
     columns = [c.name for c in bundle.schema.feature_columns]
     classes = list(bundle.problem.classes) if bundle.problem.is_classification else []
@@ -80,6 +82,9 @@ def monitor(
             plog, start, end, model_version=model_version, columns=columns, classes=classes
         )
         windows.append(_window(bundle, reference, rows, config))
+    comparison = compare_variants(
+        plog, bundle.problem, columns, since=span.since, until=span.until, alpha=config.alpha
+    )
     return DriftReport(
         model_name=model_name,
         model_version=model_version,
@@ -87,6 +92,7 @@ def monitor(
         min_effect=config.min_effect,
         window_seconds=span.window,
         windows=windows,
+        comparison=comparison,
     )
 
 

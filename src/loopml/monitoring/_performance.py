@@ -14,6 +14,7 @@ shift); it cannot see concept drift.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,59 @@ def _proba_matrix(
     return probabilities[keys].to_numpy(dtype=float)
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """The rows a realised metric reads: labels and predictions in the problem's classes (or
+    numbers for regression), probabilities in the classes' order; ``keep`` marks which of
+    the given rows they are."""
+
+    truth: np.ndarray
+    said: np.ndarray
+    proba: np.ndarray | None
+    keep: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return len(self.truth)
+
+
+def labelled_rows(
+    problem: Problem,
+    y_true: pd.Series,
+    y_pred: pd.Series,
+    probabilities: pd.DataFrame | None,
+) -> Labelled:
+    """The rows of ``y_true``/``y_pred`` a metric can read: those with a label and a
+    prediction in the problem's classes (numbers for regression), and, when probabilities
+    were logged, all of them."""
+    y_true = y_true.reset_index(drop=True)
+    y_pred = y_pred.reset_index(drop=True)
+    proba = _proba_matrix(probabilities, problem.classes)
+    if problem.task == "regression":
+        truth = pd.to_numeric(y_true, errors="coerce").to_numpy(float)
+        said = pd.to_numeric(y_pred, errors="coerce").to_numpy(float)
+        keep = ~np.isnan(truth) & ~np.isnan(said)
+        return Labelled(truth[keep], said[keep], None if proba is None else proba[keep], keep)
+    truth_s, said_s = to_classes(y_true, problem), to_classes(y_pred, problem)
+    keep = (truth_s.notna() & said_s.notna()).to_numpy()
+    if proba is not None:  # not in place: pandas may hand out a read-only array
+        keep = keep & ~np.isnan(proba).any(axis=1)
+    return Labelled(
+        truth_s[keep].to_numpy(object),
+        said_s[keep].to_numpy(object),
+        None if proba is None else proba[keep],
+        keep,
+    )
+
+
+def can_score(problem: Problem, metric: str, rows: Labelled) -> bool:
+    """Enough rows for ``metric``, and the probabilities it needs."""
+    needs_proba = metric in ("roc_auc", "pr_auc", "log_loss")
+    if needs_proba and rows.proba is None and problem.is_classification:
+        return False
+    return rows.rows >= MIN_LABELLED_ROWS
+
+
 def realised_performance(
     problem: Problem,
     y_true: pd.Series,
@@ -80,32 +134,21 @@ def realised_performance(
     or not a number for regression) are left out; with fewer than
     :data:`MIN_LABELLED_ROWS` rows left the value is None.
     """
-    y_true = y_true.reset_index(drop=True)
-    y_pred = y_pred.reset_index(drop=True)
-    proba = _proba_matrix(probabilities, problem.classes)
-    if problem.task == "regression":
-        truth = pd.to_numeric(y_true, errors="coerce").to_numpy(float)
-        said = pd.to_numeric(y_pred, errors="coerce").to_numpy(float)
-        keep = ~np.isnan(truth) & ~np.isnan(said)
-        truth_values: np.ndarray = truth[keep]
-        said_values: np.ndarray = said[keep]
-    else:
-        truth_s, said_s = to_classes(y_true, problem), to_classes(y_pred, problem)
-        keep = (truth_s.notna() & said_s.notna()).to_numpy()
-        if proba is not None:  # not in place: pandas may hand out a read-only array
-            keep = keep & ~np.isnan(proba).any(axis=1)
-        truth_values = truth_s[keep].to_numpy(object)
-        said_values = said_s[keep].to_numpy(object)
-    rows = int(keep.sum())
-    needs_proba = metric in ("roc_auc", "pr_auc", "log_loss")
-    if rows < MIN_LABELLED_ROWS or (needs_proba and proba is None and problem.is_classification):
-        return Performance(metric, None, None, None, rows, "labels")
+    return performance_of(
+        problem, labelled_rows(problem, y_true, y_pred, probabilities), metric, seed=seed
+    )
+
+
+def performance_of(problem: Problem, rows: Labelled, metric: str, *, seed: int = 0) -> Performance:
+    """``metric`` on ``rows`` with its 95% bootstrap interval (see :func:`realised_performance`)."""
+    if not can_score(problem, metric, rows):
+        return Performance(metric, None, None, None, rows.rows, "labels")
     interval = bootstrap_interval(
         metric,
         problem.task,
-        truth_values,
-        said_values,
-        None if proba is None else proba[keep],
+        rows.truth,
+        rows.said,
+        rows.proba,
         list(problem.classes) or None,
         problem.positive_class,
         resampling=Resampling(RESAMPLES, seed=seed),
@@ -115,7 +158,7 @@ def realised_performance(
         _finite(interval.value),
         _finite(interval.low),
         _finite(interval.high),
-        rows,
+        rows.rows,
         "labels",
     )
 

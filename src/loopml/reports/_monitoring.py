@@ -84,6 +84,7 @@ def render_monitoring_report(report: Mapping[str, Any], *, title: str) -> str:
             latest=_latest(features, windows),
             quality=quality,
             quiet_columns=[q["name"] for q in quality if not q["shown"]],
+            comparison=_comparison(report.get("variant_comparison")),
             data=data,
             plotly_js=plotly_js(),
         )
@@ -342,6 +343,46 @@ def _cell(perf: Mapping[str, Any] | None) -> str:
     if perf.get("low") is not None and perf.get("high") is not None:
         text += f" [{fmt_metric(perf['low'])}, {fmt_metric(perf['high'])}]"
     return text
+
+
+_MODES = {
+    "shadow": "shadow: the challenger predicted the requests the champion answered; tested "
+    "on the same labelled requests (paired)",
+    "ab": "A/B: each model answered its own share of the requests; tested on two independent "
+    "samples",
+}
+
+
+def _comparison(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The champion-and-challenger section: each variant's metric, the difference, the test."""
+    if not found:
+        return None
+    rows = [
+        {
+            "variant": name,
+            "version": found[f"{name}_version"],
+            "value": _cell(found[name]),
+            "rows": found[name].get("rows", 0),
+        }
+        for name in ("champion", "challenger")
+    ]
+    difference = found.get("difference")
+    return {
+        "mode": _MODES.get(str(found.get("mode")), str(found.get("mode"))),
+        "metric": found.get("metric"),
+        "rows": rows,
+        "summary": found.get("summary", ""),
+        "significant": bool(found.get("significant")),
+        "better": bool(found.get("favours_challenger")),
+        "difference": _signed(difference),
+        "interval": f"{_signed(found.get('low'))} to {_signed(found.get('high'))}",
+        "level": f"{1 - float(found.get('alpha') or 0.05):.0%}",
+        "p_value": "—" if found.get("p_value") is None else f"{found['p_value']:.3g}",
+    }
+
+
+def _signed(value: Any) -> str:
+    return "—" if value is None else f"{float(value):+.4g}"
 
 
 def _window_rows(windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

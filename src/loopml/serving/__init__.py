@@ -58,7 +58,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     )
     from loopml.serving._onnx_base import OnnxConversionError
     from loopml.serving._predlog import ForgetResult, LogStats, PredictionLog
-    from loopml.serving._predlog_columns import LoggedColumns
+    from loopml.serving._predlog_columns import LoggedColumns, columns_of
     from loopml.serving._predlog_store import LoggedRow, PredictionLogError
     from loopml.serving._reader import ExtraColumns, RecordReader
     from loopml.serving.app import create_app, serve
@@ -98,7 +98,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.serving._forget": ["ErasurePolicy", "forget_entity"],
         "loopml.serving._compile": ["CompiledPredictor", "Runtime", "compile_predictor"],
         "loopml.serving._predlog": ["ForgetResult", "LogStats", "PredictionLog"],
-        "loopml.serving._predlog_columns": ["LoggedColumns"],
+        "loopml.serving._predlog_columns": ["LoggedColumns", "columns_of"],
         "loopml.serving._predlog_store": ["LoggedRow", "PredictionLogError"],
         "loopml.serving._onnx_base": ["OnnxConversionError"],
         "loopml.serving._onnx": [
@@ -167,6 +167,7 @@ __all__ = [
     "ServingSettings",
     "check_columns",
     "check_parity",
+    "columns_of",
     "compile_predictor",
     "create_app",
     "dataset_files",

@@ -48,6 +48,11 @@ class ServiceSettings:
     prediction_log: Mapping[str, Any] = field(default_factory=dict)
     # the gauges `loopml monitor` last wrote (exported on /metrics when the file exists)
     monitoring_status: str | None = None
+    # the online comparison (serving.challenger): off, ab or shadow
+    challenger_mode: Literal["off", "ab", "shadow"] = "off"
+    challenger_fraction: float = 0.1
+    challenger_sticky_column: str | None = None
+    challenger_ref: str = "challenger"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -101,7 +106,8 @@ def service_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> ServiceSettings:
     """The settings of ``loopml serve``: the ``serving:`` section, then the flags given
-    (``overrides``: model, host, port, workers, runtime; None values are not given)."""
+    (``overrides``: model, host, port, workers, runtime, challenger, challenger_fraction;
+    None values are not given)."""
     serving = config.serving
     log_cfg = serving.prediction_log.model_dump()
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -123,6 +129,9 @@ def service_settings(
         max_instances=serving.limits.max_instances,
         reload_poll_seconds=serving.reload_poll_seconds,
         prediction_log=log_cfg,
+        challenger_mode=given.get("challenger", serving.challenger.mode),
+        challenger_fraction=float(given.get("challenger_fraction", serving.challenger.fraction)),
+        challenger_sticky_column=serving.challenger.sticky_column,
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from loopml.data import ColumnSchema, Problem, Schema
-from loopml.errors import ConfigError, LoopmlError, RegistryError
+from loopml.errors import ConfigError, LoopmlError, ModelNotFoundError, RegistryError
 from loopml.serving._contract import Predictions, Predictor, ReadBatch, Records
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ class ModelSource(Protocol):
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What a refresh did: ``unchanged``, ``swapped`` or ``failed`` (the old model stays)."""
+    """What a refresh did: ``unchanged``, ``swapped`` or ``failed`` (the old model stays);
+    for an optional reference also ``absent`` (names nothing) and ``removed`` (let go)."""
 
     outcome: str
     version: str
@@ -142,6 +143,10 @@ class ModelHolder:
         What to serve: ``champion`` (follows promotions) or a fixed version number.
     on_swap
         Called with ``(outcome, model)`` after each refresh that loaded something (metrics).
+    optional
+        The reference may name nothing (the ``challenger`` alias of an online comparison):
+        then no model is held and :attr:`current` is None, and a refresh after the alias
+        was removed lets the model go (outcome ``removed``) instead of failing.
     """
 
     def __init__(
@@ -149,10 +154,13 @@ class ModelHolder:
         source: ModelSource,
         ref: str,
         on_swap: Callable[[RefreshOutcome, LoadedModel | None], None] | None = None,
+        *,
+        optional: bool = False,
     ):
         self.source = source
         self.ref = ref
         self.on_swap = on_swap
+        self.optional = optional
         self._model: LoadedModel | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -165,6 +173,11 @@ class ModelHolder:
         if model is None:
             raise RegistryError("no model is loaded yet; the service is starting.")
         return model
+
+    @property
+    def current(self) -> LoadedModel | None:
+        """The live model, or None when none is held (an optional reference naming nothing)."""
+        return self._model
 
     @property
     def is_ready(self) -> bool:
@@ -186,7 +199,12 @@ class ModelHolder:
             previous = self._model.version if self._model is not None else ""
             version = ""
             try:
-                version = self.source.resolve(self.ref)
+                try:
+                    version = self.source.resolve(self.ref)
+                except ModelNotFoundError as exc:
+                    if not self.optional:
+                        raise
+                    return self._absent(previous, exc)
                 if version == previous:
                     return RefreshOutcome("unchanged", version, previous)
                 model = self.source.load(version)
@@ -209,6 +227,16 @@ class ModelHolder:
             log.info("now serving %s version %s (was %s)", model.name, version, previous)
             self._notify(outcome, model)
             return outcome
+
+    def _absent(self, previous: str, exc: ModelNotFoundError) -> RefreshOutcome:
+        """An optional reference names nothing (now): hold no model."""
+        self._model = None
+        if not previous:
+            return RefreshOutcome("absent", "", "", str(exc))
+        log.info("%s names no model any more (%s); version %s let go", self.ref, exc, previous)
+        outcome = RefreshOutcome("removed", "", previous, str(exc))
+        self._notify(outcome, None)
+        return outcome
 
     def _notify(self, outcome: RefreshOutcome, model: LoadedModel | None) -> None:
         if self.on_swap is not None:

@@ -61,7 +61,12 @@ class ServiceMetrics:
         self.predictions = Counter(
             "loopml_predictions",
             _help("loopml_predictions_total"),
-            ["model_version"],
+            ["model_version", "variant"],  # champion, challenger (A/B) or shadow
+            registry=reg,
+        )
+        self.shadow_failures = Counter(
+            "loopml_shadow_failures",
+            _help("loopml_shadow_failures_total"),
             registry=reg,
         )
         self.warnings = Counter(

@@ -57,6 +57,8 @@ def _response_schema(model: LoadedModel) -> dict[str, Any]:
         "model_version": {"type": "string"},
         "request_ids": {"type": "array", "items": {"type": "string"}},
         "warnings": {"type": "object"},
+        # only while serving.challenger compares: who answered
+        "variant": {"type": "string", "enum": ["champion", "challenger"]},
     }
     if classification:
         props["probabilities"] = {

@@ -9,6 +9,7 @@ about 1.7 s for the same window.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from loopml.serving._predlog_store import (
     DEFAULT_VARIANT,
+    LoggedRow,
     _variant_is,
     as_seconds,
     as_time,
@@ -94,4 +96,19 @@ def read_columns(
         probabilities=[_load(r.probabilities) for r in rows],
         labels=[_load(r.label) for r in rows],
         has_label=np.array([r.label_time is not None for r in rows], dtype=bool),
+    )
+
+
+def columns_of(rows: Sequence[LoggedRow]) -> LoggedColumns:
+    """Rows read by :meth:`PredictionLog.read` as :class:`LoggedColumns`."""
+    return LoggedColumns(
+        request_ids=[r.request_id for r in rows],
+        times=np.array([r.time for r in rows], dtype=float),
+        model_versions=[r.model_version for r in rows],
+        variants=[r.variant for r in rows],
+        features=[dict(r.features) for r in rows],
+        predictions=[r.prediction for r in rows],
+        probabilities=[r.probabilities for r in rows],
+        labels=[r.label for r in rows],
+        has_label=np.array([r.has_label for r in rows], dtype=bool),
     )

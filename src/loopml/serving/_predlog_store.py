@@ -7,7 +7,9 @@ tested):
   ``time`` (UTC) and ``model_version`` are indexed for the monitoring queries; ``variant``
   names who answered (``champion``, or ``challenger``/``shadow`` in an online comparison).
 - ``loopml_feedback``: the late label of a prediction, one per request id (a newer label
-  replaces an older one).
+  replaces an older one). A shadow prediction is logged under its request's id plus
+  :data:`SHADOW_SUFFIX` (the id is the primary key) and reads the label of the request's id,
+  so one label counts for both variants.
 - ``loopml_log_meta``: the schema version, so an older loopml refuses a log that a newer one
   laid out differently instead of misreading it.
 
@@ -48,6 +50,14 @@ _CHUNK = 500
 #: Longest request id stored: the service takes ids of up to 128 characters from
 #: ``X-Request-ID`` and suffixes ``-<index>`` per instance.
 MAX_ID_LENGTH = 200
+#: A shadow prediction's request id: the champion's, plus this (see :func:`shadow_id`).
+SHADOW_SUFFIX = "#shadow"
+SHADOW_VARIANT = "shadow"
+
+
+def shadow_id(request_id: str) -> str:
+    """The id a shadow prediction of ``request_id`` is logged under."""
+    return request_id + SHADOW_SUFFIX
 
 
 class PredictionLogError(LoopmlError, RuntimeError):
@@ -108,6 +118,13 @@ class LoggedRow:
     @property
     def has_label(self) -> bool:
         return self.label_time is not None
+
+    @property
+    def label_id(self) -> str:
+        """The request id the label is stored under: a shadow row's is its champion's."""
+        if self.variant == SHADOW_VARIANT and self.request_id.endswith(SHADOW_SUFFIX):
+            return self.request_id[: -len(SHADOW_SUFFIX)]
+        return self.request_id
 
 
 # ---------------------------------------------------------------------- opening
@@ -367,9 +384,7 @@ def read_between(
     given."""
     query = (
         sa.select(predictions, feedback.c.label, feedback.c.time.label("label_time"))
-        .select_from(
-            predictions.outerjoin(feedback, feedback.c.request_id == predictions.c.request_id)
-        )
+        .select_from(predictions.outerjoin(feedback, feedback.c.request_id == _label_key()))
         .where(predictions.c.time >= as_time(start), predictions.c.time < as_time(end))
         .order_by(predictions.c.time, predictions.c.request_id)
     )
@@ -392,6 +407,18 @@ def read_between(
         )
         for row in conn.execute(query)
     ]
+
+
+def _label_key() -> sa.ColumnElement[Any]:
+    """The request id a row's label is stored under: its own, or for a shadow row its own
+    without :data:`SHADOW_SUFFIX` (an expression of the prediction's columns, so the join
+    still looks the label up by the feedback table's primary key)."""
+    rid = predictions.c.request_id
+    base = sa.func.substr(rid, 1, sa.func.length(rid) - len(SHADOW_SUFFIX))
+    is_shadow = sa.and_(
+        predictions.c.variant == SHADOW_VARIANT, rid.endswith(SHADOW_SUFFIX, autoescape=True)
+    )
+    return sa.case((is_shadow, base), else_=rid)
 
 
 def _variant_is(variant: str) -> sa.ColumnElement[bool]:

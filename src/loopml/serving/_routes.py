@@ -2,7 +2,8 @@
 
 ``/v1/predict`` is the request path: the body is read as bytes, parsed by orjson and handed
 to the model's reader as plain dicts (no pydantic model per field, no pandas); the answer is
-written by orjson. Logging the predictions happens after the response is sent.
+written by orjson. Logging the predictions happens after the response is sent, and so does
+the challenger's prediction in shadow mode (``_variants.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,13 +19,13 @@ from starlette.responses import Response
 from loopml.errors import LoopmlError
 from loopml.serving._contract import (
     FieldProblem,
-    LoggedPrediction,
     Predictions,
     ReadBatch,
     RequestError,
 )
 from loopml.serving._deps import instance_ids
 from loopml.serving._holder import LoadedModel
+from loopml.serving._predlog_store import DEFAULT_VARIANT
 from loopml.serving._routes_common import (
     HttpProblem,
     ServiceState,
@@ -34,6 +35,7 @@ from loopml.serving._routes_common import (
     request_id_of,
     state_of,
 )
+from loopml.serving._variants import ShadowTask, log_entries
 
 EXAMPLE = '{"instances": [{"age": 42, "plan": "pro"}]}'
 
@@ -103,6 +105,24 @@ def _count_warnings(state: ServiceState, batch: ReadBatch) -> None:
             counter.labels(_warning_kind(message)).inc()
 
 
+def _answering(
+    state: ServiceState, records: list[dict[str, Any]], rid: str
+) -> tuple[LoadedModel, str, LoadedModel | None]:
+    """Who answers (the model and its variant) and who predicts in shadow, if anyone."""
+    model = state.holder.model  # this request keeps this model, whatever swaps meanwhile
+    route = state.challenger
+    if route is None:
+        return model, DEFAULT_VARIANT, None
+    other = route.against(model)
+    if other is None:
+        return model, DEFAULT_VARIANT, None
+    if route.mode == "shadow":
+        return model, DEFAULT_VARIANT, other
+    if route.picks_challenger(records, rid):
+        return other, "challenger", None
+    return model, DEFAULT_VARIANT, None
+
+
 async def predict(request: Request) -> Response:
     """``POST /v1/predict``: ``{"instances": [{column: value}, ...]}`` -> predictions."""
     arrived = time.time()
@@ -112,31 +132,40 @@ async def predict(request: Request) -> Response:
     records = instances_of(
         parse_json(await read_body(request, settings.max_body_bytes)), settings.max_instances
     )
-    model = state.holder.model  # this request keeps this model, whatever swaps meanwhile
+    rid = request_id_of(request)
+    model, variant, shadow = _answering(state, records, rid)
     batch = model.reader.read(records)  # RequestError (422) names every bad field
     answer = model.predictor.predict(batch.rows, batch.n)
-    ids = instance_ids(request_id_of(request), batch.n)
+    ids = instance_ids(rid, batch.n)
     payload: dict[str, Any] = {"predictions": answer.predictions}
     if answer.probabilities is not None:
         payload["probabilities"] = answer.probabilities
     payload["model_version"] = model.version
+    if state.challenger is not None:
+        payload["variant"] = variant
     payload["request_ids"] = ids
     warnings = _warnings(batch)
     if warnings is not None:
         payload["warnings"] = warnings
         _count_warnings(state, batch)
-    state.metrics.predictions.labels(model.version).inc(batch.n)
+    state.metrics.predictions.labels(model.version, variant).inc(batch.n)
     latency_ms = (time.perf_counter() - started) * 1000.0
-    log = _LogTask(state, model, records, answer, ids, arrived, latency_ms)
-    if state.sink is not None and settings.prediction_log.get("mode") == "sync":
-        try:
-            await run_in_threadpool(log.run)  # sync: answered only once logged
-        except LoopmlError as exc:
-            raise HttpProblem(
-                503, f"the prediction could not be logged ({exc}); it was not answered, retry."
-            ) from exc
-        return json_response(payload)
-    return json_response(payload, background=BackgroundTask(log) if state.sink else None)
+    background: BackgroundTask | None = None
+    if state.sink is not None:
+        log = _LogTask(state, model, records, answer, ids, arrived, latency_ms, variant)
+        if settings.prediction_log.get("mode") == "sync":
+            try:
+                await run_in_threadpool(log.run)  # sync: answered only once logged
+            except LoopmlError as exc:
+                raise HttpProblem(
+                    503, f"the prediction could not be logged ({exc}); it was not answered, retry."
+                ) from exc
+        else:
+            background = BackgroundTask(log)
+        if shadow is not None:  # after the answer is sent: the client does not wait for it
+            task = BackgroundTask(ShadowTask(state, shadow, records, ids, arrived))
+            background = task if background is None else BackgroundTasks([background, task])
+    return json_response(payload, background=background)
 
 
 class _LogTask:
@@ -151,32 +180,16 @@ class _LogTask:
         ids: list[str],
         arrived: float,
         latency_ms: float,
+        variant: str,
     ):
-        self.args = (state, model, records, answer, ids, arrived, latency_ms)
+        self.args = (state, model, records, answer, ids, arrived, latency_ms, variant)
 
     async def __call__(self) -> None:
         """After the response: on the event loop, as queueing never blocks (async mode)."""
         self.run()
 
     def run(self) -> None:
-        state, model, records, answer, ids, arrived, latency_ms = self.args
+        state, model, records, answer, ids, arrived, latency_ms, variant = self.args
         if state.sink is None:
             return
-        names = [c.name for c in model.features]
-        none: list[Any] = [None] * len(ids)
-        probabilities: list[Any] = list(answer.probabilities) if answer.probabilities else none
-        entries = [
-            LoggedPrediction(
-                request_id=rid,
-                time=arrived,
-                model_version=model.version,
-                features={name: record.get(name) for name in names},
-                prediction=prediction,
-                probabilities=proba,
-                latency_ms=latency_ms,
-            )
-            for rid, record, prediction, proba in zip(
-                ids, records, answer.predictions, probabilities, strict=True
-            )
-        ]
-        state.sink.record(entries)
+        state.sink.record(log_entries(model, records, answer, ids, arrived, latency_ms, variant))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -16,6 +16,9 @@ from loopml.serving._contract import FieldProblem, PredictionSink
 from loopml.serving._deps import KeyCheck, ServiceSettings
 from loopml.serving._holder import ModelHolder
 from loopml.serving._metrics import ServiceMetrics
+
+if TYPE_CHECKING:
+    from loopml.serving._variants import ChallengerRoute, ShadowRunner
 
 JSON = "application/json"
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -33,6 +36,10 @@ class ServiceState:
     openapi_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: a file the workers of one server watch: touched by /v1/admin/reload on any of them
     reload_signal: Path | None = None
+    #: the online comparison (serving.challenger); None when it is off: no cost then
+    challenger: ChallengerRoute | None = None
+    #: runs the challenger's shadow predictions off the request path (shadow mode only)
+    shadow: ShadowRunner | None = None
 
     def signal_reload(self) -> None:
         """Tell the other workers to check the registry now."""

@@ -153,7 +153,12 @@ def describe_model(model: LoadedModel) -> dict[str, Any]:
 
 
 async def model_info(request: Request) -> Response:
-    return json_response(describe_model(state_of(request).holder.model))
+    state = state_of(request)
+    model = state.holder.model
+    described = describe_model(model)
+    route = state.challenger
+    described["challenger"] = route.describe(model) if route is not None else {"mode": "off"}
+    return json_response(described)
 
 
 async def reload(request: Request) -> Response:
@@ -161,10 +166,16 @@ async def reload(request: Request) -> Response:
     model fails its check; the old one keeps serving)."""
     state = state_of(request)
     outcome = await run_in_threadpool(state.holder.refresh)
+    challenger = None
+    if state.challenger is not None:
+        challenger = await run_in_threadpool(state.challenger.holder.refresh)
     state.signal_reload()
     if outcome.outcome == "failed":
         raise HttpProblem(409, outcome.message)
-    return json_response(outcome.to_dict())
+    answer = outcome.to_dict()
+    if challenger is not None:
+        answer["challenger"] = challenger.to_dict()
+    return json_response(answer)
 
 
 async def healthz(request: Request) -> Response:

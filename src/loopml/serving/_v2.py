@@ -239,7 +239,7 @@ async def infer(request: Request) -> Response:
         )
     batch = model.reader.read(records)
     answer = model.predictor.predict(batch.rows, batch.n)
-    state.metrics.predictions.labels(model.version).inc(batch.n)
+    state.metrics.predictions.labels(model.version, "champion").inc(batch.n)
     outputs = _outputs(model, answer, batch.n)
     requested = payload.get("outputs")
     if isinstance(requested, list) and requested:

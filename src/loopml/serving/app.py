@@ -43,6 +43,7 @@ from loopml.serving._routes_common import (
     json_response,
     problem_response,
 )
+from loopml.serving._variants import ChallengerRoute, ShadowRunner
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,43 @@ def _openapi(app: FastAPI, state: ServiceState) -> Callable[[], dict[str, Any]]:
     return document
 
 
+def _challenger(settings: ServiceSettings, source: ModelSource) -> ChallengerRoute | None:
+    """The online comparison's route (None when ``serving.challenger.mode`` is off)."""
+    if settings.challenger_mode == "off":
+        return None
+    holder = ModelHolder(source, settings.challenger_ref, optional=True)
+    return ChallengerRoute(
+        holder,
+        settings.challenger_mode,
+        settings.challenger_fraction,
+        settings.challenger_sticky_column,
+    )
+
+
+def _start_challenger(route: ChallengerRoute, champion: LoadedModel) -> None:
+    """Load the challenger if the alias names one; without one the champion answers alone."""
+    sticky = route.sticky_column
+    known = {c.name for c in champion.features} | set(champion.id_columns)
+    if route.mode == "ab" and sticky is not None and sticky not in known:
+        log.warning(
+            "serving.challenger.sticky_column %r is neither an input nor an id column of the "
+            "champion; requests without it are split by their request id",
+            sticky,
+        )
+    outcome = route.holder.refresh()
+    if outcome.outcome == "failed":
+        log.error("the challenger cannot serve (%s); the champion answers alone", outcome.message)
+    elif route.against(champion) is None:
+        log.warning("%s comparison: %s", route.mode, route.describe(champion)["status"])
+    else:
+        log.info(
+            "%s comparison: champion %s against challenger %s",
+            route.mode,
+            champion.version,
+            outcome.version,
+        )
+
+
 def create_app(
     settings: ServiceSettings,
     source: ModelSource,
@@ -214,16 +252,28 @@ def create_app(
         keys=KeyCheck(api_key),
         sink=sink,
         reload_signal=reload_signal,
+        challenger=_challenger(settings, source),
+        shadow=ShadowRunner() if settings.challenger_mode == "shadow" else None,
     )
+    route, shadow = state.challenger, state.shadow
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        holder.start()
+        champion = holder.start()
         holder.poll(settings.reload_poll_seconds, reload_signal)
+        if route is not None:
+            _start_challenger(route, champion)
+            route.holder.poll(settings.reload_poll_seconds, reload_signal)
+        if shadow is not None:
+            shadow.start()
         try:
             yield
         finally:
             holder.stop()
+            if route is not None:
+                route.holder.stop()
+            if shadow is not None:
+                shadow.stop()  # what is queued is predicted and logged before the log closes
             if sink is not None:
                 sink.close()
 

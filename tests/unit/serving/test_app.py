@@ -356,7 +356,10 @@ def test_metrics_parse_and_carry_exactly_the_contract_names(client: TestClient) 
     predict = (("endpoint", "/v1/predict"),)
     assert samples[("loopml_requests_total", (*predict, ("status", "200")))] == 1.0
     assert samples[("loopml_request_errors_total", (*predict, ("status", "400")))] == 1.0
-    assert samples[("loopml_predictions_total", (("model_version", "1"),))] == 2.0
+    assert (
+        samples[("loopml_predictions_total", (("model_version", "1"), ("variant", "champion")))]
+        == 2.0
+    )
     assert samples[("loopml_prediction_warnings_total", (("kind", "unseen_category"),))] == 1.0
     assert samples[("loopml_request_duration_seconds_count", predict)] == 2.0
     runtime = client.get("/v1/model").json()["runtime"]
