@@ -105,11 +105,27 @@ def test_forget_by_a_plain_and_by_a_hashed_column(served: Path) -> None:
     assert _labels(served) == 1
 
 
-def test_forget_explains_columns_the_log_does_not_hold(served: Path) -> None:
+def test_forget_by_the_id_column_the_service_logs(served: Path) -> None:
     config = str(served)
+    before = len(_logged(served))
+    ids = _predict_and_label(
+        served,
+        [
+            {"row_id": 7, "x": 0.1, "z": 0.2, "color": "c-digest"},
+            {"row_id": 8, "x": 0.3, "z": 0.4, "color": "c-digest"},
+        ],
+    )
+    logged = dict(_logged(served))
+    assert logged[ids[0]]["row_id"] == 7  # the model does not read it; the log keeps it
     by_id = _invoke("forget", "-c", config, "--column", "row_id", "--value", "7")
     assert by_id.exit_code == 0, by_id.output
-    assert "row_id is not a feature of the model" in by_id.stdout
+    assert "Deleted 1 prediction(s) and 1 label(s) with row_id" in by_id.stdout
+    left = dict(_logged(served))
+    assert ids[0] not in left and ids[1] in left and len(left) == before + 1
+
+
+def test_forget_explains_columns_the_log_does_not_hold(served: Path) -> None:
+    config = str(served)
 
     unknown = _invoke("forget", "-c", config, "--column", "colour", "--value", "red")
     assert unknown.exit_code == 3

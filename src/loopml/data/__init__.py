@@ -27,6 +27,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         PrivacyReplay,
         apply_privacy,
         detect_pii,
+        hash_text,
         pii_findings,
         privacy_replay,
     )
@@ -89,6 +90,7 @@ __getattr__, __dir__ = _lazy_exports(
             "PrivacyReplay",
             "apply_privacy",
             "detect_pii",
+            "hash_text",
             "pii_findings",
             "privacy_replay",
         ],
@@ -157,6 +159,7 @@ __all__ = [
     "draft_config",
     "file_kind",
     "fingerprint",
+    "hash_text",
     "holdout_mismatch",
     "holdout_split",
     "infer_schema",

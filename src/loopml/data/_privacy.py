@@ -251,6 +251,21 @@ def hash_values(values: pd.Series, salt: str) -> pd.Series:
     return pd.Series(out, index=values.index, name=values.name, dtype="str")
 
 
+def hash_text(value: Any, salt: str) -> str | None:
+    """:func:`hash_values` of one value (None stays None): the digest the privacy policy
+    writes for it.
+
+    Examples
+    --------
+    >>> hash_text(12.0, "s") == hash_text("12", "s") == hash_values(pd.Series([12]), "s")[0]
+    True
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    digest = hmac.new(salt.encode(), _text(value).encode(), hashlib.sha256).hexdigest()
+    return digest[:HASH_LENGTH]
+
+
 def _text(value: Any) -> str:
     if isinstance(value, np.generic):
         value = value.item()

@@ -1,7 +1,8 @@
 """Erasure: an entity's predictions and labels out of the prediction log (``loopml forget``).
 
-The log holds each instance as the model read it, after the privacy policy: a column the
-policy hashed holds digests, a column it dropped is not there. :func:`forget_entity` therefore
+The log holds each instance as the model read it, and its id columns (so that an entity can
+be found by its id), after the privacy policy: a column the policy hashed holds digests, a
+column it dropped is not there. :func:`forget_entity` therefore
 hashes the given values the way the model's policy did (same salt, same HMAC-SHA256) before
 it matches, and says so when the policy dropped the column. It also matches the values as
 given, so a client that sent the raw value is found too (a digest never equals a raw id).
@@ -34,6 +35,7 @@ class ErasurePolicy:
     salt_env: str = "LOOPML_PII_SALT"  # the environment variable holding the hashing salt
     columns: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()  # id columns: logged too (as the policy wrote them) for erasure
 
     @classmethod
     def of(cls, bundle: ModelBundle, salt_env: str = "LOOPML_PII_SALT") -> ErasurePolicy:
@@ -44,6 +46,7 @@ class ErasurePolicy:
             salt_env=str(bundle.info.get("privacy_salt_env", salt_env)),
             columns=tuple(c.name for c in bundle.schema.columns),
             features=tuple(c.name for c in bundle.schema.feature_columns),
+            ids=tuple(bundle.id_columns),
         )
 
 
@@ -91,10 +94,11 @@ def forget_entity(
     result = plog.forget(column, values, dry_run=dry_run)
     if action == "drop":
         return dataclasses.replace(result, matched="dropped", note=_dropped_note(column, result))
-    if column in policy.columns and column not in policy.features and not result.predictions:
+    logged = (*policy.features, *policy.ids)
+    if column in policy.columns and column not in logged and not result.predictions:
         note = (
-            f"{column} is not a feature of the model (an id or an unused column), and the "
-            "service logs only the features: there is nothing of it to delete"
+            f"{column} is neither a feature nor an id column of the model, and the service "
+            "logs only those: there is nothing of it to delete"
         )
         return dataclasses.replace(result, note=note)
     return result

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from loopml.data import ColumnSchema, Problem, Schema
 from loopml.errors import ConfigError, LoopmlError, ModelNotFoundError, RegistryError
 from loopml.serving._contract import Predictions, Predictor, ReadBatch, Records
+from loopml.serving._entity import EntityKeys
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class LoadedModel:
     metrics: Mapping[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     loaded_at: float = field(default_factory=time.time)
+    entity_keys: EntityKeys = field(default_factory=EntityKeys)  # ids kept in the log
 
     @property
     def features(self) -> list[ColumnSchema]:
@@ -317,6 +319,7 @@ class RegistryModelSource:
             id_columns=tuple(bundle.id_columns),
             metrics=dict(info.metrics),
             aliases=tuple(info.aliases),
+            entity_keys=EntityKeys.of(tuple(bundle.id_columns), bundle.info),
         )
 
 
@@ -352,6 +355,7 @@ class BundleDirectorySource:
             problem=bundle.problem,
             id_columns=tuple(bundle.id_columns),
             metrics=dict(bundle.metrics),
+            entity_keys=EntityKeys.of(tuple(bundle.id_columns), bundle.info),
         )
 
 

@@ -140,12 +140,13 @@ def log_entries(
     names = [c.name for c in model.features]
     none: list[Any] = [None] * len(ids)
     probabilities: list[Any] = list(answer.probabilities) if answer.probabilities else none
+    keys = model.entity_keys  # the id columns, for `loopml forget`
     return [
         LoggedPrediction(
             request_id=rid,
             time=arrived,
             model_version=model.version,
-            features={name: record.get(name) for name in names},
+            features={**{name: record.get(name) for name in names}, **keys(record)},
             prediction=prediction,
             probabilities=proba,
             latency_ms=latency_ms,

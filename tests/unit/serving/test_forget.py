@@ -92,10 +92,25 @@ def test_a_plain_column_matches_numbers_and_text(plog: PredictionLog) -> None:
     assert remaining(plog) == ["b", "d"]
 
 
-def test_an_id_column_the_service_does_not_log_is_explained(plog: PredictionLog) -> None:
+def test_a_column_the_service_does_not_log_is_explained(plog: PredictionLog) -> None:
     result = forget_entity(plog, "customer_id", ["7"], POLICY, env=ENV)
     assert result.predictions == 0
-    assert result.note.startswith("customer_id is not a feature of the model")
+    assert result.note.startswith("customer_id is neither a feature nor an id column")
+
+
+def test_the_id_columns_are_logged_as_the_policy_wrote_them() -> None:
+    from loopml.data._privacy import hash_values
+    from loopml.serving._entity import EntityKeys
+
+    info = {"privacy": {"email": "hash", "phone": "drop"}, "privacy_salt_env": "SALT"}
+    keys = EntityKeys.of(("customer_id", "email"), info, env={"SALT": "s3cret"})
+    logged = keys({"customer_id": 7, "email": "ann@example.com", "age": 41})
+    digest = hash_values(pd.Series(["ann@example.com"]), "s3cret")[0]
+    assert logged == {"customer_id": 7, "email": digest}
+    assert keys({"age": 41}) == {}  # absent ids are left out
+    # without the salt a hashed id is not logged at all: never raw
+    unsalted = EntityKeys.of(("customer_id", "email"), info, env={})
+    assert unsalted({"customer_id": 7, "email": "ann@example.com"}) == {"customer_id": 7}
 
 
 def test_an_unknown_column_is_refused_naming_the_known_ones(plog: PredictionLog) -> None:
@@ -125,10 +140,12 @@ def test_the_policy_of_a_bundle() -> None:
         feature_columns=[column(name="email"), column(name="age")],
     )
     bundle: Any = SimpleNamespace(
-        info={"privacy": {"email": "hash"}, "privacy_salt_env": "MY_SALT"}, schema=schema
+        info={"privacy": {"email": "hash"}, "privacy_salt_env": "MY_SALT"},
+        schema=schema,
+        id_columns=("id",),
     )
     assert ErasurePolicy.of(bundle) == ErasurePolicy(
-        {"email": "hash"}, "MY_SALT", ("id", "email", "age"), ("email", "age")
+        {"email": "hash"}, "MY_SALT", ("id", "email", "age"), ("email", "age"), ("id",)
     )
     bundle.info = {}
     assert ErasurePolicy.of(bundle, "OTHER").salt_env == "OTHER"
