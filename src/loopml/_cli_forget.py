@@ -37,10 +37,15 @@ def forget(
     as_json: bool = typer.Option(
         False, "--json", help="Print machine-readable JSON instead of tables."
     ),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what happens."),
 ) -> None:
     """Delete an entity's predictions and labels from the prediction log (right to erasure)."""
+    import logging
+
     from loopml.project import Project
 
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
     with cli_errors(Console(stderr=True), "Interrupted; nothing was deleted."):
         result = Project(config).forget(column, value, dry_run=dry_run)
     if as_json:
