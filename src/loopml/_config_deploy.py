@@ -146,7 +146,9 @@ class RetrainingConfig(_Section):
     """
 
     on_drift: bool = True
-    # absolute drop of the primary metric (in its own units); None: no metric trigger
+    # how much worse the primary metric may get: in its units for scores (AUC, accuracy),
+    # relative to the holdout's for errors (RMSE, log loss), as monitoring.max_metric_drop;
+    # None: no metric trigger
     on_metric_drop: float | None = Field(default=0.02, ge=0)
     schedule: str | None = None  # retrain when the champion is older than this, e.g. "7d"
     data_window: str = "30d"  # labelled logged traffic used (holdout included)

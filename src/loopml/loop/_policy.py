@@ -57,9 +57,10 @@ holdout (retraining.on_metric_drop: 0.02)')
         quiet.append("no drift alarm" if drift_alarm is False else "no monitoring status")
     drop = _metric_drop(champion)
     if policy.on_metric_drop is not None and drop is not None:
+        worse = f"{drop:.1%}" if _relative(champion.metric) else f"{drop:.4f}"
         said = (
             f"{champion.metric} {champion.recent_score:.4f} on the latest {champion.recent_rows} "
-            f"labelled rows is {drop:.4f} worse than {champion.holdout_score:.4f} on its holdout"
+            f"labelled rows is {worse} worse than {champion.holdout_score:.4f} on its holdout"
         )
         if drop >= policy.on_metric_drop:
             fired.append(f"{said} (retraining.on_metric_drop: {policy.on_metric_drop:g})")
@@ -79,12 +80,22 @@ holdout (retraining.on_metric_drop: 0.02)')
     return False, "no trigger fired: " + ("; ".join(quiet) or "no trigger is configured")
 
 
+def _relative(metric: str) -> bool:
+    """Errors (RMSE, MAE, log loss: lower is better) are compared relative to the holdout's,
+    as ``monitoring.max_metric_drop`` does: their units are the target's, so no one absolute
+    threshold fits every project. Scores (AUC, accuracy, R²) are compared in their units."""
+    return not greater_is_better(metric)
+
+
 def _metric_drop(champion: ChampionHealth) -> float | None:
-    """How much worse the recent score is than the holdout score (in the metric's units)."""
+    """How much worse the recent score is than the holdout score: in the metric's units for
+    scores, as a fraction of the holdout's for errors."""
     recent, holdout = champion.recent_score, champion.holdout_score
     if recent is None or holdout is None or not math.isfinite(recent + holdout):
         return None
-    return holdout - recent if greater_is_better(champion.metric) else recent - holdout
+    if _relative(champion.metric):
+        return (recent - holdout) / max(abs(holdout), 1e-12)
+    return holdout - recent
 
 
 def _days(seconds: float) -> str:

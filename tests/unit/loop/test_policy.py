@@ -50,9 +50,14 @@ def test_a_metric_drop_triggers_in_the_metrics_direction() -> None:
     assert fired and reason.endswith(
         "is 0.0300 worse than 0.9000 on its holdout (retraining.on_metric_drop: 0.02)"
     )
-    # rmse: larger is worse
-    assert should_retrain(policy, ChampionHealth("3", "rmse", 10.0, 10.5, 400))[0]
+    # rmse: larger is worse, and measured relative to the holdout's (its units are the target's)
+    fired, reason = should_retrain(policy, ChampionHealth("3", "rmse", 10.0, 10.5, 400))
+    assert fired and "is 5.0% worse than 10.0000 on its holdout" in reason
+    assert not should_retrain(policy, ChampionHealth("3", "rmse", 10.0, 10.1, 400))[0]  # 1%
     assert not should_retrain(policy, ChampionHealth("3", "rmse", 10.0, 9.0, 400))[0]
+    # the same 0.15 above the holdout: 1.5% of an RMSE of 10, 15% of an RMSE of 1
+    assert not should_retrain(policy, ChampionHealth("3", "rmse", 10.0, 10.15, 400))[0]
+    assert should_retrain(policy, ChampionHealth("3", "rmse", 1.0, 1.15, 400))[0]
     # too few labelled rows to score the champion: the trigger cannot fire
     unscored = should_retrain(policy, ChampionHealth("3", "roc_auc", 0.9, None, 12))
     assert unscored == (
