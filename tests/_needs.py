@@ -44,6 +44,24 @@ def module(name: str) -> ModuleType:
         raise  # unreachable: unavailable() always raises
 
 
+@contextmanager
+def dask_client(workers: int = 2) -> Iterator[Any]:
+    """A client of a real ``LocalCluster`` of ``workers`` processes (one thread each) on
+    127.0.0.1, closed after; skip (fail in CI) without ``distributed``."""
+    distributed = module("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
 @dataclass
 class Page:
     """A headless Chromium page, with what it logged and requested."""

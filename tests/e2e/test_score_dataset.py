@@ -119,23 +119,13 @@ def test_the_dask_engine_writes_the_same_rows(trained: Path, tmp_path: Path) -> 
 def test_a_worker_killed_mid_scoring_loses_and_duplicates_no_row(
     trained: Path, tmp_path: Path
 ) -> None:
-    distributed = needs.module("distributed")
     from loopml.scale import score_dataset_dask
 
     rows = _dataset(tmp_path / "in", parts=60, rows=2000)
     bundle, info = Project(trained).registry.load("champion")
     out = tmp_path / "scored"
     killed: list[int] = []
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with needs.dask_client(2) as client:
         pids = client.run(os.getpid)
         victim = sorted(pids.values())[0]
 

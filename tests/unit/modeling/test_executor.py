@@ -423,18 +423,8 @@ def test_search_in_worker_processes_matches_serial(binary: Data, serial_board: L
 
 @pytest.mark.services
 def test_search_on_a_dask_cluster_matches_serial(binary: Data, serial_board: Leaderboard) -> None:
-    distributed = needs.module("distributed")
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with needs.dask_client(2) as client:
         board = _search(binary, FuturesExecutor(client.get_executor(), workers=2))
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
 
@@ -486,19 +476,9 @@ def test_process_workers_do_not_rerun_a_script_without_a_main_guard(tmp_path: An
 def test_dask_executor_scatters_the_rows_once_and_matches_serial(
     binary: Data, serial_board: Leaderboard
 ) -> None:
-    distributed = needs.module("distributed")
     from loopml.scale import DaskExecutor
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with needs.dask_client(2) as client:
         executor = DaskExecutor(client)
         assert executor.workers == 2
         cores = client.run(lambda: len(os.sched_getaffinity(0)))
@@ -520,7 +500,6 @@ def test_dask_executor_scatters_the_rows_once_and_matches_serial(
 
 @pytest.mark.services
 def test_a_worker_lost_during_the_search_costs_at_most_its_folds(binary: Data) -> None:
-    distributed = needs.module("distributed")
     import signal
 
     from loopml.scale import DaskExecutor
@@ -537,16 +516,7 @@ def test_a_worker_lost_during_the_search_costs_at_most_its_folds(binary: Data) -
                 os.kill(pid, signal.SIGKILL)
             return super().submit(job)
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with needs.dask_client(2) as client:
         executor = KillOnFourthJob(client)
         board = _search(binary, executor, max_trials=4)
 

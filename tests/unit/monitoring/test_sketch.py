@@ -97,21 +97,11 @@ def test_drift_on_a_sketched_window_agrees_with_the_rows(
 
 @pytest.mark.services
 def test_the_partitions_of_a_dask_dataframe_are_summarised_on_the_cluster(data: tuple) -> None:
-    distributed = needs.module("distributed")
     dd = needs.module("dask.dataframe")
     frame, schema = data
     X = frame.drop(columns="y")
     columns = [(c.name, c.role) for c in schema.feature_columns]
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with needs.dask_client(2) as client:
         on_cluster = partitioned_stats(dd.from_pandas(X, npartitions=6), columns)
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     here = partitioned_stats(_parts(X, 6), columns)
