@@ -62,6 +62,37 @@ def dask_client(workers: int = 2) -> Iterator[Any]:
         yield client
 
 
+class Webhook:
+    """A webhook receiver: a real HTTP server on a free local port answering ``status``;
+    ``bodies`` are the JSON bodies POSTed to it. Stop it with :meth:`close`."""
+
+    def __init__(self, status: int = 200) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers["Content-Length"])
+                hook.bodies.append(json.loads(self.rfile.read(size)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class Page:
     """A headless Chromium page, with what it logged and requested."""

@@ -11,9 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pytest
 from _tiny import frame, write_tiny_project
 from typer.testing import CliRunner
 
+import _needs as needs
 import loopml
 from loopml import Project
 from loopml._cli_watch import EXIT_DRIFT as CLI_EXIT_DRIFT
@@ -111,42 +110,19 @@ def test_once_on_drifted_traffic_monitors_retrains_and_exits_like_monitor(
     assert "no drift alarm" in again["retraining"]["note"]
 
 
-class _Hook(ThreadingHTTPServer):
-    """A webhook receiver on a free local port; ``bodies`` are the JSON bodies POSTed."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                size = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(size)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 def test_once_survives_a_failed_retraining_alerts_it_and_leaves_the_champion(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = _trained(tmp_path / "tiny", rows=2000)
     _log_yesterday(config, shift=1.0)
     (config.parent / "data" / "train.csv").unlink()  # the retraining cannot collect its data
-    hook = _Hook()
+    hook = needs.Webhook()
     try:
         with config.open("a", encoding="utf-8") as f:
             f.write(f"monitoring: {{webhook: '{hook.url}'}}\n")
         result = runner.invoke(app, ["watch", "-c", str(config), "--once", "--json"])
     finally:
-        hook.shutdown()
-        hook.server_close()
+        hook.close()
 
     assert result.exit_code == 1, result.output
     cycle = json.loads(result.stdout)

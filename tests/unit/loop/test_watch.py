@@ -5,14 +5,13 @@ HTTP server), its record on disk, and stopping between steps."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import _needs as needs
 from loopml.errors import ConfigError
 from loopml.loop import (
     Cycle,
@@ -191,42 +190,15 @@ def test_too_few_labels_and_not_promoted_are_told_apart(tmp_path: Path) -> None:
     ]
 
 
-class _Hook:
-    """A webhook receiver: a real HTTP server on a free local port."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                size = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(size)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def hook() -> Iterator[_Hook]:
-    server = _Hook()
+def hook() -> Iterator[needs.Webhook]:
+    server = needs.Webhook()
     yield server
     server.close()
 
 
 def test_a_failed_retraining_is_alerted_and_the_loop_and_the_alarm_survive(
-    tmp_path: Path, hook: _Hook, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, hook: needs.Webhook, caplog: pytest.LogCaptureFixture
 ) -> None:
     time = FakeTime(T0)
     steps = Steps(time)

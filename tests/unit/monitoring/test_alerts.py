@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
+import _needs as needs
 from loopml.monitoring._alerts import alert_payload, send_alerts
 from loopml.monitoring._contract import DriftReport, FeatureDrift, WindowReport
 
@@ -37,41 +34,16 @@ def _report(*windows: WindowReport) -> DriftReport:
     return DriftReport("churn", "3", 0.01, 0.01, DAY, list(windows))
 
 
-class _Hook:
-    """A webhook receiver: a real HTTP server on a free local port."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                size = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(size)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def hook() -> Iterator[_Hook]:
-    server = _Hook()
+def hook() -> Iterator[needs.Webhook]:
+    server = needs.Webhook()
     yield server
     server.close()
 
 
-def test_alarms_are_posted_and_logged(hook: _Hook, caplog: pytest.LogCaptureFixture) -> None:
+def test_alarms_are_posted_and_logged(
+    hook: needs.Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
     report = _report(
         _window(0.0, [], False), _window(DAY, ["age drifted (PSI 0.30, adjusted p 1e-08)"], True)
     )
@@ -88,7 +60,7 @@ def test_alarms_are_posted_and_logged(hook: _Hook, caplog: pytest.LogCaptureFixt
     assert "age drifted" in caplog.text
 
 
-def test_no_alarm_posts_nothing(hook: _Hook) -> None:
+def test_no_alarm_posts_nothing(hook: needs.Webhook) -> None:
     outcome = send_alerts(_report(_window(0.0, [], False)), hook.url)
 
     assert (outcome.alarms, outcome.delivered) == (0, False)
@@ -96,7 +68,7 @@ def test_no_alarm_posts_nothing(hook: _Hook) -> None:
 
 
 def test_a_failing_webhook_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    refusing = _Hook(status=500)
+    refusing = needs.Webhook(status=500)
     try:
         outcome = send_alerts(_report(_window(0.0, ["decay"], False)), refusing.url)
     finally:
