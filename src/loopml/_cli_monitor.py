@@ -20,10 +20,7 @@ from rich.table import Table
 from loopml._cli_print import _number, _text
 from loopml._cli_progress import cli_errors
 from loopml._display import fmt_metric
-
-#: Mirrors loopml.monitoring.EXIT_DRIFT without importing the statistics at CLI start
-#: (tests check the two agree).
-EXIT_DRIFT = 10
+from loopml.errors import EXIT_DRIFT
 
 
 def register(app: typer.Typer) -> None:

@@ -24,13 +24,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopml._cli_progress import cli_errors
+from loopml.errors import EXIT_DRIFT
 
 if TYPE_CHECKING:
     from loopml.loop import Cycle, Watch
-
-#: ``loopml monitor``'s code for drift or decay (loopml.monitoring.EXIT_DRIFT), without
-#: importing the statistics at CLI start (tests check the two agree).
-EXIT_DRIFT = 10
 
 
 def register(app: typer.Typer) -> None:

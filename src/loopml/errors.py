@@ -40,6 +40,12 @@ class IntegrityError(RegistryError):
     """A model artifact does not match the checksum recorded at registration."""
 
 
+#: The exit code of ``loopml monitor`` and ``loopml watch --once`` when a window drifted or
+#: decayed: not an error, so its own code, distinct from every code in :data:`EXIT_CODES`
+#: (1 to 7) and from 130. Here, in the lowest layer, so the CLI reads it without importing
+#: the statistics.
+EXIT_DRIFT = 10
+
 #: One table: error class -> CLI exit code. Most specific class first.
 EXIT_CODES: dict[type[LoopmlError], int] = {
     ConfigError: 2,

@@ -26,12 +26,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from loopml.errors import EXIT_DRIFT as _EXIT_DRIFT
+
 #: Version of the reference layout stored in a bundle; a newer loopml reads the older ones.
 REFERENCE_FORMAT = 1
 
-#: The CLI exit code of ``loopml monitor`` when a window drifted or decayed: its own code,
-#: distinct from every error code in ``loopml.errors.EXIT_CODES`` (1 to 7) and from 130.
-EXIT_DRIFT = 10
+#: The CLI exit code of ``loopml monitor`` when a window drifted or decayed (defined in
+#: ``loopml.errors``, re-exported here).
+EXIT_DRIFT = _EXIT_DRIFT
 
 
 @dataclass(frozen=True)
