@@ -10,6 +10,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.modeling._auto import AutoClassifier, AutoRegressor
     from loopml.modeling._boosting import native_frame
     from loopml.modeling._budget import Budget
+    from loopml.modeling._cpus import available_cpus
     from loopml.modeling._executor import (
         FoldJob,
         FoldOutcome,
@@ -58,6 +59,7 @@ __getattr__, __dir__ = _lazy_exports(
             "fit_fold",
         ],
         "loopml.modeling._budget": ["Budget"],
+        "loopml.modeling._cpus": ["available_cpus"],
         "loopml.modeling._pipeline": ["PipelineRecipe", "make_pipeline", "predict_scores"],
         "loopml.modeling._search": ["Leaderboard", "Search", "SearchResult", "TrialResult"],
         "loopml.modeling._training": ["TrainingData", "TrainingSpec", "train_model"],
@@ -105,6 +107,7 @@ __all__ = [
     "TrialExecutor",
     "TrialResult",
     "auto_fold_count",
+    "available_cpus",
     "choose_strategy",
     "cv_folds",
     "decide",

@@ -12,11 +12,10 @@ that runs the search.
 from __future__ import annotations
 
 import dataclasses
-import os
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
-from loopml.modeling import FoldJob, FoldOutcome, fit_fold
+from loopml.modeling import FoldJob, FoldOutcome, available_cpus, fit_fold
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,13 +27,6 @@ def _fit_scattered(job: FoldJob, data: tuple[pd.DataFrame, pd.Series, Folds]) ->
     X, y, folds = data
     train, valid = folds[job.fold]
     return fit_fold(job, X.iloc[train], y.iloc[train], X.iloc[valid], y.iloc[valid])
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS and Windows
-        return os.cpu_count() or 1
 
 
 class DaskExecutor:
@@ -50,7 +42,7 @@ class DaskExecutor:
         if not info:
             raise RuntimeError("the Dask cluster has no worker")
         slots = {address: int(w["nthreads"]) for address, w in info.items()}
-        cores = client.run(_cores)
+        cores = client.run(available_cpus)  # affinity and cgroup quota of each worker
         self.client = client
         self.workers = sum(slots.values())
         # threads per task: the fewest any worker can give each of its task slots
