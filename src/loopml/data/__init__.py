@@ -39,6 +39,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         resolve_problem,
     )
     from loopml.data._profile import Profile, profile
+    from loopml.data._profile_parts import profile_partitions
     from loopml.data._profile_types import Association, ColumnProfile, Histogram, Matrix
     from loopml.data._quality import TableSpec, validate
     from loopml.data._schema import (
@@ -102,6 +103,7 @@ __getattr__, __dir__ = _lazy_exports(
             "resolve_problem",
         ],
         "loopml.data._profile": ["Profile", "profile"],
+        "loopml.data._profile_parts": ["profile_partitions"],
         "loopml.data._profile_types": ["Association", "ColumnProfile", "Histogram", "Matrix"],
         "loopml.data._quality": ["TableSpec", "validate"],
         "loopml.data._schema": [
@@ -176,6 +178,7 @@ __all__ = [
     "privacy_replay",
     "profile",
     "profile_data",
+    "profile_partitions",
     "protect",
     "quality_report",
     "read_file",

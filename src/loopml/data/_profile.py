@@ -367,6 +367,12 @@ def _parse_dates(values: pd.Series) -> pd.Series:
     return stamps
 
 
+def stamps_us(values: pd.Series) -> np.ndarray:
+    """Timestamps as integer microseconds (missing or unreadable: the smallest int64)."""
+    stamps = _parse_dates(values).to_numpy().astype("datetime64[us]")
+    return stamps.view("int64")
+
+
 def _word_counts(text: pd.Series) -> np.ndarray:
     """Words (runs of non-space characters) per value, NaN where missing, counted by Arrow."""
     counts = pc.count_substring_regex(pa.array(text, type=pa.large_string()), r"\S+")
@@ -429,19 +435,23 @@ def _histogram(
     if len(values) == 0:
         return Histogram((), ())
     lo, hi = bounds if bounds is not None else (float(values.min()), float(values.max()))
-    log = False
-    if lo == hi:
-        edges = np.array([lo - 0.5, hi + 0.5])
-    elif lo > 0 and hi / lo >= 1000 and skew > 2:
-        edges = np.geomspace(lo, hi, HISTOGRAM_BINS + 1)
-        log = True
-    elif hi - lo < 1e12 and _whole(values[:1000]) and _whole(values):
-        width = max(1, math.ceil((hi - lo + 1) / HISTOGRAM_BINS))  # whole numbers per bin
-        edges = np.arange(lo - 0.5, hi + width, width)
-    else:
-        edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
+    whole = hi - lo < 1e12 and _whole(values[:1000]) and _whole(values)
+    edges, log = histogram_edges(lo, hi, skew=skew, whole=whole)
     counts, _ = np.histogram(values, bins=edges)
     return Histogram(tuple(float(e) for e in edges), tuple(int(c) for c in counts), log=log)
+
+
+def histogram_edges(lo: float, hi: float, *, skew: float, whole: bool) -> tuple[np.ndarray, bool]:
+    """The bin edges of :func:`_histogram` for values from ``lo`` to ``hi`` (and whether they
+    are log-spaced); ``whole``: every value is a whole number (and the span under 1e12)."""
+    if lo == hi:
+        return np.array([lo - 0.5, hi + 0.5]), False
+    if lo > 0 and hi / lo >= 1000 and skew > 2:
+        return np.geomspace(lo, hi, HISTOGRAM_BINS + 1), True
+    if whole and hi - lo < 1e12:
+        width = max(1, math.ceil((hi - lo + 1) / HISTOGRAM_BINS))  # whole numbers per bin
+        return np.arange(lo - 0.5, hi + width, width), False
+    return np.linspace(lo, hi, HISTOGRAM_BINS + 1), False
 
 
 def _whole(values: np.ndarray) -> bool:
@@ -452,18 +462,32 @@ def _datetimes(ints: np.ndarray, unit: str) -> DatetimeSummary:
     if len(ints) == 0:
         return DatetimeSummary("", "", Histogram((), ()))
     lo, hi = int(ints.min()), int(ints.max())
+    return datetime_summary(lo, hi, date_counts(ints, date_edges(lo, hi)), unit)
+
+
+def date_edges(lo: int, hi: int) -> np.ndarray:
+    """Bin edges of the timestamps from ``lo`` to ``hi`` (integers in their unit)."""
     if lo == hi:
-        edges = np.array([lo, lo + 1], dtype=np.int64)
-        counts = np.array([len(ints)])
-    else:
-        edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1).round().astype(np.int64)
-        edges[0], edges[-1] = lo, hi
-        counts, _ = np.histogram(ints, bins=edges.astype(float))
-    stamps = iso_text(edges, unit)
+        return np.array([lo, lo + 1], dtype=np.int64)
+    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1).round().astype(np.int64)
+    edges[0], edges[-1] = lo, hi
+    return edges
+
+
+def date_counts(ints: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Timestamps per bin of :func:`date_edges` (one bin: all of them)."""
+    if len(edges) == 2 and edges[1] == edges[0] + 1:
+        return np.array([len(ints)])
+    counts, _ = np.histogram(ints, bins=edges.astype(float))
+    return counts
+
+
+def datetime_summary(lo: int, hi: int, counts: np.ndarray, unit: str) -> DatetimeSummary:
+    edges = date_edges(lo, hi)
     return DatetimeSummary(
         minimum=iso_text(np.array([lo]), unit)[0],
         maximum=iso_text(np.array([hi]), unit)[0],
-        histogram=Histogram(tuple(stamps), tuple(int(c) for c in counts)),
+        histogram=Histogram(tuple(iso_text(edges, unit)), tuple(int(c) for c in counts)),
     )
 
 

@@ -170,6 +170,8 @@ class Profile:
     sampled: dict[str, str]  # part -> "200,000 of 1,000,000 rows (seed 0)"; empty: exact
     sample_size: int
     seed: int
+    # part -> how it is estimated when not exact (the partitioned profile's sketches)
+    estimated: dict[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:

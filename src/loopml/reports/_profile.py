@@ -213,15 +213,18 @@ def _finding_counts(findings: Sequence[Finding]) -> str:
 
 
 def _sample_note(profile: Profile) -> str:
+    estimated = " ".join(
+        f"{part[:1].upper()}{part[1:]}: {how}." for part, how in profile.estimated.items()
+    )
     if not profile.sampled:
-        return ""
+        return estimated
     names = [_SAMPLED_PARTS.get(p, p) for p in profile.sampled]
     parts = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     return (
         f"The table has {profile.n_rows:,} rows, so {parts} use a random sample of "
         f"{profile.sample_size:,} rows (seed {profile.seed}). Counts, missing values, distinct "
-        "values, minimum, maximum, mean, histograms and top values use every row."
-    )
+        "values, minimum, maximum, mean, histograms and top values use every row. " + estimated
+    ).strip()
 
 
 def _brief(col: ColumnProfile) -> str:
