@@ -131,6 +131,7 @@ def run_config(config: str, project_dir: Path, data: Path, worker_memory: str) -
     try:
         result["scoring"] = _scoring(client, bundle, info.version, data, out)
         result["drift"] = _drift(client, reference, columns, files)
+        result["profile"] = _profile(client, project.config, files)
     finally:
         if client is not None:
             client.close()
@@ -180,6 +181,25 @@ def _drift(client: Any, reference: Any, columns: list[Any], files: list[Path]) -
     }
 
 
+def _profile(client: Any, config: Any, files: list[Path]) -> dict[str, Any]:
+    """The EDA profile as map-reduce over the files (row group by row group here, or
+    ``dask.dataframe`` parts on the cluster)."""
+    from loopml.data import profile_parquet
+
+    peaks = _Peaks(client)
+    started = time.perf_counter()
+    result = profile_parquet(files, config, engine="local" if client is None else "dask")
+    seconds = time.perf_counter() - started
+    x = result.column("x").numeric
+    return {
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(result.n_rows / seconds),
+        "peak_rss_mib": round(peaks.stop() / 2**20),
+        "sample_rows": result.sample_size,
+        "x_mean": x.mean if x is not None else None,
+    }
+
+
 def train_project(directory: Path) -> None:
     from _tiny import write_tiny_project
 
@@ -217,15 +237,16 @@ def write_results(results: dict[str, Any], name: str) -> None:
         f"{results['worker_memory']} each",
         "",
         "| engine | scoring s | scoring rows/s | scoring peak RSS MiB | drift s | drift rows/s "
-        "| drift peak RSS MiB | drifted |",
-        "|---|---|---|---|---|---|---|---|",
+        "| drift peak RSS MiB | drifted | profile s | profile rows/s | profile peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["configs"]:
-        s, d = r["scoring"], r["drift"]
+        s, d, p = r["scoring"], r["drift"], r["profile"]
         lines.append(
             f"| {r['config']} | {s['seconds']} | {s['rows_per_second']:,} | {s['peak_rss_mib']:,} "
             f"| {d['seconds']} | {d['rows_per_second']:,} | {d['peak_rss_mib']:,} "
-            f"| {', '.join(d['drifted']) or 'none'} |"
+            f"| {', '.join(d['drifted']) or 'none'} "
+            f"| {p['seconds']} | {p['rows_per_second']:,} | {p['peak_rss_mib']:,} |"
         )
     lines += ["", "Peak RSS: of the process for `local`, of the largest worker for Dask.", ""]
     lines += [results["projection"], ""]

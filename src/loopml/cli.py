@@ -100,8 +100,9 @@ DaskOpt = typer.Option(
     None,
     "--dask",
     metavar="ADDRESS",
-    help="Run on a Dask cluster (the search; scoring a Parquet dataset): its scheduler "
-    "(tcp://host:8786), or 'local' to start one here. Overrides execution:. Needs loopml[dask].",
+    help="Run on a Dask cluster (the search; scoring or profiling a Parquet dataset): its "
+    "scheduler (tcp://host:8786), or 'local' to start one here. Overrides execution:. "
+    "Needs loopml[dask].",
 )
 
 
@@ -202,12 +203,24 @@ def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = 
 def profile(
     config: Path = ConfigOpt,
     output: Path | None = path_option(None, "--out", "-o", help="HTML file to write."),
+    dataset: Path | None = path_option(
+        None,
+        "--dataset",
+        help="Profile this directory or glob of Parquet files part by part (data larger than "
+        "memory; with --dask on a cluster) instead of the project's sources.",
+    ),
+    dask: str | None = DaskOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Write the EDA profile of the data: statistics, charts, correlations, findings."""
     with _errors():
-        path, report = _project(config).profile(output)
+        project = _project(config, dask)
+        if dataset is not None:
+            path = project.profile_dataset(dataset, output)
+            _emit_json({"profile": str(path)}) if as_json else out.print(f"Profile: {path}")
+            return
+        path, report = project.profile(output)
         if as_json:
             _emit_json({"profile": str(path), "quality": report.to_dict()})
         else:

@@ -26,6 +26,7 @@ from loopml.data import (
     check_target_column,
     collect,
     file_kind,
+    is_dataset,
     labelled_rows,
     model_input_dialect,
     prepare_data,
@@ -41,7 +42,7 @@ from loopml.data import protect as protect_data
 from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
 from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.serving import ScoringSummary, is_dataset, score_dataset, score_file
+from loopml.serving import ScoringSummary, score_dataset, score_file
 from loopml.types import QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
@@ -197,6 +198,14 @@ class Project:
         path = self.path(output or cfg.profile.output)
         write_text_atomic(path, html)
         return path, report
+
+    def profile_dataset(self, dataset: str | Path, output: str | Path | None = None) -> Path:
+        """Stage 3 on a Parquet dataset larger than memory (a directory or a glob): the profile
+        as map-reduce over its parts, on the configured engine; no quality report."""
+        from loopml._profile_dataset import profile_dataset
+
+        target = self.path(output or self.config.profile.output)
+        return profile_dataset(self.config, self.path(dataset), target)
 
     def prepare(self, data: DataSet | None = None) -> PreparedData:
         """Stages 1 and 3: settle the problem, infer the schema, split off the holdout

@@ -7,6 +7,7 @@ import typing as _typing
 from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.data._dataset import dataset_files, is_dataset
     from loopml.data._dialect import CsvDialect, model_input_dialect, sniff_dialect
     from loopml.data._draft import draft_config
     from loopml.data._labels import merge_map
@@ -39,7 +40,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         resolve_problem,
     )
     from loopml.data._profile import Profile, profile
-    from loopml.data._profile_parts import profile_partitions
+    from loopml.data._profile_parts import profile_parquet, profile_partitions
     from loopml.data._profile_types import Association, ColumnProfile, Histogram, Matrix
     from loopml.data._quality import TableSpec, validate
     from loopml.data._schema import (
@@ -102,8 +103,9 @@ __getattr__, __dir__ = _lazy_exports(
             "prepare_target",
             "resolve_problem",
         ],
+        "loopml.data._dataset": ["dataset_files", "is_dataset"],
         "loopml.data._profile": ["Profile", "profile"],
-        "loopml.data._profile_parts": ["profile_partitions"],
+        "loopml.data._profile_parts": ["profile_parquet", "profile_partitions"],
         "loopml.data._profile_types": ["Association", "ColumnProfile", "Histogram", "Matrix"],
         "loopml.data._quality": ["TableSpec", "validate"],
         "loopml.data._schema": [
@@ -157,6 +159,7 @@ __all__ = [
     "check_target_column",
     "choose_strategy",
     "collect",
+    "dataset_files",
     "detect_pii",
     "draft_config",
     "file_kind",
@@ -166,6 +169,7 @@ __all__ = [
     "holdout_split",
     "infer_schema",
     "infer_task",
+    "is_dataset",
     "labelled_rows",
     "load_source",
     "merge_map",
@@ -178,6 +182,7 @@ __all__ = [
     "privacy_replay",
     "profile",
     "profile_data",
+    "profile_parquet",
     "profile_partitions",
     "protect",
     "quality_report",

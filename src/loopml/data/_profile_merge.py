@@ -82,8 +82,13 @@ class DistinctSketch:
             return cls(np.empty(0, dtype=np.uint64))
         if array.dtype == object:  # mixed or text values: hashed as their text
             array = np.asarray([str(v) for v in array], dtype=object)
-        hashes = np.unique(pd.util.hash_array(array, categorize=False))
-        return cls(hashes[:KMV_HASHES])
+        hashes = pd.util.hash_array(array, categorize=False)
+        if len(hashes) > 4 * KMV_HASHES:  # the smallest distinct are among the smallest
+            cut = np.partition(hashes, 4 * KMV_HASHES)[4 * KMV_HASHES]
+            smallest = pd.unique(hashes[hashes <= cut])
+            if len(smallest) >= KMV_HASHES:
+                return cls(np.sort(smallest)[:KMV_HASHES])
+        return cls(np.sort(pd.unique(hashes))[:KMV_HASHES])
 
     def merge(self, other: DistinctSketch) -> DistinctSketch:
         both = np.union1d(self.hashes, other.hashes)

@@ -28,11 +28,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from loopml.data._problem import infer_task
 from loopml.data._profile import (
     ROLE_ROWS,
     _check_arguments,
@@ -53,9 +55,20 @@ from loopml.data._profile_merge import (
     top_counts,
 )
 from loopml.data._profile_parts_build import build_profile
-from loopml.data._schema import ColumnSchema, Role, Schema, is_text, missing_mask, to_numeric
+from loopml.data._schema import (
+    ColumnSchema,
+    Role,
+    Schema,
+    infer_schema,
+    is_text,
+    missing_mask,
+    to_numeric,
+)
 from loopml.errors import DataError
 from loopml.types import TaskKind
+
+if TYPE_CHECKING:
+    from loopml.config import ProjectConfig
 
 KEPT_ENTRIES = 1_000  # most frequent texts and missing-value patterns kept per part
 Kind = Literal["pii", "numeric", "category", "datetime", "text"]
@@ -160,6 +173,54 @@ def profile_partitions(
     return build_profile(
         plans, summary, second, edges, target=target, kind=kind, seed=seed, guessed=schema is None
     )
+
+
+def profile_parquet(
+    files: Sequence[Path], config: ProjectConfig, *, engine: Literal["local", "dask"] = "local"
+) -> Any:
+    """The profile of a Parquet dataset as the project sees its data (as
+    :func:`~loopml.data.profile_data`): its target when the files have it, its id, time and
+    dropped columns, its sample size and seed.
+
+    ``local`` reads one row group at a time in this process; ``dask`` reads the files as a
+    ``dask.dataframe`` and summarises its parts on the active Dask scheduler.
+    """
+    import pyarrow.parquet as pq
+
+    first = pd.read_parquet(files[0]).iloc[:ROLE_ROWS]
+    target = config.problem.target if config.problem.target in first.columns else None
+    task = None if config.problem.task == "auto" else config.problem.task
+    if target is not None and task is None and not missing_mask(first[target]).all():
+        task = infer_task(first[target], categories=config.cleaning.categories)
+    schema = infer_schema(
+        first,
+        target or "",
+        id_columns=[c for c in config.data.id_columns if c in first.columns],
+        time_column=config.data.time_column,
+        drop_columns=[c for c in config.data.drop_columns if c in first.columns],
+    )
+    parts: Any
+    if engine == "dask":
+        import dask.dataframe as dd
+
+        parts = dd.read_parquet([str(f) for f in files])
+    else:
+        groups = [(f, i) for f in files for i in range(pq.ParquetFile(f).num_row_groups)]
+        parts = [functools.partial(_row_group, f, i) for f, i in groups]
+    return profile_partitions(
+        parts,
+        target=target,
+        task=task,
+        schema=schema,
+        sample_rows=config.profile.sample_rows,
+        seed=config.training.seed,
+    )
+
+
+def _row_group(path: Path, index: int) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read_row_group(index).to_pandas()
 
 
 def _first_part(data: Any) -> pd.DataFrame:

@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
+from loopml.data import dataset_files
 from loopml.registry import ModelBundle
 from loopml.serving import (
     PART,
     PartSummary,
     ScoringSummary,
     check_columns,
-    dataset_files,
     dataset_summary,
     score_part,
     staged_output,

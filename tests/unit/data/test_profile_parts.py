@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import _needs as needs
+from _profiles import differences
 from loopml.data import infer_schema, profile, profile_partitions
 from loopml.data._profile_merge import KMV_HASHES, DistinctSketch, Moments
 from loopml.errors import DataError
@@ -55,22 +56,6 @@ def _parts(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two ``Profile.to_dict()`` trees differ (floats to 1e-9 relative)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(set(a) | set(b))
-        return [d for k in keys for d in _differences(a.get(k), b.get(k), f"{path}/{k}")]
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    if isinstance(a, float) and isinstance(b, float):
-        return [] if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) else [path]
-    return [] if a == b else [path]
-
-
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     return _table(9_000)
@@ -81,7 +66,7 @@ def test_over_parts_the_profile_is_the_in_memory_one(table: pd.DataFrame) -> Non
     whole = profile(table, target="y", schema=schema).to_dict()
     parts = profile_partitions(_parts(table, 2_000), target="y", schema=schema).to_dict()
     # memory counts each part's index; everything else agrees
-    assert _differences(whole, parts) == ["/memory"]
+    assert differences(whole, parts) == ["/memory"]
     assert parts["sampled"] == {} and parts["estimated"] == {}
 
 
@@ -177,5 +162,5 @@ def test_a_dask_dataframe_is_profiled_on_the_cluster(table: pd.DataFrame) -> Non
         frame = dd.from_pandas(table, npartitions=4)
         parts = profile_partitions(frame, target="y", schema=schema).to_dict()
     # Dask holds text in its string dtype, where pandas had object
-    differences = _differences(whole, parts)
-    assert [d for d in differences if not d.endswith("/dtype")] == ["/memory"]
+    found = differences(whole, parts)
+    assert [d for d in found if not d.endswith("/dtype")] == ["/memory"]
