@@ -19,6 +19,32 @@ CLASSIFICATION_METRICS: dict[str, bool] = {
 REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
 ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
+#: Rates compared between groups of a binary classifier's predictions (besides the metrics).
+GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+FAIRNESS_HINT = (
+    "<rate or metric>_difference (largest minus smallest across groups) or _ratio (smallest "
+    "over largest), e.g. selection_rate_ratio, true_positive_rate_difference, roc_auc_difference"
+)
+
+
+def fairness_measure(name: str) -> tuple[str, str] | None:
+    """``(rate or metric, "difference" | "ratio")`` when ``name`` is a group-disparity
+    measure, else None.
+
+    Examples
+    --------
+    >>> fairness_measure("selection_rate_ratio"), fairness_measure("rmse_difference")
+    (('selection_rate', 'ratio'), ('rmse', 'difference'))
+    >>> fairness_measure("roc_auc") is None, fairness_measure("speed_ratio") is None
+    (True, True)
+    """
+    for kind in ("difference", "ratio"):
+        base = name.removesuffix(f"_{kind}")
+        if base != name and (base in GROUP_RATES or base in ALL_METRICS):
+            return base, kind
+    return None
+
+
 #: Names other tools give our metrics (scikit-learn scorers, XGBoost, LightGBM, habit).
 METRIC_ALIASES: dict[str, str] = {
     "auc": "roc_auc",

@@ -24,6 +24,14 @@ from loopml._config_deploy import ServingConfig as ServingConfig
 from loopml._config_deploy import ServingLimits as ServingLimits
 from loopml._config_deploy import parse_duration as parse_duration
 from loopml._config_errors import KeyRuleError, UniqueKeyLoader, format_errors, line_index
+from loopml._config_problem import Constraints as Constraints
+from loopml._config_problem import Costs as Costs
+from loopml._config_problem import FairnessConfig as FairnessConfig
+from loopml._config_problem import Gate as Gate
+from loopml._config_problem import GateClause as GateClause
+from loopml._config_problem import ProblemConfig as ProblemConfig
+from loopml._config_problem import Task as Task
+from loopml._config_problem import gate_mistake as gate_mistake
 from loopml._config_sources import DuckDbSource as DuckDbSource
 from loopml._config_sources import FileSource as FileSource
 from loopml._config_sources import HttpSource as HttpSource
@@ -39,11 +47,9 @@ from loopml._metric_names import CLASSIFICATION_METRICS as CLASSIFICATION_METRIC
 from loopml._metric_names import METRIC_ALIASES as METRIC_ALIASES
 from loopml._metric_names import REGRESSION_METRICS as REGRESSION_METRICS
 from loopml._metric_names import suggest_metric as suggest_metric
-from loopml._metric_names import unknown_metric
 from loopml.errors import ConfigError
 
 # ALL_METRICS, METRIC_ALIASES, suggest_metric, ...: the metric names, re-exported above
-Task = Literal["auto", "binary", "multiclass", "regression"]
 
 #: Every candidate family loopml knows. xgboost and catboost need the [boost] extra; a family
 #: whose library is not installed is skipped with a note on the leaderboard.
@@ -60,140 +66,6 @@ ModelFamily = Literal[
     "decision_tree",
 ]
 MODEL_FAMILIES: tuple[ModelFamily, ...] = get_args(ModelFamily)
-
-_GATE = re.compile(
-    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
-)
-
-
-class Gate(_Section):
-    """A success gate such as ``roc_auc >= 0.80``."""
-
-    metric: str
-    op: Literal[">=", "<=", ">", "<"]
-    threshold: float
-
-    @classmethod
-    def parse(cls, text: str) -> Gate:
-        match = _GATE.match(text)
-        if not match:
-            raise ValueError(
-                f"success gate {text!r} is not of the form '<metric> <op> <number>', "
-                "e.g. 'roc_auc >= 0.80'"
-            )
-        metric, op, number = match.groups()
-        if metric not in ALL_METRICS:
-            raise ValueError(unknown_metric(metric, "success gate names unknown metric", "known"))
-        return cls.model_validate({"metric": metric, "op": op, "threshold": float(number)})
-
-    def passes(self, value: float) -> bool:
-        return {
-            ">=": value >= self.threshold,
-            "<=": value <= self.threshold,
-            ">": value > self.threshold,
-            "<": value < self.threshold,
-        }[self.op]
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.threshold:g}"
-
-
-class Constraints(_Section):
-    """What a deployable model must respect; candidates that break a constraint are excluded."""
-
-    max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict latency
-    interpretable: bool = False  # linear models and shallow trees only
-    max_model_mb: float | None = Field(default=None, gt=0)  # serialised pipeline size
-
-
-class Costs(_Section):
-    """The business cost of each error, for binary tasks: tunes the decision threshold."""
-
-    false_positive: float = Field(ge=0)
-    false_negative: float = Field(ge=0)
-
-
-class ProblemConfig(_Section):
-    task: Task = "auto"
-    target: str = Field(min_length=1)
-    positive_class: str | int | bool | None = None
-    metric: str | None = None
-    success: str | None = None
-    constraints: Constraints = Field(default_factory=Constraints)
-    threshold: Literal["default", "f1", "cost"] = "default"  # binary decision threshold tuning
-    costs: Costs | None = None
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, value: str | None) -> str | None:
-        if value is not None and value not in ALL_METRICS:
-            raise ValueError(unknown_metric(value, "unknown metric", "allowed"))
-        return value
-
-    @field_validator("success")
-    @classmethod
-    def _valid_gate(cls, value: str | None) -> str | None:
-        if value is not None:
-            Gate.parse(value)
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ProblemConfig:
-        if self.task == "regression":
-            if self.positive_class is not None:
-                raise KeyRuleError(
-                    "positive_class only applies to binary tasks, not regression",
-                    "positive_class",
-                    "task",
-                )
-            if self.metric in CLASSIFICATION_METRICS:
-                raise KeyRuleError(
-                    f"metric {self.metric!r} is a classification metric but task is regression;"
-                    f" use one of {', '.join(REGRESSION_METRICS)}",
-                    "metric",
-                    "task",
-                )
-        if self.task in ("binary", "multiclass") and self.metric in REGRESSION_METRICS:
-            raise KeyRuleError(
-                f"metric {self.metric!r} is a regression metric but task is {self.task}; "
-                f"use one of {', '.join(CLASSIFICATION_METRICS)}",
-                "metric",
-                "task",
-            )
-        if self.task == "multiclass" and self.positive_class is not None:
-            raise KeyRuleError(
-                "positive_class only applies to binary tasks, not multiclass",
-                "positive_class",
-                "task",
-            )
-        if self.threshold == "cost" and self.costs is None:
-            raise KeyRuleError(
-                "threshold 'cost' needs problem.costs (false_positive, false_negative)",
-                "threshold",
-            )
-        if (self.threshold != "default" or self.costs is not None) and self.task in (
-            "regression",
-            "multiclass",
-        ):
-            raise KeyRuleError(
-                "threshold tuning and costs apply to binary tasks only",
-                "threshold" if self.threshold != "default" else "costs",
-                "task",
-            )
-        if self.success is not None:
-            gate = Gate.parse(self.success)
-            metric_set = CLASSIFICATION_METRICS if self.task != "regression" else REGRESSION_METRICS
-            if self.task != "auto" and gate.metric not in metric_set:
-                raise KeyRuleError(
-                    f"success gate metric {gate.metric!r} does not apply to {self.task}",
-                    "success",
-                    "task",
-                )
-        return self
-
-    @property
-    def gate(self) -> Gate | None:
-        return Gate.parse(self.success) if self.success else None
 
 
 class DataConfig(_Section):

@@ -171,7 +171,7 @@ class Project:
 
     def _check_columns(self, raw: DataSet) -> None:
         """The columns ``data:`` names and the target exist, each with its own message."""
-        check_declared_columns(raw.frame, self.config.data, self.config_path.name)
+        check_declared_columns(raw.frame, self.config, self.config_path.name)
         check_target_column(raw.frame, self.config.problem.target)
 
     def _try_prepare(self, raw: DataSet) -> PreparedData | None:
@@ -369,7 +369,7 @@ class Project:
         else:
             rows = self.prepare().holdout_rows()
         bundle.schema.check(rows.X.columns, where=str(data or "the holdout"))
-        return evaluate_labelled(bundle.pipeline, rows, problem, gate=self.config.problem.gate)
+        return evaluate_labelled(bundle.pipeline, rows, problem, config=self.config)
 
     def score(
         self,

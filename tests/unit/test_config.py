@@ -14,6 +14,7 @@ from loopml.config import (
     MODEL_FAMILIES,
     REGRESSION_METRICS,
     Gate,
+    GateClause,
     ProblemConfig,
     load_config,
     parse_config,
@@ -91,7 +92,7 @@ scoring: {input: in.csv, output: out.csv, chunk_rows: 1000}
 
     assert cfg.problem.positive_class == "yes"
     assert cfg.problem.metric == "pr_auc"
-    assert cfg.problem.gate == Gate(metric="roc_auc", op=">=", threshold=0.8)
+    assert cfg.problem.gate == Gate.parse("roc_auc >= 0.8")
     assert cfg.data.source.type == "parquet"
     assert cfg.data.source.options == {"columns": ["a", "b"]}
     assert cfg.data.id_columns == ["customer_id"]
@@ -131,7 +132,7 @@ def test_group_split_with_a_group_column_is_valid() -> None:
 def test_task_auto_accepts_any_known_gate_metric() -> None:
     # the data decides the task later; resolve_problem checks the gate against it then
     cfg = parse_config(with_problem('success: "rmse <= 3"', task="auto"))
-    assert cfg.problem.gate == Gate(metric="rmse", op="<=", threshold=3.0)
+    assert cfg.problem.gate == Gate.parse("rmse <= 3.0")
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,7 +153,8 @@ def test_unknown_problem_key_names_allowed_keys_and_line() -> None:
     message = error_of(with_problem("metirc: roc_auc"))
     assert message.splitlines()[1] == (
         "problem.metirc: unknown key (loopml.yaml, line 4). Allowed keys here: task, target, "
-        "positive_class, metric, success, constraints, threshold, costs. "
+        "positive_class, metric, success, constraints, threshold, costs, sensitive_columns, "
+        "fairness. "
         "Remove it or fix its spelling."
     )
 
@@ -369,13 +371,14 @@ def test_empty_target_is_rejected() -> None:
         ),
         (
             with_problem('success: "rmse <= 0.5"', task="binary"),
-            "problem.success: success gate metric 'rmse' does not apply to binary "
-            "(loopml.yaml, line 4; problem.task on line 3).",
+            "problem.success: success gate metric 'rmse' does not apply to binary; use one of "
+            f"{', '.join(CLASSIFICATION_METRICS)} (loopml.yaml, line 4; problem.task on line 3).",
         ),
         (
             with_problem('success: "accuracy >= 0.5"', task="regression"),
-            "problem.success: success gate metric 'accuracy' does not apply to regression "
-            "(loopml.yaml, line 4; problem.task on line 3).",
+            "problem.success: success gate metric 'accuracy' does not apply to regression; use "
+            f"one of {', '.join(REGRESSION_METRICS)} (loopml.yaml, line 4; problem.task on "
+            "line 3).",
         ),
         (
             BASE + "training:\n  split: time\n",
@@ -444,12 +447,14 @@ def test_impossible_combinations(text: str, expected: str) -> None:
         (
             "roc_auc >> 0.8",
             "problem.success: success gate 'roc_auc >> 0.8' is not of the form "
-            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (loopml.yaml, line 4).",
+            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (several clauses: joined by "
+            "'and') (loopml.yaml, line 4).",
         ),
         (
             "roc_auc >= high",
             "problem.success: success gate 'roc_auc >= high' is not of the form "
-            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (loopml.yaml, line 4).",
+            "'<metric> <op> <number>', e.g. 'roc_auc >= 0.80' (several clauses: joined by "
+            "'and') (loopml.yaml, line 4).",
         ),
         (
             "auc >= 0.8",
@@ -464,7 +469,7 @@ def test_bad_success_gate_strings(gate: str, expected: str) -> None:
 
 def test_regression_gate_on_r2_is_accepted() -> None:
     cfg = parse_config(with_problem('success: "r2 >= 0.5"', task="regression"))
-    assert cfg.problem.gate == Gate(metric="r2", op=">=", threshold=0.5)
+    assert cfg.problem.gate == Gate.parse("r2 >= 0.5")
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,7 +582,9 @@ def test_load_config_names_the_file_and_line(tmp_path: Path) -> None:
     ],
 )
 def test_gate_parse(text: str, metric: str, op: str, threshold: float) -> None:
-    assert Gate.parse(text) == Gate(metric=metric, op=op, threshold=threshold)  # type: ignore[arg-type]
+    gate = Gate.parse(text)
+    assert gate.clauses == (GateClause(metric=metric, op=op, threshold=threshold),)  # type: ignore[arg-type]
+    assert (gate.metric, gate.op, gate.threshold) == (metric, op, threshold)
 
 
 @pytest.mark.parametrize(
@@ -631,7 +638,7 @@ def test_unknown_metric_without_a_likely_meaning_lists_the_allowed_ones() -> Non
 
 
 def test_gate_parse_r2() -> None:
-    assert Gate.parse("r2 >= 0.5") == Gate(metric="r2", op=">=", threshold=0.5)
+    assert Gate.parse("r2 >= 0.5").clauses == (GateClause(metric="r2", op=">=", threshold=0.5),)
 
 
 @pytest.mark.parametrize(
@@ -643,7 +650,9 @@ def test_gate_passes_at_and_around_the_threshold(
     op: str, below: bool, equal: bool, above: bool
 ) -> None:
     gate = Gate.parse(f"accuracy {op} 0.75")
-    assert (gate.passes(0.7499), gate.passes(0.75), gate.passes(0.7501)) == (below, equal, above)
+    values = [{"accuracy": v} for v in (0.7499, 0.75, 0.7501)]
+    assert [gate.passes(v) for v in values] == [below, equal, above]
+    assert not gate.passes({}) and not gate.passes({"accuracy": float("nan")})
 
 
 def test_gate_str_round_trips() -> None:

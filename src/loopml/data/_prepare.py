@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.config import DataConfig, ProjectConfig
+from loopml.config import ProjectConfig
 from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
 from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
 from loopml.data._profile import Profile, profile
@@ -90,11 +90,21 @@ class PreparedData:
         }
 
 
+def not_features(config: ProjectConfig) -> list[str]:
+    """Columns kept out of the model's inputs: ``data.drop_columns``, and the sensitive columns
+    unless ``problem.fairness.as_features`` (they stay in the rows, for the group comparison)."""
+    sensitive = [] if config.problem.fairness.as_features else config.problem.sensitive_columns
+    return list(dict.fromkeys([*config.data.drop_columns, *sensitive]))
+
+
 def check_declared_columns(
-    frame: pd.DataFrame, data: DataConfig, config_name: str = "loopml.yaml"
+    frame: pd.DataFrame, config: ProjectConfig, config_name: str = "loopml.yaml"
 ) -> None:
-    """Raise :class:`ConfigError` if a column named in ``data:`` is not in ``frame``."""
+    """Raise :class:`ConfigError` if a column named in ``data:`` (or a sensitive column) is
+    not in ``frame``."""
+    data = config.data
     declared = [("data.id_columns", c) for c in data.id_columns]
+    declared += [("problem.sensitive_columns", c) for c in config.problem.sensitive_columns]
     declared += [("data.drop_columns", c) for c in data.drop_columns]
     if data.time_column:
         declared.append(("data.time_column", data.time_column))
@@ -156,7 +166,7 @@ def prepare_data(
     DataError
         The target, the time column or the split makes training impossible.
     """
-    check_declared_columns(raw.frame, config.data, config_name)
+    check_declared_columns(raw.frame, config, config_name)
     categories = config.cleaning.categories
     # target problems first, with their own message
     resolve_problem(raw.frame, config.problem, categories=categories)
@@ -172,7 +182,7 @@ def prepare_data(
         problem.target,
         id_columns=ids,
         time_column=config.data.time_column,
-        drop_columns=config.data.drop_columns,
+        drop_columns=not_features(config),
     )
     if not schema.feature_columns:
         raise DataError(

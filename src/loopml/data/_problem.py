@@ -15,6 +15,7 @@ from loopml.config import (
     CategoryCleaning,
     Gate,
     ProblemConfig,
+    gate_mistake,
 )
 from loopml.data._labels import match_labels, spelling_map
 from loopml.data._schema import is_text, missing_mask
@@ -238,10 +239,10 @@ def _metric_and_gate(cfg: ProblemConfig, task: TaskKind) -> tuple[str, Gate | No
             f"{target!r}); use one of {', '.join(allowed)}, or set problem.task."
         )
     gate = cfg.gate
-    if gate is not None and gate.metric not in allowed:
+    mistake = gate_mistake(gate, task, cfg.sensitive_columns) if gate is not None else None
+    if mistake is not None:
         raise ConfigError(
-            f"problem.success gate {str(gate)!r} uses {gate.metric!r}, which does not apply to a "
-            f"{task} task; use one of {', '.join(allowed)}."
+            f"problem.success: {mistake} (the task is {task}, inferred from {target!r})."
         )
     return metric, gate
 

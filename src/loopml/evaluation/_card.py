@@ -118,6 +118,7 @@ def model_card(
         "data": {k: data[k] for k in DATA_KEYS if k in data},
         "metrics": metrics,
         "gate": evaluation.gate.describe(),
+        "fairness": evaluation.fairness.lines() if evaluation.fairness is not None else [],
         "limitations": limitations(problem, evaluation, diagnostics, data),
     }
     return jsonable(card)
@@ -137,6 +138,7 @@ def limitations(
         out.append(f"Only {evaluation.n_rows} holdout rows: the metrics are uncertain.")
     if not evaluation.gate.passed:
         out.append(f"The success gate failed: {evaluation.gate.describe()}.")
+        out += _unfair(evaluation)
     ignored = data.get("ignored_columns")
     if ignored and ignored != "none":
         out.append(f"Columns not used as features: {ignored}.")
@@ -196,5 +198,23 @@ def _diagnostic_limitations(diagnostics: Diagnostics) -> list[str]:
         out.append(
             "Per-prediction explanations are approximate (occlusion): they do not add up "
             "to the prediction and ignore interactions between columns."
+        )
+    return out
+
+
+def _unfair(evaluation: Evaluation) -> list[str]:
+    """The failed fairness clauses, each with the groups it is about."""
+    report, out = evaluation.fairness, []
+    for clause, _, passed in evaluation.gate.clauses:
+        name = clause.split()[0]
+        worst = report.worst(name) if report is not None and not passed else None
+        if report is None or worst is None:
+            continue
+        measure = worst.measure
+        low = report.value(worst.grouping, worst.lowest, measure)
+        high = report.value(worst.grouping, worst.highest, measure)
+        out.append(
+            f"Fairness clause '{clause}' failed on {worst.grouping}: {worst.lowest} has "
+            f"{measure.replace('_', ' ')} {low:.3f}, {worst.highest} {high:.3f}."
         )
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from loopml.config import Gate
 from loopml.data import Problem
+from loopml.evaluation._fairness import FairnessReport, FairnessSettings, fairness_report
 from loopml.metrics import all_metrics, clip_proba
 from loopml.modeling import predict_scores
 
@@ -23,19 +25,26 @@ MAX_SCATTER_POINTS = 2000
 @dataclass(frozen=True)
 class GateResult:
     gate: str | None
-    value: float | None
+    value: float | None  # the headline clause's value
     passed: bool
+    clauses: tuple[tuple[str, float, bool], ...] = ()  # (clause, value, passed) when several
 
     def describe(self) -> str:
         if self.gate is None:
             return "no success gate set (passes)"
         verdict = "passed" if self.passed else "FAILED"
+        if len(self.clauses) > 1:
+            parts = [f"{c}: {_shown(v)}{'' if ok else ' ✗'}" for c, v, ok in self.clauses]
+            return f"{'; '.join(parts)} → {verdict}"
         value = self.value if self.value is not None else float("nan")
-        # scores keep 4 decimals; errors in the target's units (rmse 534.1) 4 significant digits
-        shown = f"{value:.4f}"
-        if math.isfinite(value) and abs(value) >= 10:
-            shown = f"{value:,.{max(3 - math.floor(math.log10(abs(value))), 0)}f}"
-        return f"{self.gate}: {shown} → {verdict}"
+        return f"{self.gate}: {_shown(value)} → {verdict}"
+
+
+def _shown(value: float) -> str:
+    """Scores keep 4 decimals; errors in the target's units (rmse 534.1) 4 significant digits."""
+    if math.isfinite(value) and abs(value) >= 10:
+        return f"{value:,.{max(3 - math.floor(math.log10(abs(value))), 0)}f}"
+    return f"{value:.4f}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Evaluation:
     gate: GateResult
     n_rows: int
     curves: dict[str, Any] = field(default_factory=dict)
+    fairness: FairnessReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,30 +68,49 @@ class Evaluation:
             "metrics": self.metrics,
             "gate": {"gate": self.gate.gate, "value": self.gate.value, "passed": self.gate.passed},
             "n_rows": self.n_rows,
+            "fairness": self.fairness.to_dict() if self.fairness is not None else None,
         }
 
 
-def check_gate(gate: Gate | None, metrics: dict[str, float]) -> GateResult:
+def check_gate(gate: Gate | None, values: Mapping[str, float]) -> GateResult:
+    """Every clause of ``gate`` on ``values`` (metrics, and group disparities when the gate
+    has fairness clauses); a missing or NaN value fails its clause."""
     if gate is None:
         return GateResult(gate=None, value=None, passed=True)
-    value = metrics.get(gate.metric, float("nan"))
-    passed = bool(not np.isnan(value) and gate.passes(value))
-    return GateResult(gate=str(gate), value=value, passed=passed)
+    clauses = []
+    for clause in gate.clauses:
+        value = float(values.get(clause.metric, float("nan")))
+        clauses.append((str(clause), value, bool(not np.isnan(value) and clause.passes(value))))
+    value = float(values.get(gate.metric, float("nan")))
+    passed = all(ok for _, _, ok in clauses)
+    return GateResult(gate=str(gate), value=value, passed=passed, clauses=tuple(clauses))
 
 
-def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, problem: Problem) -> Evaluation:
-    """Score ``pipeline`` on rows it has never seen (the holdout)."""
+def evaluate(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: pd.Series,
+    problem: Problem,
+    fairness: FairnessSettings | None = None,
+) -> Evaluation:
+    """Score ``pipeline`` on rows it has never seen (the holdout); with ``fairness``, compare
+    the groups of its sensitive columns (which ``X`` must hold) too."""
     pred, proba = predict_scores(pipeline, X, problem.task, problem.classes)
     metrics = all_metrics(problem.task, y, pred, proba, problem.classes, problem.positive_class)
     curves = _curves(problem, np.asarray(y), pred, proba)
+    report = None
+    if fairness is not None and fairness.columns:
+        report = fairness_report(X, y, pred, proba, problem, fairness)
+    values = {**metrics, **(report.values() if report is not None else {})}
     return Evaluation(
         task=problem.task,
         metric=problem.metric,
         primary=metrics[problem.metric],
         metrics=metrics,
-        gate=check_gate(problem.gate, metrics),
+        gate=check_gate(problem.gate, values),
         n_rows=len(y),
         curves=curves,
+        fairness=report,
     )
 
 

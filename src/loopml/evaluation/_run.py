@@ -19,6 +19,7 @@ from loopml.errors import DataError
 from loopml.evaluation._common import DiagnosisSettings, TrainAndHoldout
 from loopml.evaluation._diagnose import Diagnostics, diagnose
 from loopml.evaluation._evaluate import Evaluation, evaluate
+from loopml.evaluation._fairness import FairnessSettings
 from loopml.modeling import expected_cost, predict_scores
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class AssessSettings:
     budget_seconds: float  # the training budget; diagnosis runs on a share of it
     costs: Costs | None = None  # binary tasks: the cost of each kind of error
     n_bootstrap: int = N_BOOTSTRAP
+    fairness: FairnessSettings | None = None  # problem.sensitive_columns: compare their groups
 
     @property
     def diagnosis_seconds(self) -> float:
@@ -57,6 +59,9 @@ class AssessSettings:
             seed=config.training.seed,
             budget_seconds=config.training.budget_seconds,
             costs=config.problem.costs,
+            fairness=(
+                FairnessSettings.from_config(config) if config.problem.sensitive_columns else None
+            ),
         )
 
 
@@ -95,7 +100,7 @@ def assess(
         The chosen trial and the cross-validation folds it was scored on: its fold scores
         are compared with the holdout, and its fit time sizes the learning curve.
     """
-    evaluation = evaluate(pipeline, holdout.X, holdout.y, problem)
+    evaluation = evaluate(pipeline, holdout.X, holdout.y, problem, settings.fairness)
     diagnostics = diagnose(
         pipeline,
         TrainAndHoldout(train.X, train.y, holdout.X, holdout.y),
@@ -134,10 +139,16 @@ def fold_fit(best: TrialResult, folds: Sequence[tuple[Any, Any]]) -> tuple[int, 
 
 
 def evaluate_labelled(
-    pipeline: Pipeline, rows: LabelledRows, problem: Problem, *, gate: Gate | None = None
+    pipeline: Pipeline,
+    rows: LabelledRows,
+    problem: Problem,
+    *,
+    gate: Gate | None = None,
+    config: ProjectConfig | None = None,
 ) -> Evaluation:
-    """Evaluate a registered model on labelled rows, against ``gate`` (the project's gate
-    today) or else the gate it was trained under.
+    """Evaluate a registered model on labelled rows, against ``gate`` (else the gate of
+    ``config``, the project today; else the gate it was trained under); with ``config``, its
+    sensitive columns' groups are compared too.
 
     Raises
     ------
@@ -148,7 +159,7 @@ def evaluate_labelled(
         task=problem.task,
         target=problem.target,
         metric=problem.metric,
-        gate=gate or problem.gate,
+        gate=gate or (config.problem.gate if config is not None else None) or problem.gate,
         classes=problem.classes,
         positive_class=problem.positive_class,
     )
@@ -159,4 +170,5 @@ def evaluate_labelled(
                 f"labels {sorted(map(str, unknown))} in {problem.target!r} were never seen in "
                 "training; the model cannot be evaluated on them."
             )
-    return evaluate(pipeline, rows.X, rows.y, problem)
+    fairness = FairnessSettings.from_config(config, problem.gate) if config is not None else None
+    return evaluate(pipeline, rows.X, rows.y, problem, fairness)

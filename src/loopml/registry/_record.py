@@ -78,7 +78,9 @@ class RunRecord:
             "data_origin": run.data.origin,
             "data_fingerprint": run.data.fingerprint,
         }
-        held_out = {**run.evaluation.metrics, **run.business}
+        fairness = run.evaluation.fairness
+        gaps = fairness.values() if fairness is not None else {}  # group disparities
+        held_out = {**run.evaluation.metrics, **run.business, **gaps}
         metrics = {HOLDOUT_PREFIX + k: v for k, v in held_out.items()}
         metrics[CV_PREFIX + problem.metric] = best.mean
         gate = run.evaluation.gate

@@ -215,7 +215,7 @@ def test_class_labels_are_trimmed() -> None:
 def test_metric_and_gate_are_kept() -> None:
     problem = resolve(["a", "b", "a", "b"], metric="f1", success="accuracy >= 0.7")
     assert problem.metric == "f1"
-    assert problem.gate == Gate(metric="accuracy", op=">=", threshold=0.7)
+    assert problem.gate == Gate.parse("accuracy >= 0.7")
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,8 +287,8 @@ def test_metric_not_applicable_to_the_inferred_task(
 
 def test_gate_not_applicable_to_the_inferred_task() -> None:
     expected = (
-        "problem.success gate 'mae <= 0.1' uses 'mae', which does not apply to a binary task; "
-        f"use one of {', '.join(CLASSIFICATION_METRICS)}."
+        "problem.success: success gate metric 'mae' does not apply to binary; use one of "
+        f"{', '.join(CLASSIFICATION_METRICS)} (the task is binary, inferred from 'y')."
     )
     with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
         resolve(["yes", "no", "yes", "no"], success="mae <= 0.1")

@@ -75,6 +75,7 @@ def test_the_card_has_every_section(evaluated: tuple[Problem, Evaluation, Diagno
         "data",
         "metrics",
         "gate",
+        "fairness",
         "limitations",
     }
     assert (card["model"], card["task"], card["target"]) == ("linear", "binary", "y")

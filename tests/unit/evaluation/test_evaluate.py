@@ -133,7 +133,7 @@ def test_gate_passes(binary: tuple[Pipeline, Problem, pd.DataFrame, pd.Series]) 
 
     gate = evaluate(pipeline, X, y, problem).gate
 
-    assert gate == GateResult(gate="roc_auc >= 0.9", value=1.0, passed=True)
+    assert gate == GateResult("roc_auc >= 0.9", 1.0, True, (("roc_auc >= 0.9", 1.0, True),))
     assert gate.describe() == "roc_auc >= 0.9: 1.0000 → passed"
 
 
@@ -186,7 +186,8 @@ def test_to_dict(binary: tuple[Pipeline, Problem, pd.DataFrame, pd.Series]) -> N
 
     data = evaluate(pipeline, X, y, problem).to_dict()
 
-    assert set(data) == {"task", "metric", "primary", "metrics", "gate", "n_rows"}
+    assert set(data) == {"task", "metric", "primary", "metrics", "gate", "n_rows", "fairness"}
+    assert data["fairness"] is None  # no sensitive columns
     assert data["gate"] == {"gate": "roc_auc >= 0.9", "value": 1.0, "passed": True}
 
 
@@ -217,7 +218,8 @@ def test_multiclass(multiclass: tuple[Pipeline, Problem, pd.DataFrame, pd.Series
     assert ev.metrics["f1"] == 1.0
     assert ev.metrics["roc_auc"] == 1.0
     assert ev.primary == ev.metrics["log_loss"]
-    assert ev.gate == GateResult(gate="accuracy >= 0.95", value=1.0, passed=True)
+    clause = ("accuracy >= 0.95", 1.0, True)
+    assert ev.gate == GateResult("accuracy >= 0.95", 1.0, True, (clause,))
     curves = ev.curves
     assert curves["labels"] == ["apple", "banana", "cherry"]
     assert curves["confusion"] == [[5, 0, 0], [0, 5, 0], [0, 0, 5]]
