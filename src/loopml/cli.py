@@ -288,6 +288,8 @@ def evaluate(
         title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
         out.print(metrics_table(title, result.metrics, out.width))
         out.print(f"Gate: {escape(result.gate.describe())}")
+        for line in result.fairness.lines() if result.fairness is not None else []:
+            out.print(f"Fairness: {escape(line)}")
 
 
 @app.command()

@@ -23,6 +23,7 @@ STRICT_MODULES = {
     "loopml._config_errors",
     "loopml._config_sources",
     "loopml._config_deploy",
+    "loopml._config_problem",
     "loopml._metric_names",
     "loopml.errors",
     "loopml.types",
