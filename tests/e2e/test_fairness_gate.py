@@ -103,3 +103,54 @@ def test_fairness_mistakes_stop_training_with_a_clear_error(
     assert result.exit_code == 2, result.output
     assert says in result.output
     assert not (tmp_path / ".loopml" / "mlflow.db").exists()
+
+
+def test_monitoring_compares_the_groups_of_live_traffic(tmp_path: Path) -> None:
+    """The service logs the sensitive column next to the ids; `loopml monitor` compares the
+    window's selection rates and, on its labelled rows, the full table, and raises an alarm
+    where the window breaks the gate's fairness clause."""
+    from fastapi.testclient import TestClient
+
+    from loopml.serving._server import make_sink, model_source
+    from loopml.serving.app import create_app, service_settings
+
+    config = _project(tmp_path, gap=1.5)
+    config.write_text(
+        config.read_text(encoding="utf-8") + "serving: {prediction_log: {mode: sync}}\n",
+        encoding="utf-8",
+    )
+    Project(config).train()
+    project = Project(config)
+    settings = service_settings(
+        project.config,
+        tracking_uri=project.registry.uri,
+        workspace=project.workspace,
+        overrides={"model": "challenger"},
+    )
+    rows = frame(600, 9)
+    rows["segment"] = np.where(np.arange(600) % 2, "b", "a")
+    rows.loc[rows["segment"] == "b", "x"] += 1.5
+    labels = np.where(rows.pop("label").to_numpy() == "yes", "yes", "no")
+    with TestClient(create_app(settings, model_source(settings), sink=make_sink(settings))) as c:
+        answer = c.post("/v1/predict", json={"instances": rows.to_dict("records")})
+        assert answer.status_code == 200, answer.text
+        ids = answer.json()["request_ids"]
+        feedback = [{"request_id": r, "label": str(y)} for r, y in zip(ids, labels, strict=True)]
+        assert c.post("/v1/feedback", json=feedback).status_code == 200
+
+    result = runner.invoke(app, ["monitor", "-c", str(config), "--model", "challenger", "--json"])
+    assert result.exit_code == 10, result.output
+    window = json.loads(result.stdout)["windows"][-1]
+    fairness = window["fairness"]
+    assert fairness["rows"] == 600 and fairness["labelled"] == 600
+    assert fairness["values"]["selection_rate_ratio"] < 0.8
+    assert fairness["groups"]["selection_rate_ratio"]["lowest"] == "a"
+    assert "roc_auc_ratio" in fairness["values"]  # the full table, from the labelled rows
+    alarm = [a for a in window["alarms"] if a.startswith("fairness:")]
+    assert alarm and "selection_rate_ratio" in alarm[0] and "segment: a lowest" in alarm[0]
+    report = runner.invoke(app, ["monitor", "-c", str(config), "--model", "challenger"])
+    assert report.exit_code == 10
+    html = next((tmp_path / ".loopml" / "reports").glob("*-monitoring.html")).read_text(
+        encoding="utf-8"
+    )
+    assert "fairness: smallest ratio between groups" in html and "selection rate 0." in html

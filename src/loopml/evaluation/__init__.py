@@ -18,6 +18,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.evaluation._contributions import contributions
     from loopml.evaluation._diagnose import Diagnostics, diagnose
     from loopml.evaluation._evaluate import Evaluation, GateResult, check_gate, evaluate
+    from loopml.evaluation._fairness import FairnessReport, FairnessSettings, fairness_report
     from loopml.evaluation._fit import FitCheck
     from loopml.evaluation._importance import (
         Explanations,
@@ -65,6 +66,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.evaluation._contributions": ["contributions"],
         "loopml.evaluation._diagnose": ["Diagnostics", "diagnose"],
         "loopml.evaluation._evaluate": ["Evaluation", "GateResult", "check_gate", "evaluate"],
+        "loopml.evaluation._fairness": ["FairnessReport", "FairnessSettings", "fairness_report"],
         "loopml.evaluation._fit": ["FitCheck"],
         "loopml.evaluation._importance": [
             "Explanations",
@@ -111,6 +113,8 @@ __all__ = [
     "Diagnostics",
     "Evaluation",
     "Explanations",
+    "FairnessReport",
+    "FairnessSettings",
     "FeatureImportance",
     "FitCheck",
     "GateResult",
@@ -136,6 +140,7 @@ __all__ = [
     "diagnose",
     "evaluate",
     "evaluate_labelled",
+    "fairness_report",
     "learning_curve",
     "lift_table",
     "mcnemar",

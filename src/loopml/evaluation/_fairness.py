@@ -50,6 +50,7 @@ class FairnessSettings:
     n_bootstrap: int = 200
     seed: int = 0
     metrics: tuple[str, ...] = ()  # metrics compared besides the project's (a gate's)
+    only: tuple[str, ...] = ()  # compare only these measures (monitoring before labels)
 
     @classmethod
     def from_config(cls, config: ProjectConfig, gate: Gate | None = None) -> FairnessSettings:
@@ -228,6 +229,8 @@ def fairness_report(
         )
     truth = np.asarray(y)
     found = measures(problem, settings.metrics, truth, np.asarray(pred), proba)
+    if settings.only:
+        found = {name: m for name, m in found.items() if name in settings.only}
     groups: list[GroupStats] = []
     disparities: list[Disparity] = []
     for columns in _groupings(settings):

@@ -23,6 +23,7 @@ window does not alarm on a trivial shift).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -93,6 +94,40 @@ class Performance:
 
 
 @dataclass(frozen=True)
+class WindowFairness:
+    """A window's group disparities: gate values, and the groups behind each."""
+
+    rows: int  # rows compared before labels (binary: every prediction)
+    labelled: int  # rows with labels in the full comparison
+    values: dict[str, float] = field(default_factory=dict)
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> grouping, ends
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "labelled": self.labelled,
+            "values": {k: (v if math.isfinite(v) else None) for k, v in self.values.items()},
+            "groups": self.groups,
+        }
+
+    def broken(self, gate: Any) -> list[str]:
+        """An alarm for each fairness clause of ``gate`` (a :class:`~loopml.config.Gate` or
+        None) this window's values fail."""
+        out = []
+        for clause in gate.fairness if gate is not None else ():
+            value = self.values.get(clause.metric)
+            if value is None or math.isnan(value) or clause.passes(value):
+                continue
+            where = self.groups.get(clause.metric, {})
+            ends = f"{where.get('lowest')} lowest, {where.get('highest')} highest"
+            out.append(
+                f"fairness: {clause.metric} is {value:.3f}, the gate asks {clause.op} "
+                f"{clause.threshold:g} ({where.get('grouping')}: {ends})"
+            )
+        return out
+
+
+@dataclass(frozen=True)
 class WindowReport:
     """What monitoring found in ``[start, end)`` (seconds since the epoch, UTC)."""
 
@@ -106,6 +141,7 @@ class WindowReport:
     performance: Performance | None  # on late labels; None without labels
     estimated_performance: Performance | None  # CBPE; classifiers only
     alarms: list[str] = field(default_factory=list)  # plain-words reasons, empty when none
+    fairness: WindowFairness | None = None  # with sensitive columns logged
 
     @property
     def drifted(self) -> bool:
@@ -126,6 +162,7 @@ class WindowReport:
             ),
             "alarms": list(self.alarms),
             "drifted": self.drifted,
+            "fairness": self.fairness.to_dict() if self.fairness is not None else None,
         }
 
 

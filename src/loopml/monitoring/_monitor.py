@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,11 @@ from loopml.monitoring._contract import (
     FeatureDrift,
     Performance,
     QualityDrift,
+    WindowFairness,
     WindowReport,
 )
 from loopml.monitoring._drift import data_quality, feature_drift, prediction_drift
+from loopml.monitoring._fairness import fairness_settings, window_fairness
 from loopml.monitoring._gauges import write_status
 from loopml.monitoring._performance import estimated_performance, realised_performance
 from loopml.monitoring._reference import Reference
@@ -75,13 +77,18 @@ def monitor(
     champion and challenger over the span when the service logged an online comparison."""
     reference = reference_of(bundle, model_version)
     columns = [c.name for c in bundle.schema.feature_columns]
+    logged = [*columns, *(c for c in bundle.sensitive_columns if c not in columns)]
     classes = list(bundle.problem.classes) if bundle.problem.is_classification else []
+    fairness = fairness_settings(bundle)
     windows = []
     for start, end in window_bounds(span.since, span.until, span.window):
         rows = read_window(
-            plog, start, end, model_version=model_version, columns=columns, classes=classes
+            plog, start, end, model_version=model_version, columns=logged, classes=classes
         )
-        windows.append(_window(bundle, reference, rows, config))
+        report = _window(bundle, reference, rows, config)
+        if fairness is not None and rows.rows >= config.min_rows:
+            report = _with_fairness(report, window_fairness(bundle, rows, fairness), bundle)
+        windows.append(report)
     comparison = compare_variants(
         plog, bundle.problem, columns, since=span.since, until=span.until, alpha=config.alpha
     )
@@ -136,6 +143,15 @@ def _window(
         estimate,
         alarms,
     )
+
+
+def _with_fairness(
+    report: WindowReport, found: WindowFairness | None, bundle: ModelBundle
+) -> WindowReport:
+    if found is None:
+        return report
+    alarms = [*report.alarms, *found.broken(bundle.problem.gate)]
+    return replace(report, fairness=found, alarms=alarms)
 
 
 def _alarms(

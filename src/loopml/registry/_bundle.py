@@ -57,6 +57,13 @@ class ModelBundle:
     id_columns: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def sensitive_columns(self) -> tuple[str, ...]:
+        """The columns whose groups were compared for fairness when it was trained
+        (``problem.sensitive_columns``): the service logs them, monitoring compares them."""
+        problem = self.config.get("problem") or {}
+        return tuple(problem.get("sensitive_columns") or ())
+
     # ---------------------------------------------------------------- prediction
 
     def output_columns(self) -> list[str]:

@@ -402,9 +402,19 @@ def _window_rows(windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "drifted": sum(bool(f.get("drifted")) for f in w.get("features") or []),
                 "features": len(w.get("features") or []),
                 "alarms": len(w.get("alarms") or []),
+                "fairness": _fairness_cell(w.get("fairness")),
             }
         )
     return rows
+
+
+def _fairness_cell(found: Mapping[str, Any] | None) -> str | None:
+    """The window's smallest ratios between groups (None: no sensitive column logged)."""
+    if not found:
+        return None
+    values = found.get("values") or {}
+    ratios = [(k, v) for k, v in values.items() if k.endswith("_ratio") and v is not None]
+    return "; ".join(f"{k.removesuffix('_ratio').replace('_', ' ')} {v:.3f}" for k, v in ratios)
 
 
 def _drift_summary(series: Mapping[str, Any]) -> dict[str, Any]:

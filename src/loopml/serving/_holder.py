@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loopml.data import ColumnSchema, Problem, Schema
 from loopml.errors import ConfigError, LoopmlError, ModelNotFoundError, RegistryError
 from loopml.serving._contract import Predictions, Predictor, ReadBatch, Records
 from loopml.serving._entity import EntityKeys
+
+if TYPE_CHECKING:
+    from loopml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +322,14 @@ class RegistryModelSource:
             id_columns=tuple(bundle.id_columns),
             metrics=dict(info.metrics),
             aliases=tuple(info.aliases),
-            entity_keys=EntityKeys.of(tuple(bundle.id_columns), bundle.info),
+            entity_keys=EntityKeys.of(logged_keys(bundle), bundle.info),
         )
+
+
+def logged_keys(bundle: ModelBundle) -> tuple[str, ...]:
+    """The columns the log keeps besides the features: the id columns (for ``loopml forget``)
+    and the sensitive columns (for fairness monitoring), each as the privacy policy wrote it."""
+    return tuple(dict.fromkeys((*bundle.id_columns, *bundle.sensitive_columns)))
 
 
 class BundleDirectorySource:
@@ -355,7 +364,7 @@ class BundleDirectorySource:
             problem=bundle.problem,
             id_columns=tuple(bundle.id_columns),
             metrics=dict(bundle.metrics),
-            entity_keys=EntityKeys.of(tuple(bundle.id_columns), bundle.info),
+            entity_keys=EntityKeys.of(logged_keys(bundle), bundle.info),
         )
 
 

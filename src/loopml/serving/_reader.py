@@ -107,6 +107,7 @@ class RecordReader:
             if not c.is_feature
         }
         self._unused_kinds.update(dict.fromkeys(bundle.id_columns, "an id column"))
+        self._logged = frozenset(bundle.sensitive_columns)  # not read, but kept in the log
 
     @property
     def roles(self) -> dict[str, str]:
@@ -149,7 +150,7 @@ class RecordReader:
                 )
                 continue
             for key in record:
-                if key in self._features:
+                if key in self._features or key in self._logged:
                     continue
                 if self.extra_columns == "reject":
                     problems.append(FieldProblem(i, str(key), self._unused(str(key))))
