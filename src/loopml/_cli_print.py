@@ -49,6 +49,12 @@ def metrics_table(title: str, metrics: Mapping[str, float], width: int) -> Table
     return table
 
 
+def print_fairness(out: Console, report: Any) -> None:
+    """One line per measure compared between groups: its worst grouping and the ends."""
+    for line in report.lines() if report is not None else []:
+        out.print(f"Fairness: {escape(line)}")
+
+
 def print_train(out: Console, result: Any) -> None:
     """The leaderboard, the holdout metrics, the gate and where the model went."""
     board = result.leaderboard
@@ -82,6 +88,7 @@ def print_train(out: Console, result: Any) -> None:
     out.print(metrics_table(title, ev.metrics, out.width))
     style = "green" if ev.gate.passed else "red"
     out.print(f"Gate: [{style}]{escape(ev.gate.describe())}[/]")
+    print_fairness(out, ev.fairness)
     out.print(
         f"Registered [bold]{result.version.name}[/] version [bold]{result.version.version}[/] "
         f"({escape(result.version.family or '?')}) as [bold]{result.alias}[/]: "

@@ -23,6 +23,7 @@ from loopml._cli_forget import register as register_forget
 from loopml._cli_monitor import register as register_monitor
 from loopml._cli_print import (
     metrics_table,
+    print_fairness,
     print_findings,
     print_scoring,
     print_train,
@@ -288,8 +289,7 @@ def evaluate(
         title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
         out.print(metrics_table(title, result.metrics, out.width))
         out.print(f"Gate: {escape(result.gate.describe())}")
-        for line in result.fairness.lines() if result.fairness is not None else []:
-            out.print(f"Fairness: {escape(line)}")
+        print_fairness(out, result.fairness)
 
 
 @app.command()
