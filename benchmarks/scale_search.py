@@ -192,6 +192,10 @@ def run_pair(data_dir: Path, engine: str, seed: int, budget: float) -> dict[str,
     return record
 
 
+def _score(value: float, sign: str = "") -> str:
+    return f"{value:{sign}.4f}" if abs(value) < 100 else f"{value:{sign},.0f}"
+
+
 def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
@@ -200,7 +204,7 @@ def _summary_rows(records: list[dict[str, Any]], engines: list[str]) -> list[str
     """Per dataset and engine: the mean over seeds, and the gap to local-2 in its spread."""
     lines = [
         "| dataset | metric | engine | runs | mean score | spread over seeds | vs local-2 "
-        "| mean trials | trials/s | fit s (budget) |",
+        "| mean trials | trials/s | max fit s (budget) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in records):
@@ -211,12 +215,12 @@ def _summary_rows(records: list[dict[str, Any]], engines: list[str]) -> list[str
             if not runs:
                 continue
             scores = [r["score"] for r in runs]
-            spread = max(scores) - min(scores) if len(scores) > 1 else float("nan")
+            spread = _score(max(scores) - min(scores)) if len(scores) > 1 else "–"
             trials = _mean([r["trials_ok"] for r in runs])
             rate = _mean([r["trials_ok"] / r["search_seconds"] for r in runs])
             lines.append(
                 f"| {dataset} | {runs[0]['metric']} | {engine} | {len(runs)} "
-                f"| {_mean(scores):.4f} | {spread:.4f} | {_mean(scores) - base:+.4f} "
+                f"| {_score(_mean(scores))} | {spread} | {_score(_mean(scores) - base, '+')} "
                 f"| {trials:.1f} | {rate:.2f} | {max(r['fit_seconds'] for r in runs):.1f} "
                 f"({runs[0]['budget']:g}) |"
             )
@@ -235,7 +239,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[str]:
             continue
         use = r["cpu_seconds"] / (r["wall_seconds"] * len(r["cpus"]))
         lines.append(
-            f"| {r['dataset']} | {r['engine']} | {r['seed']} | {r['score']:.4f} "
+            f"| {r['dataset']} | {r['engine']} | {r['seed']} | {_score(r['score'])} "
             f"| {r['trials_ok']} ({r['trials_other']}) "
             f"| {r['trials_ok'] / r['search_seconds']:.2f} | {r['n_folds']} "
             f"| {r['threads_per_fold']} | {r['cluster_seconds']:.1f} | {r['fit_seconds']:.1f} "
@@ -245,6 +249,8 @@ def _run_rows(records: list[dict[str, Any]]) -> list[str]:
 
 
 def write_report(path: Path, header: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """The tables; a hand-written section from ``## Reading`` on in the old file is kept."""
+    reading = path.read_text().partition("\n## Reading")[1:] if path.exists() else ()
     engines = list(dict.fromkeys(r["engine"] for r in records))
     lines = [
         "# Scale-out of the search: local engine against a Dask LocalCluster (issue 12)",
@@ -275,7 +281,7 @@ def write_report(path: Path, header: dict[str, Any], records: list[dict[str, Any
         "machine's load average when the run started.",
         "",
     ]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + "".join(reading).removeprefix("\n"))
 
 
 def main() -> None:
@@ -287,6 +293,7 @@ def main() -> None:
     parser.add_argument("--first-seed-only", default="local-1", help="engines run on one seed")
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--name", default="scale-search", help="results/<name>.jsonl and .md")
+    parser.add_argument("--report-only", action="store_true", help="the table from the .jsonl")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # internal: one run
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -299,7 +306,12 @@ def main() -> None:
     scale = _load("scale")
     header: dict[str, Any] = {"before": scale.machine(), "budget": args.budget}
     out = RESULTS / f"{args.name}.jsonl"
-    out.write_text("")
+    if args.report_only:
+        lines = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+        header = {k: v for x in lines if "engine" not in x for k, v in x.items()}
+        write_report(out.with_suffix(".md"), header, [x for x in lines if "engine" in x])
+        return
+    out.write_text(json.dumps(header) + "\n")
     records = []
     seeds = [int(s) for s in args.seeds.split(",")]
     once = set(args.first_seed_only.split(","))
@@ -314,6 +326,8 @@ def main() -> None:
                     f.write(json.dumps(_load("automl")._finite(record)) + "\n")
                 scale.log(json.dumps({k: v for k, v in record.items() if k != "metrics"}))
     header["after"] = scale.machine()
+    with out.open("a") as f:
+        f.write(json.dumps({"after": header["after"]}) + "\n")
     write_report(out.with_suffix(".md"), header, records)
 
 
