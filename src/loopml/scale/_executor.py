@@ -4,14 +4,16 @@
 rows; on a cluster that ships the training frame again with every fold of every trial.
 :class:`DaskExecutor` scatters the frame, the target and the folds to every worker once, at
 :meth:`~DaskExecutor.start`, and each task receives only the job and a reference to them.
-The model inside a task may use the cores its worker has per task slot (a worker with 4
-cores and 1 thread runs one task at a time with 4 threads), not the cores of the machine
-that runs the search.
+The model inside a task may use the cores of its worker's machine per task slot on that
+machine (a machine with 4 cores and one worker of 1 thread runs one task at a time with 4
+threads; with 4 such workers, each task gets 1), not the cores of the machine that runs the
+search.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +35,11 @@ class DaskExecutor:
     """Fits fold jobs on the workers of a ``distributed.Client``.
 
     ``workers`` (how many jobs the search runs at once) is the cluster's task slots: the sum
-    of its workers' threads when the executor is made. The client belongs to the caller and
-    is not closed by :meth:`close`.
+    of its workers' threads when the executor is made. ``threads`` (per job) divides the
+    cores each worker may use among the task slots of all the workers on its host, since
+    workers on one host (a ``LocalCluster``, ``dask worker --nworkers``) share its cores;
+    the fewest any host gives is used. The client belongs to the caller and is not closed
+    by :meth:`close`.
     """
 
     def __init__(self, client: Any) -> None:
@@ -42,11 +47,15 @@ class DaskExecutor:
         if not info:
             raise RuntimeError("the Dask cluster has no worker")
         slots = {address: int(w["nthreads"]) for address, w in info.items()}
+        host = {address: w.get("host", address) for address, w in info.items()}
+        on_host = Counter[str]()
+        for address, n in slots.items():
+            on_host[host[address]] += n
         cores = client.run(available_cpus)  # affinity and cgroup quota of each worker
         self.client = client
         self.workers = sum(slots.values())
-        # threads per task: the fewest any worker can give each of its task slots
-        self.threads = max(1, min(cores.get(a, 1) // max(n, 1) for a, n in slots.items()))
+        # threads per task: the fewest any host can give each of the task slots it runs
+        self.threads = max(1, min(cores.get(a, 1) // max(on_host[host[a]], 1) for a in slots))
         self._executor: Executor = client.get_executor(pure=False)
         self._data: Any = None
 
