@@ -22,6 +22,15 @@ from loopml.errors import ConfigError, DataError, LoopmlError
 ID_DUPLICATES = 0.01
 
 
+#: Column names that usually hold protected attributes: the draft suggests them (commented)
+#: as problem.sensitive_columns.
+SENSITIVE = re.compile(
+    r"(^|_)(sex|gender|race|ethnic\w*|religion|nationality|citizenship|marital\w*|"
+    r"disab\w*|pregnan\w*|age_band|age_group|sexual_orientation)($|_)",
+    re.IGNORECASE,
+)
+
+
 def draft_config(
     data_path: Path,
     target: str,
@@ -163,6 +172,14 @@ def _problem_lines(
     lines.append(f"  metric: {problem.metric}          # the primary metric used to rank models")
     lines.append(f"  # {why}")
     lines.append(f'  success: "{gate}"   # REVIEW: the gate a model must pass to become champion')
+    sensitive = [str(c) for c in frame.columns if c != target and SENSITIVE.search(str(c))]
+    if sensitive:
+        shown = ", ".join(_quote(c) for c in sensitive)
+        lines.append(
+            f"  # sensitive_columns: [{shown}]   # REVIEW: named like protected attributes; "
+            "uncomment to compare their groups (and add e.g. selection_rate_ratio >= 0.8 to "
+            "success)"
+        )
     return lines
 
 

@@ -290,3 +290,19 @@ def test_project_directory_names_that_yaml_reads_as_other_types(
         draft_config(tmp_path / directory / "c.csv", "churned", tmp_path / directory)
     )
     assert cfg.name == directory
+
+
+def test_columns_named_like_protected_attributes_are_suggested_as_sensitive(
+    project: Path,
+) -> None:
+    path = project / "data" / "customers.csv"
+    frame = pd.read_csv(path)
+    frame["Gender"] = ["f", "m"] * (len(frame) // 2)
+    frame["age_band"] = "30-40"
+    frame["sexy_score"] = 1.0  # a name that only contains a word is not suggested
+    frame.to_csv(path, index=False)
+    text, cfg = draft(project)
+    assert "  # sensitive_columns: [Gender, age_band]   # REVIEW: named like protected" in text
+    assert cfg.problem.sensitive_columns == []  # a suggestion, commented out
+    uncommented = text.replace("  # sensitive_columns:", "  sensitive_columns:")
+    assert parse_config(uncommented).problem.sensitive_columns == ["Gender", "age_band"]
