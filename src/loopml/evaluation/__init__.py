@@ -14,6 +14,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         bootstrap_scores,
     )
     from loopml.evaluation._card import model_card
+    from loopml.evaluation._clusters import ClusterProfile, cluster_profiles
     from loopml.evaluation._common import DiagnosisSettings, TrainAndHoldout
     from loopml.evaluation._contributions import contributions
     from loopml.evaluation._diagnose import Diagnostics, diagnose
@@ -55,6 +56,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.evaluation._clusters": ["ClusterProfile", "cluster_profiles"],
         "loopml.evaluation._bootstrap": [
             "Interval",
             "Resampling",
@@ -108,6 +110,7 @@ __all__ = [
     "Assessment",
     "Calibration",
     "CalibrationCurve",
+    "ClusterProfile",
     "CurveSettings",
     "DiagnosisSettings",
     "Diagnostics",
@@ -136,6 +139,7 @@ __all__ = [
     "bootstrap_scores",
     "calibration",
     "check_gate",
+    "cluster_profiles",
     "contributions",
     "diagnose",
     "evaluate",

@@ -10,6 +10,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.modeling._auto import AutoClassifier, AutoRegressor
     from loopml.modeling._boosting import native_frame
     from loopml.modeling._budget import Budget
+    from loopml.modeling._clustering import ClusterCandidate, ClusteringResult, search_clusters
     from loopml.modeling._cpus import available_cpus
     from loopml.modeling._executor import (
         FoldJob,
@@ -41,6 +42,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.modeling._clustering": ["ClusterCandidate", "ClusteringResult", "search_clusters"],
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
         "loopml.modeling._boosting": ["native_frame"],
         "loopml.modeling._families": [
@@ -87,6 +89,8 @@ __all__ = [
     "AutoClassifier",
     "AutoRegressor",
     "Budget",
+    "ClusterCandidate",
+    "ClusteringResult",
     "FamilyRegistry",
     "FoldJob",
     "FoldOutcome",
@@ -119,6 +123,7 @@ __all__ = [
     "native_frame",
     "plan_folds",
     "predict_scores",
+    "search_clusters",
     "time_ordered_column",
     "train_model",
     "tune_threshold",
