@@ -7,6 +7,7 @@ import typing as _typing
 from loopml._lazy import lazy_exports as _lazy_exports
 
 if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on first use
+    from loopml.modeling._anomaly import AnomalyModel, AnomalyResult, search_anomalies
     from loopml.modeling._auto import AutoClassifier, AutoRegressor
     from loopml.modeling._boosting import native_frame
     from loopml.modeling._budget import Budget
@@ -42,6 +43,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "loopml.modeling._anomaly": ["AnomalyModel", "AnomalyResult", "search_anomalies"],
         "loopml.modeling._clustering": ["ClusterCandidate", "ClusteringResult", "search_clusters"],
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
         "loopml.modeling._boosting": ["native_frame"],
@@ -86,6 +88,8 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "AnomalyModel",
+    "AnomalyResult",
     "AutoClassifier",
     "AutoRegressor",
     "Budget",
@@ -123,6 +127,7 @@ __all__ = [
     "native_frame",
     "plan_folds",
     "predict_scores",
+    "search_anomalies",
     "search_clusters",
     "time_ordered_column",
     "train_model",
