@@ -15,7 +15,7 @@ def _result(board: Leaderboard) -> SimpleNamespace:
     gate = SimpleNamespace(passed=True, describe=lambda: "roc_auc >= 0.7: 0.8100 → passed")
     return SimpleNamespace(
         leaderboard=board,
-        evaluation=SimpleNamespace(n_rows=40, metrics={"roc_auc": 0.81}, gate=gate),
+        evaluation=SimpleNamespace(n_rows=40, metrics={"roc_auc": 0.81}, gate=gate, fairness=None),
         version=SimpleNamespace(name="churn", version="1", family="lightgbm"),
         alias="champion",
         decision=PromotionDecision(alias="champion", reason="first model to pass the gate"),
