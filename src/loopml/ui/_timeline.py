@@ -1,0 +1,176 @@
+"""One timeline per model version: traffic, drift, performance and alarms per monitoring
+window, with the alias moves and retraining decisions on the same time axis.
+
+The windows are ``loopml monitor``'s own (:func:`loopml.monitoring.monitor_log` over the
+prediction log, ``monitoring.window`` long), computed here without its side effects (no
+gauges, alerts or report files), and kept until the log changes: a page asks the log only
+for its size and last time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import DataError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from loopml.monitoring import DriftReport
+    from loopml.ui._facts import Dashboard
+
+#: Most windows one timeline shows (the latest); older ones are summarised by count.
+MAX_WINDOWS = 500
+
+
+class Timelines:
+    """Monitoring timelines of a project's versions, cached per version until the log grows.
+
+    Parameters
+    ----------
+    dashboard
+        The dashboard whose project, bundles and decisions the timelines use.
+    """
+
+    def __init__(self, dashboard: Dashboard):
+        self.dashboard = dashboard
+        self._cache: dict[str, tuple[Any, DriftReport]] = {}
+        self._lock = threading.Lock()
+
+    def _log_state(self, version: str) -> tuple[Any, ...] | None:
+        """(count, first, last) of ``version``'s logged predictions; None without a log."""
+        from loopml.serving import PredictionLog
+
+        project = self.dashboard.project
+        url = project.config.serving.prediction_log.url
+        if not _log_exists(url, project.root):
+            return None
+        with PredictionLog(url, base_dir=project.root, mode="sync") as plog:
+            span = plog.span(version)
+            return None if span is None else (*span, plog.count())
+
+    def report(self, version: str) -> DriftReport | None:
+        """``version``'s monitoring windows; None when it has served nothing."""
+        state = self._log_state(version)
+        if state is None:
+            return None
+        with self._lock:
+            cached = self._cache.get(version)
+            if cached is not None and cached[0] == state:
+                return cached[1]
+        report = self._monitor(version, state[0], state[1])
+        with self._lock:
+            self._cache[version] = (state, report)
+        return report
+
+    def _monitor(self, version: str, first: float, last: float) -> DriftReport:
+        """The windows from ``version``'s first logged prediction to the end of the window
+        holding its last (not to now: a version no longer served has no empty tail)."""
+        import math
+
+        from loopml.monitoring import monitor_log
+
+        dashboard = self.dashboard
+        project = dashboard.project
+        window = project.config.monitoring.window_seconds
+        bundle = dashboard.bundle(version)
+        if bundle is None:
+            raise ModelNotFoundError(f"version {version} cannot be loaded to monitor it.")
+        return monitor_log(
+            bundle,
+            project.config.serving.prediction_log.url,
+            base_dir=project.root,
+            model_name=project.config.model_name,
+            model_version=version,
+            config=project.config.monitoring,
+            since=_iso(first),
+            until=_iso(first + window * (math.floor((last - first) / window) + 1)),
+        )
+
+    def timeline(self, version: str) -> dict[str, Any]:
+        """The windows of ``version`` in brief (one row each), and the project's events."""
+        info = self.dashboard.version(version)
+        try:
+            report = self.report(info["version"])
+        except DataError as exc:  # e.g. a model trained before monitoring references
+            return {"version": info["version"], "error": str(exc), "windows": [], "events": []}
+        windows = report.windows if report is not None else []
+        shown = windows[-MAX_WINDOWS:]
+        return {
+            "version": info["version"],
+            "aliases": info["aliases"],
+            "window_seconds": report.window_seconds if report is not None else None,
+            "hidden_windows": len(windows) - len(shown),
+            "windows": [_brief(i + len(windows) - len(shown), w) for i, w in enumerate(shown)],
+            "events": self.events(),
+        }
+
+    def window(self, version: str, index: int) -> dict[str, Any]:
+        """Everything monitoring found in one window of ``version``."""
+        info = self.dashboard.version(version)
+        report = self.report(info["version"])
+        count = len(report.windows) if report is not None else 0
+        if report is None or not 0 <= index < count:
+            raise ModelNotFoundError(
+                f"version {info['version']} has no monitoring window {index} "
+                f"({count} windows: 0 to {max(count - 1, 0)})."
+            )
+        body: dict[str, Any] = report.windows[index].to_dict()
+        body["index"] = index
+        body["version"] = info["version"]
+        return body
+
+    def events(self) -> list[dict[str, Any]]:
+        """Alias moves and retraining decisions, oldest first, on the timeline's time axis."""
+        history = self.dashboard.alias_history()
+        created = {e["versions"][0]: e["time"] for e in history if e["kind"] == "registered"}
+        events = [{"time": e["time"], "kind": e["kind"], "text": e["text"]} for e in history]
+        for d in self.dashboard.decisions():
+            verdict = "promoted" if d.get("promoted") else "not promoted"
+            challenger = d.get("challenger_version")
+            events.append(
+                {  # decided once the challenger was trained: not before it was registered
+                    "time": max(d.get("decided_at") or 0.0, created.get(challenger, 0.0)),
+                    "kind": "retraining",
+                    "text": f"retraining: version {challenger} {verdict}",
+                    "detail": d.get("trigger"),
+                }
+            )
+        return sorted(events, key=lambda e: e["time"] or 0)
+
+
+def _brief(index: int, window: Any) -> dict[str, Any]:
+    """One window as the timeline's row: rows, labels, drifted features, performance."""
+    perf = window.performance
+    estimate = window.estimated_performance
+    return {
+        "index": index,
+        "start": window.start,
+        "end": window.end,
+        "rows": window.rows,
+        "labelled": window.labelled,
+        "drifted": window.drifted,
+        "drifted_features": [f.name for f in window.features if f.drifted],
+        "tested_features": len(window.features),
+        "performance": perf.value if perf is not None else None,
+        "estimated": estimate.value if estimate is not None else None,
+        "metric": (perf or estimate).metric if (perf or estimate) is not None else None,
+        "alarms": len(window.alarms),
+    }
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()
+
+
+def _log_exists(url: str, base_dir: Path) -> bool:
+    """False for a SQLite log file that does not exist (nothing served): opening it would
+    create it, and the dashboard only reads."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return True
+    path = Path(parsed.database)
+    return (path if path.is_absolute() else base_dir / path).is_file()
