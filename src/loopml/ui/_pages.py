@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from loopml._display import fmt_num
@@ -174,6 +174,12 @@ def monitoring_page(request: Request) -> HTMLResponse:
         metric = next((w["metric"] for w in timeline["windows"] if w["metric"]), None)
         chart = timeline_chart(timeline["windows"], timeline["events"], metric=metric)
     return render(request, "monitoring.html", versions=versions, t=timeline, chart=chart)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Nothing (the reports the dashboard serves name no icon; browsers ask anyway)."""
+    return Response(status_code=204)
 
 
 @router.get("/static/{name}")
