@@ -151,45 +151,46 @@ class Dashboard:
         reason only, so a version that lost an alias twice shows its latest loss.)"""
         infos = self.project.models()
         created = {i.version: _parse_time(i.created) or 0.0 for i in infos}
-        promoted = {
-            d["challenger_version"]
-            for d in self.decisions()
-            if d.get("promoted") and d.get("challenger_version")
-        }
-        events: dict[tuple[str, str, str], dict[str, Any]] = {}
+        reasons = {i.version: i.promotion_reason for i in infos}
+        events: list[dict[str, Any]] = []
         for info in infos:
-            events[("registered", info.version, "")] = {
-                "time": created[info.version],
-                "kind": "registered",
-                "versions": [info.version],
-                "text": f"version {info.version} registered ({info.family or 'model'})",
-            }
+            events.append(
+                {
+                    "time": created[info.version],
+                    "kind": "registered",
+                    "versions": [info.version],
+                    "text": f"version {info.version} registered ({info.family or 'model'})",
+                    "label": f"v{info.version} registered",
+                }
+            )
             lost = _LOST.match(info.promotion_reason)
-            if lost:
-                events[(lost["alias"], lost["by"], info.version)] = self._move(
-                    lost["alias"], lost["by"], info.version, _parse_time(lost["when"]), created
-                )
+            # a move by retraining is told by its decision below, to the second
+            if lost and not reasons.get(lost["by"], "").startswith(f"{lost['alias']}: retrained"):
+                move = self._move(lost["alias"], lost["by"], info.version, lost["when"], created)
+                how = reasons.get(lost["by"], "")
+                move["text"] += " (by hand)" if "promoted by hand" in how else ""
+                events.append(move)
         for d in self.decisions():
             new, old = str(d.get("challenger_version")), d.get("champion_version")
-            if new in promoted:
-                key = ("champion", new, old or "")
-                events.setdefault(key, self._move("champion", new, old, d["decided_at"], created))
-        for key, event in events.items():
-            if key[0] == "champion" and key[1] in promoted:
-                event["text"] += " (retraining's paired test)"
-        return sorted(events.values(), key=lambda e: (e["time"] or 0, e["kind"] != "registered"))
+            if d.get("promoted") and d.get("challenger_version"):
+                move = self._move("champion", new, old, d["decided_at"], created)
+                move["text"] += " (retraining's paired test)"
+                events.append(move)
+        return sorted(events, key=lambda e: (e["time"] or 0, e["kind"] != "registered"))
 
     @staticmethod
     def _move(
-        alias: str, new: str, old: str | None, when: float | None, created: dict[str, float]
+        alias: str, new: str, old: str | None, when: float | str, created: dict[str, float]
     ) -> dict[str, Any]:
         """An alias move; never before the new version existed (the recorded times are the
         decision's start, or a reason's minute)."""
+        at = _parse_time(when) if isinstance(when, str) else when
         return {
-            "time": max(when or 0.0, created.get(new, 0.0)),
+            "time": max(at or 0.0, created.get(new, 0.0)),
             "kind": "alias",
             "versions": [v for v in (new, old) if v],
             "text": f"version {new} became {alias}" + (f", replacing version {old}" if old else ""),
+            "label": f"v{new} {alias}",
         }
 
     def decisions(self) -> list[dict[str, Any]]:

@@ -172,7 +172,9 @@ def monitoring_page(request: Request) -> HTMLResponse:
     chart = None
     if timeline is not None:
         metric = next((w["metric"] for w in timeline["windows"] if w["metric"]), None)
-        chart = timeline_chart(timeline["windows"], timeline["events"], metric=metric)
+        chart = timeline_chart(
+            timeline["windows"], timeline["events"], metric=metric, span=timeline.get("span")
+        )
     return render(request, "monitoring.html", versions=versions, t=timeline, chart=chart)
 
 

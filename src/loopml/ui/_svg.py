@@ -77,16 +77,24 @@ def line_chart(points: Sequence[dict[str, Any]], *, label: str, x_label: str) ->
 
 
 def timeline_chart(
-    windows: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], *, metric: str | None
+    windows: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    *,
+    metric: str | None,
+    span: Sequence[float] | None = None,
 ) -> Markup:
     """One bar per monitoring window (its traffic; red when it alarmed), the window's
     performance as a line over them, and the events as labelled marks on the same time
-    axis. Each bar is a button (``data-window``) the page's script opens."""
+    axis (``span``: the times the axis must cover besides the windows). Each bar is a
+    button (``data-window``) the page's script opens."""
     if not windows:
         return Markup('<p class="empty">No monitoring windows: this version served nothing.</p>')
     t0, t1 = windows[0]["start"], windows[-1]["end"]
-    span = (t1 - t0) or 1.0
-    lo, hi = t0 - 0.03 * span, t1 + 0.12 * span  # room for what happened just after
+    if span:  # the windows' length more before, twice after at most: bars stay readable
+        reach = t1 - t0
+        t0, t1 = max(min(t0, span[0]), t0 - reach), min(max(t1, span[1]), t1 + 2 * reach)
+    width = (t1 - t0) or 1.0
+    lo, hi = t0 - 0.02 * width, t1 + 0.02 * width
     shown = [e for e in events if e.get("time") and lo <= e["time"] <= hi]
     x = _scale(lo, hi, LEFT, WIDTH - RIGHT)
     most = max(w["rows"] for w in windows) or 1
@@ -105,8 +113,16 @@ def timeline_chart(
             f'fill="{colour}"><title>{escape(tip)}</title></rect>'
         )
     parts += _performance_line(windows, x)
-    for i, e in enumerate(shown):
+    parts += _event_marks(sorted(shown, key=lambda e: e["time"]), x)
+    return _svg(parts, f"monitoring timeline, {len(windows)} windows")
+
+
+def _event_marks(events: Sequence[dict[str, Any]], x: Any) -> list[str]:
+    """A dashed line per event with its short label; labels close together stack."""
+    parts, row, last = [], 0, -1e9
+    for e in events:
         at = x(e["time"])
+        row, last = (row + 1 if at - last < 150 else 0), at
         colour = GREEN if e["kind"] == "alias" else GREY
         side = 'text-anchor="end" ' if at > WIDTH * 0.6 else ""
         parts.append(
@@ -114,11 +130,10 @@ def timeline_chart(
             f'stroke="{colour}" stroke-dasharray="4 3"><title>{escape(e["text"])}</title></line>'
         )
         parts.append(
-            f'<text {side}x="{at - 3 if side else at + 3:.1f}" y="{TOP + 10 + 12 * (i % 3)}" '
-            'class="event">'
-            f"{escape(_short(e['text']))}</text>"
+            f'<text {side}x="{at - 3 if side else at + 3:.1f}" y="{TOP + 10 + 12 * (row % 4)}" '
+            f'class="event">{escape(e.get("label") or _short(e["text"]))}</text>'
         )
-    return _svg(parts, f"monitoring timeline, {len(windows)} windows")
+    return parts
 
 
 def _performance_line(windows: Sequence[dict[str, Any]], x: Any) -> list[str]:
@@ -132,10 +147,10 @@ def _performance_line(windows: Sequence[dict[str, Any]], x: Any) -> list[str]:
     values = [v for _, v in found]
     y = _scale(min(values) - 0.01, max(values) + 0.01, HEIGHT - BOTTOM, TOP + 28)
     line = " ".join(f"{x((w['start'] + w['end']) / 2):.1f},{y(v):.1f}" for w, v in found)
+    end = x((found[-1][0]["start"] + found[-1][0]["end"]) / 2)
     return [
         f'<polyline points="{line}" fill="none" stroke="{GREEN}" stroke-width="2"/>',
-        f'<text x="{WIDTH - RIGHT}" y="{y(values[-1]) - 4:.1f}" text-anchor="end" '
-        f'class="tick">{values[-1]:.3f}</text>',
+        f'<text x="{end + 4:.1f}" y="{y(values[-1]) + 4:.1f}" class="tick">{values[-1]:.3f}</text>',
     ]
 
 

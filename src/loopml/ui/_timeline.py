@@ -95,15 +95,20 @@ class Timelines:
             report = self.report(info["version"])
         except DataError as exc:  # e.g. a model trained before monitoring references
             return {"version": info["version"], "error": str(exc), "windows": [], "events": []}
-        windows = report.windows if report is not None else []
+        windows = list(report.windows) if report is not None else []
+        while windows and not windows[-1].rows:  # the end of the last window, not served
+            windows.pop()
         shown = windows[-MAX_WINDOWS:]
+        events = self.events()
         return {
             "version": info["version"],
             "aliases": info["aliases"],
             "window_seconds": report.window_seconds if report is not None else None,
             "hidden_windows": len(windows) - len(shown),
             "windows": [_brief(i + len(windows) - len(shown), w) for i, w in enumerate(shown)],
-            "events": self.events(),
+            "events": events,
+            # the version's life: from its registration to the last move or decision about it
+            "span": _span(shown, [e for e in events if info["version"] in e["versions"]]),
         }
 
     def window(self, version: str, index: int) -> dict[str, Any]:
@@ -125,7 +130,7 @@ class Timelines:
         """Alias moves and retraining decisions, oldest first, on the timeline's time axis."""
         history = self.dashboard.alias_history()
         created = {e["versions"][0]: e["time"] for e in history if e["kind"] == "registered"}
-        events = [{"time": e["time"], "kind": e["kind"], "text": e["text"]} for e in history]
+        events = [dict(e) for e in history]
         for d in self.dashboard.decisions():
             verdict = "promoted" if d.get("promoted") else "not promoted"
             challenger = d.get("challenger_version")
@@ -134,10 +139,19 @@ class Timelines:
                     "time": max(d.get("decided_at") or 0.0, created.get(challenger, 0.0)),
                     "kind": "retraining",
                     "text": f"retraining: version {challenger} {verdict}",
+                    "label": f"retraining: v{challenger} {verdict}",
                     "detail": d.get("trigger"),
+                    "versions": [v for v in (challenger, d.get("champion_version")) if v],
                 }
             )
         return sorted(events, key=lambda e: e["time"] or 0)
+
+
+def _span(windows: list[Any], events: list[dict[str, Any]]) -> list[float] | None:
+    """The first and last time the timeline covers: its windows and ``events``."""
+    times = [w.start for w in windows] + [w.end for w in windows]
+    times += [e["time"] for e in events if e["time"]]
+    return [min(times), max(times)] if times else None
 
 
 def _brief(index: int, window: Any) -> dict[str, Any]:
