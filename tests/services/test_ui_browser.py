@@ -138,9 +138,9 @@ def test_comparing_two_runs_and_opening_a_report(url: str, shots: Path) -> None:
         assert page.locator("h1").inner_text() == "2 runs compared"
         assert page.locator("tr.differs").count() > 0
         assert page.locator("tr.same").first.is_hidden()  # "only differences" is on
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
         page.uncheck("#only-diff")
         assert page.locator("tr.same").first.is_visible()
-        page.screenshot(path=str(shots / "compare.png"), full_page=True)
         page.goto(url + "/versions/2")
         page.click("#report-link")
         page.wait_for_load_state("load")

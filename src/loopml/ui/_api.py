@@ -6,8 +6,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from loopml.registry import ALIASES
@@ -27,6 +28,12 @@ class UiProblem(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def as_json(payload: Any, status: int = 200) -> Response:
+    """``payload`` as a JSON response, encoded once by orjson (NaN becomes null)."""
+    body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def dashboard_of(request: Request) -> Dashboard:
@@ -71,44 +78,48 @@ def runs_page(request: Request) -> dict[str, Any]:
     return found.to_dict()
 
 
+# Each route answers with orjson directly: FastAPI's own encoding of a returned dict walks it
+# twice (jsonable_encoder, then json), a third of a 100-run page's time.
+
+
 @router.get("/overview")
-def overview(request: Request) -> dict[str, Any]:
-    return dashboard_of(request).overview()
+def overview(request: Request) -> Response:
+    return as_json(dashboard_of(request).overview())
 
 
 @router.get("/runs")
-def runs(request: Request) -> dict[str, Any]:
-    return runs_page(request)
+def runs(request: Request) -> Response:
+    return as_json(runs_page(request))
 
 
 @router.get("/runs/compare")
-def compare(request: Request) -> dict[str, Any]:
+def compare(request: Request) -> Response:
     """``?run=ID&run=ID...``: the runs side by side, differences first."""
-    return dashboard_of(request).compare(request.query_params.getlist("run"))
+    return as_json(dashboard_of(request).compare(request.query_params.getlist("run")))
 
 
 @router.get("/runs/metrics/{key}")
-def metric(request: Request, key: str) -> dict[str, Any]:
+def metric(request: Request, key: str) -> Response:
     """``key`` over all runs, oldest first, bucketed past a few hundred points."""
     store = dashboard_of(request).runs
     known = store.metric_keys()
     if key not in known:
         raise UiProblem(404, f"no run logged a metric {key!r}; logged: {', '.join(known)}.")
-    return {"metric": key, "points": store.metric_series(key)}
+    return as_json({"metric": key, "points": store.metric_series(key)})
 
 
 @router.get("/models")
-def models(request: Request) -> list[dict[str, Any]]:
-    return dashboard_of(request).versions()
+def models(request: Request) -> Response:
+    return as_json(dashboard_of(request).versions())
 
 
 @router.get("/models/{version}")
-def model(request: Request, version: str) -> dict[str, Any]:
-    return dashboard_of(request).version(version)
+def model(request: Request, version: str) -> Response:
+    return as_json(dashboard_of(request).version(version))
 
 
 @router.post("/models/{version}/promote")
-async def promote(request: Request, version: str) -> JSONResponse:
+async def promote(request: Request, version: str) -> Response:
     """Move an alias (``{"alias": "champion"}``) to ``version``; needs the API key."""
     check_key(request)
     try:
@@ -124,7 +135,7 @@ async def promote(request: Request, version: str) -> JSONResponse:
         )
     dashboard = dashboard_of(request)
     await run_in_threadpool(dashboard.version, version)  # 404 for a version that is not there
-    return JSONResponse(await run_in_threadpool(dashboard.promote, version, alias))
+    return as_json(await run_in_threadpool(dashboard.promote, version, alias))
 
 
 def check_key(request: Request) -> None:
@@ -151,17 +162,17 @@ def check_key(request: Request) -> None:
 
 
 @router.get("/data")
-def data(request: Request) -> dict[str, Any]:
-    return dashboard_of(request).data()
+def data(request: Request) -> Response:
+    return as_json(dashboard_of(request).data())
 
 
 @router.get("/monitoring/{version}")
-def monitoring(request: Request, version: str) -> dict[str, Any]:
-    return timelines_of(request).timeline(version)
+def monitoring(request: Request, version: str) -> Response:
+    return as_json(timelines_of(request).timeline(version))
 
 
 @router.get("/monitoring/{version}/windows/{index}")
-def window(request: Request, version: str, index: str) -> dict[str, Any]:
+def window(request: Request, version: str, index: str) -> Response:
     if not index.isdigit():
         raise UiProblem(422, f"the window must be a whole number from 0, not {index!r}.")
-    return timelines_of(request).window(version, int(index))
+    return as_json(timelines_of(request).window(version, int(index)))

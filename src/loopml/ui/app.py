@@ -6,10 +6,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from loopml.errors import ConfigError, LoopmlError, http_status
-from loopml.ui._api import UiProblem
+from loopml.ui._api import UiProblem, as_json
 from loopml.ui._api import router as api_router
 from loopml.ui._facts import Dashboard
 from loopml.ui._pages import render
@@ -64,7 +64,7 @@ def create_ui_app(project: Project, *, api_key: str | None = None) -> FastAPI:
 def _problem(request: Request, status: int, message: str) -> Response:
     """The error as JSON under ``/api``, as a page elsewhere."""
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": message}, status_code=status)
+        return as_json({"error": message}, status)
     return render(request, "error.html", status=status, status_code=status, message=message)
 
 
