@@ -1,6 +1,7 @@
 """A demo project with a whole story for the dashboard's tests, built once per test session:
 two versions, a promotion, drift and a retraining (``loopml demo``, scaled down as in
-tests/e2e/test_demo_loop.py), then the dashboard served by uvicorn on a free local port.
+tests/e2e/test_demo_loop.py) and the data's profile, then the dashboard served by uvicorn on
+a free local port.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def demo_project() -> Path:
         body = json.loads(done.stdout)
         assert body["loop"]["retraining"]["promoted"] is True, body["loop"]["retraining"]
         config = root / "loopml.yaml"
+        profiled = subprocess.run(
+            [*LOOPML, "profile", "-c", str(config)], capture_output=True, text=True, timeout=300
+        )
+        assert profiled.returncode == 0, profiled.stderr[-3000:]
         # the service the demo ran had no key; the dashboard's writes need one
         text = config.read_text(encoding="utf-8")
         config.write_text(text.replace("serving:\n", f"serving:\n  api_key_env: {KEY_ENV}\n", 1))

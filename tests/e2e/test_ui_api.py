@@ -4,6 +4,7 @@ two versions, the retraining's promotion, drift found by monitoring."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 import _ui_demo as demo
 
 pytestmark = pytest.mark.slow
+
+#: The demo's e-mail addresses ("quinn.0@mail.example.org"): personal data, never shown.
+EMAIL = re.compile(r"[a-z]+\.\d+@")
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +199,9 @@ def test_the_data_page_shows_findings_without_personal_data(ui: httpx.Client) ->
     assert [s["version"] for s in body["training_sets"]] == ["1", "2"]
     assert "email" not in body["training_sets"][0]["columns"]  # dropped: never a feature
     assert "@example" not in ui.get("/data").text
+    assert body["profile"]["written"] > 0
+    profile = ui.get("/profile")
+    assert profile.status_code == 200 and "data profile" in profile.text
 
 
 def test_every_page_answers_and_ships_its_own_assets(ui: httpx.Client) -> None:
@@ -202,6 +209,10 @@ def test_every_page_answers_and_ships_its_own_assets(ui: httpx.Client) -> None:
         page = ui.get(path)
         assert page.status_code == 200, path
         assert "http://" not in page.text and "https://" not in page.text, path  # offline
+    for path in ("/", "/runs", "/versions/1", "/versions/1/report", "/data", "/profile"):
+        assert not EMAIL.search(ui.get(path).text), path
+    for path in ("/api/runs", "/api/data", "/api/models", "/api/monitoring/1/windows/7"):
+        assert not EMAIL.search(ui.get(path).text), path
     assert ui.get("/static/ui.css").status_code == 200
     assert ui.get("/static/ui.js").headers["content-type"].startswith("text/javascript")
     assert ui.get("/static/..%2F_api.py").status_code == 404

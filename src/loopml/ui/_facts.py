@@ -120,13 +120,22 @@ class Dashboard:
                 f"{ref!r} is not a model version; use a version number, champion, challenger "
                 "or latest."
             )
-        info = self.project.model(ref)
+        info = self.info(ref)
         found = self._version(info)
         found["history"] = [e for e in self.alias_history() if info.version in e["versions"]]
         found["decision"] = next(
             (d for d in self.decisions() if d.get("challenger_version") == info.version), None
         )
         return found
+
+    def info(self, ref: str) -> ModelVersionInfo:
+        """The registry's record of ``ref``; never creates the store (the registry's reads
+        would, through MLflow, before anything was trained)."""
+        if not self.project.registry.exists():
+            raise ModelNotFoundError(
+                f"no model is registered yet, so there is no version {ref}. Run `loopml train`."
+            )
+        return self.project.model(ref)
 
     def _version(self, info: ModelVersionInfo) -> dict[str, Any]:
         body = info.to_dict()
@@ -255,7 +264,17 @@ class Dashboard:
     def data(self) -> dict[str, Any]:
         """The quality findings of the current data (redacted by the privacy policy) and
         how each registered training set's columns changed from the one before."""
-        return {"quality": self.quality(), "training_sets": self.training_sets()}
+        profile = self.profile_file()
+        return {
+            "quality": self.quality(),
+            "training_sets": self.training_sets(),
+            "profile": {"written": profile.stat().st_mtime} if profile is not None else None,
+        }
+
+    def profile_file(self) -> Path | None:
+        """The EDA profile ``loopml profile`` wrote (``profile.output``), if it did."""
+        path = self.project.path(self.project.config.profile.output)
+        return path if path.is_file() else None
 
     def quality(self) -> dict[str, Any]:
         """``loopml validate`` on the current sources, recomputed when a source file changes."""

@@ -134,7 +134,7 @@ def version_page(request: Request, version: str) -> HTMLResponse:
 def version_report(request: Request, version: str) -> FileResponse:
     """The training report of a version, as training wrote it."""
     dashboard = dashboard_of(request)
-    info = dashboard.project.model(version)
+    info = dashboard.info(version)
     path = dashboard.report_file(info)
     if path is None:
         raise ModelNotFoundError(
@@ -158,6 +158,15 @@ def report(request: Request, name: str) -> FileResponse:
 @router.get("/data", response_class=HTMLResponse)
 def data_page(request: Request) -> HTMLResponse:
     return render(request, "data.html", d=dashboard_of(request).data())
+
+
+@router.get("/profile")
+def profile(request: Request) -> FileResponse:
+    """The EDA profile of the data, as ``loopml profile`` wrote it."""
+    path = dashboard_of(request).profile_file()
+    if path is None:
+        raise UiProblem(404, "no data profile yet: run `loopml profile` to write one.")
+    return FileResponse(path, media_type="text/html")
 
 
 @router.get("/monitoring", response_class=HTMLResponse)

@@ -83,12 +83,12 @@ class RunPage:
 
 
 def sqlite_file(uri: str) -> Path | None:
-    """The file of a ``sqlite:////abs/path.db`` URI that exists; None otherwise."""
+    """The file of a ``sqlite:////abs/path.db`` URI; None for any other URI."""
     prefix = "sqlite:///"
     if not uri.startswith(prefix) or "?" in uri:
         return None
     path = Path(uri[len(prefix) :])
-    return path if path.is_absolute() and path.is_file() else None
+    return path if path.is_absolute() else None
 
 
 class RunStore:
@@ -365,8 +365,26 @@ def bucketed(values: list[tuple[float, float, str]], limit: int) -> list[dict[st
 
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as con:
+    """The store, read-only; before anything was trained (no file yet), an empty database of
+    the tables read, in memory: the dashboard never creates the store."""
+    if path.is_file():
+        with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as con:
+            yield con
+        return
+    with closing(sqlite3.connect(":memory:")) as con:
+        con.executescript(_EMPTY)
         yield con
+
+
+#: The tables and columns read, empty (a project with nothing trained yet).
+_EMPTY = """
+CREATE TABLE experiments (experiment_id, name, lifecycle_stage);
+CREATE TABLE runs (run_uuid, name, start_time, end_time, status, experiment_id, lifecycle_stage);
+CREATE TABLE latest_metrics (run_uuid, key, value, is_nan);
+CREATE TABLE params (run_uuid, key, value);
+CREATE TABLE tags (run_uuid, key, value);
+CREATE TABLE model_versions (name, version, run_id, current_stage);
+"""
 
 
 def _pairs(
