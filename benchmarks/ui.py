@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# this folder's profile.py would shadow the standard library's module MLflow imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+# this folder's profile.py would shadow the standard library's module MLflow imports: its
+# modules are found last
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 RESULTS = HERE / "results"
 GOAL_SECONDS, GOAL_FACTOR = 0.3, 5.0
 
@@ -129,7 +130,7 @@ def timed(call: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
-def loopml_pages(config: Path, repeat: int) -> dict[str, float]:
+def loopml_pages(config: Path, repeat: int, monitored: bool) -> dict[str, float]:
     import httpx
     import uvicorn
 
@@ -158,6 +159,13 @@ def loopml_pages(config: Path, repeat: int) -> dict[str, float]:
             "metric over all runs (API)": "/api/runs/metrics/holdout_roc_auc",
             "versions page": "/versions",
         }
+        if monitored:  # the first call computes every window: timed on its own
+            cold = time.perf_counter()
+            client.get("/api/monitoring/1").raise_for_status()
+            found["monitoring timeline, first load (API)"] = time.perf_counter() - cold
+            pages["monitoring timeline (API)"] = "/api/monitoring/1"
+            pages["monitoring page"] = "/monitoring?version=1"
+            pages["a monitoring window (API)"] = "/api/monitoring/1/windows/20"
         for label, path in pages.items():
             assert client.get(path).status_code == 200, path  # warm: the first call loads
             found[label] = timed(lambda p=path: client.get(p).raise_for_status(), repeat)
@@ -271,6 +279,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--predictions", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = demo(Path(tmp) / "p")
@@ -281,22 +290,35 @@ def main() -> None:
         started = time.perf_counter()
         fill(db, project.config.experiment_name, args.runs)
         filled = time.perf_counter() - started
-        pages = loopml_pages(config, args.repeat)
+        logged = 0.0
+        if args.predictions:
+            from _ui_predictions import fill_log, monitor_daily
+
+            monitor_daily(config)
+            logged = fill_log(config, args.predictions)
+        pages = loopml_pages(config, args.repeat, monitored=bool(args.predictions))
         search = mlflow_search(config, args.repeat, deep_page=max(1, args.runs // 200))
         search.update(mlflow_server(config, args.repeat, Path(tmp)))
-    report(args, pages, search, filled)
+    report(args, pages, search, filled, logged)
 
 
 def report(
-    args: argparse.Namespace, pages: dict[str, float], search: dict[str, float], filled: float
+    args: argparse.Namespace,
+    pages: dict[str, float],
+    search: dict[str, float],
+    filled: float,
+    logged: float,
 ) -> None:
     deep = next(k for k in search if k.startswith("search_runs, page"))
     baselines = {**BASELINES, "runs, a middle page of 100 (API)": deep}
+    timeline = ("monitoring timeline (API)", "monitoring page", "a monitoring window (API)")
     body = {
         "runs": args.runs,
         "repeat": args.repeat,
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "fill_seconds": filled,
+        "predictions": args.predictions,
+        "log_fill_seconds": logged,
         "loopml": pages,
         "mlflow": search,
         "goal": {"seconds": GOAL_SECONDS, "factor": GOAL_FACTOR},
@@ -305,6 +327,11 @@ def report(
     (RESULTS / "ui.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     lines = [
         f"# Dashboard page times, {args.runs:,} runs in the store",
+        "",
+        f"The prediction log holds {args.predictions:,} predictions over 30 days (monitored by "
+        "day; half of them labelled), written through `PredictionLog` in "
+        f"{logged:.0f} s. The monitoring timeline's first load computes every window (then "
+        "kept until the log changes): reported, not held to the goal.",
         "",
         f"Median of {args.repeat} requests over HTTP on 127.0.0.1 (uvicorn, one worker); "
         "MLflow: `MlflowClient.search_runs` on the same SQLite store (what the MLflow UI's "
@@ -315,6 +342,10 @@ def report(
         "| --- | ---: | --- | ---: | --- |",
     ]
     for label, seconds in pages.items():
+        if label not in baselines:  # no MLflow counterpart: the monitoring timeline
+            met = seconds < GOAL_SECONDS or label not in timeline
+            lines.append(f"| loopml: {label} | {seconds:.3f} | - | - | {'yes' if met else 'NO'} |")
+            continue
         factor = search[baselines[label]] / seconds
         met = seconds < GOAL_SECONDS and factor >= GOAL_FACTOR
         verdict = "yes" if met else "NO"
