@@ -62,15 +62,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_ui(config: Path, *, key: str | None = KEY) -> Iterator[str]:
-    """The dashboard of ``config`` served on 127.0.0.1 (``key`` in the environment the
-    project reads, or none); yields its base URL."""
+    """The dashboard of ``config`` served on 127.0.0.1 as ``loopml ui`` serves it (only this
+    machine's host names answered; ``key`` in the environment the project reads, or none);
+    yields its base URL."""
     import uvicorn
 
     from loopml import Project
     from loopml.ui import create_ui_app, dashboard_key
 
     project = Project(config, env={KEY_ENV: key} if key else {})
-    app = create_ui_app(project, api_key=dashboard_key(project))
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
+    app = create_ui_app(project, api_key=dashboard_key(project), hosts=hosts)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)

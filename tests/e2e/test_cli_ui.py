@@ -42,3 +42,12 @@ def test_listening_beyond_this_machine_needs_a_key(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "refusing to serve the dashboard on 0.0.0.0 without an API key" in done.stderr
+
+
+def test_a_page_asked_under_another_host_name_is_refused(tmp_path: Path) -> None:
+    """A site whose DNS name is rebound to 127.0.0.1 cannot read the dashboard."""
+    config = write_tiny_project(tmp_path)
+    with demo.running_ui(config, key=None) as url:
+        assert httpx.get(f"{url}/api/overview").status_code == 200
+        refused = httpx.get(f"{url}/api/overview", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and "Invalid host header" in refused.text

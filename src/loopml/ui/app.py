@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from loopml.errors import ConfigError, LoopmlError, http_status
 from loopml.ui._api import UiProblem, as_json
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Addresses only this machine reaches: the dashboard may listen there without a key.
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def dashboard_key(project: Project) -> str | None:
@@ -32,11 +34,15 @@ def dashboard_key(project: Project) -> str | None:
     return (project.env.get(name) or None) if name else None
 
 
-def create_ui_app(project: Project, *, api_key: str | None = None) -> FastAPI:
+def create_ui_app(
+    project: Project, *, api_key: str | None = None, hosts: Collection[str] | None = None
+) -> FastAPI:
     """The dashboard of ``project``: pages, the JSON API under ``/api``, its static files.
 
     ``api_key``: what ``POST /api/models/{version}/promote`` checks ``Authorization:
-    Bearer <key>`` against; None refuses every write (403).
+    Bearer <key>`` against; None refuses every write (403). ``hosts``: the only ``Host``
+    headers answered (others get 400), so a web page elsewhere cannot read the dashboard
+    through a DNS name rebound to 127.0.0.1; None answers any.
     """
     app = FastAPI(
         title=f"loopml dashboard: {project.config.name}",
@@ -49,6 +55,8 @@ def create_ui_app(project: Project, *, api_key: str | None = None) -> FastAPI:
     app.state.api_key_env = project.config.serving.api_key_env
     app.include_router(api_router)
     app.include_router(page_router)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
 
     @app.exception_handler(UiProblem)
     def _refused(request: Request, exc: UiProblem) -> Response:
@@ -86,5 +94,7 @@ def serve_ui(project: Project, *, host: str = "127.0.0.1", port: int = 8050) -> 
             "serving.api_key_env in loopml.yaml to an environment variable holding a key, "
             "or use --host 127.0.0.1 (the default)."
         )
-    app = create_ui_app(project, api_key=key)
+    # on this machine, only this machine's names; beyond it, the key guards the writes
+    hosts = sorted(LOCAL_HOSTS | {host}) if host in LOCAL_HOSTS else None
+    app = create_ui_app(project, api_key=key, hosts=hosts)
     uvicorn.run(app, host=host, port=port, log_level="warning")
