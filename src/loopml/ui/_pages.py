@@ -127,7 +127,9 @@ def versions_page(request: Request) -> HTMLResponse:
 
 @router.get("/versions/{version}", response_class=HTMLResponse)
 def version_page(request: Request, version: str) -> HTMLResponse:
-    return render(request, "version.html", v=dashboard_of(request).version(version))
+    found = dashboard_of(request).version(version)
+    promoted = request.query_params.get("promoted")  # the page after a promotion
+    return render(request, "version.html", v=found, promoted=promoted)
 
 
 @router.get("/versions/{version}/report")

@@ -10,6 +10,7 @@ for its size and last time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from loopml.errors import DataError, ModelNotFoundError
 if TYPE_CHECKING:
     from loopml.monitoring import DriftReport
     from loopml.ui._facts import Dashboard
+
+log = logging.getLogger(__name__)
 
 #: Most windows one timeline shows (the latest); older ones are summarised by count.
 MAX_WINDOWS = 500
@@ -35,11 +38,24 @@ class Timelines:
 
     def __init__(self, dashboard: Dashboard):
         self.dashboard = dashboard
-        self._cache: dict[str, tuple[Any, DriftReport]] = {}
+        self._cache: dict[str, tuple[Any, DriftReport | None]] = {}
         self._lock = threading.Lock()
+        self._computing = threading.Lock()  # one computation at a time: no work twice
 
-    def _log_state(self, version: str) -> tuple[Any, ...] | None:
-        """(count, first, last) of ``version``'s logged predictions; None without a log."""
+    def _files(self) -> tuple[Any, ...] | None:
+        """For a SQLite log (the default): its files' sizes and times, which change with every
+        prediction, label or erasure written (a check that costs no query); None for another
+        database, or before anything was logged."""
+        project = self.dashboard.project
+        path = _sqlite_path(project.config.serving.prediction_log.url, project.root)
+        if path is None or not path.is_file():
+            return None
+        stats = [f.stat() for f in (path, Path(f"{path}-wal")) if f.is_file()]
+        return tuple((s.st_size, s.st_mtime_ns) for s in stats)
+
+    def _span(self, version: str, *, count: bool) -> tuple[Any, ...] | None:
+        """(first, last) time of ``version``'s logged predictions (and how many the log holds,
+        with ``count``); None without a log or without predictions of ``version``."""
         from loopml.serving import PredictionLog
 
         project = self.dashboard.project
@@ -48,21 +64,38 @@ class Timelines:
             return None
         with PredictionLog(url, base_dir=project.root, mode="sync") as plog:
             span = plog.span(version)
-            return None if span is None else (*span, plog.count())
+            if span is None:
+                return None
+            return (*span, plog.count()) if count else span
 
     def report(self, version: str) -> DriftReport | None:
-        """``version``'s monitoring windows; None when it has served nothing."""
-        state = self._log_state(version)
-        if state is None:
-            return None
-        with self._lock:
-            cached = self._cache.get(version)
+        """``version``'s monitoring windows; None when it has served nothing. Computed once,
+        then kept until the log changes."""
+        files = self._files()
+        if files is not None:
+            with self._lock:
+                cached = self._cache.get(version)
+            if cached is not None and cached[0] == files:
+                return cached[1]
+        with self._computing:
+            span = self._span(version, count=files is None)
+            state = files if files is not None else span
+            with self._lock:
+                cached = self._cache.get(version)
             if cached is not None and cached[0] == state:
                 return cached[1]
-        report = self._monitor(version, state[0], state[1])
+            report = None if span is None else self._monitor(version, span[0], span[1])
         with self._lock:
             self._cache[version] = (state, report)
         return report
+
+    def warm(self) -> None:
+        """Compute the champion's timeline now (called in the background at start-up), so
+        its first visitor does not wait for every window of a long log."""
+        try:
+            self.report(self.dashboard.info("champion").version)
+        except Exception as exc:  # nothing to warm, or monitoring cannot run: the page says
+            log.info("the champion's timeline was not computed ahead: %s", exc)
 
     def _monitor(self, version: str, first: float, last: float) -> DriftReport:
         """The windows from ``version``'s first logged prediction to the end of the window
@@ -178,13 +211,19 @@ def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()
 
 
-def _log_exists(url: str, base_dir: Path) -> bool:
-    """False for a SQLite log file that does not exist (nothing served): opening it would
-    create it, and the dashboard only reads."""
+def _sqlite_path(url: str, base_dir: Path) -> Path | None:
+    """The file of a SQLite log URL (relative to the project); None for another database."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return True
+        return None
     path = Path(parsed.database)
-    return (path if path.is_absolute() else base_dir / path).is_file()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _log_exists(url: str, base_dir: Path) -> bool:
+    """False for a SQLite log file that does not exist (nothing served): opening it would
+    create it, and the dashboard only reads."""
+    path = _sqlite_path(url, base_dir)
+    return path is None or path.is_file()

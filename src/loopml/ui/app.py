@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+import threading
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -44,13 +46,23 @@ def create_ui_app(
     headers answered (others get 400), so a web page elsewhere cannot read the dashboard
     through a DNS name rebound to 127.0.0.1; None answers any.
     """
+    dashboard = Dashboard(project)
+    timelines = Timelines(dashboard)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the champion's timeline, off the request path: its first visitor does not wait
+        threading.Thread(target=timelines.warm, name="loopml-ui-warm", daemon=True).start()
+        yield
+
     app = FastAPI(
         title=f"loopml dashboard: {project.config.name}",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.dashboard = dashboard = Dashboard(project)
-    app.state.timelines = Timelines(dashboard)
+    app.state.dashboard = dashboard
+    app.state.timelines = timelines
     app.state.api_key = api_key
     app.state.api_key_env = project.config.serving.api_key_env
     app.include_router(api_router)

@@ -45,9 +45,8 @@ function setupPromote() {
       method: "POST", headers, body: JSON.stringify({ alias }),
     });
     const body = await response.json();
-    if (response.ok) {
-      out.textContent = `Version ${body.version} is now ${alias} (aliases: ${body.aliases.join(", ")}).`;
-      out.className = "ok";
+    if (response.ok) {  // the page again, as the registry now says (aliases, reason, history)
+      window.location.assign(`${window.location.pathname}?promoted=${encodeURIComponent(alias)}`);
     } else {
       out.textContent = `Refused (${response.status}): ${body.error}`;
       out.className = "error";
