@@ -149,7 +149,9 @@ def _performance_line(windows: Sequence[dict[str, Any]], x: Any) -> list[str]:
     line = " ".join(f"{x((w['start'] + w['end']) / 2):.1f},{y(v):.1f}" for w, v in found)
     end = x((found[-1][0]["start"] + found[-1][0]["end"]) / 2)
     return [
-        f'<polyline points="{line}" fill="none" stroke="{GREEN}" stroke-width="2"/>',
+        f'<polyline points="{line}" fill="none" stroke="{GREEN}" stroke-width="2">'
+        f"<title>performance per window, {min(values):.4g} to {max(values):.4g}</title>"
+        "</polyline>",
         f'<text x="{end + 4:.1f}" y="{y(values[-1]) + 4:.1f}" class="tick">{values[-1]:.3f}</text>',
     ]
 
