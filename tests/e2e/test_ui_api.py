@@ -216,3 +216,21 @@ def test_every_page_answers_and_ships_its_own_assets(ui: httpx.Client) -> None:
     assert ui.get("/static/ui.css").status_code == 200
     assert ui.get("/static/ui.js").headers["content-type"].startswith("text/javascript")
     assert ui.get("/static/..%2F_api.py").status_code == 404
+
+
+def test_a_timeline_follows_labels_logged_after_it_was_computed(
+    ui: httpx.Client, config: Path
+) -> None:
+    from loopml import Project
+    from loopml.serving import Feedback, PredictionLog
+
+    before = ui.get("/api/monitoring/1").json()["windows"]
+    last = before[-1]
+    assert last["labelled"] == 0  # the last day's labels had not come back
+    project = Project(config)
+    url = project.config.serving.prediction_log.url
+    with PredictionLog(url, base_dir=project.root, mode="sync") as plog:
+        rows = plog.read(last["start"], last["end"], model_version="1")[:50]
+        plog.feedback([Feedback(r.request_id, "no", r.time + 1) for r in rows])
+    after = ui.get("/api/monitoring/1").json()["windows"]
+    assert after[-1]["labelled"] == 50
