@@ -104,6 +104,36 @@ function setupWindows() {
   });
 }
 
+// Runs chosen for comparison are remembered across the pages of the list (this tab only).
+function setupChoice() {
+  const form = document.getElementById("compare-form");
+  if (!form) return;
+  const key = "loopml-compare";
+  const chosen = new Set(JSON.parse(sessionStorage.getItem(key) || "[]"));
+  const hint = document.getElementById("chosen");
+  const boxes = form.querySelectorAll("input[name=run]");
+  const show = () => {
+    sessionStorage.setItem(key, JSON.stringify([...chosen]));
+    hint.textContent = chosen.size ? `(${chosen.size} chosen, on any page)` : "(choose two or more)";
+  };
+  boxes.forEach(box => {
+    box.checked = chosen.has(box.value);
+    box.addEventListener("change", () => {
+      box.checked ? chosen.add(box.value) : chosen.delete(box.value);
+      show();
+    });
+  });
+  form.addEventListener("submit", () => {
+    const here = new Set([...boxes].map(b => b.value));
+    chosen.forEach(id => {
+      if (!here.has(id)) form.appendChild(text("input", null, { type: "hidden", name: "run", value: id }));
+    });
+    sessionStorage.removeItem(key);
+  });
+  show();
+}
+
 setupPromote();
+setupChoice();
 setupDifferences();
 setupWindows();
