@@ -21,6 +21,9 @@ from rich.table import Table
 from loopml._cli_print import print_scoring, print_train
 from loopml._cli_progress import cli_errors, training_progress
 
+#: How to see the demo's story in a browser, printed at its end.
+DASHBOARD = "loopml ui -c {config}   (then open http://127.0.0.1:8050 in a browser)"
+
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` to ``app``."""
@@ -82,6 +85,7 @@ def demo(
             out.print("No champion was deployed, so the loop does not run.")
         elif not as_json:
             out.print(f"  serve:  loopml serve -c {config}   (then POST /v1/predict, see /docs)")
+            out.print(f"  dashboard:  {DASHBOARD.format(config=config)}", soft_wrap=True)
         if as_json:
             sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
 
@@ -147,3 +151,4 @@ def print_loop(out: Console, done: Any, config: Path) -> None:
     out.print(f"  timeline:   {done.report}", soft_wrap=True)
     out.print(f"  monitoring: {done.monitoring.html}", soft_wrap=True)
     out.print(f"  serve:      loopml serve -c {config}   (then POST /v1/predict, see /docs)")
+    out.print(f"  dashboard:  {DASHBOARD.format(config=config)}", soft_wrap=True)

@@ -32,6 +32,7 @@ from loopml._cli_print import (
 )
 from loopml._cli_progress import cli_errors, scoring_progress, training_progress
 from loopml._cli_retrain import register as register_retrain
+from loopml._cli_ui import register as register_ui
 from loopml._cli_watch import register as register_watch
 
 app = typer.Typer(
@@ -54,6 +55,7 @@ register_retrain(app)  # loopml retrain, in _cli_retrain.py
 register_monitor(app)  # loopml monitor, in _cli_monitor.py
 register_forget(app)  # loopml forget, in _cli_forget.py
 register_watch(app)  # loopml watch, in _cli_watch.py
+register_ui(app)  # loopml ui, in _cli_ui.py
 
 # made again when a command starts (see _main), so the width follows COLUMNS or the terminal
 out = Console()
