@@ -343,8 +343,11 @@ def report(
     ]
     for label, seconds in pages.items():
         if label not in baselines:  # no MLflow counterpart: the monitoring timeline
-            met = seconds < GOAL_SECONDS or label not in timeline
-            lines.append(f"| loopml: {label} | {seconds:.3f} | - | - | {'yes' if met else 'NO'} |")
+            # the first load of a timeline computes every window: reported, not held to the
+            # goal, and said so rather than marked met
+            verdict = "yes" if seconds < GOAL_SECONDS else ("NO" if label in timeline else "n/a")
+            verdict = "not held (first load)" if "first load" in label else verdict
+            lines.append(f"| loopml: {label} | {seconds:.3f} | - | - | {verdict} |")
             continue
         factor = search[baselines[label]] / seconds
         met = seconds < GOAL_SECONDS and factor >= GOAL_FACTOR
