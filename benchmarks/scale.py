@@ -226,7 +226,8 @@ def write_results(results: dict[str, Any], name: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     rows = results["rows"]
     lines = [
-        "# Scale-out: scoring and drift on a dataset larger than a worker's memory (issue 12)",
+        "# Scale-out: scoring, drift and the profile of a dataset larger than a worker's memory "
+        "(issue 12)",
         "",
         "Produced by `benchmarks/scale.py`.",
         "",
