@@ -82,10 +82,9 @@ def reading(streams: list[dict[str, Any]]) -> list[str]:
         "column; a feature that moves with time (the demo's tenure, counted to one date, and "
         "total charges; the bike data's month, season and temperatures against a reference "
         "of a few months) differs in every later window, significantly and beyond "
-        "`min_effect`. The metric trigger is the one that tracks harm, but "
-        "`retraining.on_metric_drop` is absolute in the metric's units (0.02): right for ROC "
-        "AUC, while for RMSE in rentals per hour it fires whenever a window is any worse than "
-        "the holdout (`monitoring.max_metric_drop` is relative for errors; this one is not).",
+        "`min_effect`. The metric trigger is the one that tracks harm: "
+        "`retraining.on_metric_drop` (0.02) is absolute for scores such as ROC AUC and "
+        "relative for errors such as RMSE (a 2% rise), as `monitoring.max_metric_drop`.",
         "",
         "Where the loop's prequential gap to every-window comes from: its challenger never "
         "trains on the latest labelled window (the common holdout of the paired test), and a "

@@ -65,7 +65,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != HERE]
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-BENCH = Path(os.environ.get("LOOPML_BENCH", ROOT.parent.parent / "shared" / "bench"))
+BENCH = Path(os.environ.get("LOOPML_BENCH", ROOT.parent / "shared" / "bench"))
 DAY = 86_400.0
 START = 20_000 * DAY  # the first window's midnight (UTC); windows are days of traffic
 POLICIES = ("never", "every window", "loop")

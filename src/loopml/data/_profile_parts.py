@@ -158,6 +158,8 @@ def profile_partitions(
     ConfigError
         ``task`` or ``sample_rows`` is not valid.
     """
+    if not hasattr(data, "to_delayed") and not isinstance(data, Sequence):
+        data = list(data)  # read twice: an iterator is kept (give functions to read lazily)
     first = _first_part(data)
     names = [str(c) for c in first.columns]
     _check_arguments(names, target, task, sample_rows)
@@ -229,7 +231,7 @@ def _first_part(data: Any) -> pd.DataFrame:
 
         frame = dask.compute(data.to_delayed()[0])[0]
     else:
-        parts = list(data) if not isinstance(data, Sequence) else data
+        parts = data
         if not parts:
             raise DataError("the dataset has no part to profile: give at least one.")
         frame = _load(parts[0])

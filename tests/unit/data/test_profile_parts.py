@@ -164,3 +164,10 @@ def test_a_dask_dataframe_is_profiled_on_the_cluster(table: pd.DataFrame) -> Non
     # Dask holds text in its string dtype, where pandas had object
     found = differences(whole, parts)
     assert [d for d in found if not d.endswith("/dtype")] == ["/memory"]
+
+
+def test_an_iterator_of_parts_is_kept_for_the_second_pass(table: pd.DataFrame) -> None:
+    parts = _parts(table, 3_000)
+    from_list = profile_partitions(parts, target="y").to_dict()
+    from_iterator = profile_partitions(iter(parts), target="y").to_dict()
+    assert differences(from_list, from_iterator) == []
