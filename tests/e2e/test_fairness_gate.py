@@ -62,6 +62,7 @@ def test_an_unfair_model_fails_the_gate_and_the_report_names_the_groups(tmp_path
 
     bundle, _ = Project(config).registry.load("challenger")
     assert "segment" not in [c.name for c in bundle.schema.feature_columns]
+    assert "segment (sensitive: compared for fairness)" in result.data["ignored_columns"]
     html = result.report.read_text(encoding="utf-8")
     assert 'id="fairness"' in html and "By segment" in html
     clause = "Fairness clause &#39;selection_rate_ratio &gt;= 0.8&#39;"

@@ -52,6 +52,7 @@ class PreparedData:
     groups: pd.Series | None
     privacy: dict[str, str] = field(default_factory=dict)  # column -> drop | hash | keep
     pii: dict[str, str] = field(default_factory=dict)  # column -> kind of personal data found
+    sensitive: tuple[str, ...] = ()  # compared for fairness, not model inputs
 
     def training_rows(self) -> LabelledRows:
         """The rows the search may see, renumbered from 0."""
@@ -75,7 +76,12 @@ class PreparedData:
     def summary(self) -> dict[str, Any]:
         """What the data of this run was, for the report, the result and ``--json``."""
         ignored = [f"{c.name} ({c.pii or c.role})" for c in self.schema.columns if not c.is_feature]
-        ignored += [f"{name} (dropped in loopml.yaml)" for name in self.schema.ignored]
+        ignored += [
+            f"{name} (sensitive: compared for fairness)"
+            if name in self.sensitive
+            else f"{name} (dropped in loopml.yaml)"
+            for name in self.schema.ignored
+        ]
         return {
             "origin": self.data.origin,
             "fingerprint": self.data.fingerprint,
@@ -204,7 +210,10 @@ def prepare_data(
     )
     _check_classes_in_training(problem, y, split)
     X = frame.drop(columns=[problem.target])
-    return PreparedData(data, problem, schema, X, y, split, time, groups, actions, pii)
+    sensitive = tuple(c for c in not_features(config) if c not in config.data.drop_columns)
+    return PreparedData(
+        data, problem, schema, X, y, split, time, groups, actions, pii, sensitive=sensitive
+    )
 
 
 def _labelled_rows(
