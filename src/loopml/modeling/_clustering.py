@@ -23,6 +23,7 @@ whose cross-validated agreement with them is reported.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -65,17 +66,13 @@ class ClusteringResult:
     assigner: Any  # fitted pipeline: raw rows -> cluster labels
     agreement: float  # how often the assigner gives a training row its own cluster (CV)
     reason: str
-    structure: bool  # whether the best is stable enough to be called structure
+    structure: bool  # stable, and clearly better than the same rows with columns shuffled
     projection: dict[str, list[Any]] = field(default_factory=dict)  # PCA x, y, cluster
 
     def to_dict(self) -> dict[str, Any]:
-        def plain(c: ClusterCandidate) -> dict[str, Any]:
-            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                    for k, v in c.__dict__.items()}  # fmt: skip
-
         return {
-            "best": plain(self.best),
-            "candidates": [plain(c) for c in self.candidates],
+            "best": _plain(self.best),
+            "candidates": [_plain(c) for c in self.candidates],
             "agreement": self.agreement,
             "reason": self.reason,
             "structure": self.structure,
@@ -84,6 +81,14 @@ class ClusteringResult:
                 for k, v in zip(*np.unique(self.labels, return_counts=True), strict=True)
             },
         }
+
+
+def _plain(candidate: ClusterCandidate) -> dict[str, Any]:
+    """A candidate as JSON-ready values (NaN, an index not computed, as None)."""
+    values = dataclasses.asdict(candidate)
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()
+    }
 
 
 def search_clusters(
