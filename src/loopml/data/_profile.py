@@ -143,18 +143,13 @@ def profile(
         if is_text(values):
             values = values.mask(na[:, pos])
         part = values.take(idx) if idx is not None else values
-        if name == target:
-            role: Role = "numeric" if kind == "regression" else "categorical"
-            info = ColumnSchema(name, role, str(values.dtype), 0.0, 0, reason=f"the {kind} target")
-        elif schema is not None and name in schema.names:
-            info = schema[name]
-        else:
-            info = _guess_column(values, name, role_idx)
-            if role_idx is not None:
-                sampled["roles"] = f"{role_rows:,} of {n_rows:,} rows (seed {seed})"
+        info = _column_schema(values, name, target, kind, schema, role_idx)
         columns.append(
             _column(values, part, idx, info, int(na[:, pos].sum()), name == target, work)
         )
+    guessed = [n for n in names if n != target and (schema is None or n not in schema.names)]
+    if guessed and role_idx is not None:
+        sampled["roles"] = f"{role_rows:,} of {n_rows:,} rows (seed {seed})"
 
     correlations = _correlations(columns, work, sample_size)
     target_profile = None
@@ -199,6 +194,23 @@ def _check_arguments(
             f"target column {target!r} is not in the data.{hint} The columns are: {shown}. "
             "Check problem.target in loopml.yaml or the --target option."
         )
+
+
+def _column_schema(
+    values: pd.Series,
+    name: str,
+    target: str | None,
+    kind: TaskKind | None,
+    schema: Schema | None,
+    role_idx: np.ndarray | None,
+) -> ColumnSchema:
+    """The target's role from its task, the schema's role, or one guessed from the sample."""
+    if name == target:
+        role: Role = "numeric" if kind == "regression" else "categorical"
+        return ColumnSchema(name, role, str(values.dtype), 0.0, 0, reason=f"the {kind} target")
+    if schema is not None and name in schema.names:
+        return schema[name]
+    return _guess_column(values, name, role_idx)
 
 
 def _guess_column(values: pd.Series, name: str, role_idx: np.ndarray | None) -> ColumnSchema:

@@ -198,15 +198,7 @@ def diagnose(
     lap("learning_curve", t)
 
     found = Diagnostics(
-        task=problem.task,
-        metric=problem.metric,
-        greater_is_better=greater_is_better(problem.metric),
-        n_holdout=len(y),
-        n_train=len(X_train),
-        seed=settings.seed,
-        target=problem.target,
-        classes=tuple(problem.classes),
-        positive_class=problem.positive_class,
+        **_described(problem, len(y), len(X_train), settings.seed),
         intervals=intervals,
         fit=fit,
         learning_curve=curve,
@@ -218,6 +210,21 @@ def diagnose(
         seconds=seconds,
     )
     return replace(found, notes=notes(problem, found))
+
+
+def _described(problem: Problem, n_holdout: int, n_train: int, seed: int) -> dict[str, Any]:
+    """What the diagnostics are of: the problem, the row counts and the seed."""
+    return {
+        "task": problem.task,
+        "metric": problem.metric,
+        "greater_is_better": greater_is_better(problem.metric),
+        "n_holdout": n_holdout,
+        "n_train": n_train,
+        "seed": seed,
+        "target": problem.target,
+        "classes": tuple(problem.classes),
+        "positive_class": problem.positive_class,
+    }
 
 
 # --------------------------------------------------------------------------- the parts
