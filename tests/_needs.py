@@ -48,17 +48,11 @@ def module(name: str) -> ModuleType:
 def dask_client(workers: int = 2) -> Iterator[Any]:
     """A client of a real ``LocalCluster`` of ``workers`` processes (one thread each) on
     127.0.0.1, closed after; skip (fail in CI) without ``distributed``."""
-    distributed = module("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    module("distributed")
+    from loopml.config import ExecutionConfig
+    from loopml.scale import dask_client as engine_client
+
+    with engine_client(ExecutionConfig(engine="dask", workers=workers)) as client:
         yield client
 
 
