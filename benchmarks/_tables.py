@@ -6,6 +6,38 @@ import numpy as np
 import pandas as pd
 
 
+def _numbers(rng: np.random.Generator, n_rows: int, count: int) -> dict[str, np.ndarray]:
+    """Normal, log-normal, integer and shifted exponential columns, some with missing values."""
+    cols = {}
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            x = rng.normal(50 + i, 10, n_rows)
+        elif kind == 1:
+            x = rng.lognormal(3, 1, n_rows)
+        elif kind == 2:
+            x = rng.integers(0, 100, n_rows).astype(float)
+        else:
+            x = rng.exponential(5, n_rows) - 1
+        x[rng.random(n_rows) < 0.02 * (i % 5)] = np.nan
+        cols[f"num_{i:02d}"] = x
+    return cols
+
+
+def _categories(rng: np.random.Generator, n_rows: int, count: int) -> dict[str, pd.Series]:
+    """Zipf-like categories of 3 to 1,000 labels, some with missing values."""
+    words = np.array(["red", "green", "blue", "amber", "teal", "violet", "black", "white"])
+    cols = {}
+    for i in range(count):
+        k = (3, 8, 25, 60, 1000)[i % 5]
+        labels = np.array([f"{words[j % len(words)]}_{j}" for j in range(k)], dtype=object)
+        probs = 1.0 / np.arange(1, k + 1) ** 1.1
+        values = labels[rng.choice(k, size=n_rows, p=probs / probs.sum())]
+        values[rng.random(n_rows) < 0.03 * (i % 3)] = None
+        cols[f"cat_{i:02d}"] = pd.Series(values, dtype="str")
+    return cols
+
+
 def mixed_table(n_rows: int, n_columns: int, *, seed: int = 0) -> pd.DataFrame:
     """A table like real exports: skewed numbers, categories, dates, free text, missing values.
 
@@ -21,26 +53,8 @@ def mixed_table(n_rows: int, n_columns: int, *, seed: int = 0) -> pd.DataFrame:
     n_dt = max(1, n_columns // 16)
     n_text = max(1, n_columns // 25)
     n_datestr = 1
-    for i in range(n_num):
-        kind = i % 4
-        if kind == 0:
-            x = rng.normal(50 + i, 10, n_rows)
-        elif kind == 1:
-            x = rng.lognormal(3, 1, n_rows)
-        elif kind == 2:
-            x = rng.integers(0, 100, n_rows).astype(float)
-        else:
-            x = rng.exponential(5, n_rows) - 1
-        x[rng.random(n_rows) < 0.02 * (i % 5)] = np.nan
-        cols[f"num_{i:02d}"] = x
-    words = np.array(["red", "green", "blue", "amber", "teal", "violet", "black", "white"])
-    for i in range(n_cat):
-        k = (3, 8, 25, 60, 1000)[i % 5]
-        labels = np.array([f"{words[j % len(words)]}_{j}" for j in range(k)], dtype=object)
-        probs = 1.0 / np.arange(1, k + 1) ** 1.1
-        values = labels[rng.choice(k, size=n_rows, p=probs / probs.sum())]
-        values[rng.random(n_rows) < 0.03 * (i % 3)] = None
-        cols[f"cat_{i:02d}"] = pd.Series(values, dtype="str")
+    cols.update(_numbers(rng, n_rows, n_num))
+    cols.update(_categories(rng, n_rows, n_cat))
     for i in range(n_bool):
         cols[f"flag_{i}"] = rng.random(n_rows) < 0.3 + 0.1 * i
     start = np.datetime64("2021-01-01T00:00:00", "s")

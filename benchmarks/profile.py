@@ -140,6 +140,21 @@ def measure(command: list[str]) -> dict[str, float]:
     return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024, **report}
 
 
+def measure_rounds(tools: dict[str, list[str]], repeat: int) -> dict[str, list[dict[str, float]]]:
+    """Each tool's command ``repeat`` times, tools taking turns, each run printed."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in tools}
+    for round_ in range(repeat):
+        for name, command in tools.items():
+            runs[name].append(measure(command))
+            last = runs[name][-1]
+            print(
+                f"[{round_ + 1}/{repeat}] {name:28s} wall {last['wall']:6.2f} s  "
+                f"compute {last['compute']:6.2f} s  peak {last['peak_mib']:6.0f} MiB",
+                flush=True,
+            )
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -180,16 +195,7 @@ def main() -> None:
             versions["pandas (ydata env)"] = version(python, "pandas")
         tools["pandas floor"] = [sys.executable, floor, str(data), html, "-"]
 
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in tools}
-        for round_ in range(args.repeat):
-            for name, command in tools.items():
-                runs[name].append(measure(command))
-                last = runs[name][-1]
-                print(
-                    f"[{round_ + 1}/{args.repeat}] {name:28s} wall {last['wall']:6.2f} s  "
-                    f"compute {last['compute']:6.2f} s  peak {last['peak_mib']:6.0f} MiB",
-                    flush=True,
-                )
+        runs = measure_rounds(tools, args.repeat)
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
