@@ -264,6 +264,42 @@ def score_pair(data_dir: Path, info: dict[str, Any], result: dict[str, Any], pre
     )
 
 
+def _copy_result(record: dict[str, Any], result: dict[str, Any], own_peak_kib: int) -> None:
+    """The worker's peak memory, times, versions and model into the pair's record."""
+    peak_kib = max(
+        own_peak_kib,
+        result.get("peak_rss_self_kib", 0),
+        result.get("peak_rss_children_kib", 0),
+    )
+    record["peak_rss_mib"] = round(peak_kib / 1024, 1)
+    for key in ("fit_seconds", "predict_seconds"):
+        if key in result:
+            record[key] = round(result[key], 3)
+    for key in ("version", "model", "import_seconds", "python", "numpy", "pandas", "core"):
+        if key in result:
+            record[key] = result[key]
+
+
+def _score_into(
+    record: dict[str, Any], data_dir: Path, info: dict[str, Any], result: dict[str, Any], pred: Any
+) -> None:
+    """The pair's test score (or why it has none) into its record."""
+    import numpy as np
+
+    try:
+        metrics = score_pair(data_dir, info, result, pred)
+    except Exception as exc:  # a prediction the scorer cannot use is the system's failure
+        record["status"] = "error"
+        record["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
+        return
+    value = metrics[info["metric"]]
+    record["status"] = "ok" if np.isfinite(value) else "invalid"
+    record["score"] = value
+    record["metrics"] = metrics
+    if record["status"] == "invalid":
+        record["error"] = f"{info['metric']} is not finite (non-finite predictions?)"
+
+
 def run_pair(
     system: str,
     data_dir: Path,
@@ -306,18 +342,7 @@ def run_pair(
         # CPU seconds well below the wall seconds mean the pinned core was shared.
         record["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
         result = json.loads(out.read_text()) if out.exists() else {}
-        peak_kib = max(
-            usage.ru_maxrss,
-            result.get("peak_rss_self_kib", 0),
-            result.get("peak_rss_children_kib", 0),
-        )
-        record["peak_rss_mib"] = round(peak_kib / 1024, 1)
-        for key in ("fit_seconds", "predict_seconds"):
-            if key in result:
-                record[key] = round(result[key], 3)
-        for key in ("version", "model", "import_seconds", "python", "numpy", "pandas", "core"):
-            if key in result:
-                record[key] = result[key]
+        _copy_result(record, result, usage.ru_maxrss)
         if timed_out:
             record["status"] = "timeout"
             record["error"] = f"killed after {timeout:g} s"
@@ -326,19 +351,7 @@ def run_pair(
             record["error"] = result.get("error") or f"worker exited with {code}, no result"
             record["traceback_tail"] = (result.get("traceback") or _tail(log_path))[-3000:]
         else:
-            pred = np.load(out.with_suffix(".npy"))
-            try:
-                metrics = score_pair(data_dir, info, result, pred)
-            except Exception as exc:  # a prediction the scorer cannot use is the system's failure
-                record["status"] = "error"
-                record["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
-            else:
-                value = metrics[info["metric"]]
-                record["status"] = "ok" if np.isfinite(value) else "invalid"
-                record["score"] = value
-                record["metrics"] = metrics
-                if record["status"] == "invalid":
-                    record["error"] = f"{info['metric']} is not finite (non-finite predictions?)"
+            _score_into(record, data_dir, info, result, np.load(out.with_suffix(".npy")))
         record["log"] = str(log_path.relative_to(ROOT)) if log_path.is_relative_to(ROOT) else ""
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -544,6 +557,49 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _per_dataset_lines(s: dict[str, Any], systems: Sequence[str]) -> list[str]:
+    """The report's per-dataset tables: each system's status, score, times and model."""
+    lines: list[str] = []
+    lines += [
+        "",
+        "## Per dataset",
+        "",
+        "Fit and predict seconds are wall-clock inside the worker; peak MiB is the largest "
+        "`ru_maxrss` of the worker or any of its children; CPU / wall is the worker's CPU "
+        "seconds over its wall seconds (reading the data included): far below 100% means the "
+        "pinned core was shared with other work.",
+        "",
+    ]
+    for d, v in s["per_dataset"].items():
+        lines += [
+            f"### {d} ({v['rows'][next(n for n in systems if v['rows'][n])]['task']}, "
+            f"{v['metric']})",
+            "",
+            "| system | status | score | normalised | rank | fit s | predict s | peak MiB | "
+            "CPU / wall | final model | secondary |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for name in systems:
+            r = v["rows"][name]
+            if not r:
+                lines.append(f"| {name} | not run | – | – | – | – | – | – | – | | |")
+                continue
+            secondary = ", ".join(
+                f"{k} {_fmt(x)}" for k, x in (r.get("metrics") or {}).items() if k != v["metric"]
+            )
+            status = r["status"]
+            if r.get("error"):
+                status += f": {r['error'][:120]}".replace("|", "\\|").replace("\n", " ")
+            lines.append(
+                f"| {name} | {status} | {_fmt(v['scores'][name])} | "
+                f"{_fmt(v['normalised'][name], 3)} | {_fmt(v['ranks'][name], 1)} | "
+                f"{_fmt(r.get('fit_seconds'), 1)} | {_fmt(r.get('predict_seconds'), 2)} | "
+                f"{_fmt(r.get('peak_rss_mib'), 0)} | {_share(r)} | {_model(r)} | {secondary} |"
+            )
+        lines.append("")
+    return lines
+
+
 def render_markdown(
     records: list[dict[str, Any]],
     datasets: Sequence[str],
@@ -624,43 +680,7 @@ def render_markdown(
     for d, v in s["per_dataset"].items():
         cells = " | ".join(_fmt(v["normalised"][n], 3) for n in systems)
         lines.append(f"| {d} | {cells} |")
-    lines += [
-        "",
-        "## Per dataset",
-        "",
-        "Fit and predict seconds are wall-clock inside the worker; peak MiB is the largest "
-        "`ru_maxrss` of the worker or any of its children; CPU / wall is the worker's CPU "
-        "seconds over its wall seconds (reading the data included): far below 100% means the "
-        "pinned core was shared with other work.",
-        "",
-    ]
-    for d, v in s["per_dataset"].items():
-        lines += [
-            f"### {d} ({v['rows'][next(n for n in systems if v['rows'][n])]['task']}, "
-            f"{v['metric']})",
-            "",
-            "| system | status | score | normalised | rank | fit s | predict s | peak MiB | "
-            "CPU / wall | final model | secondary |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
-        ]
-        for name in systems:
-            r = v["rows"][name]
-            if not r:
-                lines.append(f"| {name} | not run | – | – | – | – | – | – | – | | |")
-                continue
-            secondary = ", ".join(
-                f"{k} {_fmt(x)}" for k, x in (r.get("metrics") or {}).items() if k != v["metric"]
-            )
-            status = r["status"]
-            if r.get("error"):
-                status += f": {r['error'][:120]}".replace("|", "\\|").replace("\n", " ")
-            lines.append(
-                f"| {name} | {status} | {_fmt(v['scores'][name])} | "
-                f"{_fmt(v['normalised'][name], 3)} | {_fmt(v['ranks'][name], 1)} | "
-                f"{_fmt(r.get('fit_seconds'), 1)} | {_fmt(r.get('predict_seconds'), 2)} | "
-                f"{_fmt(r.get('peak_rss_mib'), 0)} | {_share(r)} | {_model(r)} | {secondary} |"
-            )
-        lines.append("")
+    lines += _per_dataset_lines(s, systems)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -683,7 +703,7 @@ def parse_list(text: str | None, allowed: Sequence[str], what: str) -> list[str]
     return items
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -708,7 +728,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--setup", action="store_true", help="only make the peer venvs")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the table")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     systems = parse_list(args.systems, SYSTEMS, "systems")
     if args.setup:
