@@ -394,9 +394,9 @@ def merge_first(a: FirstPass, b: FirstPass) -> FirstPass:
 
 def _merge_sums(a: ColumnSums, b: ColumnSums) -> ColumnSums:
     counts = add_counts(dict(a.counts), b.counts)
-    cut = a.cut or b.cut
-    if cut or (a.distinct is not None and len(counts) > KEPT_ENTRIES):  # text: cut again
-        cut = cut or len(counts) > KEPT_ENTRIES
+    trim = a.distinct is not None and len(counts) > KEPT_ENTRIES  # texts: the most frequent
+    cut = a.cut or b.cut or trim
+    if trim:
         counts = dict(ranked(counts)[:KEPT_ENTRIES])
     sketches = [s for s in (a.distinct, b.distinct) if s is not None]
     return ColumnSums(

@@ -171,3 +171,16 @@ def test_an_iterator_of_parts_is_kept_for_the_second_pass(table: pd.DataFrame) -
     from_list = profile_partitions(parts, target="y").to_dict()
     from_iterator = profile_partitions(iter(parts), target="y").to_dict()
     assert differences(from_list, from_iterator) == []
+
+
+def test_past_a_thousand_texts_per_part_the_most_frequent_are_kept_and_said_so() -> None:
+    def part(i: int) -> pd.DataFrame:
+        texts = [f"free comment number {i}-{j} about the order" for j in range(1_500)]
+        texts[:300] = ["the parcel never arrived at all"] * 300  # the one frequent text
+        return pd.DataFrame({"comment": texts, "y": [1.0, 2.0] * 750})
+
+    schema = infer_schema(part(0), "y")
+    result = profile_partitions([part(i) for i in range(3)], schema=schema)
+    text = result.column("comment").text
+    assert text is not None and text.top[0] == ("the parcel never arrived at all", 900)
+    assert "most frequent texts" in result.estimated
