@@ -18,11 +18,13 @@ from loopml._metric_names import (
     FAIRNESS_HINT,
     GROUP_RATES,
     REGRESSION_METRICS,
+    UNSUPERVISED_TASKS,
     fairness_measure,
+    task_metrics,
     unknown_metric,
 )
 
-Task = Literal["auto", "binary", "multiclass", "regression"]
+Task = Literal["auto", "binary", "multiclass", "regression", "clustering", "anomaly"]
 NAN = float("nan")
 
 _GATE = re.compile(
@@ -143,7 +145,10 @@ class FairnessConfig(_Section):
 
 class ProblemConfig(_Section):
     task: Task = "auto"
-    target: str = Field(min_length=1)
+    #: The column to predict; clustering has none, and for anomaly detection it is optional:
+    #: a label column marking known anomalies (``positive_class``), used to choose the
+    #: detector and threshold and to evaluate them.
+    target: str | None = Field(default=None, min_length=1)
     positive_class: str | int | bool | None = None
     metric: str | None = None
     success: str | None = None
@@ -152,6 +157,15 @@ class ProblemConfig(_Section):
     costs: Costs | None = None
     sensitive_columns: list[str] = Field(default_factory=list)  # groups compared for fairness
     fairness: FairnessConfig = Field(default_factory=FairnessConfig)
+    #: anomaly: the share of rows expected to be anomalies (flags that share of the training
+    #: rows); None: chosen from the labels, else a robust z-score above 3.5
+    contamination: float | None = Field(default=None, gt=0, le=0.5)
+    max_clusters: int = Field(default=10, ge=2, le=50)  # clustering: the most clusters tried
+
+    @property
+    def unsupervised(self) -> bool:
+        """Clustering or anomaly detection: no target is needed."""
+        return self.task in UNSUPERVISED_TASKS
 
     @field_validator("sensitive_columns")
     @classmethod
@@ -218,7 +232,8 @@ class ProblemConfig(_Section):
                 "threshold" if self.threshold != "default" else "costs",
                 "task",
             )
-        if self.target in self.sensitive_columns:
+        self._check_unsupervised()
+        if self.target is not None and self.target in self.sensitive_columns:
             raise KeyRuleError(
                 f"the target {self.target!r} cannot be a sensitive column: groups are defined by "
                 "inputs; remove it from sensitive_columns",
@@ -233,6 +248,60 @@ class ProblemConfig(_Section):
                 raise KeyRuleError(mistake, *keys)
         return self
 
+    def _check_unsupervised(self) -> None:
+        """A target where the task needs one; task settings only on their task."""
+        if self.target is None and not self.unsupervised:
+            raise KeyRuleError(
+                f"problem.target is required for task {self.task}: name the column to predict "
+                "(task clustering needs none, and anomaly only for a label column)",
+                "target",
+                "task",
+            )
+        if self.task == "clustering" and self.target is not None:
+            raise KeyRuleError(
+                f"task clustering has no target, but problem.target is {self.target!r}; remove "
+                "it (or use task anomaly, whose target is an optional label column)",
+                "target",
+                "task",
+            )
+        if self.contamination is not None and self.task != "anomaly":
+            raise KeyRuleError(
+                "contamination applies to task anomaly only", "contamination", "task"
+            )
+        if "max_clusters" in self.model_fields_set and self.task != "clustering":
+            raise KeyRuleError(
+                "max_clusters applies to task clustering only", "max_clusters", "task"
+            )
+        if (
+            self.metric is not None
+            and self.task != "auto"
+            and self.metric not in task_metrics(self.task)
+        ):
+            raise KeyRuleError(
+                f"metric {self.metric!r} does not apply to {self.task}; use one of "
+                f"{', '.join(task_metrics(self.task))}",
+                "metric",
+                "task",
+            )
+        if self.task == "clustering" and self.positive_class is not None:
+            raise KeyRuleError(
+                "positive_class does not apply to clustering (anomaly: the label column's value "
+                "that marks an anomaly)",
+                "positive_class",
+                "task",
+            )
+        if self.unsupervised and (self.threshold != "default" or self.costs is not None):
+            raise KeyRuleError(
+                f"threshold tuning and costs apply to binary tasks, not {self.task}"
+                + (
+                    "; the share of rows to flag is problem.contamination"
+                    if self.task == "anomaly"
+                    else ""
+                ),
+                "threshold" if self.threshold != "default" else "costs",
+                "task",
+            )
+
     @property
     def gate(self) -> Gate | None:
         return Gate.parse(self.success) if self.success else None
@@ -241,10 +310,15 @@ class ProblemConfig(_Section):
 def gate_mistake(gate: Gate, task: str, sensitive: Sequence[str]) -> str | None:
     """Why ``gate`` cannot be checked on a ``task`` problem with these sensitive columns, or
     None (``task`` ``auto``: only what holds for every task is checked)."""
-    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    allowed = task_metrics(task)
     for clause in gate.clauses:
         measure = fairness_measure(clause.metric)
         base = measure[0] if measure is not None else clause.metric
+        if measure is not None and task in UNSUPERVISED_TASKS:
+            return (
+                f"success gate clause '{clause}' compares groups, which loopml does for "
+                f"supervised tasks only, not {task}"
+            )
         if measure is not None and not sensitive:
             return (
                 f"success gate clause '{clause}' compares groups, but problem.sensitive_columns "

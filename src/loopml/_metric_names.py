@@ -17,7 +17,52 @@ CLASSIFICATION_METRICS: dict[str, bool] = {
     "log_loss": False,
 }
 REGRESSION_METRICS: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "mape": False}
-ALL_METRICS: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
+#: Internal indices of a clustering, its bootstrap stability (adjusted Rand index between
+#: resampled fits) and how often the assigner gives a training row its own cluster.
+CLUSTERING_METRICS: dict[str, bool] = {
+    "silhouette": True,
+    "calinski_harabasz": True,
+    "davies_bouldin": False,
+    "stability": True,
+    "agreement": True,
+}
+#: An anomaly detector's metrics: against a label column where there is one (the flags'
+#: precision, recall and F1 at the chosen threshold; the scores' PR-AUC and ROC-AUC), and
+#: the share of rows it flags (the only one without labels; smaller is not better, but a
+#: gate such as ``anomaly_rate <= 0.05`` bounds it).
+ANOMALY_METRICS: dict[str, bool] = {
+    "pr_auc": True,
+    "roc_auc": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "anomaly_rate": False,
+}
+UNSUPERVISED_TASKS = ("clustering", "anomaly")
+ALL_METRICS: dict[str, bool] = {
+    **CLASSIFICATION_METRICS,
+    **REGRESSION_METRICS,
+    **CLUSTERING_METRICS,
+    **ANOMALY_METRICS,
+}
+
+
+def task_metrics(task: str) -> dict[str, bool]:
+    """The metrics that apply to ``task`` (every one for ``auto``).
+
+    Examples
+    --------
+    >>> list(task_metrics("clustering"))[:2], "rmse" in task_metrics("binary")
+    (['silhouette', 'calinski_harabasz'], False)
+    """
+    return {
+        "binary": CLASSIFICATION_METRICS,
+        "multiclass": CLASSIFICATION_METRICS,
+        "regression": REGRESSION_METRICS,
+        "clustering": CLUSTERING_METRICS,
+        "anomaly": ANOMALY_METRICS,
+    }.get(task, ALL_METRICS)
+
 
 #: Rates compared between groups of a binary classifier's predictions (besides the metrics).
 GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")

@@ -46,7 +46,9 @@ from loopml._metric_names import ALL_METRICS as ALL_METRICS
 from loopml._metric_names import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
 from loopml._metric_names import METRIC_ALIASES as METRIC_ALIASES
 from loopml._metric_names import REGRESSION_METRICS as REGRESSION_METRICS
+from loopml._metric_names import UNSUPERVISED_TASKS as UNSUPERVISED_TASKS
 from loopml._metric_names import suggest_metric as suggest_metric
+from loopml._metric_names import task_metrics as task_metrics
 from loopml.errors import ConfigError
 
 # ALL_METRICS, METRIC_ALIASES, suggest_metric, ...: the metric names, re-exported above

@@ -37,7 +37,13 @@ def default_metric(task: TaskKind) -> str:
     >>> [default_metric(t) for t in ("binary", "multiclass", "regression")]
     ['roc_auc', 'log_loss', 'rmse']
     """
-    return {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
+    return {
+        "binary": "roc_auc",
+        "multiclass": "log_loss",
+        "regression": "rmse",
+        "clustering": "silhouette",
+        "anomaly": "pr_auc",  # with a label column; without one, anomaly_rate
+    }[task]
 
 
 def score(

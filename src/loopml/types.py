@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # annotations only: importing the core types must not load pandas
     import pandas as pd
 
-TaskKind = Literal["binary", "multiclass", "regression"]
+TaskKind = Literal["binary", "multiclass", "regression", "clustering", "anomaly"]
 
 
 @dataclass(frozen=True)

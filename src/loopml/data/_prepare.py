@@ -15,6 +15,11 @@ from typing import Any
 import pandas as pd
 
 from loopml.config import ProjectConfig
+from loopml.data._prepare_unsupervised import (
+    unlabelled_rows,
+    unsupervised_schema,
+    unsupervised_split,
+)
 from loopml.data._privacy import apply_privacy, detect_pii, pii_findings
 from loopml.data._problem import Problem, infer_task, prepare_target, resolve_problem
 from loopml.data._profile import Profile, profile
@@ -178,6 +183,8 @@ def prepare_data(
     resolve_problem(raw.frame, config.problem, categories=categories)
     data, pii, actions = protect(raw, config, salt=salt)
     problem = resolve_problem(data.frame, config.problem, categories=categories)
+    if problem.unsupervised:
+        return _prepare_unlabelled(data, problem, config, pii, actions)
     frame, notes = _labelled_rows(data.frame, problem, drop_duplicates=config.cleaning.duplicates)
     problem = dataclasses.replace(problem, notes=(*problem.notes, *notes))
     ids = list(config.data.id_columns)
@@ -213,6 +220,28 @@ def prepare_data(
     sensitive = tuple(c for c in not_features(config) if c not in config.data.drop_columns)
     return PreparedData(
         data, problem, schema, X, y, split, time, groups, actions, pii, sensitive=sensitive
+    )
+
+
+def _prepare_unlabelled(
+    data: DataSet,
+    problem: Problem,
+    config: ProjectConfig,
+    pii: dict[str, str],
+    actions: dict[str, str],
+) -> PreparedData:
+    """:func:`prepare_data` for clustering and anomaly detection."""
+    frame, y, notes = unlabelled_rows(
+        data.frame, problem, drop_duplicates=config.cleaning.duplicates
+    )
+    problem = dataclasses.replace(problem, notes=(*problem.notes, *notes))
+    schema = unsupervised_schema(frame, config, not_features(config))
+    time = _time(frame, config.data.time_column)
+    groups = frame[config.data.group_column] if config.data.group_column else None
+    split = unsupervised_split(y, problem, config, time, groups)
+    sensitive = tuple(c for c in not_features(config) if c not in config.data.drop_columns)
+    return PreparedData(
+        data, problem, schema, frame, y, split, time, groups, actions, pii, sensitive=sensitive
     )
 
 

@@ -39,10 +39,31 @@ class Problem:
     notes: tuple[str, ...] = field(default=())
     #: Spelling variants of the classes merged in training (trimmed label -> class).
     labels: dict[str, Any] = field(default_factory=dict)
+    #: anomaly with a label column (``target``): its value that marks a known anomaly
+    anomaly_label: Any = None
 
     @property
     def is_classification(self) -> bool:
+        """Whether the model answers classes with probabilities: every task but regression
+        (a clustering's classes are its clusters, an anomaly model's its flags)."""
         return self.task != "regression"
+
+    @property
+    def unsupervised(self) -> bool:
+        return self.task in ("clustering", "anomaly")
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether rows carry a target to evaluate against (not so for clustering, nor for
+        anomaly detection without a label column)."""
+        return bool(self.target)
+
+    def anomaly_truth(self, values: pd.Series) -> pd.Series:
+        """An anomaly project's label column as booleans (True: a known anomaly); blank
+        labels stay missing."""
+        labels = prepare_target(values, "binary")
+        truth = labels.map(lambda v: _same_label(v, self.anomaly_label), na_action="ignore")
+        return truth.astype("boolean")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +74,7 @@ class Problem:
             "classes": [_jsonable(c) for c in self.classes],
             "positive_class": _jsonable(self.positive_class),
             "labels": {k: _jsonable(v) for k, v in self.labels.items()},
+            "anomaly_label": _jsonable(self.anomaly_label),
         }
 
     @classmethod
@@ -65,7 +87,14 @@ class Problem:
             classes=tuple(data.get("classes", ())),
             positive_class=data.get("positive_class"),
             labels=dict(data.get("labels") or {}),
+            anomaly_label=data.get("anomaly_label"),
         )
+
+
+def _same_label(value: Any, label: Any) -> bool:
+    if value == label:
+        return True
+    return str(value).strip().casefold() == str(label).strip().casefold()
 
 
 def _jsonable(value: Any) -> Any:
@@ -163,6 +192,9 @@ def resolve_problem(
         The configured metric, gate or positive class does not fit the data.
     """
     target = cfg.target
+    if cfg.unsupervised:
+        return resolve_unsupervised(frame, cfg, categories=categories)
+    assert target is not None  # the config requires one for supervised tasks
     check_target_column(frame, target)
     raw = frame[target]
     missing = missing_mask(raw)
@@ -204,6 +236,53 @@ def resolve_problem(
         positive_class=positive,
         notes=tuple(notes),
         labels=variants,
+    )
+
+
+def resolve_unsupervised(
+    frame: pd.DataFrame, cfg: ProblemConfig, *, categories: CategoryCleaning | None = None
+) -> Problem:
+    """Clustering or anomaly detection: the metric and gate; an anomaly project's label
+    column checked like a binary target (its positive class marks the known anomalies).
+
+    The resolved problem has no target (``""``) unless an anomaly project names a label
+    column; its classes are filled in by training (the clusters found; an anomaly model's
+    flags are ``False`` and ``True``).
+    """
+    task = cfg.task
+    label = cfg.target
+    notes: list[str] = []
+    positive = None
+    if label is not None:
+        binary = cfg.model_copy(update={"task": "binary", "metric": None, "success": None})
+        labelled = resolve_problem(frame, binary, min_class_rows=2, categories=categories)
+        positive = labelled.positive_class
+        notes = [*labelled.notes, f"rows whose {label!r} is {positive!r} are the known anomalies"]
+    metric = cfg.metric or ("anomaly_rate" if task == "anomaly" and label is None else None)
+    metric = metric or default_metric(task)
+    if task == "anomaly" and label is None and metric != "anomaly_rate":
+        raise ConfigError(
+            f"problem.metric {metric!r} needs a label column: set problem.target to the column "
+            "marking known anomalies, or use anomaly_rate"
+        )
+    gate = cfg.gate
+    if gate is not None and task == "anomaly" and label is None:
+        needs = [str(c) for c in gate.clauses if c.metric != "anomaly_rate"]
+        if needs:
+            raise ConfigError(
+                f"problem.success clause(s) {', '.join(needs)} need a label column: set "
+                "problem.target to the column marking known anomalies, or gate on anomaly_rate"
+            )
+    return Problem(
+        task=task,
+        target=label or "",
+        metric=metric,
+        gate=gate,
+        # an anomaly model's predictions are flags; a clustering's classes come from training
+        classes=(False, True) if task == "anomaly" else (),
+        positive_class=True if task == "anomaly" else None,
+        notes=tuple(notes),
+        anomaly_label=positive,
     )
 
 

@@ -51,12 +51,24 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         lift_table,
     )
     from loopml.evaluation._run import Assessment, AssessSettings, assess, evaluate_labelled
+    from loopml.evaluation._unsupervised import (
+        UnsupervisedFindings,
+        anomaly_scores,
+        evaluate_unsupervised,
+        unsupervised_findings,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "loopml.evaluation._clusters": ["ClusterProfile", "cluster_profiles"],
+        "loopml.evaluation._unsupervised": [
+            "UnsupervisedFindings",
+            "anomaly_scores",
+            "evaluate_unsupervised",
+            "unsupervised_findings",
+        ],
         "loopml.evaluation._bootstrap": [
             "Interval",
             "Resampling",
@@ -133,6 +145,8 @@ __all__ = [
     "RowExplanation",
     "Scored",
     "TrainAndHoldout",
+    "UnsupervisedFindings",
+    "anomaly_scores",
     "assess",
     "bootstrap_interval",
     "bootstrap_p_value",
@@ -144,6 +158,7 @@ __all__ = [
     "diagnose",
     "evaluate",
     "evaluate_labelled",
+    "evaluate_unsupervised",
     "fairness_report",
     "learning_curve",
     "lift_table",
@@ -151,4 +166,5 @@ __all__ = [
     "model_card",
     "near_perfect",
     "paired_test",
+    "unsupervised_findings",
 ]

@@ -38,6 +38,13 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     )
     from loopml.modeling._threshold import ThresholdChoice, decide, expected_cost, tune_threshold
     from loopml.modeling._training import TrainingData, TrainingSpec, train_model
+    from loopml.modeling._unsupervised import (
+        AnomalyDetector,
+        ClusterAssigner,
+        UnsupervisedFit,
+        fit_anomaly,
+        fit_clustering,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -45,6 +52,13 @@ __getattr__, __dir__ = _lazy_exports(
     {
         "loopml.modeling._anomaly": ["AnomalyModel", "AnomalyResult", "search_anomalies"],
         "loopml.modeling._clustering": ["ClusterCandidate", "ClusteringResult", "search_clusters"],
+        "loopml.modeling._unsupervised": [
+            "AnomalyDetector",
+            "ClusterAssigner",
+            "UnsupervisedFit",
+            "fit_anomaly",
+            "fit_clustering",
+        ],
         "loopml.modeling._auto": ["AutoClassifier", "AutoRegressor"],
         "loopml.modeling._boosting": ["native_frame"],
         "loopml.modeling._families": [
@@ -88,11 +102,13 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "AnomalyDetector",
     "AnomalyModel",
     "AnomalyResult",
     "AutoClassifier",
     "AutoRegressor",
     "Budget",
+    "ClusterAssigner",
     "ClusterCandidate",
     "ClusteringResult",
     "FamilyRegistry",
@@ -114,6 +130,7 @@ __all__ = [
     "TrainingSpec",
     "TrialExecutor",
     "TrialResult",
+    "UnsupervisedFit",
     "auto_fold_count",
     "available_cpus",
     "choose_strategy",
@@ -121,6 +138,8 @@ __all__ = [
     "decide",
     "default_registry",
     "expected_cost",
+    "fit_anomaly",
+    "fit_clustering",
     "fit_fold",
     "holdout_split",
     "make_pipeline",
