@@ -126,12 +126,12 @@ def monitoring_reference(
 
     holdout = prepared.holdout_rows()
     scored = bundle.predict_frame(holdout.X)
-    proba = scored.drop(columns="prediction")
+    proba = scored[[c for c in scored.columns if c.startswith("proba_")]]
     return build_reference(
         X,
         prepared.schema,
         prepared.problem,
-        holdout_y=holdout.y,
+        holdout_y=holdout.y if prepared.problem.has_labels else None,
         holdout_predictions=scored["prediction"],
         holdout_probabilities=proba if len(proba.columns) else None,
         seed=seed,

@@ -310,6 +310,8 @@ class ProjectConfig(_Section):
     @model_validator(mode="after")
     def _cross_section(self) -> ProjectConfig:
         target = self.problem.target
+        if target is None:  # clustering, or anomaly detection without labels
+            return self._check_split()
         if target in self.data.id_columns:
             raise KeyRuleError(
                 f"lists the target {target!r} (problem.target); remove it from the id columns",
@@ -329,6 +331,9 @@ class ProjectConfig(_Section):
                 "data.time_column",
                 "problem.target",
             )
+        return self._check_split()
+
+    def _check_split(self) -> ProjectConfig:
         if self.training.split == "time" and not self.data.time_column:
             raise KeyRuleError(
                 "'time' needs data.time_column, which is not set; set it, or choose another split",
@@ -342,9 +347,12 @@ class ProjectConfig(_Section):
                 "training.split",
                 "data.group_column",
             )
-        if self.training.split == "stratified" and self.problem.task == "regression":
+        if self.training.split == "stratified" and self.problem.task in (
+            "regression",
+            "clustering",
+        ):
             raise KeyRuleError(
-                "'stratified' needs a classification task; use random for regression",
+                f"'stratified' needs classes to stratify on; use random for {self.problem.task}",
                 "training.split",
                 "problem.task",
             )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from loopml._train_register import Outcome, register_outcome
 from loopml._train_result import RunResult, TrainResult, held_alias
+from loopml._train_unsupervised import Destination, train_unsupervised
 from loopml.config import FileSource, ProjectConfig, load_config
 from loopml.data import (
     CsvDialect,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 WORKSPACE = ".loopml"
-Folds = list[tuple[Any, Any]]  # cross-validation folds: (training, validation) positions
 
 
 class Project:
@@ -172,7 +172,8 @@ class Project:
     def _check_columns(self, raw: DataSet) -> None:
         """The columns ``data:`` names and the target exist, each with its own message."""
         check_declared_columns(raw.frame, self.config, self.config_path.name)
-        check_target_column(raw.frame, self.config.problem.target)
+        if self.config.problem.target is not None:  # clustering has none
+            check_target_column(raw.frame, self.config.problem.target)
 
     def _try_prepare(self, raw: DataSet) -> PreparedData | None:
         """:meth:`prepare`, or None when the data cannot be prepared (its problems are findings)."""
@@ -249,6 +250,9 @@ class Project:
         quality = self.validate(prepared=prepared)
         check_quality(quality, cfg.quality.fail_on)
         dialect = self._training_dialect()
+        if prepared.problem.unsupervised:
+            to = Destination(cfg, self.registry, self.workspace / "reports", dialect)
+            return train_unsupervised(prepared, to, progress=progress, as_challenger=as_challenger)
         result = self._search(prepared, progress, dialect)
         folds = result.folds
         if progress is not None:
@@ -328,10 +332,9 @@ class Project:
     def _champion_on(
         self, holdout: LabelledRows, problem: Problem
     ) -> tuple[Evaluation | None, str | None]:
-        """The current champion's evaluation on the new holdout, or None when there is no
-        champion, it cannot be loaded, or it solves another problem or reads other columns;
-        and the champion's version (None: there is none), which registration checks is still
-        the champion."""
+        """The champion's evaluation on the new holdout (None: there is none, it cannot be
+        loaded, or it solves another problem or reads other columns), and its version (None:
+        there is none), which registration checks is still the champion."""
         from loopml.evaluation import evaluate
 
         try:

@@ -70,10 +70,14 @@ class ModelBundle:
         cols = ["prediction"]
         if self.problem.is_classification:
             cols += [f"proba_{c}" for c in self.problem.classes]
+        if self.problem.task == "anomaly":
+            cols.append("anomaly_score")
         return cols
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Predictions (and class probabilities) for ``frame``, indexed like it."""
+        """Predictions (and class probabilities) for ``frame``, indexed like it; an anomaly
+        model's prediction is its flag, ``proba_True`` the flag's probability (0.5 at the
+        threshold) and ``anomaly_score`` the raw score (a robust z-score)."""
         from loopml.modeling import decide
 
         self.schema.check(frame.columns, where="the input")
@@ -89,6 +93,9 @@ class ModelBundle:
             {f"proba_{c}": proba[:, j] for j, c in enumerate(classes)}, index=frame.index
         )
         out.insert(0, "prediction", decide(self.pipeline, proba, classes))
+        if self.problem.task == "anomaly":
+            typed = self.pipeline[:-1].transform(frame)
+            out["anomaly_score"] = self.pipeline[-1].score_samples(typed)
         return out
 
     # ---------------------------------------------------------------- persistence

@@ -58,6 +58,7 @@ def signature(bundle: ModelBundle) -> Any:
         [
             ColSpec(out_type, "prediction"),
             *(ColSpec("double", f"proba_{c}") for c in bundle.problem.classes),
+            *([ColSpec("double", "anomaly_score")] if bundle.problem.task == "anomaly" else []),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)

@@ -31,6 +31,8 @@ def result_type(bundle: ModelBundle) -> str:
         return "`prediction` double"
     fields = [f"`prediction` {_label_type(tuple(problem.classes))}"]
     fields += [f"`proba_{c}` double" for c in problem.classes]
+    if problem.task == "anomaly":
+        fields.append("`anomaly_score` double")
     return ", ".join(fields)
 
 
