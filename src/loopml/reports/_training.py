@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.reports._assets import environment, plotly_js
 from loopml.reports._format import ensemble_members, fmt_metric, model_label, round_for_people
+from loopml.reports._unsupervised import board_note as _board_note
+from loopml.reports._unsupervised import unsupervised_context
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from loopml.evaluation import Diagnostics, Evaluation
+    from loopml.evaluation import Diagnostics, Evaluation, UnsupervisedFindings
     from loopml.modeling import Leaderboard
 
 #: Columns shown in the importance charts and the contributions heatmap.
@@ -33,10 +35,13 @@ _LAYOUT: dict[str, Any] = {
 
 
 def figures(evaluation: Evaluation) -> dict[str, go.Figure]:
-    """Plotly figures for the evaluation: ROC, PR, confusion; or residuals, predicted/actual."""
+    """Plotly figures for the evaluation: ROC, PR, confusion; or residuals, predicted/actual;
+    none for clustering and anomaly detection (their report draws its own)."""
     if evaluation.task == "regression":
         return _regression_figures(evaluation.curves)
-    return _classification_figures(evaluation.curves)
+    if evaluation.task in ("binary", "multiclass"):
+        return _classification_figures(evaluation.curves)
+    return {}
 
 
 def _regression_figures(curves: dict[str, Any]) -> dict[str, go.Figure]:
@@ -505,6 +510,7 @@ def render_training_report(
     promotion: str,
     diagnostics: Diagnostics | None = None,
     model_card: dict[str, Any] | None = None,
+    unsupervised: UnsupervisedFindings | None = None,
 ) -> str:
     """The HTML text of the training report.
 
@@ -527,6 +533,11 @@ def render_training_report(
     model_card
         The model card (:func:`loopml.evaluation.model_card`). Without it, a card is built
         from ``summary`` when ``diagnostics`` is given.
+    unsupervised
+        What a clustering or anomaly model's report explains
+        (:func:`loopml.evaluation.unsupervised_findings`): adds the sections on the chosen
+        clustering and its clusters, or on the detector, its threshold and the most
+        anomalous holdout rows.
 
     Returns
     -------
@@ -535,7 +546,9 @@ def render_training_report(
     """
     figs = figures(evaluation)
     extra = diagnostic_figures(diagnostics) if diagnostics is not None else {}
-    fig_json = {name: json.loads(fig.to_json()) for name, fig in {**figs, **extra}.items()}
+    found, found_figs = (None, {}) if unsupervised is None else unsupervised_context(unsupervised)
+    every = {**figs, **extra, **found_figs}
+    fig_json = {name: json.loads(fig.to_json()) for name, fig in every.items()}
     if model_card is None and diagnostics is not None:
         model_card = _default_card(evaluation, diagnostics, summary)
     template = environment().get_template("training.html")
@@ -548,7 +561,7 @@ def render_training_report(
             "source": t.source,
             "status": t.label,  # "not started" for a family the budget left no time for
             "mean": t.mean if t.fold_scores else None,
-            "std": t.std if t.fold_scores else None,
+            "std": t.std if len(t.fold_scores) > 1 else None,  # one score has no spread
             "seconds": t.seconds if t.started else None,
             "params": (
                 "members: " + ensemble_members(t, leaderboard.trials, ranks)
@@ -571,5 +584,7 @@ def render_training_report(
         promotion=promotion,
         figures=fig_json,
         curve_figures=list(figs),
+        unsupervised=found,
+        board_note=_board_note(leaderboard, unsupervised),
         plotly_js=plotly_js(),
     )
