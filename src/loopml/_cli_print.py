@@ -59,7 +59,8 @@ def print_train(out: Console, result: Any) -> None:
     """The leaderboard, the holdout metrics, the gate and where the model went."""
     board = result.leaderboard
     wide = out.width >= LEADERBOARD_FULL_WIDTH
-    table = Table(title=f"Leaderboard: CV {board.metric} ({board.n_folds} folds)")
+    scoring = f"CV {board.metric} ({board.n_folds} folds)" if board.n_folds else board.metric
+    table = Table(title=f"Leaderboard: {scoring}")
     _number(table, "#")
     _text(table, "model", ratio=1)
     if wide:

@@ -244,6 +244,7 @@ def _report(
     findings: UnsupervisedFindings,
     project_name: str,
 ) -> str:
+    from loopml.evaluation import model_card
     from loopml.reports import render_training_report
 
     problem = prepared.problem
@@ -253,11 +254,13 @@ def _report(
     summary["model"] = fit.model
     summary["why"] = fit.reason
     summary.update(prepared.summary())
+    card = model_card(problem, evaluation, data=prepared.summary(), model=fit.model)
     return render_training_report(
         title=f"{project_name}: training report",
         evaluation=evaluation,
         leaderboard=fit.leaderboard,
         summary=summary,
         promotion=f"Alias: {decision.alias} — {decision.reason}.",
+        model_card=card,
         unsupervised=findings,
     )

@@ -131,15 +131,13 @@ class Project:
         inc = self.config.data.incremental
         return read_watermark(self._watermark_path, inc.column) if inc is not None else None
 
+    _watermark_path = property(lambda self: self.workspace / "state" / "watermark.json")
+
     def commit_watermark(self, data: DataSet) -> None:
         """Remember ``data.watermark`` so the next incremental collect starts after it."""
         inc = self.config.data.incremental
         if inc is not None and data.watermark is not None:
             write_watermark(self._watermark_path, inc.column, data.watermark)
-
-    @property
-    def _watermark_path(self) -> Path:
-        return self.workspace / "state" / "watermark.json"
 
     def protect(self, data: DataSet) -> tuple[DataSet, dict[str, str], dict[str, str]]:
         """Apply the privacy policy: detect personal data, then drop, hash or keep it.
@@ -361,18 +359,19 @@ class Project:
         from loopml.evaluation import evaluate_labelled
 
         bundle, _ = self.registry.load(model)
-        problem = bundle.problem
         if data is not None:
             path = self.path(data)
             if not path.is_file():
                 raise DataError(f"evaluation data {path} not found.")
             dialect = self._input_dialect(bundle, path)
             frame = read_file(path, file_kind(path), key="scoring", dialect=dialect)
-            rows = labelled_rows(frame, problem, where=str(path))
+            rows = labelled_rows(frame, bundle.problem, where=str(path))
         else:
             rows = self.prepare().holdout_rows()
         bundle.schema.check(rows.X.columns, where=str(data or "the holdout"))
-        return evaluate_labelled(bundle.pipeline, rows, problem, config=self.config)
+        trained = bundle.metrics  # a clustering's stability and agreement come from training
+        problem, cfg = bundle.problem, self.config
+        return evaluate_labelled(bundle.pipeline, rows, problem, config=cfg, trained=trained)
 
     def score(
         self,

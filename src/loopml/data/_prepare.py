@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loopml.config import ProjectConfig
@@ -397,13 +398,19 @@ def labelled_rows(frame: pd.DataFrame, problem: Problem, *, where: str) -> Label
     DataError
         ``frame`` has no target column, or a label the model never saw.
     """
+    if problem.unsupervised and not problem.has_labels:  # nothing to compare with
+        return LabelledRows(X=frame, y=pd.Series(np.full(len(frame), np.nan), index=frame.index))
     if problem.target not in frame.columns:
         raise DataError(
             f"{where} has no target column {problem.target!r}; evaluation needs labels."
         )
-    labels = prepare_target(frame[problem.target], problem.task, problem)
+    if problem.task == "anomaly":  # True: a known anomaly
+        labels = problem.anomaly_truth(frame[problem.target])
+    else:
+        labels = prepare_target(frame[problem.target], problem.task, problem)
     frame = frame[labels.notna()].reset_index(drop=True)
     y = labels[labels.notna()].reset_index(drop=True)
+    y = y.astype(bool) if problem.task == "anomaly" else y
     return LabelledRows(X=frame.drop(columns=[problem.target]), y=y)
 
 
@@ -414,11 +421,13 @@ def profile_data(
     the target's task where the config leaves it to inference."""
     target = config.problem.target
     task = None if config.problem.task == "auto" else config.problem.task
-    if task is None and not missing_mask(frame[target]).all():
+    if task == "anomaly":  # its label column, if any, is profiled as a binary target
+        task = "binary"
+    if task is None and target is not None and not missing_mask(frame[target]).all():
         task = infer_task(frame[target], categories=config.cleaning.categories)
     schema = infer_schema(
         frame,
-        target,
+        target or "",
         id_columns=[c for c in config.data.id_columns if c in frame.columns],
         time_column=config.data.time_column,
         drop_columns=[c for c in config.data.drop_columns if c in frame.columns],

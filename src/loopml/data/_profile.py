@@ -56,7 +56,7 @@ ROLE_ROWS = 20_000  # rows a column's role is guessed from: a pattern, not a sta
 HISTOGRAM_BINS = 30
 MAX_PATTERNS = 10
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_TASKS = ("binary", "multiclass", "regression")
+_TASKS = ("binary", "multiclass", "regression", "clustering", "anomaly")
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,9 +183,7 @@ def _check_arguments(
     if sample_rows < 1:
         raise ConfigError(f"sample_rows must be a positive number of rows, got {sample_rows}.")
     if task not in (None, "auto", *_TASKS):
-        raise ConfigError(
-            f"task must be one of auto, binary, multiclass, regression; got {task!r}."
-        )
+        raise ConfigError(f"task must be one of auto, {', '.join(_TASKS)}; got {task!r}.")
     if target is not None and target not in names:
         shown = ", ".join(names[:20])
         close = difflib.get_close_matches(target, names, n=3)

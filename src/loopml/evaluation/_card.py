@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from loopml.config import ALL_METRICS
 from loopml.data import Problem
 from loopml.evaluation._common import jsonable
 from loopml.evaluation._diagnose import Diagnostics
@@ -47,6 +48,18 @@ def intended_use(problem: Problem) -> str:
         what = (
             f"Predicts which of {len(problem.classes)} classes of {target} ({shown}{more}) "
             "a new row belongs to, with a probability for each"
+        )
+    elif problem.task == "clustering":
+        what = (
+            f"Assigns each new row to one of {len(problem.classes)} clusters found in the "
+            "training rows, with a membership probability for each; the clusters describe "
+            "the data, they are not known classes"
+        )
+    elif problem.task == "anomaly":
+        labels = f", checked against the known anomalies of {target}" if target else ""
+        what = (
+            "Scores how unusual each new row is compared with the training rows and flags "
+            f"those above the chosen threshold{labels}, for review rather than automatic action"
         )
     else:
         what = f"Predicts {target} (a number) for new rows"
@@ -102,7 +115,8 @@ def model_card(
             "high": None,
             "level": None,
             "primary": name == evaluation.metric,
-            "greater_is_better": greater_is_better(name),
+            # counts a clustering reports (n_clusters, noise_share) have no direction
+            "greater_is_better": greater_is_better(name) if name in ALL_METRICS else None,
         }
         if diagnostics is not None and name in diagnostics.intervals:
             iv = diagnostics.intervals[name]

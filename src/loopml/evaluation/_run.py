@@ -7,7 +7,8 @@ importances) on a budget of its own, and prices its errors where the project dec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from loopml.evaluation._common import DiagnosisSettings, TrainAndHoldout
 from loopml.evaluation._diagnose import Diagnostics, diagnose
 from loopml.evaluation._evaluate import Evaluation, evaluate
 from loopml.evaluation._fairness import FairnessSettings
+from loopml.evaluation._unsupervised import evaluate_unsupervised
 from loopml.modeling import expected_cost, predict_scores
 
 if TYPE_CHECKING:
@@ -145,24 +147,28 @@ def evaluate_labelled(
     *,
     gate: Gate | None = None,
     config: ProjectConfig | None = None,
+    trained: Mapping[str, float] | None = None,
 ) -> Evaluation:
     """Evaluate a registered model on labelled rows, against ``gate`` (else the gate of
     ``config``, the project today; else the gate it was trained under); with ``config``, its
-    sensitive columns' groups are compared too.
+    sensitive columns' groups are compared too. A clustering or anomaly model is evaluated
+    by :func:`evaluate_unsupervised` (its rows need no labels), with the measures only its
+    training had (a clustering's ``stability`` and ``agreement``) taken from ``trained``.
 
     Raises
     ------
     DataError
         A label the model never saw in training.
     """
-    problem = Problem(
-        task=problem.task,
-        target=problem.target,
-        metric=problem.metric,
+    problem = dataclasses.replace(
+        problem,
         gate=gate or (config.problem.gate if config is not None else None) or problem.gate,
-        classes=problem.classes,
-        positive_class=problem.positive_class,
+        notes=(),
+        labels={},
     )
+    if problem.unsupervised:
+        searched = {k: v for k, v in (trained or {}).items() if k in ("stability", "agreement")}
+        return evaluate_unsupervised(pipeline, rows.X, rows.y, problem, searched)
     if problem.is_classification:
         unknown = set(rows.y.unique()) - set(problem.classes)
         if unknown:

@@ -135,8 +135,11 @@ def search_clusters(
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(X), size=min(len(X), SAMPLE_ROWS), replace=False))
     ks = range(2, max(2, min(max_clusters, len(sample) // 5)) + 1)
-    plan = [(a, k) for a in algorithms if a != "hdbscan" for k in ks]
-    plan += [("hdbscan", 0)] if "hdbscan" in algorithms else []
+    # every family at each k before the next k, so a short budget still compares them;
+    # HDBSCAN (which finds its own number) after the first round
+    plan = [(a, k) for k in ks for a in algorithms if a != "hdbscan"]
+    if "hdbscan" in algorithms:
+        plan.insert(len([a for a in algorithms if a != "hdbscan"]), ("hdbscan", 0))
     candidates: list[ClusterCandidate] = []
     for algorithm, k in plan:
         spent = time.perf_counter() - started
@@ -301,9 +304,18 @@ def _expected(done: list[ClusterCandidate], algorithm: str) -> float:
 
 def _choose(candidates: list[ClusterCandidate]) -> ClusterCandidate:
     """The highest silhouette among the stable candidates (all when none is), ties to fewer
-    clusters."""
+    clusters, then to an algorithm that assigns new rows itself (k-means, mixtures: no
+    surrogate needed), then to the cheaper."""
     stable = [c for c in candidates if c.stability >= MIN_STABILITY]
-    return max(stable or candidates, key=lambda c: (round(c.silhouette, 3), -c.n_clusters))
+    return max(
+        stable or candidates,
+        key=lambda c: (
+            round(c.silhouette, 3),
+            -c.n_clusters,
+            c.algorithm in ("kmeans", "gmm"),
+            -c.seconds,
+        ),
+    )
 
 
 def _verdict(

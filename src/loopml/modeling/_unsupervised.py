@@ -139,7 +139,7 @@ def fit_clustering(
         trials.append(
             TrialResult(
                 number=number,
-                family=c.algorithm,
+                family=f"{c.algorithm} ({c.n_clusters} clusters)",
                 params={"n_clusters": c.n_clusters, "stability": round(c.stability, 4)},
                 fold_scores=(c.silhouette,),
                 seconds=c.seconds,
@@ -188,7 +188,9 @@ def _board(
     metric: str, larger: bool, trials: list[TrialResult], budget: float, started: float
 ) -> Leaderboard:
     elapsed = time.perf_counter() - started
-    return Leaderboard(metric, larger, tuple(trials), budget or elapsed, elapsed, n_folds=1)
+    # no folds: candidates are scored on the training rows (a clustering's indices on a
+    # sample of them) or, with anomaly labels, on a held-out part of them
+    return Leaderboard(metric, larger, tuple(trials), budget or elapsed, elapsed, n_folds=0)
 
 
 def _hoisted(prep: Any, head: Any) -> Any:

@@ -42,14 +42,21 @@ def _label_text(value: Any) -> Any:
     return str(value)
 
 
-def to_classes(values: pd.Series, problem: Problem) -> pd.Series:
-    """Logged labels mapped onto ``problem.classes``; anything else becomes None.
+def to_classes(values: pd.Series, problem: Problem, *, labels: bool = True) -> pd.Series:
+    """Logged labels (``labels``) or predictions mapped onto ``problem.classes``; anything
+    else becomes None. An anomaly model's labels are its label column's values (``yes``),
+    mapped to True for a known anomaly; its predictions are the flags.
 
     Only the distinct values are mapped (a window repeats a few labels many times).
     """
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     text = pd.Series([_label_text(v) for v in distinct], dtype=object)
-    mapped = prepare_target(text, problem.task, problem) if len(text) else text
+    if problem.task == "anomaly" and len(text):
+        truth = problem.anomaly_truth(text)
+        known_flags = text.map({"True": True, "False": False})
+        mapped = truth.astype(object).where(truth.notna(), None) if labels else known_flags
+    else:
+        mapped = prepare_target(text, problem.task, problem) if len(text) else text
     known = set(problem.classes)
     lookup = np.array([v if v in known else None for v in mapped] + [None], dtype=object)
     return pd.Series(lookup[codes], index=values.index, dtype=object)  # code -1: the None
@@ -99,7 +106,7 @@ def labelled_rows(
         said = pd.to_numeric(y_pred, errors="coerce").to_numpy(float)
         keep = ~np.isnan(truth) & ~np.isnan(said)
         return Labelled(truth[keep], said[keep], None if proba is None else proba[keep], keep)
-    truth_s, said_s = to_classes(y_true, problem), to_classes(y_pred, problem)
+    truth_s, said_s = to_classes(y_true, problem), to_classes(y_pred, problem, labels=False)
     keep = (truth_s.notna() & said_s.notna()).to_numpy()
     if proba is not None:  # not in place: pandas may hand out a read-only array
         keep = keep & ~np.isnan(proba).any(axis=1)
