@@ -290,3 +290,21 @@ def test_monitoring_sees_the_anomaly_rate_rise(anomaly: Path) -> None:
     # the late labels ("yes"/"no" in the label column) are read as known anomalies
     assert first["performance"]["metric"] == "pr_auc"
     assert first["performance"]["value"] > 0.9
+
+
+def test_retrain_says_to_train_instead(clustering: Path) -> None:
+    result = runner.invoke(app, ["retrain", "-c", str(clustering)])
+
+    assert result.exit_code == 2, result.output
+    assert "loopml train" in result.output and "clustering" in result.output
+
+
+def test_evaluating_a_clustering_on_a_file_needs_no_labels(clustering: Path) -> None:
+    segments(300, 3).to_csv(clustering.parent / "more.csv", index=False)
+
+    result = runner.invoke(
+        app, ["evaluate", "-c", str(clustering), "--data", str(clustering.parent / "more.csv")]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "silhouette" in result.output and "stability" in result.output

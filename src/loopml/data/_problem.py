@@ -66,7 +66,7 @@ class Problem:
         return truth.astype("boolean")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "task": self.task,
             "target": self.target,
             "metric": self.metric,
@@ -74,8 +74,10 @@ class Problem:
             "classes": [_jsonable(c) for c in self.classes],
             "positive_class": _jsonable(self.positive_class),
             "labels": {k: _jsonable(v) for k, v in self.labels.items()},
-            "anomaly_label": _jsonable(self.anomaly_label),
         }
+        if self.anomaly_label is not None:  # anomaly projects with a label column only
+            out["anomaly_label"] = _jsonable(self.anomaly_label)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Problem:

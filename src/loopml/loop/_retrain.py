@@ -37,7 +37,7 @@ import pandas as pd
 
 from loopml.config import ProjectConfig, RetrainingConfig
 from loopml.data import DataSet, LabelledRows, Problem, fingerprint, labelled_rows
-from loopml.errors import ModelNotFoundError
+from loopml.errors import ConfigError, ModelNotFoundError
 from loopml.evaluation import Resampling
 from loopml.files import write_text_atomic
 from loopml.loop._paired import PairedTest, Scored, paired_test
@@ -171,6 +171,13 @@ class Retraining:
         report_dir: Path,
         now: float | None = None,
     ):
+        if config.problem.unsupervised:
+            raise ConfigError(
+                f"loopml retrain promotes a challenger that wins a paired test on labelled "
+                f"traffic, which a {config.problem.task} model is not judged by. Train on the "
+                "fresh rows with `loopml train` instead: it compares the new model with the "
+                "champion on the same holdout and promotes it only if it is better."
+            )
         self.config = config
         self.policy = config.retraining
         self.registry = registry
