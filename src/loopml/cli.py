@@ -144,7 +144,19 @@ def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what 
 @app.command()
 def init(
     data: Path = path_argument(..., help="A CSV or Parquet file with the training data."),
-    target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        "-t",
+        help="The column to predict; none for clustering, and for anomaly optionally a label "
+        "column marking known anomalies.",
+    ),
+    task: str = typer.Option(
+        "auto",
+        "--task",
+        help="auto (inferred from the target), binary, multiclass, regression, clustering or "
+        "anomaly.",
+    ),
     directory: Path = path_option(Path("."), "--dir", help="Project directory to write into."),
     name: str | None = typer.Option(None, "--name", help="Project name (default: the folder)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing loopml.yaml."),
@@ -163,7 +175,8 @@ def init(
     verbose: bool = VerboseOpt,
 ) -> None:
     """Write a commented draft loopml.yaml inferred from DATA (its dialect, task, metric, a
-    success gate a quick baseline measures, id, time and personal-data columns)."""
+    success gate a quick baseline measures, id, time and personal-data columns). Without a
+    target: --task clustering or --task anomaly."""
     from loopml.data import draft_config
     from loopml.errors import ConfigError, DataError
 
@@ -174,7 +187,14 @@ def init(
         if target_file.exists() and not force:
             raise ConfigError(f"{target_file} already exists; pass --force to overwrite it.")
         text = draft_config(
-            data, target, directory, name=name, sep=sep, decimal=decimal, thousands=thousands
+            data,
+            target,
+            directory,
+            name=name,
+            task=task,
+            sep=sep,
+            decimal=decimal,
+            thousands=thousands,
         )
         directory.mkdir(parents=True, exist_ok=True)
         target_file.write_text(text, encoding="utf-8")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from loopml.config import ProblemConfig, parse_config, reader_options
-from loopml.data._baseline import Baseline, draft_gate, measure_baseline, prior_log_loss
+from loopml.config import UNSUPERVISED_TASKS, ProblemConfig, parse_config, reader_options
+from loopml.data._baseline import (
+    MAX_ROWS,
+    Baseline,
+    _matrix,
+    draft_gate,
+    measure_baseline,
+    prior_log_loss,
+)
 from loopml.data._dialect import CsvDialect, sniff_dialect
 from loopml.data._numbers import NumberFormat
 from loopml.data._privacy import KIND_NAMES, detect_pii
@@ -17,6 +27,14 @@ from loopml.data._problem import Problem, prepare_target, resolve_problem
 from loopml.data._schema import ColumnSchema, infer_schema
 from loopml.data._sources import file_kind, read_file
 from loopml.errors import ConfigError, DataError, LoopmlError
+
+#: The tasks ``init --task`` takes (``auto``: inferred from the target).
+TASKS = ("auto", "binary", "multiclass", "regression", *UNSUPERVISED_TASKS)
+
+#: The stability the clustering search prefers (modeling's MIN_STABILITY), drafted as the gate.
+CLUSTER_STABILITY = 0.8
+#: The robust z-score above which an unlabelled anomaly detector flags a row (modeling's AUTO_Z).
+ANOMALY_Z = 3.5
 
 #: An id column has at most this share of repeated or missing values.
 ID_DUPLICATES = 0.01
@@ -33,10 +51,11 @@ SENSITIVE = re.compile(
 
 def draft_config(
     data_path: Path,
-    target: str,
+    target: str | None,
     project_dir: Path,
     name: str | None = None,
     *,
+    task: str = "auto",
     sep: str | None = None,
     decimal: str | None = None,
     thousands: str | None = None,
@@ -48,11 +67,15 @@ def draft_config(
     data_path
         The data file (CSV or Parquet), relative to the current directory or absolute.
     target
-        The column to predict.
+        The column to predict; None for clustering, and optional for anomaly detection,
+        where it names a label column marking known anomalies.
     project_dir
         Where the project file goes; the data path is written relative to it.
     name
         The project name (default: the directory's).
+    task
+        ``auto`` (inferred from the target), ``binary``, ``multiclass``, ``regression``,
+        ``clustering`` or ``anomaly``.
     sep, decimal, thousands
         How the CSV file is written; what is not given is sniffed from the file. What was
         given or found goes into ``data.source.options``, so every later command reads the
@@ -61,43 +84,66 @@ def draft_config(
     Raises
     ------
     ConfigError
+        ``task`` is unknown, a supervised task has no ``target`` or clustering has one, or
         ``sep``, ``decimal`` or ``thousands`` is not a separator loopml reads.
     DataError
         The file cannot be read, is read ambiguously (the message names the ``init`` flag to
         pass), has no rows, or lacks the target.
     """
+    _check_task(task, target)
     kind, frame, dialect, declared = _read(data_path, sep, decimal, thousands)
-    problem = resolve_problem(frame, ProblemConfig(target=target))
-    features = frame.drop(columns=[target])
+    problem = resolve_problem(frame, ProblemConfig(task=task, target=target))  # type: ignore[arg-type]
+    features = frame.drop(columns=[target]) if target else frame
     pii = detect_pii(features)
-    schema = infer_schema(frame, target)
+    schema = infer_schema(frame, target or "")
     ids = [c for c in schema.columns if c.role == "id" and c.name not in pii]
     ids = [c for c in ids if _is_unique(frame[c.name])]
     times = [c for c in schema.columns if c.role == "datetime" and c.name not in pii]
     texts = [c for c in schema.columns if c.role == "text" and c.name not in pii]
-    rel = _relative(data_path, project_dir)
-    name = _project_name(name, project_dir)
     used = [
         c
         for c in schema.columns
         if c.is_feature and c.name not in pii and c.role in ("numeric", "boolean", "categorical")
     ]
-    gate, why = _gate(frame, problem, [*used, *times])
+    if problem.unsupervised:
+        problem_lines = _unsupervised_lines(frame, problem, [*used, *times])
+    else:
+        gate, why = _gate(frame, problem, [*used, *times])
+        problem_lines = _problem_lines(frame, problem, task, gate, why)
     lines = [
         "# loopml project file, drafted by `loopml init`. Review every line marked REVIEW.",
         f"# Data: {data_path.name}: {len(frame)} rows x {frame.shape[1]} columns.",
-        f"name: {_quote(name)}",
+        f"name: {_quote(_project_name(name, project_dir))}",
         "",
-        *_problem_lines(frame, problem, target, gate, why),
+        *problem_lines,
         "",
         "data:",
-        *_source_lines(kind, rel, dialect, declared),
+        *_source_lines(kind, _relative(data_path, project_dir), dialect, declared),
         *_column_lines(ids, times, pii, texts),
         *_TRAINING_LINES,
     ]
     text = "\n".join(lines)
     parse_config(text, source="draft loopml.yaml")  # the draft itself must be valid
     return text
+
+
+def _check_task(task: str, target: str | None) -> None:
+    """A known task, with a target where it needs one and none where it takes none."""
+    if task not in TASKS:
+        raise ConfigError(f"init: --task must be one of {', '.join(TASKS)}, got {task!r}.")
+    if target is None and task not in UNSUPERVISED_TASKS:
+        raise ConfigError(
+            f"init: --target is required{f' for task {task}' if task != 'auto' else ''}: "
+            "name the column to predict. "
+            "Without one, use --task clustering (groups of similar rows) or --task anomaly "
+            "(unusual rows; --target is then optional, a label column marking known anomalies)."
+        )
+    if target is not None and task == "clustering":
+        raise ConfigError(
+            f"init: task clustering has no target, but --target {target!r} was given. Drop "
+            "--target, or use --task anomaly, whose --target is an optional label column "
+            "marking known anomalies."
+        )
 
 
 #: The training and tracking sections of every draft.
@@ -149,12 +195,14 @@ def _project_name(name: str | None, project_dir: Path) -> str:
 
 
 def _problem_lines(
-    frame: pd.DataFrame, problem: Problem, target: str, gate: str, why: str
+    frame: pd.DataFrame, problem: Problem, given: str, gate: str, why: str
 ) -> list[str]:
+    target = problem.target
+    how = "as given to init" if given != "auto" else f"inferred from {target!r}"
     lines = [
         "problem:",
-        f"  task: {problem.task}            # inferred from {target!r}; auto | binary | "
-        "multiclass | regression",
+        f"  task: {problem.task}            # {how}; auto | binary | multiclass | regression | "
+        "clustering | anomaly",
         f"  target: {_quote(target)}",
     ]
     if problem.task == "binary":
@@ -181,6 +229,103 @@ def _problem_lines(
             "success)"
         )
     return lines
+
+
+def _unsupervised_lines(
+    frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema]
+) -> list[str]:
+    """The problem section of a clustering or anomaly project: no target (an anomaly
+    project's label column, if any), the settings of the task and a gate it can check."""
+    lines = [
+        "problem:",
+        f"  task: {problem.task}            # as given to init; auto | binary | multiclass | "
+        "regression | clustering | anomaly",
+    ]
+    if problem.task == "clustering":
+        return [
+            *lines,
+            f"  metric: {problem.metric}       # ranks the clusterings: how well separated",
+            "  max_clusters: 10          # the most clusters tried (2 to 50)",
+            "  # stability: how alike the clusters of resampled rows are (adjusted Rand index); "
+            f"the search prefers clusterings of at least {CLUSTER_STABILITY:g}",
+            f'  success: "stability >= {CLUSTER_STABILITY:g}"   # REVIEW: the gate a model must '
+            "pass to become champion",
+        ]
+    if not problem.has_labels:
+        return [
+            *lines,
+            "  # target: none; a label column marking known anomalies (init --target) lets "
+            "loopml choose the detector and threshold and measure them",
+            f"  metric: {problem.metric}   # without labels, the share of rows flagged is the "
+            "only measure",
+            '  # success: "anomaly_rate <= 0.05"   # REVIEW: without labels only the share '
+            "flagged can be gated",
+            "  # contamination: 0.01   # REVIEW: the share of rows expected to be anomalies; "
+            f"unset, rows whose combined robust z-score passes {ANOMALY_Z:g} are flagged",
+        ]
+    truth = problem.anomaly_truth(frame[problem.target]).dropna().astype(bool)
+    share = float(truth.mean())
+    lines += [
+        f"  target: {_quote(problem.target)}   # the label column marking known anomalies "
+        "(optional)",
+        f"  positive_class: {_quote(problem.anomaly_label)}   # REVIEW: the label of an anomaly "
+        f"({share:.1%} of labelled rows)",
+        f"  metric: {problem.metric}          # the primary metric used to rank detectors",
+    ]
+    gate, why = _anomaly_gate(frame, problem, features, truth)
+    lines.append(f"  # {why}")
+    if gate is None:
+        lines.append('  # success: "pr_auc >= 0.5"   # REVIEW: set the gate a model must pass')
+    else:
+        lines.append(
+            f'  success: "{gate}"   # REVIEW: the gate a model must pass to become champion'
+        )
+    suggested = min(max(share, 0.001), 0.5)
+    lines.append(
+        f"  # contamination: {suggested:.3g}   # REVIEW: the share of rows expected to be "
+        "anomalies (the labelled share); unset, the threshold with the best F1 on held-out "
+        "labelled rows"
+    )
+    return lines
+
+
+def _anomaly_gate(
+    frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema], truth: pd.Series
+) -> tuple[str | None, str]:
+    """A PR-AUC gate below what an isolation forest reaches on the labelled rows (its
+    scores ranked against the labels on held-out folds; the labels are not fitted), or None
+    and why not."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import average_precision_score
+    from sklearn.model_selection import StratifiedKFold
+
+    started = time.perf_counter()
+    rows = frame.loc[truth.index]
+    if len(rows) > MAX_ROWS:
+        rows = rows.sample(MAX_ROWS, random_state=0)
+    y = truth.loc[rows.index].to_numpy()
+    X, _ = _matrix(rows.reset_index(drop=True), features)
+    folds = min(3, int(y.sum()), int((~y).sum()))
+    if X.shape[1] == 0 or folds < 2:
+        return None, "no baseline measured (too few labelled anomalies or no usable column)"
+    X = np.where(np.isnan(X), np.nan_to_num(np.nanmedian(X, axis=0))[None, :], X)
+    scores = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
+        forest = IsolationForest(random_state=0).fit(X[train])
+        scores.append(average_precision_score(y[test], -forest.score_samples(X[test])))
+    mean, std, share = float(np.mean(scores)), float(np.std(scores)), float(y.mean())
+    note = (
+        f"baseline pr_auc {mean:.3f} ± {std:.3f} ({folds}-fold isolation forest on "
+        f"{len(y):,} rows, labels not fitted, {time.perf_counter() - started:.1f} s); "
+        f"a random ranking scores {share:.3f}, the share of anomalies"
+    )
+    margin = max(0.05, 2 * std)
+    gate = math.floor(round((mean - margin) * 100, 6)) / 100
+    if gate <= share:
+        return None, note + "; little signal, so no gate is drafted"
+    if mean >= 0.995:
+        note += ". REVIEW: near perfect; check that no column gives the labels away"
+    return f"pr_auc >= {gate:.2f}", f"{note}; gate set {margin:.2f} below it"
 
 
 def _column_lines(
