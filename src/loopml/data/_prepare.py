@@ -92,7 +92,8 @@ class PreparedData:
             "origin": self.data.origin,
             "fingerprint": self.data.fingerprint,
             "rows": self.data.n_rows,
-            "rows_with_target": len(self.y),
+            # clustering and unlabelled anomaly detection learn from every row
+            ("rows_with_target" if self.problem.has_labels else "rows_used"): len(self.y),
             "train_rows": len(self.split.train),
             "holdout_rows": len(self.split.holdout),
             "split": self.split.strategy,

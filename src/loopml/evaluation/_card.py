@@ -19,6 +19,7 @@ DATA_KEYS = (
     "fingerprint",
     "rows",
     "rows_with_target",
+    "rows_used",
     "train_rows",
     "holdout_rows",
     "split",

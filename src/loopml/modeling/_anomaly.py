@@ -125,9 +125,16 @@ def _lof(rows: np.ndarray, seed: int) -> Any:
 
 
 def _robust(rows: np.ndarray, seed: int) -> Any:
+    import warnings
+
     from sklearn.covariance import MinCovDet
 
-    return MinCovDet(random_state=seed, support_fraction=0.75).fit(rows)
+    with warnings.catch_warnings():
+        # "Determinant has increased": C-steps on columns with few distinct values (counts,
+        # flags) wobble by rounding; the fit is still the minimum found, and the warning
+        # came once per C-step, a thousand times per training
+        warnings.filterwarnings("ignore", "Determinant has increased", RuntimeWarning)
+        return MinCovDet(random_state=seed, support_fraction=0.75).fit(rows)
 
 
 _DETECTORS = {

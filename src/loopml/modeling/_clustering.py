@@ -147,7 +147,8 @@ def search_clusters(
         if candidates and spent + _expected(candidates, algorithm) > 0.8 * budget_seconds:
             continue
         found = _candidate(X, sample, algorithm, k, seed)
-        if found is not None:
+        # HDBSCAN finds its own number, which may pass the most the user allows
+        if found is not None and found.n_clusters <= max(2, max_clusters):
             candidates.append(found)
     if not candidates:
         raise ValueError("no clustering candidate found clusters: the rows may be all alike")

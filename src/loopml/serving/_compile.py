@@ -166,7 +166,9 @@ def compile_predictor(bundle: ModelBundle, runtime: Runtime = "auto") -> Predict
                 f"serving.runtime is 'python', but the model cannot be compiled: {exc}. Use "
                 "runtime 'auto' (falls back to the pipeline on a DataFrame) or 'frame'."
             ) from exc
-        log.warning("serving the model on the DataFrame path: %s", exc)
+        # clustering and anomaly models have no compiled form: expected, not a warning
+        say = log.info if bundle.problem.unsupervised else log.warning
+        say("serving the model on the DataFrame path: %s", exc)
         return frame
     compiled.predict({k: v[:1] for k, v in probe.rows.items()}, min(probe.n, 1))  # warm
     return compiled
