@@ -217,6 +217,8 @@ def test_the_service_answers_clusters_and_anomaly_flags(clustering: Path, anomal
         flags = httpx.post(f"{url}/v1/predict", json={"instances": [odd, usual]}).json()
     assert flags["predictions"] == [True, False]
     assert flags["probabilities"][0]["True"] > 0.5 > flags["probabilities"][1]["True"]
+    assert flags["anomaly_scores"][0] > flags["anomaly_scores"][1]
+    assert "anomaly_scores" not in answer  # only anomaly models have scores
 
 
 def _log_traffic(config: Path, days: list[pd.DataFrame]) -> None:

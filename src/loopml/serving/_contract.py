@@ -111,6 +111,8 @@ class Predictions:
     predictions: list[Any]
     #: per instance, class label (as in the problem's classes) -> probability; None: regression
     probabilities: list[dict[str, float]] | None = None
+    #: an anomaly model's raw score per instance (a robust z-score); None for other models
+    scores: list[float] | None = None
 
 
 class Predictor(Protocol):

@@ -76,9 +76,21 @@ class FramePredictor:
         if self.task == "regression":
             values = np.asarray(self._call(frame), dtype=float)
             return Predictions(predictions=values.tolist())
+        if self.task == "anomaly":  # the flag's probability from the score: one pass
+            return _anomaly_predictions(self.model[-1], frame, self.classes)
         raw = self._call(frame)
         proba = align_probabilities(raw, self.model.classes_, self.classes)
         return to_predictions(self.model, proba, self.classes)
+
+
+def _anomaly_predictions(detector: Any, frame: pd.DataFrame, classes: list[Any]) -> Predictions:
+    """An anomaly detector's flags, their probabilities and its raw scores."""
+    from scipy.special import expit
+
+    scores = np.asarray(detector.score_samples(frame), dtype=float)
+    flagged = expit(scores - detector.threshold)
+    answer = to_predictions(detector, np.column_stack([1 - flagged, flagged]), classes)
+    return Predictions(answer.predictions, answer.probabilities, scores.tolist())
 
 
 def align_probabilities(raw: np.ndarray, fitted: Sequence[Any], classes: list[Any]) -> np.ndarray:

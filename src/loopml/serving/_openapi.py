@@ -52,6 +52,9 @@ def _response_schema(model: LoadedModel) -> dict[str, Any]:
         if classification
         else {"type": ["number", "null"]}
     )
+    if model.problem.unsupervised:  # clusters are integers, anomaly flags booleans
+        classes = model.problem.classes
+        prediction = {"type": _label_type(classes), "enum": list(classes)}
     props: dict[str, Any] = {
         "predictions": {"type": "array", "items": prediction},
         "model_version": {"type": "string"},
@@ -68,7 +71,14 @@ def _response_schema(model: LoadedModel) -> dict[str, Any]:
                 "properties": {c: {"type": "number"} for c in model.classes},
             },
         }
+    if model.problem.task == "anomaly":  # the raw scores behind the flags
+        props["anomaly_scores"] = {"type": "array", "items": {"type": "number"}}
     return {"type": "object", "properties": props, "required": list(props)[:3]}
+
+
+def _label_type(classes: tuple[Any, ...]) -> str:
+    """The JSON type of a clustering's or an anomaly model's labels."""
+    return "boolean" if all(isinstance(c, bool) for c in classes) else "integer"
 
 
 def _error_responses() -> dict[str, Any]:

@@ -140,6 +140,8 @@ async def predict(request: Request) -> Response:
     payload: dict[str, Any] = {"predictions": answer.predictions}
     if answer.probabilities is not None:
         payload["probabilities"] = answer.probabilities
+    if answer.scores is not None:
+        payload["anomaly_scores"] = answer.scores
     payload["model_version"] = model.version
     if state.challenger is not None:
         payload["variant"] = variant
