@@ -144,7 +144,9 @@ def _champion_on(
         return None, info.version
     try:
         bundle.schema.check(holdout.X.columns, where="the new holdout")
-        searched = {k: bundle.metrics[k] for k in ("stability", "agreement") if k in bundle.metrics}
+        searched: dict[str, float] = {
+            k: bundle.metrics[k] for k in ("stability", "agreement") if k in bundle.metrics
+        }
         problem = dataclasses.replace(prepared.problem, classes=bundle.problem.classes)
         return evaluate_unsupervised(
             bundle.pipeline, holdout.X, holdout.y, problem, searched

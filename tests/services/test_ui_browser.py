@@ -2,7 +2,8 @@
 promotion, drift and a retraining opens with no console error and no failed or outside
 request; comparing runs, opening a version's report, promoting with the key and being
 refused without it work by clicking; labels, contrast and keyboard focus are checked
-against the DOM (axe-core is not shipped offline). Screenshots go to test-artifacts/ui/.
+against the DOM (axe-core's full audit: test_ui_axe.py). Screenshots go to
+test-artifacts/ui/.
 """
 
 from __future__ import annotations

@@ -154,8 +154,7 @@ def test_unknown_problem_key_names_allowed_keys_and_line() -> None:
     assert message.splitlines()[1] == (
         "problem.metirc: unknown key (loopml.yaml, line 4). Allowed keys here: task, target, "
         "positive_class, metric, success, constraints, threshold, costs, sensitive_columns, "
-        "fairness. "
-        "Remove it or fix its spelling."
+        "fairness, contamination, max_clusters. Remove it or fix its spelling."
     )
 
 
@@ -249,8 +248,8 @@ def test_wrong_values_name_key_value_and_line(appended: str, expected: str) -> N
 def test_unknown_task_lists_the_allowed_tasks() -> None:
     message = error_of(BASE.replace("task: binary", "task: classification"))
     assert message.splitlines()[1] == (
-        "problem.task: Input should be 'auto', 'binary', 'multiclass' or 'regression', "
-        "got 'classification' (loopml.yaml, line 3)."
+        "problem.task: Input should be 'auto', 'binary', 'multiclass', 'regression', "
+        "'clustering' or 'anomaly', got 'classification' (loopml.yaml, line 3)."
     )
 
 
@@ -303,7 +302,9 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_missing_target_and_data_are_both_reported() -> None:
     message = error_of("name: churn\nproblem:\n  task: binary\n")
     assert message.splitlines()[1:] == [
-        "problem.target: required key is missing (loopml.yaml, line 2). Add it.",
+        "problem.target: problem.target is required for task binary: name the column to "
+        "predict (task clustering needs none, and anomaly only for a label column) "
+        "(loopml.yaml, line 2; problem.task on line 3).",
         "data: required key is missing (loopml.yaml, line 1). Add it.",
     ]
 
@@ -392,7 +393,7 @@ def test_empty_target_is_rejected() -> None:
         ),
         (
             BASE.replace("task: binary", "task: regression") + "training:\n  split: stratified\n",
-            "training.split: 'stratified' needs a classification task; use random for "
+            "training.split: 'stratified' needs classes to stratify on; use random for "
             "regression (loopml.yaml, line 8; problem.task on line 3).",
         ),
         (

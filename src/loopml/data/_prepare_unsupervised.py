@@ -15,6 +15,7 @@ from loopml.errors import DataError
 if TYPE_CHECKING:
     from loopml.config import ProjectConfig
     from loopml.data._problem import Problem
+    from loopml.types import TaskKind
 
 
 def unlabelled_rows(
@@ -73,7 +74,7 @@ def unsupervised_split(
     """The holdout: stratified on the anomaly labels where there are some, else random (or
     by time or group as configured)."""
     training = config.training
-    kind = "binary" if problem.has_labels else "regression"
+    kind: TaskKind = "binary" if problem.has_labels else "regression"
     strategy = choose_strategy(training.split, kind, time, groups)
     if strategy == "stratified" and not problem.has_labels:
         strategy = "random"

@@ -251,7 +251,7 @@ def resolve_unsupervised(
     column; its classes are filled in by training (the clusters found; an anomaly model's
     flags are ``False`` and ``True``).
     """
-    task = cfg.task
+    task: TaskKind = "clustering" if cfg.task == "clustering" else "anomaly"
     label = cfg.target
     notes: list[str] = []
     positive = None

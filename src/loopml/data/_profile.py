@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -133,7 +133,9 @@ def profile(
     kind: TaskKind | None = None
     if target is not None:
         raw = frame.iloc[:, names.index(target)]
-        kind = _task(raw) if task is None or task == "auto" else task
+        # an anomaly label column relates to the features as a binary target does
+        chosen = _task(raw) if task in (None, "auto", "clustering") else task
+        kind = "binary" if chosen == "anomaly" else cast("TaskKind", chosen)
 
     na = _missing_matrix(frame)
     work = Work()

@@ -305,6 +305,7 @@ class Retraining:
         again would make values that match no source row.
         """
         target = self.config.problem.target
+        assert target is not None  # Retraining refuses projects without a target
         frame = training_frame(sources.frame, self.traffic.training, target)
         self.rows_sources = sources.n_rows
         self.rows_logged = len(frame) - sources.n_rows

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml.config import ProjectConfig
+from loopml.errors import ConfigError
 
 if TYPE_CHECKING:
     from loopml.serving import LoggedRow
@@ -37,6 +38,8 @@ def labelled_traffic(
     drops or hashes) are left out: see :meth:`Retraining.training_data`.
     """
     target, time_column = config.problem.target, config.data.time_column
+    if target is None:
+        raise ConfigError("labelled traffic needs problem.target: this project has no labels")
     group_column = config.data.group_column
     cut = now - config.retraining.holdout_seconds
     records: list[dict[str, Any]] = []

@@ -1,6 +1,7 @@
 """Charts as inline SVG, drawn on the server: no script, no library, nothing to download.
 
-Each chart has a ``<title>`` and ``role="img"`` with an ``aria-label`` for screen readers,
+Each chart has a ``<title>`` and ``role="img"`` with an ``aria-label`` for screen readers
+(``role="group"`` where its parts are buttons: the monitoring timeline's windows),
 and one ``<title>`` per point so hovering shows its value.
 """
 
@@ -114,7 +115,8 @@ def timeline_chart(
         )
     parts += _performance_line(windows, x)
     parts += _event_marks(sorted(shown, key=lambda e: e["time"]), x)
-    return _svg(parts, f"monitoring timeline, {len(windows)} windows")
+    # its windows are buttons: a group, not an image (whose children would be hidden)
+    return _svg(parts, f"monitoring timeline, {len(windows)} windows", role="group")
 
 
 def _event_marks(events: Sequence[dict[str, Any]], x: Any) -> list[str]:
@@ -164,9 +166,9 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def _svg(parts: list[str], label: str) -> Markup:
+def _svg(parts: list[str], label: str, role: str = "img") -> Markup:
     body = "".join(parts)
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="{role}" '
         f'aria-label="{escape(label)}"><title>{escape(label)}</title>{body}</svg>'
     )

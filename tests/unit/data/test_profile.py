@@ -466,8 +466,8 @@ def test_an_unknown_target_is_a_data_error() -> None:
 
 
 def test_an_unknown_task_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"task must be one of .* got 'clustering'"):
-        profile(pd.DataFrame({"x": [1]}), target="x", task="clustering")
+    with pytest.raises(ConfigError, match=r"task must be one of .* got 'clusters'"):
+        profile(pd.DataFrame({"x": [1]}), target="x", task="clusters")
 
 
 def test_sample_rows_must_be_positive() -> None:
