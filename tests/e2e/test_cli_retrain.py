@@ -76,3 +76,28 @@ def test_retrain_json_promotes_on_a_metric_drop_then_keeps_the_champion(tmp_path
     assert "Trained version 3 on 300 source rows and 500 labelled logged rows." in again.stdout
     assert "champion (version 2)" in again.stdout and "challenger (version 3)" in again.stdout
     assert "Not promoted (stays challenger)" in again.stdout
+
+
+def test_a_retraining_check_that_trains_nothing_is_recorded_for_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from loopml import Project
+    from loopml.ui.app import create_ui_app
+
+    config = write_tiny_project(tmp_path / "tiny")
+    assert _invoke("train", "-c", str(config)).exit_code == 0
+    first = _invoke("retrain", "-c", str(config), "--json")
+    second = _invoke("retrain", "-c", str(config), "--json")
+
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    checks = (config.parent / ".loopml" / "reports" / "tiny-retrain-checks.jsonl").read_text()
+    lines = [json.loads(line) for line in checks.splitlines()]
+    assert len(lines) == 2 and not any(line["promoted"] for line in lines)
+    assert lines[1]["reason"] == json.loads(second.stdout)["reason"]
+    with TestClient(create_ui_app(Project(config))) as ui:
+        last = ui.get("/api/overview").json()["last_decision"]
+        page = ui.get("/").text
+    assert last["decided_at"] == lines[1]["decided_at"]
+    assert "Nothing trained" in page

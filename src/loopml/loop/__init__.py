@@ -12,7 +12,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.loop._paired import PairedTest, Scored, mcnemar, paired_test
     from loopml.loop._policy import ChampionHealth, drift_alarm, should_retrain
     from loopml.loop._promote import PromotionDecision, decide_promotion
-    from loopml.loop._retrain import RetrainDecision, Retraining, promotion
+    from loopml.loop._retrain import CHECKS_SUFFIX, RetrainDecision, Retraining, promotion
     from loopml.loop._traffic import Traffic, labelled_traffic, read_traffic, training_frame
     from loopml.loop._watch import (
         Cycle,
@@ -33,7 +33,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.loop._paired": ["PairedTest", "Scored", "mcnemar", "paired_test"],
         "loopml.loop._promote": ["PromotionDecision", "decide_promotion"],
         "loopml.loop._policy": ["ChampionHealth", "drift_alarm", "should_retrain"],
-        "loopml.loop._retrain": ["RetrainDecision", "Retraining", "promotion"],
+        "loopml.loop._retrain": ["CHECKS_SUFFIX", "RetrainDecision", "Retraining", "promotion"],
         "loopml.loop._traffic": ["Traffic", "labelled_traffic", "read_traffic", "training_frame"],
         "loopml.loop._watch": [
             "Cycle",
@@ -49,6 +49,7 @@ __getattr__, __dir__ = _lazy_exports(
 )
 
 __all__ = [
+    "CHECKS_SUFFIX",
     "RETRAIN_LOCK",
     "ChampionHealth",
     "Cycle",

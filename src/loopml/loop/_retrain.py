@@ -275,7 +275,19 @@ class Retraining:
             )
         else:
             reason = "no retraining: " + self.trigger
-        return self._decision(promoted=False, reason=reason)
+        decision = self._decision(promoted=False, reason=reason)
+        self._record_check(decision)
+        return decision
+
+    def _record_check(self, decision: RetrainDecision) -> None:
+        """A decision that trained nothing, as one line of ``<model>-retrain-checks.jsonl``
+        under the reports (appended: ``loopml watch`` checks every window), so the
+        dashboard can tell when retraining last looked and why it did nothing."""
+        path = self.report_dir / f"{self.registry.model_name}-{CHECKS_SUFFIX}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(decision.to_dict(), default=str) + "\n"
+        with path.open("a", encoding="utf-8") as out:  # one write: a line is never split
+            out.write(line)
 
     def _decision(self, **fields: Any) -> RetrainDecision:
         return RetrainDecision(
@@ -391,6 +403,10 @@ class Retraining:
         version = decision.challenger_version or "none"
         write_text_atomic(self._report_path(version, ".json"), json.dumps(body, indent=2))
         write_text_atomic(self._report_path(version, ".html"), _html(self.config.name, body))
+
+
+#: The file (after ``<model>-``) under the reports that lists the checks that trained nothing.
+CHECKS_SUFFIX = "retrain-checks.jsonl"
 
 
 def _resampling(policy: RetrainingConfig) -> Resampling:

@@ -84,7 +84,7 @@ class Dashboard:
             "versions": len(versions),
             "runs": self.runs.page(1, 1).total,
             "monitoring": self.monitoring_status(),
-            "last_decision": decisions[-1] if decisions else None,
+            "last_decision": self._latest(decisions[-1] if decisions else None),
         }
 
     def monitoring_status(self) -> dict[str, Any] | None:
@@ -215,6 +215,23 @@ class Dashboard:
             body["html"] = path.with_suffix(".html").name
             found.append(body)
         return sorted(found, key=lambda d: d.get("decided_at") or 0)
+
+    def _latest(self, trained: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The later of ``trained`` (the last decision that trained a challenger) and the
+        last check that trained nothing (the last line of its JSON-lines file)."""
+        from loopml.loop import CHECKS_SUFFIX
+
+        path = self.reports_dir / f"{self.project.config.model_name}-{CHECKS_SUFFIX}"
+        try:
+            with path.open("rb") as lines:
+                lines.seek(max(0, path.stat().st_size - 16_384))
+                last = lines.read().decode("utf-8", "replace").strip().splitlines()[-1]
+            check = json.loads(last)
+        except (OSError, ValueError, IndexError):  # no check yet, or a line cut short
+            return trained
+        if trained is None or (check.get("decided_at") or 0) > (trained.get("decided_at") or 0):
+            return check
+        return trained
 
     def promote(self, version: str, alias: str) -> dict[str, Any]:
         """Move ``alias`` to ``version`` as ``loopml models promote`` does."""
