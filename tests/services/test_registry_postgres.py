@@ -187,3 +187,34 @@ def test_a_wrong_password_is_named_but_never_shown(tracking_db: sa.URL, tmp_path
     assert "cannot open the MLflow store postgresql://loopml_user:***@127.0.0.1" in message
     for spelling in (wrong, "no:such", "pass/%word", "no%3Asuch"):
         assert spelling not in message
+
+
+def test_the_dashboard_reads_runs_and_versions_from_postgresql(
+    tracking_db: sa.URL, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The runs list, its metric chart, the comparison and the versions through MLflow's
+    client (the direct read-only path is for SQLite files only)."""
+    from fastapi.testclient import TestClient
+
+    from loopml.ui.app import create_ui_app
+
+    uri = with_password(tracking_db, postgres.password)
+    project = Project(write_project(tmp_path / "p", uri))
+    project.train()
+    project.train()
+
+    with TestClient(create_ui_app(Project(project.config_path))) as ui:
+        first = ui.get("/api/runs", params={"per_page": 1}).json()
+        second = ui.get("/api/runs", params={"per_page": 1, "page": 2}).json()
+        points = ui.get("/api/runs/metrics/holdout_roc_auc").json()["points"]
+        ids = [first["runs"][0]["run_id"], second["runs"][0]["run_id"]]
+        compared = ui.get("/api/runs/compare", params={"run": ids})
+        versions = ui.get("/api/models").json()
+        pages = [ui.get(p).status_code for p in ("/", "/runs", "/versions", "/versions/1")]
+
+    assert (first["total"], first["pages"]) == (2, 2)
+    assert [r["version"] for r in first["runs"] + second["runs"]] == ["2", "1"]
+    assert sorted(p["run_id"] for p in points) == sorted(ids)
+    assert compared.status_code == 200 and compared.json()["runs"][0]["version"] == "2"
+    assert {v["version"] for v in versions} == {"1", "2"}
+    assert pages == [200, 200, 200, 200]
