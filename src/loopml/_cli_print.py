@@ -66,7 +66,9 @@ def print_train(out: Console, result: Any) -> None:
     if wide:
         _text(table, "from")
     _text(table, "status")
-    for header in (board.metric, "± std", "s"):
+    # single-row latencies are measured when problem.constraints.max_latency_ms is set
+    timed = any(getattr(t, "latency_ms", None) is not None for t in board.trials)
+    for header in (board.metric, "± std", "s", *(("ms/row",) if timed else ())):
         _number(table, header)
     ranked = board.ranked()
     for i, t in enumerate(ranked[:10], start=1):
@@ -80,6 +82,8 @@ def print_train(out: Console, result: Any) -> None:
             fmt_metric(t.std) if scored else "—",
             f"{t.seconds:.1f}" if t.started else "—",
         ]
+        if timed:
+            cells.append("—" if t.latency_ms is None else f"{t.latency_ms:.2f}")
         table.add_row(*cells)
     out.print(table)
     if len(board.trials) > 10:

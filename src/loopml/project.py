@@ -43,7 +43,7 @@ from loopml.data import protect as protect_data
 from loopml.errors import ConfigError, DataError, ModelNotFoundError, RegistryError, SchemaError
 from loopml.files import write_text_atomic
 from loopml.registry import ModelVersionInfo, Registry, resolve_tracking_uri
-from loopml.serving import ScoringSummary, score_dataset, score_file
+from loopml.serving import ScoringSummary, row_latency_ms, score_dataset, score_file
 from loopml.types import QualityReport
 
 # The modelling stack (scikit-learn, Optuna, LightGBM) and the report templates are imported
@@ -323,7 +323,7 @@ class Project:
         )
         from loopml.scale import search_executor
 
-        spec = TrainingSpec.from_config(cfg, prepared.problem)
+        spec = TrainingSpec.from_config(cfg, prepared.problem, latency=row_latency_ms)
         with search_executor(cfg.execution) as executor:  # None: the search's own choice
             return train_model(data, spec, progress=progress, executor=executor)
 

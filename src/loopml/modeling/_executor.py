@@ -29,7 +29,7 @@ from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
 from loopml.modeling._pipeline import (
     PipelineRecipe,
-    constraint_broken,
+    check_constraints,
     make_pipeline,
     predict_scores,
     quietly,
@@ -40,6 +40,7 @@ from loopml.types import TaskKind
 if TYPE_CHECKING:
     from loopml.data import NumberFormat
     from loopml.modeling._families import ModelFamily
+    from loopml.modeling._spec import LatencyFn
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class FoldJob:
     features: FeaturesConfig | None = None
     limits: Constraints | None = None  # checked on the fitted pipeline when set
     numbers: NumberFormat | None = None  # how numbers written as text are read
+    latency: LatencyFn | None = None  # times one row for limits.max_latency_ms (module-level)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class FoldOutcome:
     seconds: float = 0.0
     error: str = ""  # "Type: message" when the fit or the scoring failed
     broken: str = ""  # the constraint the fitted pipeline breaks, if any
+    latency_ms: float | None = None  # single-row latency, measured when limits bound it
 
 
 def fit_fold(
@@ -98,7 +101,11 @@ def fit_fold(
             pred, proba = predict_scores(pipe, X_valid, job.task, job.classes)
         value = score(job.metric, job.task, y_valid, pred, proba, job.classes, job.positive_class)
         predictions = proba if proba is not None else np.asarray(pred, dtype=float).reshape(-1, 1)
-        broken = constraint_broken(pipe, X_valid.iloc[:1], job.limits) if job.limits else ""
+        broken, latency_ms = "", None
+        if job.limits is not None:
+            broken, latency_ms = check_constraints(
+                pipe, X_valid.iloc[:1], job.limits, job.task, job.classes, job.latency
+            )
     except Exception as exc:  # a candidate failing is recorded by the search, not fatal
         return FoldOutcome(
             fold=job.fold,
@@ -111,6 +118,7 @@ def fit_fold(
         predictions=predictions,
         seconds=time.perf_counter() - started,
         broken=broken,
+        latency_ms=latency_ms,
     )
 
 

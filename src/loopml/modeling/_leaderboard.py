@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,11 @@ class TrialResult:
     # ok | pruned | timeout (stopped between folds) | failed | excluded (broke a constraint)
     # | not_started (the budget left could not pay for its first folds)
     status: str
-    source: str = "portfolio"  # portfolio | optuna
+    source: str = "portfolio"  # portfolio | optuna | ensemble | distilled
     error: str = ""
+    #: single-row latency in milliseconds (measured when problem.constraints bound it; an
+    #: ensemble's is the sum of its members')
+    latency_ms: float | None = None
 
     @property
     def mean(self) -> float:
@@ -59,7 +62,23 @@ class TrialResult:
             "status": self.status,
             "source": self.source,
             "error": self.error,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 4),
         }
+
+
+@dataclass
+class TrialRun:
+    """One trial in progress: what its folds have produced so far."""
+
+    family: str
+    params: dict[str, Any]
+    oof: np.ndarray
+    scores: list[float] = field(default_factory=list)
+    status: str = "ok"
+    error: str = ""
+    broken: str = ""
+    done: int = 0
+    latency_ms: float | None = None  # single-row latency, from the last fold
 
 
 @dataclass(frozen=True)

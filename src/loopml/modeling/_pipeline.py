@@ -23,6 +23,7 @@ from loopml.types import TaskKind
 
 if TYPE_CHECKING:
     from loopml.data import NumberFormat
+    from loopml.modeling._spec import LatencyFn
 
 
 @dataclass(frozen=True)
@@ -134,28 +135,55 @@ def quietly(threads: int) -> Iterator[None]:
         yield
 
 
-def constraint_broken(pipeline: Any, row: pd.DataFrame, limits: Constraints) -> str:
-    """Why a fitted pipeline breaks ``limits`` ('' when it does not)."""
+def frame_latency_ms(
+    pipeline: Any, row: pd.DataFrame, task: TaskKind, classes: tuple[Any, ...]
+) -> float:
+    """Median milliseconds of ``pipeline.predict`` on the one-row frame ``row``, after a
+    warm-up, on one thread: the scikit-learn DataFrame path (see :data:`LatencyFn`)."""
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        pipeline.predict(row)  # warm-up
+        timings = []
+        for _ in range(LATENCY_REPEATS):
+            t0 = time.perf_counter()
+            pipeline.predict(row)
+            timings.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(timings))
+
+
+#: Timed single-row predictions whose median is a candidate's latency.
+LATENCY_REPEATS = 15
+
+
+def latency_excess(latency_ms: float, limits: Constraints) -> str:
+    """Why ``latency_ms`` breaks ``limits.max_latency_ms`` ('' when it does not)."""
+    if limits.max_latency_ms is None or latency_ms <= limits.max_latency_ms:
+        return ""
+    return (
+        f"single-row latency {latency_ms:.2f} ms is over problem.constraints."
+        f"max_latency_ms {limits.max_latency_ms:g}"
+    )
+
+
+def check_constraints(
+    pipeline: Any,
+    row: pd.DataFrame,
+    limits: Constraints,
+    task: TaskKind,
+    classes: tuple[Any, ...] = (),
+    latency: LatencyFn | None = None,
+) -> tuple[str, float | None]:
+    """Why a fitted pipeline breaks ``limits`` ('' when it does not), and its single-row
+    latency in milliseconds when ``limits`` bound it (``None`` otherwise), measured by
+    ``latency`` (default: :func:`frame_latency_ms`)."""
     if limits.max_model_mb is not None:
         size_mb = len(pickle.dumps(pipeline)) / 2**20
         if size_mb > limits.max_model_mb:
             return (
                 f"model is {size_mb:.1f} MB, over problem.constraints.max_model_mb "
                 f"{limits.max_model_mb:g}"
-            )
-    if limits.max_latency_ms is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pipeline.predict(row)  # warm-up
-            timings = []
-            for _ in range(15):
-                t0 = time.perf_counter()
-                pipeline.predict(row)
-                timings.append((time.perf_counter() - t0) * 1000)
-        latency = float(np.median(timings))
-        if latency > limits.max_latency_ms:
-            return (
-                f"single-row latency {latency:.1f} ms is over problem.constraints."
-                f"max_latency_ms {limits.max_latency_ms:g}"
-            )
-    return ""
+            ), None
+    if limits.max_latency_ms is None:
+        return "", None
+    measured = float((latency or frame_latency_ms)(pipeline, row, task, classes))
+    return latency_excess(measured, limits), measured

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from loopml.errors import TrainingError
@@ -23,10 +24,11 @@ from loopml.features import absolute_time_options, selection_options
 from loopml.metrics import greater_is_better, score
 from loopml.modeling._budget import Budget, refit_factor
 from loopml.modeling._cpus import resolve_n_jobs
+from loopml.modeling._distill import settle_latency
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
 from loopml.modeling._families import FamilyRegistry, default_registry, resolve_class_weight
-from loopml.modeling._leaderboard import Leaderboard, TrialResult
+from loopml.modeling._leaderboard import Leaderboard, TrialResult, TrialRun
 from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, quietly
 from loopml.modeling._spec import ProgressFn, TrainingData, TrainingSpec
 from loopml.modeling._split import Folds
@@ -53,20 +55,6 @@ class SearchResult:
     threshold: ThresholdChoice | None = None  # binary tasks with problem.threshold set
     folds: Folds = field(default_factory=list)  # the cross-validation folds the search used
     time_column: str | None = None  # the column the rows were found in time order by
-
-
-@dataclass
-class _TrialRun:
-    """One trial in progress: what its folds have produced so far."""
-
-    family: str
-    params: dict[str, Any]
-    oof: np.ndarray
-    scores: list[float] = field(default_factory=list)
-    status: str = "ok"
-    error: str = ""
-    broken: str = ""
-    done: int = 0
 
 
 class Search:
@@ -168,12 +156,13 @@ class Search:
         if best is None:
             reasons = "; ".join(f"{t.family}: {t.error or t.status}" for t in self.trials)
             raise TrainingError(f"no candidate model could be trained ({reasons}).")
-        chosen = self.ensemble(best)
+        # an ensemble over max_latency_ms gives way to a distilled or the best fast model
+        best, chosen, target = settle_latency(self, best, self.ensemble(best))
         pipeline = self._unfitted(best, chosen)
         choice = self.threshold(best, chosen)
         if choice is not None:
             pipeline = with_threshold(pipeline, choice.threshold, self.spec.positive_class)
-        self.refit(pipeline)
+        self.refit(pipeline, target)
         return SearchResult(
             leaderboard=self._leaderboard(),
             pipeline=pipeline,
@@ -338,10 +327,11 @@ class Search:
         self.report(f"decision threshold {choice.threshold:.3f} ({spec.threshold})")
         return choice
 
-    def refit(self, pipeline: Any) -> None:
-        """Fit the chosen pipeline on all the training rows."""
+    def refit(self, pipeline: Any, target: pd.Series | None = None) -> None:
+        """Fit the chosen pipeline on all the training rows, to ``target`` when given (a
+        distilled model learns the ensemble's out-of-fold predictions), else the labels."""
         with quietly(self.jobs):
-            pipeline.fit(self.data.X, self.data.y)
+            pipeline.fit(self.data.X, self.data.y if target is None else target)
         self.report("done")
 
     # -- trials -----------------------------------------------------------------------------
@@ -356,7 +346,7 @@ class Search:
         """Cross-validate one configuration, wave after wave of folds, and record it."""
         number = len(self.trials)
         started = self.budget.clock()
-        run = _TrialRun(family, params, np.full((len(self.data.X), self.spec.width), np.nan))
+        run = TrialRun(family, params, np.full((len(self.data.X), self.spec.width), np.nan))
         must_finish = self.best_so_far() is None  # the first model always completes
         while run.done < len(self.folds):
             best = self.best_so_far()
@@ -372,12 +362,12 @@ class Search:
                 if optuna_trial.should_prune():
                     run.status = "pruned"
                     break
-        return self._record(run, number, source, self.budget.clock() - started)
+        return self.record(run, number, source, self.budget.clock() - started)
 
-    def _run_wave(self, run: _TrialRun, number: int) -> bool:
+    def _run_wave(self, run: TrialRun, number: int) -> bool:
         """Fit the next wave of folds side by side; False when one failed."""
         wave = [
-            self._fold_job(run, k)
+            self.fold_job(run, k)
             for k in range(run.done, min(run.done + self.executor.workers, len(self.folds)))
         ]
         t0 = self.budget.clock()
@@ -394,11 +384,14 @@ class Search:
                 run.scores.append(outcome.score)
             run.oof[self.folds[outcome.fold][1]] = outcome.predictions
             run.broken = run.broken or outcome.broken
+            if outcome.latency_ms is not None:
+                run.latency_ms = outcome.latency_ms
         run.done += len(wave)
         self.report(f"{run.family} fold {run.done}/{len(self.folds)}")
         return True
 
-    def _fold_job(self, run: _TrialRun, k: int) -> FoldJob:
+    def fold_job(self, run: TrialRun, k: int) -> FoldJob:
+        """Fold ``k`` of ``run``; the last fold also checks the constraints."""
         spec, limits = self.spec, self.spec.constraints
         checked = bool(limits.max_latency_ms or limits.max_model_mb)
         return FoldJob(
@@ -416,9 +409,11 @@ class Search:
             features=spec.features,
             limits=limits if checked and k == len(self.folds) - 1 else None,
             numbers=self.data.numbers,
+            latency=spec.latency,
         )
 
-    def _record(self, run: _TrialRun, number: int, source: str, seconds: float) -> TrialResult:
+    def record(self, run: TrialRun, number: int, source: str, seconds: float) -> TrialResult:
+        """Put a finished run on the leaderboard, keeping its out-of-fold predictions."""
         if run.status == "ok" and not run.scores:
             run.status, run.error = "failed", "metric undefined on every fold"
         if run.status == "ok" and run.broken:
@@ -433,6 +428,7 @@ class Search:
             status=run.status,
             source=source,
             error=run.error,
+            latency_ms=run.latency_ms,
         )
         self.trials.append(result)
         if run.status == "ok" and len(run.scores) == len(self.folds):

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 #: ``progress(seconds_spent, message)``: called as the search goes.
 ProgressFn = Callable[[float, str], None]
 
+#: ``latency(pipeline, row, task, classes)``: milliseconds a fitted pipeline takes to answer
+#: one row (``row`` a one-row frame of training columns). A module-level function, so that fold
+#: jobs carrying it pickle to worker processes; a project passes the serving row path's
+#: (:func:`loopml.serving.row_latency_ms`), ``None`` times ``pipeline.predict`` on the frame.
+LatencyFn = Callable[[Any, pd.DataFrame, TaskKind, tuple[Any, ...]], float]
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -46,7 +52,8 @@ class TrainingSpec:
     ``cv_folds="auto"`` picks the folds from the row count (see
     :func:`loopml.modeling.auto_fold_count`). ``max_trials`` stops the search after that
     many trials: with a budget that does not bind, the same trials run every time.
-    ``n_jobs=-1`` uses the CPUs this process may use.
+    ``n_jobs=-1`` uses the CPUs this process may use. ``latency`` measures a candidate's
+    single-row cost for ``constraints.max_latency_ms`` (see :data:`LatencyFn`).
     """
 
     task: TaskKind
@@ -67,10 +74,14 @@ class TrainingSpec:
     costs: Costs | None = None
     seed: int = 42
     n_jobs: int = -1
+    latency: LatencyFn | None = None
 
     @classmethod
-    def from_config(cls, config: ProjectConfig, problem: Problem) -> TrainingSpec:
-        """The settings of a project: its ``training`` section and its resolved problem."""
+    def from_config(
+        cls, config: ProjectConfig, problem: Problem, latency: LatencyFn | None = None
+    ) -> TrainingSpec:
+        """The settings of a project: its ``training`` section and its resolved problem;
+        ``latency`` times a candidate on the row path that will serve it."""
         training = config.training
         return cls(
             task=problem.task,
@@ -91,6 +102,7 @@ class TrainingSpec:
             costs=config.problem.costs,
             seed=training.seed,
             n_jobs=training.n_jobs,
+            latency=latency,
         )
 
     @property

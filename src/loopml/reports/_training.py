@@ -563,6 +563,7 @@ def render_training_report(
             "mean": t.mean if t.fold_scores else None,
             "std": t.std if len(t.fold_scores) > 1 else None,  # one score has no spread
             "seconds": t.seconds if t.started else None,
+            "latency_ms": getattr(t, "latency_ms", None),  # max_latency_ms set: measured
             "params": (
                 "members: " + ensemble_members(t, leaderboard.trials, ranks)
                 if t.family == "ensemble"
@@ -580,6 +581,7 @@ def render_training_report(
         metric_rows=_metric_rows(evaluation, diagnostics),
         leaderboard=leaderboard,
         rows=rows,
+        timed=any(r["latency_ms"] is not None for r in rows),
         summary=summary,
         promotion=promotion,
         figures=fig_json,

@@ -45,6 +45,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.serving._forget import ErasurePolicy, forget_entity
     from loopml.serving._frame import FramePredictor
     from loopml.serving._holder import LoadedModel, ModelSource, RegistryModelSource
+    from loopml.serving._latency import row_latency_ms
     from loopml.serving._onnx import (
         OnnxExport,
         OnnxPredictor,
@@ -115,6 +116,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.serving._export_k8s": ["ClusterSettings", "K8sExport", "export_k8s"],
         "loopml.serving._deps": ["MONITORING_STATUS", "ServiceSettings", "service_settings"],
         "loopml.serving._holder": ["LoadedModel", "ModelSource", "RegistryModelSource"],
+        "loopml.serving._latency": ["row_latency_ms"],
         "loopml.serving.app": ["create_app", "serve"],
     },
 )
@@ -172,6 +174,7 @@ __all__ = [
     "export_k8s",
     "export_onnx",
     "forget_entity",
+    "row_latency_ms",
     "score_dataset",
     "score_file",
     "score_part",

@@ -389,3 +389,34 @@ def test_a_family_never_started_reads_not_started_without_numbers(binary: Fitted
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
     assert cells[1:7] == ["catboost", "portfolio", "not started", "—", "—", "—"]
     assert "nan" not in section.lower()
+
+
+def test_latencies_stand_next_to_scores_when_a_limit_measured_them(binary: Fitted) -> None:
+    problem, evaluation, _, _ = binary
+    slow = TrialResult(
+        2,
+        "ensemble",
+        {"members": {0: 0.5, 1: 0.5}},
+        (0.85, 0.85),
+        0.0,
+        "excluded",
+        source="ensemble",
+        error="single-row latency 0.50 ms is over problem.constraints.max_latency_ms 0.45",
+        latency_ms=0.5,
+    )
+    board = _board(
+        (
+            dataclasses.replace(_trial(0, "lightgbm", 0.80, {}), latency_ms=0.3),
+            dataclasses.replace(_trial(1, "linear", 0.78, {}), latency_ms=0.2),
+            slow,
+            TrialResult(3, "lightgbm", {}, (0.83, 0.83), 0.4, "ok", "distilled", latency_ms=0.3),
+        )
+    )
+
+    html = _render((problem, evaluation, None, board))  # type: ignore[arg-type]
+
+    assert "<th>ms per row</th>" in html
+    rows = {(r[1], r[2]): r for r in _leaderboard_rows(html)}
+    assert rows[("lightgbm", "distilled")][3:8] == ["ok", "0.8300", "0.0000", "0.4", "0.30"]
+    assert rows[("ensemble of lightgbm ×1, linear ×1", "ensemble")][7] == "0.50"
+    assert "<th>ms per row</th>" not in _render(binary)  # no limit, no column
