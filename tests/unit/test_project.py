@@ -284,3 +284,20 @@ def test_a_champion_published_as_challenger_reports_the_registrys_reason() -> No
     assert published.promotion_reason == moved.removeprefix("challenger: ")
     assert as_decided.promotion_reason == "beats version 1"
     assert held_alias((), "challenger") == "challenger"
+
+
+# ---------------------------------------------------------------------------- latency
+
+
+def test_a_latency_limit_records_each_candidates_serving_latency(tmp_path: Path) -> None:
+    rows(200).to_csv(tmp_path / "train.csv", index=False)
+    limited = CONFIG.replace('  success: "roc_auc >= 0.6"\n', '  success: "roc_auc >= 0.6"\n'
+                             "  constraints: {max_latency_ms: 100000}\n")  # fmt: skip
+    (tmp_path / "loopml.yaml").write_text(limited, encoding="utf-8")
+
+    result = Project(tmp_path, env={}).train()
+
+    (trial,) = result.leaderboard.trials
+    assert trial.status == "ok"
+    assert trial.latency_ms is not None and trial.latency_ms > 0
+    assert "ms per row" in result.report.read_text(encoding="utf-8")

@@ -392,9 +392,9 @@ def test_the_phases_run_in_order_and_tuning_fills_the_budget(
             phases.append("threshold")
             return super().threshold(best, chosen)
 
-        def refit(self, pipeline: Any) -> None:
+        def refit(self, pipeline: Any, target: Any = None) -> None:
             phases.append("refit")
-            super().refit(pipeline)
+            super().refit(pipeline, target)
 
     X, y = binary
     data = TrainingData(X=X, y=y, roles=ROLES)
