@@ -3,7 +3,10 @@
 Every trial is cross-validated on the training part only (the holdout never reaches this
 module) and recorded on the :class:`Leaderboard`, including the ones that failed, were pruned
 or ran out of time. :class:`Search` runs one phase per method, in the order :meth:`Search.run`
-calls them; :func:`loopml.modeling.train_model` plans the folds and runs it.
+calls them; :func:`loopml.modeling.train_model` plans the folds and runs it. With
+``problem.constraints.max_latency_ms`` each trial's single-row latency is measured on its last
+fold (by ``TrainingSpec.latency``), and an ensemble too slow for the limit gives way to a
+distilled model (:mod:`loopml.modeling._distill`).
 """
 
 from __future__ import annotations
