@@ -12,7 +12,15 @@ import pytest
 
 from loopml.config import Constraints
 from loopml.errors import TrainingError
-from loopml.modeling import FoldJob, TrainingData, TrainingSpec, make_pipeline, train_model
+from loopml.modeling import (
+    FoldJob,
+    ProcessExecutor,
+    TrainingData,
+    TrainingSpec,
+    cv_folds,
+    make_pipeline,
+    train_model,
+)
 from loopml.modeling._ensemble import WeightedEnsemble
 from loopml.modeling._pipeline import frame_latency_ms
 from loopml.serving import row_latency_ms
@@ -70,6 +78,22 @@ def test_the_latency_function_travels_with_jobs_and_specs() -> None:
                   roles=ROLES, latency=row_latency_ms)  # fmt: skip
     assert pickle.loads(pickle.dumps(spec)).latency is row_latency_ms
     assert pickle.loads(pickle.dumps(job)).latency is row_latency_ms
+
+
+def test_a_worker_process_times_the_serving_row_path() -> None:
+    X, y = _rows()
+    job = FoldJob(family="linear", params={}, fold=1, task="binary", metric="roc_auc",
+                  roles=ROLES, classes=("no", "yes"), positive_class="yes",
+                  limits=Constraints(max_latency_ms=1e6), latency=row_latency_ms)  # fmt: skip
+    executor = ProcessExecutor(1)
+    executor.start(X, y, cv_folds(y, strategy="stratified", n_folds=2, seed=0))
+    try:
+        outcome = executor.submit(job).result()
+    finally:
+        executor.close()
+    assert outcome.error == ""
+    assert outcome.broken == ""
+    assert outcome.latency_ms is not None and math.isfinite(outcome.latency_ms)
 
 
 def _search(limit: float):
