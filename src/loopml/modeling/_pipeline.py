@@ -135,6 +135,10 @@ def quietly(threads: int) -> Iterator[None]:
         yield
 
 
+#: Timed single-row predictions whose median is a candidate's latency.
+LATENCY_REPEATS = 15
+
+
 def frame_latency_ms(
     pipeline: Any, row: pd.DataFrame, task: TaskKind, classes: tuple[Any, ...]
 ) -> float:
@@ -149,10 +153,6 @@ def frame_latency_ms(
             pipeline.predict(row)
             timings.append((time.perf_counter() - t0) * 1000)
     return float(np.median(timings))
-
-
-#: Timed single-row predictions whose median is a candidate's latency.
-LATENCY_REPEATS = 15
 
 
 def latency_excess(latency_ms: float, limits: Constraints) -> str:
