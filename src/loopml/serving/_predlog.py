@@ -308,6 +308,32 @@ class PredictionLog:
             return None
         return as_seconds(first), as_seconds(last)
 
+    def state(self, model_version: str) -> dict[str, Any]:
+        """Counts and last times of ``model_version``'s predictions and of the labels: what
+        changes when anything a monitoring window reads is written (indexed aggregates)."""
+        from loopml.serving._predlog_columns import log_state
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return log_state(conn, model_version)
+
+    def labelled_since(self, model_version: str, after: float | None) -> tuple[Any, int]:
+        """The times of ``model_version``'s predictions labelled after ``after`` (None: ever),
+        and how many labels of any version were stored since (cost: the new labels)."""
+        from loopml.serving._predlog_columns import labelled_since
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return labelled_since(conn, model_version, after)
+
+    def count_between(self, model_version: str, bounds: Sequence[tuple[float, float]]) -> list[int]:
+        """How many predictions of ``model_version`` each ``[start, end)`` holds."""
+        from loopml.serving._predlog_columns import count_between
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return count_between(conn, model_version, bounds)
+
     def count(self) -> int:
         """How many predictions the log holds."""
         self._check_open()
