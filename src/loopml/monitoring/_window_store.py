@@ -21,9 +21,11 @@ label count and last label time; indexed aggregates). On the next use:
   the new labels) and the windows holding those predictions are recomputed. Labels carry the
   time they were stored (the service stamps it), so a newer label for a request also counts;
   when the label count grew by more than the labels stamped after the last check (labels
-  written with older times through the Python API), which windows they touch is unknown and
-  every window of the key is recomputed. (Not caught: in one interval between two checks, a
-  label written with an older time *and* as many labels replaced with newer ones.)
+  written with older times through the Python API), each stored window's labelled rows are
+  counted again (an indexed count joined to the labels: no JSON read) and a window whose
+  count differs is recomputed. (Not caught: in one interval between two checks, a label
+  written with an older time *and* as many labels replaced with newer ones; or a label
+  replaced by another with an older time.)
 
 So a late label never leaves a stale performance, without waiting for a label horizon that
 loopml does not know. The store is a cache: a file that is not a SQLite database of this
@@ -69,7 +71,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS windows (model TEXT NOT NULL, version TEXT NOT NULL, "
     "fingerprint TEXT NOT NULL, length REAL NOT NULL, start REAL NOT NULL, "
-    "end_ REAL NOT NULL, rows INTEGER NOT NULL, result TEXT NOT NULL, "
+    "end_ REAL NOT NULL, rows INTEGER NOT NULL, labelled INTEGER NOT NULL, "
+    "result TEXT NOT NULL, "
     "PRIMARY KEY (model, version, fingerprint, length, start))",
     "CREATE TABLE IF NOT EXISTS marks (model TEXT NOT NULL, version TEXT NOT NULL, "
     "fingerprint TEXT NOT NULL, length REAL NOT NULL, state TEXT NOT NULL, "
@@ -205,10 +208,10 @@ class WindowStore:
         try:
             with self._connect() as db:
                 stored = {
-                    start: (end, rows)
-                    for start, end, rows in db.execute(
-                        "SELECT start, end_, rows FROM windows WHERE model = ? AND version = ? "
-                        "AND fingerprint = ? AND length = ?",
+                    start: (end, rows, labelled)
+                    for start, end, rows, labelled in db.execute(
+                        "SELECT start, end_, rows, labelled FROM windows WHERE model = ? "
+                        "AND version = ? AND fingerprint = ? AND length = ?",
                         key.row,
                     )
                 }
@@ -224,10 +227,11 @@ class WindowStore:
                     "AND length = ? AND start = ?",
                     [(*key.row, start) for start in stale],
                 )
-                db.execute(
-                    "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
-                    (*key.row, json.dumps(state)),
-                )
+                if mark != state:
+                    db.execute(
+                        "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
+                        (*key.row, json.dumps(state)),
+                    )
                 wanted = [s for s, _ in bounds if s in stored and s not in stale]
                 return self._load(db, key, wanted)
         except sqlite3.Error as exc:
@@ -267,12 +271,13 @@ class WindowStore:
         if not windows:
             return
         rows = [
-            (*key.row, w.start, w.end, w.rows, json.dumps(_plain(w.to_dict()))) for w in windows
+            (*key.row, w.start, w.end, w.rows, w.labelled, json.dumps(_plain(w.to_dict())))
+            for w in windows
         ]
         try:
             with self._connect() as db:
                 db.executemany(
-                    "INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
         except sqlite3.Error as exc:
             log.warning(
@@ -288,32 +293,34 @@ class WindowStore:
 def _stale(
     plog: PredictionLog,
     key: WindowKey,
-    stored: dict[float, tuple[float, int]],
+    stored: dict[float, tuple[float, int, int]],
     mark: dict[str, Any] | None,
     state: dict[str, Any],
 ) -> set[float]:
-    """The starts of the ``stored`` windows whose rows or labels changed since ``mark``."""
+    """The starts of the ``stored`` windows (start: end, rows, labelled) whose rows or labels
+    changed since ``mark``."""
     if not stored or mark == state:
         return set()
     if mark is None:  # windows without a checked state: nothing vouches for them
         return set(stored)
+    starts = sorted(stored)
+    bounds = [(s, stored[s][0]) for s in starts]
     stale: set[float] = set()
     if (state["predictions"], state["last_prediction"]) != (
         mark["predictions"],
         mark["last_prediction"],
     ):
-        starts = sorted(stored)
-        counts = plog.count_between(key.version, [(s, stored[s][0]) for s in starts])
+        counts = plog.count_between(key.version, bounds)
         stale |= {s for s, n in zip(starts, counts, strict=True) if n != stored[s][1]}
     if (state["labels"], state["last_label"]) != (mark["labels"], mark["last_label"]):
         times, since = plog.labelled_since(key.version, mark["last_label"])
-        if state["labels"] - mark["labels"] > since:
-            return set(stored)  # labels stored with older times: which windows is unknown
-        starts = sorted(stored)
         for t in times:
             i = bisect.bisect_right(starts, t) - 1
             if i >= 0 and t < stored[starts[i]][0]:
                 stale.add(starts[i])
+        if state["labels"] - mark["labels"] > since:  # labels stored with older times
+            counts = plog.count_between(key.version, bounds, labelled=True)
+            stale |= {s for s, n in zip(starts, counts, strict=True) if n != stored[s][2]}
     return stale
 
 

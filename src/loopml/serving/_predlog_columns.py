@@ -121,12 +121,14 @@ def columns_of(rows: Sequence[LoggedRow]) -> LoggedColumns:
 
 def log_state(conn: sa.Connection, model_version: str) -> dict[str, Any]:
     """How many predictions of ``model_version`` the log holds and the last one's time; how
-    many labels (of any version) and the last label's time (None: none yet)."""
+    many labels (of any version) and the last label's time (None: none yet). One aggregate
+    per query: SQLite answers a lone ``max`` from the index, ``count`` with it by a scan."""
     p, f = predictions.c, feedback.c
-    rows, last = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(p.time)).where(p.model_version == model_version)
-    ).one()
-    labels, last_label = conn.execute(sa.select(sa.func.count(), sa.func.max(f.time))).one()
+    of_version = p.model_version == model_version
+    rows = conn.execute(sa.select(sa.func.count()).where(of_version)).scalar_one()
+    last = conn.execute(sa.select(sa.func.max(p.time)).where(of_version)).scalar_one()
+    labels = conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one()
+    last_label = conn.execute(sa.select(sa.func.max(f.time))).scalar_one()
     return {
         "predictions": int(rows),
         "last_prediction": None if last is None else as_seconds(last),
@@ -154,15 +156,22 @@ def labelled_since(
 
 
 def count_between(
-    conn: sa.Connection, model_version: str, bounds: Sequence[tuple[float, float]]
+    conn: sa.Connection,
+    model_version: str,
+    bounds: Sequence[tuple[float, float]],
+    *,
+    labelled: bool = False,
 ) -> list[int]:
     """How many predictions of ``model_version`` each ``[start, end)`` of ``bounds`` holds
-    (one range count on the version and time index each)."""
-    p = predictions.c
+    (one range count on the version and time index each); with ``labelled``, how many of
+    them have their label (each row's label looked up by its request id)."""
+    p, f = predictions.c, feedback.c
     out = []
     for start, end in bounds:
         query = sa.select(sa.func.count()).where(
             p.model_version == model_version, p.time >= as_time(start), p.time < as_time(end)
         )
+        if labelled:
+            query = query.select_from(predictions.join(feedback, f.request_id == p.request_id))
         out.append(int(conn.execute(query).scalar_one()))
     return out
