@@ -59,6 +59,21 @@ def fill_log(config: Path, rows: int, *, days: int = 30, seed: int = 0) -> float
     return time.perf_counter() - started
 
 
+def label_one_window(config: Path, rows: int = 1000) -> None:
+    """Late labels, stamped now, for ``rows`` unlabelled predictions of the tenth day (as
+    ``/v1/feedback`` stores them)."""
+    from loopml import Project
+    from loopml.serving import Feedback, PredictionLog
+
+    project = Project(config)
+    url = project.config.serving.prediction_log.url
+    with PredictionLog(url, base_dir=project.root, mode="sync") as plog:
+        first, _ = plog.span()
+        day = math.floor(first / 86_400) * 86_400 + 10 * 86_400
+        unlabelled = [r for r in plog.read(day, day + 86_400) if not r.has_label][:rows]
+        plog.feedback([Feedback(r.request_id, r.prediction, time.time()) for r in unlabelled])
+
+
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready values, as the service logs them (missing as None, times as text)."""
     out = {}

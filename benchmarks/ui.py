@@ -20,6 +20,7 @@ MLflow's run search for the same page. Writes ``benchmarks/results/ui.json`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import random
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,24 +132,35 @@ def timed(call: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
-def loopml_pages(config: Path, repeat: int, monitored: bool) -> dict[str, float]:
+@contextlib.contextmanager
+def served(config: Path) -> Iterator[Any]:
+    """An HTTP client of the dashboard of ``config``, served by uvicorn on 127.0.0.1 in a
+    thread (a new app: nothing kept in memory from another)."""
     import httpx
     import uvicorn
 
     from loopml import Project
     from loopml.ui import create_ui_app
 
-    project = Project(config)
     server = uvicorn.Server(
-        uvicorn.Config(create_ui_app(project), host="127.0.0.1", port=0, log_level="error")
+        uvicorn.Config(create_ui_app(Project(config)), host="127.0.0.1", port=0, log_level="error")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def loopml_pages(config: Path, repeat: int, monitored: bool) -> dict[str, float]:
     found: dict[str, float] = {}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+    with served(config) as client:
         ids = [r["run_id"] for r in client.get("/api/runs?per_page=100").json()["runs"]]
         total = client.get("/api/runs?per_page=100").json()["pages"]
         pages = {
@@ -169,8 +182,28 @@ def loopml_pages(config: Path, repeat: int, monitored: bool) -> dict[str, float]
         for label, path in pages.items():
             assert client.get(path).status_code == 200, path  # warm: the first call loads
             found[label] = timed(lambda p=path: client.get(p).raise_for_status(), repeat)
-    server.should_exit = True
-    thread.join(10)
+    if monitored:
+        found.update(timeline_after_restart(config))
+    return found
+
+
+def timeline_after_restart(config: Path) -> dict[str, float]:
+    """The timeline's first load in a new dashboard process (nothing in memory: what the
+    workspace kept), then its load after late labels arrived for one window."""
+    from _ui_predictions import label_one_window
+
+    found = {}
+    with served(config) as client:
+        cold = time.perf_counter()
+        client.get("/api/monitoring/1").raise_for_status()
+        found["monitoring timeline, first load after a restart (API)"] = time.perf_counter() - cold
+    label_one_window(config)
+    with served(config) as client:
+        cold = time.perf_counter()
+        client.get("/api/monitoring/1").raise_for_status()
+        found["monitoring timeline, first load after labels for one window (API)"] = (
+            time.perf_counter() - cold
+        )
     return found
 
 
@@ -280,6 +313,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--predictions", type=int, default=1_000_000)
+    parser.add_argument(
+        "--name", default="ui", help="results/<name>.json and .md (ui: the reference run)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = demo(Path(tmp) / "p")
@@ -311,7 +347,12 @@ def report(
 ) -> None:
     deep = next(k for k in search if k.startswith("search_runs, page"))
     baselines = {**BASELINES, "runs, a middle page of 100 (API)": deep}
-    timeline = ("monitoring timeline (API)", "monitoring page", "a monitoring window (API)")
+    timeline = (
+        "monitoring timeline (API)",
+        "monitoring page",
+        "a monitoring window (API)",
+        "monitoring timeline, first load after a restart (API)",
+    )
     body = {
         "runs": args.runs,
         "repeat": args.repeat,
@@ -324,14 +365,16 @@ def report(
         "goal": {"seconds": GOAL_SECONDS, "factor": GOAL_FACTOR},
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ui.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     lines = [
         f"# Dashboard page times, {args.runs:,} runs in the store",
         "",
         f"The prediction log holds {args.predictions:,} predictions over 30 days (monitored by "
         "day; half of them labelled), written through `PredictionLog` in "
-        f"{logged:.0f} s. The monitoring timeline's first load computes every window (then "
-        "kept until the log changes): reported, not held to the goal.",
+        f"{logged:.0f} s. The monitoring timeline's first load with an empty window store "
+        "computes every window and stores each: reported, not held to the goal. A new "
+        "dashboard process (or `loopml monitor`) reads them from `.loopml/state/windows.db`; "
+        "after late labels for one window, only that window is computed again.",
         "",
         f"Median of {args.repeat} requests over HTTP on 127.0.0.1 (uvicorn, one worker); "
         "MLflow: `MlflowClient.search_runs` on the same SQLite store (what the MLflow UI's "
@@ -346,7 +389,10 @@ def report(
             # the first load of a timeline computes every window: reported, not held to the
             # goal, and said so rather than marked met
             verdict = "yes" if seconds < GOAL_SECONDS else ("NO" if label in timeline else "n/a")
-            verdict = "not held (first load)" if "first load" in label else verdict
+            cold = label == "monitoring timeline, first load (API)"
+            verdict = "not held (first load)" if cold else verdict
+            if label.endswith("after labels for one window (API)"):
+                verdict = "not held (one window computed)"
             lines.append(f"| loopml: {label} | {seconds:.3f} | - | - | {verdict} |")
             continue
         factor = search[baselines[label]] / seconds
@@ -357,7 +403,7 @@ def report(
         )
     for label, seconds in search.items():
         lines.append(f"| MLflow: {label} | {seconds:.3f} | | | |")
-    (RESULTS / "ui.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -510,7 +510,14 @@ class Project:
         and write the HTML report. ``since``/``until``: ISO times or durations before now;
         ``window``: a duration overriding ``monitoring.window``."""
         from loopml.config import parse_duration
-        from loopml.monitoring import finish_monitoring, monitor_log
+        from loopml.monitoring import (
+            WINDOW_STORE,
+            WindowStore,
+            finish_monitoring,
+            log_span,
+            monitor,
+            open_log,
+        )
 
         cfg = self.config.monitoring
         if window is not None:
@@ -520,16 +527,17 @@ class Project:
                 raise ConfigError(f"--window {window!r}: {exc}") from None
             cfg = cfg.model_copy(update={"window": window})
         bundle, info = self.registry.load(model)
-        report = monitor_log(
-            bundle,
-            self.config.serving.prediction_log.url,
-            base_dir=self.root,
-            model_name=info.name,
-            model_version=info.version,
-            config=cfg,
-            since=since,
-            until=until,
-        )
+        store = WindowStore(self.workspace / WINDOW_STORE)  # windows computed before: reused
+        with open_log(self.config.serving.prediction_log.url, self.root) as plog:
+            report = monitor(
+                bundle,
+                plog,
+                model_name=info.name,
+                model_version=info.version,
+                span=log_span(plog, info.version, cfg, since=since, until=until),
+                config=cfg,
+                store=store,
+            )
         return finish_monitoring(report, self.workspace, cfg)
 
     def retrain(

@@ -23,8 +23,10 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         MonitorResult,
         MonitorSpan,
         finish_monitoring,
+        log_span,
         monitor,
         monitor_log,
+        open_log,
     )
     from loopml.monitoring._performance import estimated_performance, realised_performance
     from loopml.monitoring._reference import Reference, build_reference
@@ -35,6 +37,12 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         sketch_drift,
     )
     from loopml.monitoring._variants import compare_variants
+    from loopml.monitoring._window_store import (
+        WINDOW_STORE,
+        WindowKey,
+        WindowStore,
+        window_from_dict,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -55,8 +63,10 @@ __getattr__, __dir__ = _lazy_exports(
             "MonitorResult",
             "MonitorSpan",
             "finish_monitoring",
+            "log_span",
             "monitor",
             "monitor_log",
+            "open_log",
         ],
         "loopml.monitoring._performance": ["estimated_performance", "realised_performance"],
         "loopml.monitoring._reference": ["Reference", "build_reference"],
@@ -67,12 +77,19 @@ __getattr__, __dir__ = _lazy_exports(
             "sketch_drift",
         ],
         "loopml.monitoring._variants": ["compare_variants"],
+        "loopml.monitoring._window_store": [
+            "WINDOW_STORE",
+            "WindowKey",
+            "WindowStore",
+            "window_from_dict",
+        ],
     },
 )
 
 __all__ = [
     "EXIT_DRIFT",
     "REFERENCE_FORMAT",
+    "WINDOW_STORE",
     "DriftReport",
     "FeatureDrift",
     "MonitorResult",
@@ -81,19 +98,24 @@ __all__ = [
     "QualityDrift",
     "Reference",
     "VariantComparison",
+    "WindowKey",
     "WindowReport",
+    "WindowStore",
     "build_reference",
     "compare_variants",
     "data_quality",
     "estimated_performance",
     "feature_drift",
     "finish_monitoring",
+    "log_span",
     "merge_stats",
     "monitor",
     "monitor_log",
+    "open_log",
     "partitioned_stats",
     "prediction_drift",
     "realised_performance",
     "reference_from_partitions",
     "sketch_drift",
+    "window_from_dict",
 ]

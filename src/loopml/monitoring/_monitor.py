@@ -28,6 +28,7 @@ from loopml.monitoring._gauges import write_status
 from loopml.monitoring._performance import estimated_performance, realised_performance
 from loopml.monitoring._reference import Reference
 from loopml.monitoring._variants import compare_variants
+from loopml.monitoring._window_store import WindowKey, WindowStore, settings_fingerprint
 from loopml.monitoring._windows import WindowRows, parse_time, read_window, window_bounds
 
 if TYPE_CHECKING:
@@ -72,26 +73,39 @@ def monitor(
     model_version: str,
     span: MonitorSpan,
     config: MonitoringConfig,
+    store: WindowStore | None = None,
+    compare: bool = True,
 ) -> DriftReport:
     """Test every window of ``span`` of ``model_version``'s logged predictions, and compare
-    champion and challenger over the span when the service logged an online comparison."""
+    champion and challenger over the span when the service logged an online comparison.
+
+    ``store``: the windows computed before and still current are taken from it, the others
+    computed and stored. ``compare``: False skips the online comparison (``comparison`` is
+    None), which reads the span's challenger traffic."""
     reference = reference_of(bundle, model_version)
     columns = [c.name for c in bundle.schema.feature_columns]
-    logged = [*columns, *(c for c in bundle.sensitive_columns if c not in columns)]
-    classes = list(bundle.problem.classes) if bundle.problem.is_classification else []
-    fairness = fairness_settings(bundle)
-    windows = []
-    for start, end in window_bounds(span.since, span.until, span.window):
-        rows = read_window(
-            plog, start, end, model_version=model_version, columns=logged, classes=classes
+    bounds = window_bounds(span.since, span.until, span.window)
+    key = None
+    stored: dict[float, WindowReport] = {}
+    if store is not None:
+        key = WindowKey(
+            model_name, model_version, settings_fingerprint(bundle, config), span.window
         )
-        report = _window(bundle, reference, rows, config)
-        if fairness is not None and rows.rows >= config.min_rows:
-            report = _with_fairness(report, window_fairness(bundle, rows, fairness), bundle)
-        windows.append(report)
-    comparison = compare_variants(
-        plog, bundle.problem, columns, since=span.since, until=span.until, alpha=config.alpha
-    )
+        stored = store.current(plog, key, bounds)
+    windows, fresh = [], []
+    for start, end in bounds:
+        if start not in stored:
+            fresh.append(
+                _tested_window(bundle, reference, plog, (start, end), model_version, config)
+            )
+        windows.append(stored.get(start) or fresh[-1])
+    if store is not None and key is not None:
+        store.save(key, fresh)
+    comparison = None
+    if compare:
+        comparison = compare_variants(
+            plog, bundle.problem, columns, since=span.since, until=span.until, alpha=config.alpha
+        )
     return DriftReport(
         model_name=model_name,
         model_version=model_version,
@@ -101,6 +115,29 @@ def monitor(
         windows=windows,
         comparison=comparison,
     )
+
+
+def _tested_window(
+    bundle: ModelBundle,
+    reference: Reference,
+    plog: PredictionLog,
+    bounds: tuple[float, float],
+    model_version: str,
+    config: MonitoringConfig,
+) -> WindowReport:
+    """One window read from the log and tested (fairness too, with sensitive columns)."""
+    columns = [c.name for c in bundle.schema.feature_columns]
+    logged = [*columns, *(c for c in bundle.sensitive_columns if c not in columns)]
+    classes = list(bundle.problem.classes) if bundle.problem.is_classification else []
+    start, end = bounds
+    rows = read_window(
+        plog, start, end, model_version=model_version, columns=logged, classes=classes
+    )
+    report = _window(bundle, reference, rows, config)
+    fairness = fairness_settings(bundle)
+    if fairness is not None and rows.rows >= config.min_rows:
+        report = _with_fairness(report, window_fairness(bundle, rows, fairness), bundle)
+    return report
 
 
 def _window(
@@ -269,24 +306,8 @@ def monitor_log(
         No prediction log at ``url`` (a SQLite file that does not exist: nothing has been
         served), or the model has no monitoring reference.
     """
-    from loopml.serving import PredictionLog
-
-    _check_log_exists(url, base_dir)
-    now = time.time()
-    with PredictionLog(url, base_dir=base_dir, mode="sync") as plog:
-        logged = plog.span(model_version)
-        start = parse_time(since, now=now) if since else (logged[0] if logged else now)
-        end = parse_time(until, now=now) if until else now
-        if end <= start and (since or until):
-            raise ConfigError(
-                f"--until ({until or 'now'}) is not after --since "
-                f"({since or 'the first logged prediction'}); give a later --until or an "
-                "earlier --since."
-            )
-        if logged:  # windows before the model's first prediction hold nothing
-            start = max(start, logged[0])
-        span = MonitorSpan(start, max(end, start), config.window_seconds)
-        _check_window_count(span)
+    with open_log(url, base_dir) as plog:
+        span = log_span(plog, model_version, config, since=since, until=until)
         return monitor(
             bundle,
             plog,
@@ -295,6 +316,54 @@ def monitor_log(
             span=span,
             config=config,
         )
+
+
+def open_log(url: str, base_dir: Path) -> PredictionLog:
+    """The prediction log at ``url`` opened to read (close it, or use it in ``with``).
+
+    Raises
+    ------
+    DataError
+        No prediction log at ``url`` (a SQLite file that does not exist: nothing has been
+        served).
+    """
+    from loopml.serving import PredictionLog
+
+    _check_log_exists(url, base_dir)
+    return PredictionLog(url, base_dir=base_dir, mode="sync")
+
+
+def log_span(
+    plog: PredictionLog,
+    model_version: str,
+    config: MonitoringConfig,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+) -> MonitorSpan:
+    """The span ``loopml monitor`` covers: ``since`` defaults to the first prediction
+    ``model_version`` logged, ``until`` to now (see ``parse_time``).
+
+    Raises
+    ------
+    ConfigError
+        ``until`` is not after ``since``, or the span holds too many windows.
+    """
+    now = time.time()
+    logged = plog.span(model_version)
+    start = parse_time(since, now=now) if since else (logged[0] if logged else now)
+    end = parse_time(until, now=now) if until else now
+    if end <= start and (since or until):
+        raise ConfigError(
+            f"--until ({until or 'now'}) is not after --since "
+            f"({since or 'the first logged prediction'}); give a later --until or an "
+            "earlier --since."
+        )
+    if logged:  # windows before the model's first prediction hold nothing
+        start = max(start, logged[0])
+    span = MonitorSpan(start, max(end, start), config.window_seconds)
+    _check_window_count(span)
+    return span
 
 
 #: More windows than this in one run is a mistake of --window or --since, not a report.

@@ -299,14 +299,51 @@ class PredictionLog:
         """The times of the first and the last logged prediction (of ``model_version``), or
         None when there is none."""
         self._check_open()
-        query = sa.select(sa.func.min(predictions.c.time), sa.func.max(predictions.c.time))
+        # one aggregate per query: SQLite reads a lone min or max off the index, both by a scan
+        first_q = sa.select(sa.func.min(predictions.c.time))
+        last_q = sa.select(sa.func.max(predictions.c.time))
         if model_version is not None:
-            query = query.where(predictions.c.model_version == model_version)
+            first_q = first_q.where(predictions.c.model_version == model_version)
+            last_q = last_q.where(predictions.c.model_version == model_version)
         with self._engine.connect() as conn:
-            first, last = conn.execute(query).one()
-        if first is None:
+            first = conn.execute(first_q).scalar_one()
+            last = conn.execute(last_q).scalar_one()
+        if first is None or last is None:
             return None
         return as_seconds(first), as_seconds(last)
+
+    def state(self, model_version: str) -> dict[str, Any]:
+        """Counts and last times of ``model_version``'s predictions and of the labels: what
+        changes when anything a monitoring window reads is written (indexed aggregates)."""
+        from loopml.serving._predlog_columns import log_state
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return log_state(conn, model_version)
+
+    def labelled_since(self, model_version: str, after: float | None) -> tuple[Any, int]:
+        """The times of ``model_version``'s predictions labelled after ``after`` (None: ever),
+        and how many labels of any version were stored since (cost: the new labels)."""
+        from loopml.serving._predlog_columns import labelled_since
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return labelled_since(conn, model_version, after)
+
+    def count_between(
+        self,
+        model_version: str,
+        bounds: Sequence[tuple[float, float]],
+        *,
+        labelled: bool = False,
+    ) -> list[int]:
+        """How many predictions of ``model_version`` each ``[start, end)`` holds (with
+        ``labelled``: how many of them have their label)."""
+        from loopml.serving._predlog_columns import count_between
+
+        self._check_open()
+        with self._engine.connect() as conn:
+            return count_between(conn, model_version, bounds, labelled=labelled)
 
     def count(self) -> int:
         """How many predictions the log holds."""

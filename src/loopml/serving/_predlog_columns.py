@@ -112,3 +112,66 @@ def columns_of(rows: Sequence[LoggedRow]) -> LoggedColumns:
         labels=[r.label for r in rows],
         has_label=np.array([r.has_label for r in rows], dtype=bool),
     )
+
+
+# ---------------------------------------------------------------------- change detection
+# What monitoring's window store asks to tell whether a stored window is still current: a
+# few indexed aggregates, never the logged rows themselves.
+
+
+def log_state(conn: sa.Connection, model_version: str) -> dict[str, Any]:
+    """How many predictions of ``model_version`` the log holds and the last one's time; how
+    many labels (of any version) and the last label's time (None: none yet). One aggregate
+    per query: SQLite answers a lone ``max`` from the index, ``count`` with it by a scan."""
+    p, f = predictions.c, feedback.c
+    of_version = p.model_version == model_version
+    rows = conn.execute(sa.select(sa.func.count()).where(of_version)).scalar_one()
+    last = conn.execute(sa.select(sa.func.max(p.time)).where(of_version)).scalar_one()
+    labels = conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one()
+    last_label = conn.execute(sa.select(sa.func.max(f.time))).scalar_one()
+    return {
+        "predictions": int(rows),
+        "last_prediction": None if last is None else as_seconds(last),
+        "labels": int(labels),
+        "last_label": None if last_label is None else as_seconds(last_label),
+    }
+
+
+def labelled_since(
+    conn: sa.Connection, model_version: str, after: float | None
+) -> tuple[np.ndarray, int]:
+    """The times of ``model_version``'s predictions whose label was stored after ``after``
+    (None: every label), and how many labels of any version were (through the label time
+    index)."""
+    p, f = predictions.c, feedback.c
+    newer = sa.true() if after is None else f.time > as_time(after)
+    query = (
+        sa.select(p.time)
+        .select_from(feedback.join(predictions, p.request_id == f.request_id))
+        .where(newer, p.model_version == model_version)
+    )
+    times = np.array([as_seconds(t) for (t,) in conn.execute(query)], dtype=float)
+    total = conn.execute(sa.select(sa.func.count()).select_from(feedback).where(newer))
+    return times, int(total.scalar_one())
+
+
+def count_between(
+    conn: sa.Connection,
+    model_version: str,
+    bounds: Sequence[tuple[float, float]],
+    *,
+    labelled: bool = False,
+) -> list[int]:
+    """How many predictions of ``model_version`` each ``[start, end)`` of ``bounds`` holds
+    (one range count on the version and time index each); with ``labelled``, how many of
+    them have their label (each row's label looked up by its request id)."""
+    p, f = predictions.c, feedback.c
+    out = []
+    for start, end in bounds:
+        query = sa.select(sa.func.count()).where(
+            p.model_version == model_version, p.time >= as_time(start), p.time < as_time(end)
+        )
+        if labelled:
+            query = query.select_from(predictions.join(feedback, f.request_id == p.request_id))
+        out.append(int(conn.execute(query).scalar_one()))
+    return out

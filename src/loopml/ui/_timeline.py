@@ -1,15 +1,16 @@
 """One timeline per model version: traffic, drift, performance and alarms per monitoring
 window, with the alias moves and retraining decisions on the same time axis.
 
-The windows are ``loopml monitor``'s own (:func:`loopml.monitoring.monitor_log` over the
+The windows are ``loopml monitor``'s own (:func:`loopml.monitoring.monitor` over the
 prediction log, ``monitoring.window`` long), computed here without its side effects (no
-gauges, alerts or report files), and kept until the log changes: a page asks the log only
-for its size and last time.
+gauges, alerts or report files). Each window is computed once for the project: both read and
+write the workspace's window store (``.loopml/state/windows.db``), which recomputes only the
+windows the log changed under. In process, a report is kept until the log changes: a page
+asks the log only for its size and last time.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from pathlib import Path
@@ -99,10 +100,12 @@ class Timelines:
 
     def _monitor(self, version: str, first: float, last: float) -> DriftReport:
         """The windows from ``version``'s first logged prediction to the end of the window
-        holding its last (not to now: a version no longer served has no empty tail)."""
+        holding its last (not to now: a version no longer served has no empty tail). The
+        windows ``loopml monitor`` or an earlier load stored and that are still current come
+        from the project's window store; only the others read the log."""
         import math
 
-        from loopml.monitoring import monitor_log
+        from loopml.monitoring import WINDOW_STORE, MonitorSpan, WindowStore, monitor, open_log
 
         dashboard = self.dashboard
         project = dashboard.project
@@ -110,16 +113,20 @@ class Timelines:
         bundle = dashboard.bundle(version)
         if bundle is None:
             raise ModelNotFoundError(f"version {version} cannot be loaded to monitor it.")
-        return monitor_log(
-            bundle,
-            project.config.serving.prediction_log.url,
-            base_dir=project.root,
-            model_name=project.config.model_name,
-            model_version=version,
-            config=project.config.monitoring,
-            since=_iso(first),
-            until=_iso(first + window * (math.floor((last - first) / window) + 1)),
+        span = MonitorSpan(
+            first, first + window * (math.floor((last - first) / window) + 1), window
         )
+        with open_log(project.config.serving.prediction_log.url, project.root) as plog:
+            return monitor(
+                bundle,
+                plog,
+                model_name=project.config.model_name,
+                model_version=version,
+                span=span,
+                config=project.config.monitoring,
+                store=WindowStore(project.workspace / WINDOW_STORE),
+                compare=False,  # the timeline shows windows, not the online comparison
+            )
 
     def timeline(self, version: str) -> dict[str, Any]:
         """The windows of ``version`` in brief (one row each), and the project's events."""
@@ -205,10 +212,6 @@ def _brief(index: int, window: Any) -> dict[str, Any]:
         "metric": (perf or estimate).metric if (perf or estimate) is not None else None,
         "alarms": len(window.alarms),
     }
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()
 
 
 def _sqlite_path(url: str, base_dir: Path) -> Path | None:
