@@ -42,8 +42,11 @@ def register_outcome(
     registry: Registry,
     report_dir: Path,
     dialect: CsvDialect | None,
+    *,
+    actor: str = "train",
 ) -> ModelVersionInfo:
-    """Stage 7: register the model, set its alias and write its report, as one step."""
+    """Stage 7: register the model, set its alias and write its report, as one step;
+    ``actor`` (``train``, ``retrain``) is what the alias history says did it."""
     from loopml.registry import Release, RunRecord, TrainingRun
 
     prepared = outcome.prepared
@@ -79,6 +82,7 @@ def register_outcome(
                 report=html,
                 report_dir=report_dir,
                 champion_seen=outcome.champion,
+                actor=actor,
             ),
         )
 

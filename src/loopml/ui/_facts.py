@@ -218,7 +218,7 @@ class Dashboard:
 
     def promote(self, version: str, alias: str) -> dict[str, Any]:
         """Move ``alias`` to ``version`` as ``loopml models promote`` does."""
-        info = self.project.promote(version, alias=alias)
+        info = self.project.promote(version, alias=alias, via="UI")
         return self._version(info)
 
     # ------------------------------------------------------------------ runs
