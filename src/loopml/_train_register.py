@@ -34,6 +34,7 @@ class Outcome:
     decision: PromotionDecision
     model: str  # the chosen model's label
     champion: str | None = None  # the champion version the decision compared with
+    actor: str = "train"  # what trained it, for the alias history: train | retrain
 
 
 def register_outcome(
@@ -42,11 +43,8 @@ def register_outcome(
     registry: Registry,
     report_dir: Path,
     dialect: CsvDialect | None,
-    *,
-    actor: str = "train",
 ) -> ModelVersionInfo:
-    """Stage 7: register the model, set its alias and write its report, as one step;
-    ``actor`` (``train``, ``retrain``) is what the alias history says did it."""
+    """Stage 7: register the model, set its alias and write its report, as one step."""
     from loopml.registry import Release, RunRecord, TrainingRun
 
     prepared = outcome.prepared
@@ -82,7 +80,7 @@ def register_outcome(
                 report=html,
                 report_dir=report_dir,
                 champion_seen=outcome.champion,
-                actor=actor,
+                actor=outcome.actor,
             ),
         )
 

@@ -279,14 +279,10 @@ class Project:
         model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")
-        outcome = Outcome(prepared, result, len(folds), assessment, decision, model, seen)
+        by = "retrain" if as_challenger else "train"  # for the alias history
+        outcome = Outcome(prepared, result, len(folds), assessment, decision, model, seen, by)
         version = register_outcome(
-            outcome,
-            self.config,
-            self.registry,
-            self.workspace / "reports",
-            dialect,
-            actor="retrain" if as_challenger else "train",
+            outcome, self.config, self.registry, self.workspace / "reports", dialect
         )
         return TrainResult(
             version=version,
@@ -592,9 +588,8 @@ class Project:
     def promote(self, ref: str, alias: str = "champion", *, via: str = "CLI") -> ModelVersionInfo:
         """Move ``alias`` to a version (after checking its files are intact).
 
-        The version's promotion reason says it was promoted by hand, and the version that
-        held the alias before says it lost it. A champion gives up its challenger alias.
-        The alias history records the move as ``promote via <via>`` (``CLI``, ``UI``).
+        Its promotion reason says "promoted by hand", the version that held it says it lost it,
+        the alias history says ``promote via <via>``. A champion gives up its challenger alias.
         """
         registry = self.registry
         _, info = registry.load(ref)

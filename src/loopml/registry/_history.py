@@ -24,7 +24,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -182,14 +182,14 @@ def legacy_events(
         lost, got = _LOST.match(reason), _GOT.match(reason)
         if lost:
             at = _parse_time(lost["when"]) or created
-            alias, action, other = lost["alias"], "removed", lost["by"]
+            event = AliasEvent(
+                0, at, lost["alias"], info.version, "removed", lost["by"], reason, ""
+            )
         elif got:
-            at, alias, action, other = created, got["alias"], "set", None
+            event = AliasEvent(0, created, got["alias"], info.version, "set", None, reason, "")
         else:
             continue
-        events.append(
-            AliasEvent(0, at, alias, info.version, action, other, reason, "", recorded=False)
-        )
+        events.append(replace(event, recorded=False))
     return events
 
 
