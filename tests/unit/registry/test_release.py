@@ -309,6 +309,18 @@ def test_a_failed_move_leaves_no_event(registry: Registry, monkeypatch: pytest.M
     assert registry.alias_history(limit=100) == before
 
 
+def test_mlflow_s_client_reads_the_history_the_sqlite_reader_reads(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL or a tracking server the history is read through MLflow's client."""
+    registry.move_alias("2", "champion", "promoted by hand")
+    read = registry.alias_history(limit=100)
+    assert read.total == 5
+    monkeypatch.setattr("loopml.registry._mlflow.StoreReader.open", lambda uri, name: None)
+    through_mlflow = _registry(Path(registry.uri.removeprefix("sqlite:///")).parent)
+    assert through_mlflow.alias_history(limit=100) == read
+
+
 def _forget_events(registry: Registry) -> None:
     """The store as a loopml release without the alias history left it."""
     client = registry._client
