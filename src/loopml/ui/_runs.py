@@ -118,6 +118,8 @@ class RunStore:
         self._client: Any = None
         #: the last metric series drawn, kept while the experiment's runs are as they were
         self._series: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
+        #: the model families of the runs, kept the same way
+        self._families: tuple[tuple[Any, ...], list[str]] | None = None
 
     # ------------------------------------------------------------------ reads
 
@@ -133,15 +135,22 @@ class RunStore:
                 return RunPage([], page, per_page, 0, query)
             sql = sqlite_clauses(query, self.model_name)
             active = "r.experiment_id = ? AND r.lifecycle_stage = 'active'"
-            # the sort metric's LEFT JOIN keeps every run: the count needs only the filters
-            total = con.execute(
-                f"SELECT COUNT(*) FROM runs r WHERE {active}{sql.where}", (exp, *sql.where_args)
-            ).fetchone()[0]
-            rows = con.execute(
-                f"SELECT r.run_uuid, r.name, r.start_time, r.status FROM runs r {sql.join} "
-                f"WHERE {active}{sql.where} ORDER BY {sql.order} LIMIT ? OFFSET ?",
+            # filtered: one pass over the filters, the page's rows carry the count of all
+            # that match; unfiltered, the count and the page each read an index
+            count = ", COUNT(*) OVER ()" if query.is_filtered else ", NULL"
+            found = con.execute(
+                f"SELECT r.run_uuid, r.name, r.start_time, r.status{count} "
+                f"FROM runs r {sql.join} WHERE {active}{sql.where} ORDER BY {sql.order} "
+                f"LIMIT ? OFFSET ?",
                 (*sql.join_args, exp, *sql.where_args, per_page, (page - 1) * per_page),
             ).fetchall()
+            total = found[0][4] if found and query.is_filtered else None
+            if total is None:
+                total = con.execute(
+                    f"SELECT COUNT(*) FROM runs r WHERE {active}{sql.where}",
+                    (exp, *sql.where_args),
+                ).fetchone()[0]
+            rows = [row[:4] for row in found]
             return RunPage(self._filled(con, rows), page, per_page, int(total), query)
 
     def report_html(self, run_id: str) -> bytes | None:
@@ -176,7 +185,10 @@ class RunStore:
             return sorted(f for f in logged if f)
         with _connect(path) as con:
             exp = self._experiment_id(con)
-            return [
+            state = (exp, *con.execute(_STATE, (exp,)).fetchone())
+            if self._families is not None and self._families[0] == state:
+                return self._families[1]
+            families = [
                 family
                 for (family,) in con.execute(
                     "SELECT DISTINCT p.value FROM params p JOIN runs r ON r.run_uuid = p.run_uuid "
@@ -185,6 +197,8 @@ class RunStore:
                     (FAMILY_PARAM, exp),
                 )
             ]
+        self._families = (state, families)
+        return families
 
     def runs(self, run_ids: Sequence[str]) -> list[RunRow]:
         """The runs of ``run_ids`` in that order; unknown ids are left out."""
