@@ -7,6 +7,7 @@ registry's tables show the fields of the command's ``--json`` output.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -224,13 +225,29 @@ def version_fields(info: Any) -> list[tuple[str, str]]:
     return fields
 
 
-def print_version(out: Console, info: Any) -> None:
+def version_moves(registry: Any, version: str, shown: int = 10) -> list[dict[str, Any]]:
+    """``models show``: the latest ``shown`` alias events that name ``version``, newest
+    first (the registry keeps them all; see ``loopml ui``'s Model versions page)."""
+    events = registry.alias_history(limit=100_000).events
+    mine = [e for e in events if version in (e.version, e.previous)][:shown]
+    return [{**e.to_dict(), "text": e.text} for e in mine]
+
+
+def print_version(out: Console, info: Any, moves: Sequence[Mapping[str, Any]] = ()) -> None:
     table = Table(title=f"{info.name} version {info.version}", show_header=False)
     _text(table, "field")
     _text(table, "value", ratio=1)
     for key, value in version_fields(info):
         table.add_row(escape(key), escape(str(value)))
     out.print(table)
+    if moves:
+        history = Table(title="Alias moves, newest first")
+        for name in ("when", "move", "reason", "by"):
+            _text(history, name)
+        for e in moves:
+            when = dt.datetime.fromtimestamp(e["time"], tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            history.add_row(when, escape(e["text"]), escape(e["reason"]), escape(e["actor"] or "—"))
+        out.print(history)
 
 
 def print_forget(out: Console, result: Any, shown: int = 10) -> None:

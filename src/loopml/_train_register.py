@@ -34,6 +34,7 @@ class Outcome:
     decision: PromotionDecision
     model: str  # the chosen model's label
     champion: str | None = None  # the champion version the decision compared with
+    actor: str = "train"  # what trained it, for the alias history: train | retrain
 
 
 def register_outcome(
@@ -79,6 +80,7 @@ def register_outcome(
                 report=html,
                 report_dir=report_dir,
                 champion_seen=outcome.champion,
+                actor=outcome.actor,
             ),
         )
 

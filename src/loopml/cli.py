@@ -29,6 +29,7 @@ from loopml._cli_print import (
     print_train,
     print_version,
     print_versions,
+    version_moves,
 )
 from loopml._cli_progress import cli_errors, scoring_progress, training_progress
 from loopml._cli_retrain import register as register_retrain
@@ -422,13 +423,16 @@ def models_show(
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """One version: aliases, family, gate, promotion reason, report, metrics, tags."""
+    """One version: aliases, family, gate, promotion reason, report, metrics, tags, and its
+    latest alias moves."""
     with _errors():
-        info = _project(config).model(ref)
+        project = _project(config)
+        info = project.model(ref)
+        moves = version_moves(project.registry, info.version)
         if as_json:
-            _emit_json(info.to_dict())
+            _emit_json({**info.to_dict(), "alias_history": moves})
             return
-        print_version(out, info)
+        print_version(out, info, moves)
 
 
 @models_app.command("promote")

@@ -279,7 +279,8 @@ class Project:
         model = model_label(best, result.leaderboard.trials)  # ensembles name their members
         if progress is not None:
             progress(cfg.training.budget_seconds, "registering the model")
-        outcome = Outcome(prepared, result, len(folds), assessment, decision, model, seen)
+        by = "retrain" if as_challenger else "train"  # for the alias history
+        outcome = Outcome(prepared, result, len(folds), assessment, decision, model, seen, by)
         version = register_outcome(
             outcome, self.config, self.registry, self.workspace / "reports", dialect
         )
@@ -592,16 +593,16 @@ class Project:
     def model(self, ref: str = "champion") -> ModelVersionInfo:
         return self.registry.version_info(ref)
 
-    def promote(self, ref: str, alias: str = "champion") -> ModelVersionInfo:
+    def promote(self, ref: str, alias: str = "champion", *, via: str = "CLI") -> ModelVersionInfo:
         """Move ``alias`` to a version (after checking its files are intact).
 
-        The version's promotion reason says it was promoted by hand, and the version that
-        held the alias before says it lost it. A champion gives up its challenger alias.
+        Its promotion reason says "promoted by hand", the version that held it says it lost it,
+        the alias history says ``promote via <via>``. A champion gives up its challenger alias.
         """
         registry = self.registry
         _, info = registry.load(ref)
         if alias not in info.aliases:
             today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             reason = f"promoted by hand with `loopml models promote` on {today}"
-            registry.move_alias(info.version, alias, reason)
+            registry.move_alias(info.version, alias, reason, actor=f"promote via {via}")
         return registry.version_info(info.version)

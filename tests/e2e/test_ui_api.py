@@ -118,7 +118,7 @@ def test_versions_show_gates_reasons_history_and_reports(ui: httpx.Client) -> No
     assert two["decision"]["promoted"] is True and two["has_report"] is True
     texts = [e["text"] for e in two["history"]]
     assert texts[0].startswith("version 2 registered (")  # its own events only
-    assert "version 2 became champion, replacing version 1 (retraining's paired test)" in texts
+    assert "version 2 became champion, replacing version 1 (retrain)" in texts
     report = ui.get("/versions/2/report")
     assert report.status_code == 200 and "training report" in report.text
     assert ui.get("/reports/churn-demo-v2-retrain.html").status_code == 200

@@ -102,6 +102,14 @@ def test_train_register_load_and_promote(
     assert set(versions) == {"1", "2"}
     assert versions[info.version].promotion_reason.startswith("was champion until")
     assert project.registry.load("champion")[1].version == loser
+    history = project.registry.alias_history(limit=3)  # kept in the database too
+    promotion = history.events[: 1 + [e.action for e in history.events].index("set")]
+    moved = [e for e in promotion if e.alias == "champion"]  # (not a challenger's removal)
+    assert [(e.action, e.version, e.previous, e.actor) for e in moved] == [
+        ("removed", info.version, loser, "promote via CLI"),
+        ("set", loser, info.version, "promote via CLI"),
+    ]
+    assert history.total >= 5 and moved[1].reason.startswith("promoted by hand")
     # the store is the database: nothing of MLflow's in the workspace but the artifacts
     assert not (tmp_path / "p" / ".loopml" / "mlflow.db").exists()
 

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 PAGES = {
     "overview": "/",
     "runs": "/runs",
+    "leaderboard": "/runs?sort=holdout_roc_auc&order=asc&gate=passed",
     "versions": "/versions",
     "version": "/versions/2",
     "data": "/data",
@@ -150,6 +151,29 @@ def test_comparing_two_runs_and_opening_a_report(url: str, shots: Path) -> None:
         page.wait_for_load_state("load")
         assert "training report" in page.title()
         page.screenshot(path=str(shots / "version-report.png"))
+    _clean(seen, url)
+
+
+def test_the_leaderboard_sorts_filters_and_leads_to_a_run_s_trials(url: str, shots: Path) -> None:
+    with needs.chromium_page(url + "/runs") as seen:
+        page = seen.page
+        page.select_option("#sort", "holdout_roc_auc")
+        page.select_option("#order", "asc")
+        page.select_option("#gate", "passed")
+        page.click("#leaderboard-form button[type=submit]")
+        page.wait_for_url("**sort=holdout_roc_auc**")
+        assert "gate=passed" in page.url and "order=asc" in page.url
+        header = page.locator("#leaderboard th a[aria-sort]")
+        assert header.get_attribute("aria-sort") == "ascending"
+        header.click()  # the sorted column's header turns the order round
+        page.wait_for_url("**order=desc**")
+        assert page.locator("#leaderboard th a[aria-sort]").get_attribute("aria-sort") == (
+            "descending"
+        )
+        page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
+        page.locator("#leaderboard td a", has_text="leaderboard").first.click()
+        page.wait_for_url("**/report#leaderboard")
+        assert page.locator("#leaderboard h2").inner_text().startswith("Leaderboard")
     _clean(seen, url)
 
 

@@ -364,7 +364,11 @@ class Retraining:
         )
         self._log_numbers(decision, challenger.run_id)
         if promote and not self.registry.move_alias(
-            challenger.version, "champion", f"retrained: {reason}", held_by=self.champion_version
+            challenger.version,
+            "champion",
+            f"retrained: {reason}",
+            held_by=self.champion_version,
+            actor="retrain",
         ):
             decision = dataclasses.replace(
                 decision,

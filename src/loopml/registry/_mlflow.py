@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopml.errors import ModelNotFoundError, RegistryError
+from loopml.registry._history import EVENT_TAG, AliasHistory, legacy_events, recorded_events
+from loopml.registry._history import page as history_page
 from loopml.registry._pyfunc_spec import requirements, signature
 from loopml.registry._release import UNCHECKED, Publication, Release, move_alias
 from loopml.registry._store import exclusive, open_client, scrub, shown_uri
@@ -266,11 +268,18 @@ class Registry:
             self.delete_alias("challenger")
 
     def move_alias(
-        self, version: str, alias: str, reason: str, *, held_by: str | None = UNCHECKED
+        self,
+        version: str,
+        alias: str,
+        reason: str,
+        *,
+        held_by: str | None = UNCHECKED,
+        actor: str = "promote",
     ) -> bool:
         """Point ``alias`` at ``version`` with ``reason`` as its promotion reason; the version
-        that held the alias records that it lost it. All or nothing (see :func:`move_alias`);
-        one move or publication at a time across processes.
+        that held the alias records that it lost it, and the alias history what ``actor``
+        did. All or nothing (see :func:`move_alias`); one move or publication at a time
+        across processes.
 
         With ``held_by`` (a version, or None for nobody), the alias moves only if it is still
         held by that version when the move starts; False when it is not (nothing changed).
@@ -284,7 +293,7 @@ class Registry:
                     holder = None
                 if holder != held_by:
                     return False
-            move_alias(self, version, alias, reason)
+            move_alias(self, version, alias, reason, actor=actor)
         return True
 
     def log_to_run(
@@ -422,6 +431,27 @@ class Registry:
             return self._info(mv, None, self._client_run(mv.run_id))
 
         return self._read(stored, through_mlflow)
+
+    def alias_history(self, *, limit: int = 50, offset: int = 0) -> AliasHistory:
+        """Alias moves, newest first, ``limit`` of them from ``offset``, with their total.
+
+        Each move recorded its events (see :mod:`loopml.registry._history`); versions moved
+        before loopml recorded them tell their latest move through their promotion reason.
+        """
+        if not self.exists():
+            return AliasHistory([], 0, limit, offset)
+
+        def through_mlflow() -> dict[str, str | None]:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return dict(self._client.get_registered_model(self.model_name).tags or {})
+            except MlflowException:
+                return {}
+
+        tags = self._read(lambda reader: reader.model_tags(EVENT_TAG), through_mlflow)
+        recorded = recorded_events(tags)
+        return history_page(recorded + legacy_events(self.versions(), recorded), limit, offset)
 
     def _client_run(self, run_id: str | None) -> StoredRun:
         """The run's metrics, parameters and tags through MLflow; empty if it has none."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from loopml.errors import ModelNotFoundError
 from loopml.files import write_text_atomic
+from loopml.registry._history import EventLog
 from loopml.registry._version import ALIASES, REASON_TAG, version_tags
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Release:
     #: became champion while this one trained, this one was not compared with it: it is
     #: published as challenger instead. :data:`UNCHECKED`: publish as ``alias`` regardless.
     champion_seen: str | None = "*"
+    #: What registers it, for the alias history: ``train`` or ``retrain``.
+    actor: str = "train"
 
 
 UNCHECKED = "*"
@@ -49,10 +52,12 @@ UNCHECKED = "*"
 
 class AliasSnapshot:
     """Which version holds each alias, and the promotion reasons of those versions, so a
-    failed change can put them back exactly."""
+    failed change can put them back exactly; ``events`` logs the change's alias events, and
+    :meth:`restore` deletes them again."""
 
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, actor: str):
         self.registry = registry
+        self.events = EventLog(registry, actor)
         self.holders: dict[str, str | None] = {alias: _holder(registry, alias) for alias in ALIASES}
         self.reasons: dict[str, str | None] = {
             version: registry.version_info(version).tags.get(REASON_TAG)
@@ -65,6 +70,8 @@ class AliasSnapshot:
         step that fails does not keep the others from running."""
         registry = self.registry
         client, name = registry._client, registry.model_name
+        with _logged("removing the alias events written"):
+            self.events.undo()
         for alias, version in self.holders.items():
             with _logged(f"restoring alias {alias}"):
                 if version is None:
@@ -80,30 +87,41 @@ class AliasSnapshot:
                     client.set_model_version_tag(name, version, REASON_TAG, reason)
 
 
-def move_alias(registry: Registry, version: str, alias: str, reason: str) -> None:
+def move_alias(
+    registry: Registry, version: str, alias: str, reason: str, *, actor: str = "promote"
+) -> None:
     """Point ``alias`` at ``version`` and record why; the version that held it says it lost
-    it, so ``models show`` never gives a stale reason. A champion gives up its challenger
-    alias. If any step fails, aliases and reasons are as they were and the error is raised.
+    it, so ``models show`` never gives a stale reason, and the alias history gets an event
+    per change (``actor`` did it). A champion gives up its challenger alias. If any step
+    fails, aliases, reasons and history are as they were and the error is raised.
     """
-    snapshot = AliasSnapshot(registry)
+    snapshot = AliasSnapshot(registry, actor)
     try:
-        _move(registry, version, alias, reason, before=snapshot.holders[alias])
+        _move(snapshot, version, alias, reason)
     except BaseException:
         snapshot.restore()
         raise
 
 
-def _move(registry: Registry, version: str, alias: str, reason: str, *, before: str | None) -> None:
+def _move(snapshot: AliasSnapshot, version: str, alias: str, reason: str) -> None:
+    registry, events = snapshot.registry, snapshot.events
+    before = snapshot.holders[alias]
+    was_challenger = alias == "champion" and snapshot.holders["challenger"] == version
     registry.set_alias(version, alias)
-    if before is not None and before != version:
+    previous = before if before not in (None, version) else None
+    events.append(alias, version, "set", previous, reason)
+    if previous is not None:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         registry.set_tags(
-            before,
+            previous,
             version_tags(
                 promotion_reason=f"was {alias} until {now}, when version {version} became {alias}"
             ),
         )
-    previously = f"version {before}" if before not in (None, version) else "none"
+        events.append(alias, previous, "removed", version, f"version {version} became {alias}")
+    if was_challenger:
+        events.append("challenger", version, "removed", None, "it became champion")
+    previously = f"version {previous}" if previous is not None else "none"
     registry.set_tags(
         version,
         version_tags(promotion_reason=f"{alias}: {reason} (previous {alias}: {previously})"),
@@ -133,16 +151,10 @@ class Publication:
     def apply(self) -> None:
         """Publish; the caller holds the registry's lock (:func:`~loopml.registry._store.
         exclusive`), so the aliases read here are still the aliases when they move."""
-        self._snapshot = AliasSnapshot(self.registry)
+        self._snapshot = AliasSnapshot(self.registry, self.release.actor)
         release = self.release = _still_valid(self.release, self._snapshot, self.version)
         self.step = f"setting the alias {release.alias}"
-        _move(
-            self.registry,
-            self.version,
-            release.alias,
-            release.reason,
-            before=self._snapshot.holders[release.alias],
-        )
+        _move(self._snapshot, self.version, release.alias, release.reason)
         self.step = f"writing the report {self.report}"
         write_text_atomic(self.report, release.report)
         self.step = "tagging the report on the version"

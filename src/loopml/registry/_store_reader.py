@@ -46,7 +46,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "alembic_version": ("version_num",),
     "experiments": ("experiment_id", "workspace"),
     "registered_models": ("workspace", "name"),
-    "registered_model_tags": ("workspace", "name", "key"),
+    "registered_model_tags": ("workspace", "name", "key", "value"),
     "registered_model_aliases": ("workspace", "name", "alias", "version"),
     "model_versions": (
         "workspace",
@@ -178,6 +178,22 @@ class StoreReader:
                 (WORKSPACE, self.model_name, alias),
             ).fetchone()
             return None if row is None else self._one(con, int(row[0]))
+
+    def model_tags(self, prefix: str) -> dict[str, str | None]:
+        """The registered model's tags whose key starts with ``prefix``; none when there is
+        no such model (MLflow's ``get_registered_model`` would fail)."""
+        with self._connect() as con:
+            self._check_not_prompt(con)
+            if not self._model_exists(con):
+                return {}
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return dict(
+                con.execute(
+                    "SELECT key, value FROM registered_model_tags WHERE workspace = ? "
+                    "AND name = ? AND key LIKE ? ESCAPE '\\'",
+                    (WORKSPACE, self.model_name, escaped + "%"),
+                )
+            )
 
     def run(self, run_id: str) -> StoredRun | None:
         """The run's latest metrics, parameters and tags; None if there is no such run."""

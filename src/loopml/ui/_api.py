@@ -13,12 +13,15 @@ from starlette.concurrency import run_in_threadpool
 
 from loopml.registry import ALIASES
 from loopml.ui._facts import Dashboard
+from loopml.ui._leaderboard import QueryError, RunQuery, parse_query
 from loopml.ui._timeline import Timelines
 
 router = APIRouter(prefix="/api")
 
 #: Runs per page: the default, and the most a page may hold.
 PER_PAGE, MAX_PER_PAGE = 50, 500
+#: The query parameters of the runs leaderboard (see :func:`parse_query`).
+QUERY_KEYS = ("sort", "order", "family", "alias", "gate", "threshold")
 
 
 class UiProblem(Exception):
@@ -65,17 +68,41 @@ def page_args(request: Request) -> tuple[int, int]:
     return whole_number(query.get("page"), "page", 1), per_page
 
 
+def run_query(request: Request) -> RunQuery:
+    """The leaderboard's sort and filters in the query string; 422 for one it cannot ask."""
+    query = request.query_params
+    if not any(query.get(k) for k in QUERY_KEYS):
+        return RunQuery()  # newest first, every run: no need to know the metrics
+    try:
+        return parse_query(query, dashboard_of(request).runs.metric_keys())
+    except QueryError as exc:
+        raise UiProblem(422, str(exc)) from None
+
+
 def runs_page(request: Request) -> dict[str, Any]:
-    """The page of runs the query asks for; 404 past the last page."""
+    """The page of runs the query asks for, sorted and filtered by the store; 404 past the
+    last page."""
     page, per_page = page_args(request)
-    found = dashboard_of(request).runs.page(page, per_page)
-    if page > found.pages:
+    found = dashboard_of(request).runs.page(page, per_page, run_query(request))
+    past_last(page, found.pages, found.total, per_page, "runs")
+    return found.to_dict()
+
+
+def past_last(page: int, pages: int, total: int, per_page: int, what: str) -> None:
+    if page > pages:
         raise UiProblem(
             404,
-            f"page {page} is past the last page: {found.total} runs make {found.pages} "
-            f"page(s) of {per_page}. Ask for ?page=1 to {found.pages}.",
+            f"page {page} is past the last page: {total} {what} make {pages} "
+            f"page(s) of {per_page}. Ask for ?page=1 to {pages}.",
         )
-    return found.to_dict()
+
+
+def history_page(request: Request) -> dict[str, Any]:
+    """The page of alias events the query asks for, newest first; 404 past the last page."""
+    page, per_page = page_args(request)
+    found = dashboard_of(request).alias_events(page, per_page)
+    past_last(page, found["pages"], found["total"], per_page, "alias events")
+    return found
 
 
 # Each route answers with orjson directly: FastAPI's own encoding of a returned dict walks it
@@ -111,6 +138,12 @@ def metric(request: Request, key: str) -> Response:
 @router.get("/models")
 def models(request: Request) -> Response:
     return as_json(dashboard_of(request).versions())
+
+
+@router.get("/models/history")
+def history(request: Request) -> Response:
+    """Every alias move, newest first, ``?page=&per_page=`` at a time."""
+    return as_json(history_page(request))
 
 
 @router.get("/models/{version}")

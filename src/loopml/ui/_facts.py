@@ -30,10 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The promotion reason a version gets when it loses an alias (registry: ``move_alias``).
-_LOST = re.compile(
-    r"^was (?P<alias>\w+) until (?P<when>.+? UTC), when version (?P<by>\d+) became (?P=alias)"
-)
+#: Most alias events a timeline reads (all of them, in practice).
+_ALL_EVENTS = 100_000
 #: Most bundles kept loaded (each holds a fitted pipeline).
 _BUNDLES = 8
 #: Most runs compared at once.
@@ -153,53 +151,65 @@ class Dashboard:
             return None
         return path
 
+    def alias_events(self, page: int, per_page: int) -> dict[str, Any]:
+        """One page of the registry's alias history, newest first (time, alias, version,
+        previous holder, reason, actor), with the total and number of pages."""
+        if not self.project.registry.exists():
+            events: list[dict[str, Any]] = []
+            total = 0
+        else:
+            found = self.project.registry.alias_history(
+                limit=per_page, offset=(page - 1) * per_page
+            )
+            events, total = found.to_dict()["events"], found.total
+        return {
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": max(1, -(-total // per_page)),
+            "events": events,
+        }
+
     def alias_history(self) -> list[dict[str, Any]]:
-        """Alias moves, oldest first, as the registry and the retraining records tell them:
-        each version's registration, the moves a version records when it lost its alias, and
-        each retraining's promotion. (The registry keeps each version's latest promotion
-        reason only, so a version that lost an alias twice shows its latest loss.)"""
+        """Registrations and alias moves, oldest first, for timelines: each version's
+        registration, and each time an alias was set, from the registry's history (in a
+        project older than it, each version's latest move, told by its promotion reason)."""
         infos = self.project.models()
         created = {i.version: _parse_time(i.created) or 0.0 for i in infos}
-        reasons = {i.version: i.promotion_reason for i in infos}
-        events: list[dict[str, Any]] = []
-        for info in infos:
-            events.append(
-                {
-                    "time": created[info.version],
-                    "kind": "registered",
-                    "versions": [info.version],
-                    "text": f"version {info.version} registered ({info.family or 'model'})",
-                    "label": f"v{info.version} registered",
-                }
-            )
-            lost = _LOST.match(info.promotion_reason)
-            # a move by retraining is told by its decision below, to the second
-            if lost and not reasons.get(lost["by"], "").startswith(f"{lost['alias']}: retrained"):
-                move = self._move(lost["alias"], lost["by"], info.version, lost["when"], created)
-                how = reasons.get(lost["by"], "")
-                move["text"] += " (by hand)" if "promoted by hand" in how else ""
-                events.append(move)
-        for d in self.decisions():
-            new, old = str(d.get("challenger_version")), d.get("champion_version")
-            if d.get("promoted") and d.get("challenger_version"):
-                move = self._move("champion", new, old, d["decided_at"], created)
-                move["text"] += " (retraining's paired test)"
-                events.append(move)
-        return sorted(events, key=lambda e: (e["time"] or 0, e["kind"] != "registered"))
+        found: list[dict[str, Any]] = [
+            {
+                "time": created[info.version],
+                "kind": "registered",
+                "versions": [info.version],
+                "text": f"version {info.version} registered ({info.family or 'model'})",
+                "label": f"v{info.version} registered",
+            }
+            for info in infos
+        ]
+        if infos:
+            events = self.project.registry.alias_history(limit=_ALL_EVENTS).events
+            told = {(e.alias, e.version) for e in events if e.action == "set"}
+            for e in reversed(events):
+                if e.action == "set":
+                    found.append(self._move(e.alias, e.version, e.previous, e.time, e.actor))
+                elif not e.recorded and e.previous and (e.alias, e.previous) not in told:
+                    # an old project: only the version that lost the alias tells the move
+                    found.append(self._move(e.alias, e.previous, e.version, e.time, ""))
+            for move in found:  # never before the version existed (a reason's minute)
+                move["time"] = max(move["time"], created.get(move["versions"][0], 0.0))
+        return sorted(found, key=lambda e: (e["time"] or 0, e["kind"] != "registered"))
 
     @staticmethod
-    def _move(
-        alias: str, new: str, old: str | None, when: float | str, created: dict[str, float]
-    ) -> dict[str, Any]:
-        """An alias move; never before the new version existed (the recorded times are the
-        decision's start, or a reason's minute)."""
-        at = _parse_time(when) if isinstance(when, str) else when
+    def _move(alias: str, new: str, old: str | None, at: float, actor: str) -> dict[str, Any]:
+        """An alias move as timelines show it."""
+        text = f"version {new} became {alias}" + (f", replacing version {old}" if old else "")
         return {
-            "time": max(at or 0.0, created.get(new, 0.0)),
+            "time": at,
             "kind": "alias",
             "versions": [v for v in (new, old) if v],
-            "text": f"version {new} became {alias}" + (f", replacing version {old}" if old else ""),
+            "text": text + (f" ({actor})" if actor else ""),
             "label": f"v{new} {alias}",
+            "actor": actor or None,
         }
 
     def decisions(self) -> list[dict[str, Any]]:
@@ -235,7 +245,7 @@ class Dashboard:
 
     def promote(self, version: str, alias: str) -> dict[str, Any]:
         """Move ``alias`` to ``version`` as ``loopml models promote`` does."""
-        info = self.project.promote(version, alias=alias)
+        info = self.project.promote(version, alias=alias, via="UI")
         return self._version(info)
 
     # ------------------------------------------------------------------ runs

@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -16,7 +17,9 @@ from loopml.errors import ModelNotFoundError
 from loopml.ui._api import (
     UiProblem,
     dashboard_of,
+    history_page,
     page_args,
+    run_query,
     runs_page,
     timelines_of,
 )
@@ -94,9 +97,38 @@ def runs_list(request: Request) -> HTMLResponse:
         ]  # fmt: skip
         chart = line_chart(points, label=f"{metric} over runs", x_label="runs, oldest first")
     _, per_page = page_args(request)
+    query = run_query(request)
     return render(
-        request, "runs.html", r=found, keys=keys, metric=metric, chart=chart, per_page=per_page
+        request,
+        "runs.html",
+        r=found,
+        keys=keys,
+        metric=metric,
+        chart=chart,
+        per_page=per_page,
+        q=query,
+        families=dashboard.runs.families(),
+        link=_linker({**query.to_params(), "metric": metric or "", "per_page": per_page}),
     )
+
+
+def _linker(base: dict[str, Any]) -> Any:
+    """``link(page=2, sort="cv_roc_auc")``: the runs page as ``base`` asks, with changes."""
+
+    def link(**change: Any) -> str:
+        return "/runs?" + urlencode({**base, **change})
+
+    return link
+
+
+@router.get("/runs/{run_id}/report", response_class=HTMLResponse)
+def run_report(request: Request, run_id: str) -> HTMLResponse:
+    """The training report a run logged, with its leaderboard (every trial) at
+    ``#leaderboard``."""
+    body = dashboard_of(request).runs.report_html(run_id)
+    if body is None:
+        raise UiProblem(404, f"run {run_id!r} logged no training report.")
+    return HTMLResponse(body)
 
 
 def _default_metric(dashboard: Any, keys: list[str]) -> str | None:
@@ -120,7 +152,7 @@ def versions_page(request: Request) -> HTMLResponse:
         request,
         "versions.html",
         versions=dashboard.versions(),
-        history=dashboard.alias_history(),
+        h=history_page(request),
         decisions=dashboard.decisions(),
     )
 

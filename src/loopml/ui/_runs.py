@@ -10,13 +10,18 @@ PostgreSQL) is read through MLflow's client, page by page with its page tokens.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
+from loopml.ui._leaderboard import FAMILY_PARAM, RunQuery, mlflow_search, sqlite_clauses
+
+#: The training report a run logs (``Registry.register``'s artifact ``report``).
+REPORT_ARTIFACT = "report/report.html"
 #: MLflow's stage of a deleted model version.
 DELETED_VERSION = "Deleted_Internal"
 #: Most points a metric-over-runs chart draws; more runs are summarised per bucket.
@@ -67,6 +72,7 @@ class RunPage:
     page: int
     per_page: int
     total: int
+    query: RunQuery = field(default_factory=RunQuery)
 
     @property
     def pages(self) -> int:
@@ -78,6 +84,7 @@ class RunPage:
             "per_page": self.per_page,
             "total": self.total,
             "pages": self.pages,
+            "query": self.query.to_dict(),
             "runs": [r.to_dict() for r in self.runs],
         }
 
@@ -111,29 +118,87 @@ class RunStore:
         self._client: Any = None
         #: the last metric series drawn, kept while the experiment's runs are as they were
         self._series: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
+        #: the model families of the runs, kept the same way
+        self._families: tuple[tuple[Any, ...], list[str]] | None = None
 
     # ------------------------------------------------------------------ reads
 
-    def page(self, page: int, per_page: int) -> RunPage:
-        """One page of runs, newest first; an empty page past the last one."""
+    def page(self, page: int, per_page: int, query: RunQuery = RunQuery()) -> RunPage:
+        """One page of the runs ``query`` asks for (by default all, newest first), sorted
+        and filtered by the store; an empty page past the last one."""
         path = sqlite_file(self.uri)
         if path is None:
-            return self._page_through_mlflow(page, per_page)
+            return self._page_through_mlflow(page, per_page, query)
         with _connect(path) as con:
             exp = self._experiment_id(con)
             if exp is None:
-                return RunPage([], page, per_page, 0)
-            total = con.execute(
-                "SELECT COUNT(*) FROM runs WHERE experiment_id = ? AND lifecycle_stage = 'active'",
-                (exp,),
-            ).fetchone()[0]
-            rows = con.execute(
-                "SELECT run_uuid, name, start_time, status FROM runs "
-                "WHERE experiment_id = ? AND lifecycle_stage = 'active' "
-                "ORDER BY start_time DESC, run_uuid LIMIT ? OFFSET ?",
-                (exp, per_page, (page - 1) * per_page),
+                return RunPage([], page, per_page, 0, query)
+            sql = sqlite_clauses(query, self.model_name)
+            active = "r.experiment_id = ? AND r.lifecycle_stage = 'active'"
+            # filtered: one pass over the filters, the page's rows carry the count of all
+            # that match; unfiltered, the count and the page each read an index
+            count = ", COUNT(*) OVER ()" if query.is_filtered else ", NULL"
+            found = con.execute(
+                f"SELECT r.run_uuid, r.name, r.start_time, r.status{count} "
+                f"FROM runs r {sql.join} WHERE {active}{sql.where} ORDER BY {sql.order} "
+                f"LIMIT ? OFFSET ?",
+                (*sql.join_args, exp, *sql.where_args, per_page, (page - 1) * per_page),
             ).fetchall()
-            return RunPage(self._filled(con, rows), page, per_page, int(total))
+            total = found[0][4] if found and query.is_filtered else None
+            if total is None:
+                total = con.execute(
+                    f"SELECT COUNT(*) FROM runs r WHERE {active}{sql.where}",
+                    (exp, *sql.where_args),
+                ).fetchone()[0]
+            rows = [row[:4] for row in found]
+            return RunPage(self._filled(con, rows), page, per_page, int(total), query)
+
+    def report_html(self, run_id: str) -> bytes | None:
+        """The training report the run logged as its artifact ``report/report.html`` (its
+        leaderboard, every trial, under ``#leaderboard``); None when it has none."""
+        path = sqlite_file(self.uri)
+        if path is not None:
+            with _connect(path) as con:
+                row = con.execute(
+                    "SELECT artifact_uri FROM runs WHERE run_uuid = ? AND lifecycle_stage = "
+                    "'active'",
+                    (run_id,),
+                ).fetchone()
+            if row is None:
+                return None
+            local = _local_directory(row[0])
+            if local is not None:
+                report = local / REPORT_ARTIFACT
+                return report.read_bytes() if report.is_file() else None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                found = self.client.download_artifacts(run_id, REPORT_ARTIFACT, tmp)
+            except Exception:  # no such run or artifact: nothing to show
+                return None
+            return Path(found).read_bytes()
+
+    def families(self) -> list[str]:
+        """The model families the runs were trained with, sorted (the family filter)."""
+        path = sqlite_file(self.uri)
+        if path is None:
+            logged = {r.params.get(FAMILY_PARAM) for r in self._page_through_mlflow(1, 200).runs}
+            return sorted(f for f in logged if f)
+        with _connect(path) as con:
+            exp = self._experiment_id(con)
+            state = (exp, *con.execute(_STATE, (exp,)).fetchone())
+            if self._families is not None and self._families[0] == state:
+                return self._families[1]
+            families = [
+                family
+                for (family,) in con.execute(
+                    "SELECT DISTINCT p.value FROM params p JOIN runs r ON r.run_uuid = p.run_uuid "
+                    "WHERE p.key = ? AND r.experiment_id = ? AND r.lifecycle_stage = 'active' "
+                    "ORDER BY p.value",
+                    (FAMILY_PARAM, exp),
+                )
+            ]
+        self._families = (state, families)
+        return families
 
     def runs(self, run_ids: Sequence[str]) -> list[RunRow]:
         """The runs of ``run_ids`` in that order; unknown ids are left out."""
@@ -258,14 +323,21 @@ class RunStore:
         exp = self.client.get_experiment_by_name(self.experiment)
         return None if exp is None else str(exp.experiment_id)
 
-    def _page_through_mlflow(self, page: int, per_page: int) -> RunPage:
+    def _page_through_mlflow(
+        self, page: int, per_page: int, query: RunQuery = RunQuery()
+    ) -> RunPage:
         exp = self._mlflow_experiment()
         if exp is None:
-            return RunPage([], page, per_page, 0)
+            return RunPage([], page, per_page, 0, query)
+        filter_string, order_by = mlflow_search(query, self._alias_run(query.alias))
         token, found, total = None, [], 0
         for number in range(1, page + 1):  # MLflow pages by token, so walk to the page asked
             batch = self.client.search_runs(
-                [exp], max_results=per_page, page_token=token, order_by=["start_time DESC"]
+                [exp],
+                filter_string=filter_string,
+                max_results=per_page,
+                page_token=token,
+                order_by=order_by,
             )
             total += len(batch)
             if number == page:
@@ -274,13 +346,24 @@ class RunStore:
             if not token:
                 break
         if token:  # more after this page: count them, one id-only page at a time
-            total += self._count_after(exp, token)
-        return RunPage(self._rows(found), page, per_page, total)
+            total += self._count_after(exp, token, filter_string)
+        return RunPage(self._rows(found), page, per_page, total, query)
 
-    def _count_after(self, exp: str, token: str) -> int:
+    def _alias_run(self, alias: str | None) -> str | None:
+        """The run of the version holding ``alias``; "" when none does."""
+        if alias is None:
+            return None
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).run_id)
+        except Exception:  # no such alias (or model): no run matches
+            return ""
+
+    def _count_after(self, exp: str, token: str, filter_string: str = "") -> int:
         count = 0
         while token:
-            batch = self.client.search_runs([exp], max_results=1000, page_token=token)
+            batch = self.client.search_runs(
+                [exp], filter_string=filter_string, max_results=1000, page_token=token
+            )
             count += len(batch)
             token = batch.token
         return count
@@ -379,12 +462,23 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
 #: The tables and columns read, empty (a project with nothing trained yet).
 _EMPTY = """
 CREATE TABLE experiments (experiment_id, name, lifecycle_stage);
-CREATE TABLE runs (run_uuid, name, start_time, end_time, status, experiment_id, lifecycle_stage);
+CREATE TABLE runs (run_uuid, name, start_time, end_time, status, experiment_id, lifecycle_stage,
+                   artifact_uri);
 CREATE TABLE latest_metrics (run_uuid, key, value, is_nan);
 CREATE TABLE params (run_uuid, key, value);
 CREATE TABLE tags (run_uuid, key, value);
 CREATE TABLE model_versions (name, version, run_id, current_stage);
+CREATE TABLE registered_model_aliases (name, alias, version);
 """
+
+
+def _local_directory(uri: str | None) -> Path | None:
+    """The directory of a local ``file:`` artifact URI; None for any other (downloaded)."""
+    parsed = urlparse(uri or "")
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        return None
+    path = Path(unquote(parsed.path))
+    return path if path.is_dir() else None
 
 
 def _pairs(

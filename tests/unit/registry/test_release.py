@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from loopml.errors import ModelNotFoundError, RegistryError
 from loopml.evaluation import Evaluation, GateResult
 from loopml.modeling import Leaderboard, TrialResult
 from loopml.registry import ModelBundle, Registry, Release, RunRecord, TrainingRun
+from loopml.registry._history import AliasHistory
 from loopml.types import DataSet
 
 MakeBundle = Callable[..., ModelBundle]
@@ -91,7 +93,8 @@ def _state(registry: Registry) -> tuple[Any, ...]:
     runs = sorted(r.info.run_id for r in client.search_runs([experiment]))
     reports = _release(registry).report_dir
     files = sorted((p.name, p.read_text()) for p in reports.iterdir()) if reports.is_dir() else None
-    return versions, runs, files
+    history = registry.alias_history(limit=100).to_dict()
+    return versions, runs, files, history
 
 
 def test_a_release_registers_sets_the_alias_and_writes_the_report(
@@ -223,6 +226,123 @@ def test_promoting_the_challenger_takes_its_challenger_alias(registry: Registry)
         registry.resolve("challenger")
     reason = registry.version_info("2").promotion_reason
     assert reason == "champion: promoted by hand (previous champion: version 1)"
+
+
+# ---------------------------------------------------------------------------- alias history
+
+
+def _moves(registry: Registry, **page: int) -> list[tuple[str, str, str, str | None, str]]:
+    history = registry.alias_history(**page)
+    return [(e.action, e.alias, e.version, e.previous, e.actor) for e in history.events]
+
+
+def test_every_alias_move_is_kept_newest_first(registry: Registry) -> None:
+    registry.move_alias("2", "champion", "promoted by hand", actor="promote via CLI")
+    registry.move_alias(
+        "1", "champion", "rolled back: version 2 misbehaved", actor="promote via UI"
+    )
+    history = registry.alias_history(limit=100)
+    assert all(e.recorded for e in history.events)
+    assert _moves(history) == [
+        ("removed", "champion", "2", "1", "promote via UI"),
+        ("set", "champion", "1", "2", "promote via UI"),
+        ("removed", "challenger", "2", None, "promote via CLI"),  # a champion is not challenger
+        ("removed", "champion", "1", "2", "promote via CLI"),
+        ("set", "champion", "2", "1", "promote via CLI"),
+        ("set", "challenger", "2", None, "train"),  # the populated store's registrations
+        ("set", "champion", "1", None, "train"),
+    ]
+    reasons = [e.reason for e in history.events]
+    assert reasons[:2] == ["version 1 became champion", "rolled back: version 2 misbehaved"]
+    assert reasons[4:] == ["promoted by hand", "first challenger", "first champion"]
+    assert history.events[1].text == "version 1 became champion, replacing version 2"
+    assert history.events[0].text == "version 2 lost champion to version 1"
+    assert [e.seq for e in history.events] == list(range(7, 0, -1))
+    times = [e.time for e in history.events]
+    assert times == sorted(times, reverse=True)
+
+
+def _moves(history: AliasHistory) -> list[tuple[str, str, str, str | None, str]]:
+    return [(e.action, e.alias, e.version, e.previous, e.actor) for e in history.events]
+
+
+def test_the_alias_history_is_paginated(registry: Registry) -> None:
+    registry.move_alias("2", "champion", "promoted by hand")
+    everything = _moves(registry.alias_history(limit=100))
+    pages = [registry.alias_history(limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+    assert [p.total for p in pages] == [5] * 4
+    assert [len(p.events) for p in pages] == [2, 2, 1, 0]
+    assert [m for p in pages for m in _moves(p)] == everything
+    assert pages[1].to_dict()["offset"] == 2 and pages[1].to_dict()["events"][0]["text"]
+
+
+def test_a_registration_records_its_alias_with_the_actor(
+    registry: Registry, bundle: ModelBundle
+) -> None:
+    _register(registry, bundle, replace(_release(registry), actor="retrain"))
+    newest = registry.alias_history(limit=2)
+    assert _moves(newest) == [
+        ("removed", "champion", "1", "3", "retrain"),
+        ("set", "champion", "3", "1", "retrain"),
+    ]
+    assert newest.events[1].reason == "it beat the champion"
+
+
+def test_a_challenger_published_because_the_champion_moved_says_so(
+    registry: Registry, bundle: ModelBundle
+) -> None:
+    release = replace(_release(registry), champion_seen=None)  # decided with no champion
+    assert _register(registry, bundle, release).aliases == ("challenger",)
+    history = registry.alias_history(limit=2)
+    assert _moves(history) == [
+        ("removed", "challenger", "2", "3", "train"),
+        ("set", "challenger", "3", "2", "train"),
+    ]
+    assert "version 1 became champion while it trained" in history.events[1].reason
+
+
+def test_a_failed_move_leaves_no_event(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = registry.alias_history(limit=100)
+    _failing_reason_of_the_old_champion(monkeypatch)
+    with pytest.raises(RuntimeError, match="alias store is down"):
+        registry.move_alias("2", "champion", "promoted by hand")
+    assert registry.alias_history(limit=100) == before
+
+
+def test_mlflow_s_client_reads_the_history_the_sqlite_reader_reads(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL or a tracking server the history is read through MLflow's client."""
+    registry.move_alias("2", "champion", "promoted by hand")
+    read = registry.alias_history(limit=100)
+    assert read.total == 5
+    monkeypatch.setattr("loopml.registry._mlflow.StoreReader.open", lambda uri, name: None)
+    through_mlflow = _registry(Path(registry.uri.removeprefix("sqlite:///")).parent)
+    assert through_mlflow.alias_history(limit=100) == read
+
+
+def _forget_events(registry: Registry) -> None:
+    """The store as a loopml release without the alias history left it."""
+    client = registry._client
+    for key in client.get_registered_model("churn").tags:
+        client.delete_registered_model_tag("churn", key)
+
+
+def test_a_project_older_than_the_history_tells_the_latest_reasons(registry: Registry) -> None:
+    registry.move_alias("2", "champion", "promoted by hand")
+    _forget_events(registry)
+    history = registry.alias_history(limit=100)
+    told = [(e.recorded, e.action, e.alias, e.version, e.previous) for e in history.events]
+    assert told == [  # version 2's reason is newer than version 1's; each tells its latest
+        (False, "set", "champion", "2", None),
+        (False, "removed", "champion", "1", "2"),
+    ] or told == [
+        (False, "removed", "champion", "1", "2"),
+        (False, "set", "champion", "2", None),
+    ]
+    assert history.events[0].reason.startswith(("champion: promoted by hand", "was champion"))
+    registry.move_alias("1", "champion", "rolled back")  # once recorded, events tell both
+    assert [e.recorded for e in registry.alias_history(limit=100).events] == [True, True]
 
 
 # ---------------------------------------------------------------------------- the run record
