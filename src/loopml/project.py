@@ -510,15 +510,8 @@ class Project:
         and estimated before them), then leave the gauges for the service, send the alerts
         and write the HTML report. ``since``/``until``: ISO times or durations before now;
         ``window``: a duration overriding ``monitoring.window``."""
+        from loopml import monitoring as mon
         from loopml.config import parse_duration
-        from loopml.monitoring import (
-            WINDOW_STORE,
-            WindowStore,
-            finish_monitoring,
-            log_span,
-            monitor,
-            open_log,
-        )
 
         cfg = self.config.monitoring
         if window is not None:
@@ -528,18 +521,18 @@ class Project:
                 raise ConfigError(f"--window {window!r}: {exc}") from None
             cfg = cfg.model_copy(update={"window": window})
         bundle, info = self.registry.load(model)
-        store = WindowStore(self.workspace / WINDOW_STORE)  # windows computed before: reused
-        with open_log(self.config.serving.prediction_log.url, self.root) as plog:
-            report = monitor(
+        store = mon.WindowStore(self.workspace / mon.WINDOW_STORE)  # computed windows: reused
+        with mon.open_log(self.config.serving.prediction_log.url, self.root) as plog:
+            report = mon.monitor(
                 bundle,
                 plog,
                 model_name=info.name,
                 model_version=info.version,
-                span=log_span(plog, info.version, cfg, since=since, until=until),
+                span=mon.log_span(plog, info.version, cfg, since=since, until=until),
                 config=cfg,
                 store=store,
             )
-        return finish_monitoring(report, self.workspace, cfg)
+        return mon.finish_monitoring(report, self.workspace, cfg)
 
     def retrain(
         self,
@@ -594,11 +587,9 @@ class Project:
         return self.registry.version_info(ref)
 
     def promote(self, ref: str, alias: str = "champion", *, via: str = "CLI") -> ModelVersionInfo:
-        """Move ``alias`` to a version (after checking its files are intact).
-
-        Its promotion reason says "promoted by hand", the version that held it says it lost it,
-        the alias history says ``promote via <via>``. A champion gives up its challenger alias.
-        """
+        """Move ``alias`` to a version (its files checked): reason "promoted by hand", history
+        ``promote via <via>``; the version that held it says it lost it. A champion gives up
+        its challenger alias."""
         registry = self.registry
         _, info = registry.load(ref)
         if alias not in info.aliases:

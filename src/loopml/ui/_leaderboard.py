@@ -142,7 +142,8 @@ class SqlClauses:
 
 def sqlite_clauses(query: RunQuery, model_name: str) -> SqlClauses:
     """``query`` on MLflow's tables; runs without the sort metric come last either way."""
-    join, args, where, where_args = "", [], [], []
+    join, args, where = "", [], []
+    where_args: list[Any] = []
     direction = "DESC" if query.descending else "ASC"
     if query.sort == START:
         order = f"r.start_time {direction}, r.run_uuid"
