@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from tests.services.conftest import PostgresServer
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
+_DATABASES = itertools.count()
 
 CONFIG = """\
 name: tiny
@@ -58,7 +60,8 @@ def write_project(directory: Path, uri: str, seed: int = 0, rows: int = 200) -> 
 @pytest.fixture()
 def tracking_db(postgres: PostgresServer) -> Iterator[sa.URL]:
     """A fresh, empty database for MLflow, owned by the test user; its URL without password."""
-    name = "loopml_tracking"
+    # a fresh name each time: MLflow caches its store per URI, tables and all
+    name = f"loopml_tracking_{os.getpid()}_{next(_DATABASES)}"
     with postgres.admin_connect("postgres") as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name} OWNER {postgres.user}")

@@ -163,11 +163,11 @@ def test_the_leaderboard_sorts_filters_and_leads_to_a_run_s_trials(url: str, sho
         page.click("#leaderboard-form button[type=submit]")
         page.wait_for_url("**sort=holdout_roc_auc**")
         assert "gate=passed" in page.url and "order=asc" in page.url
-        header = page.locator("#leaderboard th a[aria-sort]")
+        header = page.locator("#leaderboard th[aria-sort]")
         assert header.get_attribute("aria-sort") == "ascending"
         header.click()  # the sorted column's header turns the order round
         page.wait_for_url("**order=desc**")
-        assert page.locator("#leaderboard th a[aria-sort]").get_attribute("aria-sort") == (
+        assert page.locator("#leaderboard th[aria-sort]").get_attribute("aria-sort") == (
             "descending"
         )
         page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
