@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loopml.evaluation import Assessment
     from loopml.loop import PromotionDecision
     from loopml.modeling import SearchResult
-    from loopml.registry import ModelBundle, ModelVersionInfo, Registry
+    from loopml.registry import ModelBundle, ModelVersionInfo, Registry, Release, RunRecord
 
 
 @dataclass(frozen=True)
@@ -64,24 +64,32 @@ def register_outcome(
         )
     )
     html = training_report(outcome, cfg.name)
+    release = Release(
+        alias=outcome.decision.alias,
+        reason=outcome.decision.reason,
+        report=html,
+        report_dir=report_dir,
+        champion_seen=outcome.champion,
+        actor=outcome.actor,
+    )
+    return register_with_report(registry, model_bundle(outcome, cfg, dialect), record, release)
+
+
+def register_with_report(
+    registry: Registry, bundle: ModelBundle, record: RunRecord, release: Release
+) -> ModelVersionInfo:
+    """Register ``bundle`` with its run record, its report as an artifact and its alias."""
     with tempfile.TemporaryDirectory() as tmp:
-        report_tmp = Path(tmp) / "report.html"
-        report_tmp.write_text(html, encoding="utf-8")
+        report = Path(tmp) / "report.html"
+        report.write_text(release.report, encoding="utf-8")
         return registry.register(
-            model_bundle(outcome, cfg, dialect),
+            bundle,
             params=record.params,
             metrics=record.metrics,
-            artifacts={"report": report_tmp},
+            artifacts={"report": report},
             tags=record.tags,
             version_tags=record.version_tags,
-            release=Release(
-                alias=outcome.decision.alias,
-                reason=outcome.decision.reason,
-                report=html,
-                report_dir=report_dir,
-                champion_seen=outcome.champion,
-                actor=outcome.actor,
-            ),
+            release=release,
         )
 
 

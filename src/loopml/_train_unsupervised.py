@@ -7,13 +7,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml._train_register import monitoring_reference
+from loopml._train_register import monitoring_reference, register_with_report
 from loopml._train_result import TrainResult, held_alias
 from loopml._version import __version__
 from loopml.data import reference_statistics
@@ -183,24 +182,16 @@ def _register(
         )
     )
     html = _report(prepared, fit, evaluation, decision, findings, cfg.name)
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.html"
-        report.write_text(html, encoding="utf-8")
-        return to.registry.register(
-            _bundle(prepared, fit, evaluation, cfg, to.dialect),
-            params=record.params,
-            metrics=record.metrics,
-            artifacts={"report": report},
-            tags=record.tags,
-            version_tags=record.version_tags,
-            release=Release(
-                alias=decision.alias,
-                reason=decision.reason,
-                report=html,
-                report_dir=to.report_dir,
-                champion_seen=champion,
-            ),
-        )
+    release = Release(
+        alias=decision.alias,
+        reason=decision.reason,
+        report=html,
+        report_dir=to.report_dir,
+        champion_seen=champion,
+        actor="train",
+    )
+    bundle = _bundle(prepared, fit, evaluation, cfg, to.dialect)
+    return register_with_report(to.registry, bundle, record, release)
 
 
 def _bundle(

@@ -112,30 +112,9 @@ def profile(
     names = [str(c) for c in frame.columns]
     _check_arguments(names, target, task, sample_rows)
     n_rows = len(frame)
-    rng = np.random.default_rng(seed)
-    idx = (
-        np.sort(rng.choice(n_rows, size=sample_rows, replace=False))
-        if n_rows > sample_rows
-        else None
-    )
-    role_rows = min(ROLE_ROWS, sample_rows)
-    role_idx = (
-        np.sort(rng.choice(n_rows, size=role_rows, replace=False)) if n_rows > role_rows else None
-    )
+    idx, role_idx, sampled = _samples(n_rows, sample_rows, seed, has_target=target is not None)
     sample_size = sample_rows if idx is not None else n_rows
-    where = f"{sample_size:,} of {n_rows:,} rows (seed {seed})"
-    sampled: dict[str, str] = {}
-    if idx is not None:
-        sampled = {"quantiles": where, "correlations": where, "text words": where}
-        if target is not None:
-            sampled["target"] = where
-
-    kind: TaskKind | None = None
-    if target is not None:
-        raw = frame.iloc[:, names.index(target)]
-        # an anomaly label column relates to the features as a binary target does
-        chosen = _task(raw) if task in (None, "auto", "clustering") else task
-        kind = "binary" if chosen == "anomaly" else cast("TaskKind", chosen)
+    kind = None if target is None else _target_kind(frame.iloc[:, names.index(target)], task)
 
     na = _missing_matrix(frame)
     work = Work()
@@ -151,7 +130,7 @@ def profile(
         )
     guessed = [n for n in names if n != target and (schema is None or n not in schema.names)]
     if guessed and role_idx is not None:
-        sampled["roles"] = f"{role_rows:,} of {n_rows:,} rows (seed {seed})"
+        sampled["roles"] = f"{len(role_idx):,} of {n_rows:,} rows (seed {seed})"
 
     correlations = _correlations(columns, work, sample_size)
     target_profile = None
@@ -169,6 +148,39 @@ def profile(
         sample_size=sample_size,
         seed=seed,
     )
+
+
+def _samples(
+    n_rows: int, sample_rows: int, seed: int, *, has_target: bool
+) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, str]]:
+    """Seeded row samples for the statistics and for role guessing, and what each covers."""
+    rng = np.random.default_rng(seed)
+    idx = (
+        np.sort(rng.choice(n_rows, size=sample_rows, replace=False))
+        if n_rows > sample_rows
+        else None
+    )
+    role_rows = min(ROLE_ROWS, sample_rows)
+    role_idx = (
+        np.sort(rng.choice(n_rows, size=role_rows, replace=False)) if n_rows > role_rows else None
+    )
+    sampled: dict[str, str] = {}
+    if idx is not None:
+        where = f"{sample_rows:,} of {n_rows:,} rows (seed {seed})"
+        sampled = {"quantiles": where, "correlations": where, "text words": where}
+        if has_target:
+            sampled["target"] = where
+    return idx, role_idx, sampled
+
+
+def _target_kind(raw: pd.Series, task: TaskKind | Literal["auto"] | None) -> TaskKind:
+    """The kind of target the relationships are computed for.
+
+    An anomaly label column relates to the features as a binary target does; a column named
+    as the target of a clustering problem (an outside grouping) is profiled by its values.
+    """
+    chosen = _task(raw) if task in (None, "auto", "clustering") else task
+    return "binary" if chosen == "anomaly" else cast("TaskKind", chosen)
 
 
 def _missing_matrix(frame: pd.DataFrame) -> np.ndarray:
