@@ -7,7 +7,6 @@ a free local port.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from _served import free_port
 
 LOOPML = [sys.executable, "-c", "from loopml.cli import main; main()"]
 #: The variable the demo's serving.api_key_env names once the demo has run.
@@ -52,12 +53,6 @@ def demo_project() -> Path:
         config.write_text(text.replace("serving:\n", f"serving:\n  api_key_env: {KEY_ENV}\n", 1))
         _built["config"] = config
     return _built["config"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,9 @@ if TYPE_CHECKING:
 
     from loopml.config import ProjectConfig
     from loopml.data import CsvDialect, PreparedData
-    from loopml.evaluation import Assessment
+    from loopml.evaluation import Assessment, Evaluation
     from loopml.loop import PromotionDecision
-    from loopml.modeling import SearchResult
+    from loopml.modeling import Leaderboard, SearchResult
     from loopml.registry import ModelBundle, ModelVersionInfo, Registry, Release, RunRecord
 
 
@@ -45,23 +46,16 @@ def register_outcome(
     dialect: CsvDialect | None,
 ) -> ModelVersionInfo:
     """Stage 7: register the model, set its alias and write its report, as one step."""
-    from loopml.registry import Release, RunRecord, TrainingRun
+    from loopml.registry import Release
 
-    prepared = outcome.prepared
-    record = RunRecord.of(
-        TrainingRun(
-            project=cfg.name,
-            loopml_version=__version__,
-            problem=prepared.problem,
-            data=prepared.data,
-            split=prepared.split,
-            n_folds=outcome.n_folds,
-            training=cfg.training,
-            leaderboard=outcome.result.leaderboard,
-            model=outcome.model,
-            evaluation=outcome.assessment.evaluation,
-            business=outcome.assessment.business,
-        )
+    record = run_record(
+        cfg,
+        outcome.prepared,
+        n_folds=outcome.n_folds,
+        leaderboard=outcome.result.leaderboard,
+        model=outcome.model,
+        evaluation=outcome.assessment.evaluation,
+        business=outcome.assessment.business,
     )
     html = training_report(outcome, cfg.name)
     release = Release(
@@ -73,6 +67,36 @@ def register_outcome(
         actor=outcome.actor,
     )
     return register_with_report(registry, model_bundle(outcome, cfg, dialect), record, release)
+
+
+def run_record(
+    cfg: ProjectConfig,
+    prepared: PreparedData,
+    *,
+    n_folds: int,
+    leaderboard: Leaderboard,
+    model: str,
+    evaluation: Evaluation,
+    business: Mapping[str, float] | None = None,
+) -> RunRecord:
+    """The MLflow parameters, metrics and tags of one training run (supervised or not)."""
+    from loopml.registry import RunRecord, TrainingRun
+
+    return RunRecord.of(
+        TrainingRun(
+            project=cfg.name,
+            loopml_version=__version__,
+            problem=prepared.problem,
+            data=prepared.data,
+            split=prepared.split,
+            n_folds=n_folds,
+            training=cfg.training,
+            leaderboard=leaderboard,
+            model=model,
+            evaluation=evaluation,
+            business=business or {},
+        )
+    )
 
 
 def register_with_report(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml._train_register import monitoring_reference, register_with_report
+from loopml._train_register import monitoring_reference, register_with_report, run_record
 from loopml._train_result import TrainResult, held_alias
 from loopml._version import __version__
 from loopml.data import reference_statistics
@@ -164,22 +164,16 @@ def _register(
     to: Destination,
     champion: str | None,
 ) -> ModelVersionInfo:
-    from loopml.registry import Release, RunRecord, TrainingRun
+    from loopml.registry import Release
 
     cfg = to.config
-    record = RunRecord.of(
-        TrainingRun(
-            project=cfg.name,
-            loopml_version=__version__,
-            problem=prepared.problem,
-            data=prepared.data,
-            split=prepared.split,
-            n_folds=0,
-            training=cfg.training,
-            leaderboard=fit.leaderboard,
-            model=fit.model,
-            evaluation=evaluation,
-        )
+    record = run_record(
+        cfg,
+        prepared,
+        n_folds=0,
+        leaderboard=fit.leaderboard,
+        model=fit.model,
+        evaluation=evaluation,
     )
     html = _report(prepared, fit, evaluation, decision, findings, cfg.name)
     release = Release(

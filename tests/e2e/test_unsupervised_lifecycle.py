@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _served import free_port, wait_ready
 from loopml import Project
 from loopml.cli import app
 from loopml.monitoring import EXIT_DRIFT
@@ -159,15 +158,9 @@ def test_anomaly_model_flags_planted_anomalies_and_scores_them(anomaly: Path) ->
     assert ((scored["proba_True"] > 0.5) == scored["prediction"]).all()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _serving(config: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     loopml = Path(sys.executable).parent / "loopml"
     log = config.with_suffix(".log")
     with log.open("wb") as out:
@@ -180,16 +173,7 @@ def _serving(config: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"loopml serve did not become ready:\n{log.read_text()[-3000:]}")
+        wait_ready(url, process, log)
         yield url
     finally:
         process.send_signal(signal.SIGINT)

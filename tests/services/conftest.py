@@ -12,7 +12,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 import _needs as needs
+from _served import free_port
 
 NOT_INSTALLED = "PostgreSQL server not installed (apt-get install postgresql)"
 
@@ -74,12 +74,6 @@ def _find_bin_dir() -> Path | None:
         if all((directory / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
             return directory
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Runner:
@@ -153,7 +147,7 @@ def postgres() -> Iterator[PostgresServer]:
         )
         port = 0
         for _ in range(3):  # another process may take the free port before the server does
-            port = _free_port()
+            port = free_port()
             options = (
                 f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 "
                 "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _served import free_port
 from loopml import Project
 from loopml.demo import generate_customers, write_demo_project
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.services
@@ -30,7 +24,7 @@ def test_mlflow_models_serve_answers_with_loopml_predictions(tmp_path: Path) -> 
     config = write_demo_project(tmp_path / "p", rows=800, budget_seconds=3, cv_folds=2)
     project = Project(config)
     project.train()
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent  # mlflow starts uvicorn from PATH, as in an active venv
     env = {
         **os.environ,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 import _needs as needs
+from _served import free_port
 from loopml import Project
 from loopml.demo import generate_customers, write_demo_project
 from loopml.serving._contract import METRICS
@@ -36,12 +36,6 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{port}"]
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 5.0) -> Any:
@@ -80,7 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("scrape")
     config = write_demo_project(root / "p", rows=600, budget_seconds=3, cv_folds=2, max_trials=2)
     Project(config).train()
-    port = _free_port()
+    port = free_port()
     loopml = str(Path(sys.executable).parent / "loopml")
     log = root / "serve.log"
     server = _start(
@@ -117,7 +111,7 @@ def test_prometheus_scrapes_every_contract_metric(served: str, tmp_path: Path) -
 
     target_port = urllib.parse.urlparse(served).port
     (tmp_path / "prometheus.yml").write_text(SCRAPE_CONFIG.format(port=target_port))
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "prometheus.log"
     prometheus = _start(
         [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ import pandas as pd
 import pytest
 
 import _needs as needs
+from _served import free_port, wait_ready
 from loopml import Project
 from loopml.config import ProblemConfig
 from loopml.data import infer_schema, prepare_target, resolve_problem
@@ -74,12 +74,6 @@ def _bundle(frame: pd.DataFrame, flip: bool) -> ModelBundle:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     url: str
@@ -90,23 +84,10 @@ class Served:
     predicted: int = 0
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    pytest.fail(f"loopml serve did not become ready:\n{log.read_text()[-3000:]}")
-
-
 @contextmanager
 def _serving(project: Project, config: Path) -> Iterator[Served]:
     """`loopml serve -c CONFIG --workers 2` on a free port, until the block ends."""
-    port = _free_port()
+    port = free_port()
     loopml = Path(sys.executable).parent / "loopml"
     log = config.with_suffix(".log")
     env = {**os.environ, "LOOPML_TEST_KEY": KEY}
@@ -121,7 +102,7 @@ def _serving(project: Project, config: Path) -> Iterator[Served]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, log)
+        wait_ready(url, process, log)
         yield Served(url, port, project, process, {"Authorization": f"Bearer {KEY}"})
     finally:
         process.send_signal(signal.SIGINT)

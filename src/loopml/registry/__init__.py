@@ -11,7 +11,12 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
     from loopml.registry._mlflow import Registry, resolve_tracking_uri
     from loopml.registry._record import RunRecord, TrainingRun
     from loopml.registry._release import Release
-    from loopml.registry._version import ALIASES, ModelVersionInfo, version_tags
+    from loopml.registry._version import (
+        ALIASES,
+        ModelVersionInfo,
+        parse_created,
+        version_tags,
+    )
 
 # each name is imported from its module on first use (PEP 562): importing the package is free
 __getattr__, __dir__ = _lazy_exports(
@@ -21,7 +26,12 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.registry._mlflow": ["Registry", "resolve_tracking_uri"],
         "loopml.registry._record": ["RunRecord", "TrainingRun"],
         "loopml.registry._release": ["Release"],
-        "loopml.registry._version": ["ALIASES", "ModelVersionInfo", "version_tags"],
+        "loopml.registry._version": [
+            "ALIASES",
+            "ModelVersionInfo",
+            "parse_created",
+            "version_tags",
+        ],
     },
 )
 
@@ -34,6 +44,7 @@ __all__ = [
     "Release",
     "RunRecord",
     "TrainingRun",
+    "parse_created",
     "resolve_tracking_uri",
     "sha256_file",
     "version_tags",

@@ -17,7 +17,6 @@ Versions moved before loopml recorded events still have their latest promotion r
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
 import re
@@ -26,6 +25,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
+
+from loopml.registry._version import parse_created
 
 if TYPE_CHECKING:
     from loopml.registry._mlflow import Registry
@@ -178,10 +179,10 @@ def legacy_events(
         reason = info.promotion_reason
         if info.version in named or not reason:
             continue
-        created = _parse_time(info.created) or 0.0
+        created = parse_created(info.created) or 0.0
         lost, got = _LOST.match(reason), _GOT.match(reason)
         if lost:
-            at = _parse_time(lost["when"]) or created
+            at = parse_created(lost["when"]) or created
             event = AliasEvent(
                 0, at, lost["alias"], info.version, "removed", lost["by"], reason, ""
             )
@@ -214,12 +215,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (a container without a passwd entry)
         return ""
-
-
-def _parse_time(text: str) -> float | None:
-    for fmt in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M UTC"):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC).timestamp()
-        except ValueError:
-            continue
-    return None

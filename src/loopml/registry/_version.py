@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,26 @@ FINGERPRINT_RUN_TAG = "loopml.data_fingerprint"
 #: Run metrics: ``holdout_<metric>`` on the holdout, ``cv_<metric>`` the cross-validated mean.
 HOLDOUT_PREFIX = "holdout_"
 CV_PREFIX = "cv_"
+
+
+def parse_created(text: str) -> float | None:
+    """A version's ``created`` text (as :class:`ModelVersionInfo` shows it) as a POSIX time.
+
+    None for text in another form, so callers choose their own fallback.
+
+    >>> parse_created("2026-12-06 20:15:00 UTC")
+    1796588100.0
+    >>> parse_created("2026-12-06 20:15 UTC")
+    1796588100.0
+    >>> parse_created("yesterday") is None
+    True
+    """
+    for fmt in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M UTC"):
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+    return None
 
 
 def version_tags(

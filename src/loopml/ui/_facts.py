@@ -9,7 +9,6 @@ data sources (quality findings). It only reads; the one write, a promotion, goes
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import DataError, ModelNotFoundError
-from loopml.registry import ALIASES, ModelVersionInfo
+from loopml.registry import ALIASES, ModelVersionInfo, parse_created
 from loopml.serving import MONITORING_STATUS
 from loopml.ui._compare import compare_runs
 from loopml.ui._runs import RunStore
@@ -175,7 +174,7 @@ class Dashboard:
         registration, and each time an alias was set, from the registry's history (in a
         project older than it, each version's latest move, told by its promotion reason)."""
         infos = self.project.models()
-        created = {i.version: _parse_time(i.created) or 0.0 for i in infos}
+        created = {i.version: parse_created(i.created) or 0.0 for i in infos}
         found: list[dict[str, Any]] = [
             {
                 "time": created[info.version],
@@ -400,12 +399,3 @@ def redact(findings: list[dict[str, Any]], private: set[str]) -> list[dict[str, 
 
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def _parse_time(text: str) -> float | None:
-    for fmt in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M UTC"):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC).timestamp()
-        except ValueError:
-            continue
-    return None
