@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != HERE]
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-DEFAULT_DATA = ROOT.parent.parent / "shared" / "bench" / "data"
+DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "data"  # as in automl.py
 
 #: Two binary, one multiclass, one regression; 5k to 17k training rows.
 DATASETS = ("telco_churn", "mammography", "wine_quality", "california_housing")
