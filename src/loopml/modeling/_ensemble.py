@@ -134,13 +134,6 @@ class WeightedEnsemble(BaseEstimator):
         self.weights = weights
         self.task = task
 
-    def __sklearn_tags__(self) -> Any:
-        # a classifier or a regressor by its task, so scikit-learn's wrappers (a decision
-        # threshold's predict) take it as one
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor" if self.task == "regression" else "classifier"
-        return tags
-
     def fit(self, X: Any, y: Any) -> WeightedEnsemble:
         if len(self.estimators) != len(self.weights) or not self.estimators:
             raise ValueError("WeightedEnsemble needs one weight per estimator, and at least one")

@@ -30,6 +30,7 @@ from loopml.modeling._bagging import (
     bag_splits,
     build_bag,
     prefitted_threshold,
+    task_tags,
 )
 from loopml.modeling._leaderboard import TrialResult
 from loopml.modeling._pipeline import predict_scores
@@ -123,9 +124,7 @@ class StackedEnsemble(BaseEstimator):
         self.seed = seed
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor" if self.task == "regression" else "classifier"
-        return tags
+        return task_tags(super().__sklearn_tags__(), self.task)
 
     def fit(self, X: Any, y: Any) -> StackedEnsemble:
         if not self.estimators:
