@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 #: Budgets from this many seconds bag fold models (``training.bagging: auto``).
 LONG_BUDGET = 180.0
 
-#: Trials whose fold models are kept for the bag: the best ones.
-BAG_TRIALS = 10
+#: Trials whose fold models are kept for the bag: the best ones. Memory bounds it: with 10,
+#: deep forests on 5,000 rows took 5.3 GB at peak (benchmarks/results/automl-300s-bagging.md).
+BAG_TRIALS = 6
 
 #: ``training.bagging``: ``auto`` bags from ``LONG_BUDGET`` seconds, ``true`` at any budget,
 #: ``false`` never.
