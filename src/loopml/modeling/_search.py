@@ -6,7 +6,9 @@ or ran out of time. :class:`Search` runs one phase per method, in the order :met
 calls them; :func:`loopml.modeling.train_model` plans the folds and runs it. With
 ``problem.constraints.max_latency_ms`` each trial's single-row latency is measured on its last
 fold (by ``TrainingSpec.latency``), and an ensemble too slow for the limit gives way to a
-distilled model (:mod:`loopml.modeling._distill`).
+distilled model (:mod:`loopml.modeling._distill`). With a long budget the best trials' fold
+models are kept, and a bag of them (or a second layer over bags) may be served without a
+refit (:mod:`loopml.modeling._bagging`, :mod:`loopml.modeling._stacking`).
 """
 
 from __future__ import annotations
