@@ -33,7 +33,7 @@ from loopml.modeling._bagging import (
     task_tags,
 )
 from loopml.modeling._leaderboard import TrialResult
-from loopml.modeling._pipeline import predict_scores
+from loopml.modeling._pipeline import predict_scores, quietly
 from loopml.modeling._threshold import ThresholdChoice, with_threshold
 from loopml.types import TaskKind
 
@@ -262,7 +262,8 @@ def try_stacking(search: Search, bag: Bag, level1: TrialResult) -> Stack | None:
         return None
     spec, y = search.spec, search.data.y.to_numpy()
     features = level2_features([search.oof_store[n] for n in members], spec.task)
-    oof = nested_oof(search, features)
+    with quietly(search.jobs):  # a level-2 fit's convergence warnings are not the user's
+        oof = nested_oof(search, features)
     scores = tuple(v for v in search._fold_scores(oof) if not np.isnan(v))
     chosen = beats(search, scores, level1.fold_scores)
     row = TrialResult(
@@ -283,7 +284,8 @@ def try_stacking(search: Search, bag: Bag, level1: TrialResult) -> Stack | None:
     search.report(f"second layer over {len(members)} bags: {row.mean:.4f}")
     if not chosen:
         return None
-    final = level2_model(spec.task).fit(features, y)
+    with quietly(search.jobs):
+        final = level2_model(spec.task).fit(features, y)
     bags = [build_bag(search, {n: 1.0}) for n in members]
     classes = list(spec.classes) if spec.task != "regression" else []
     model = StackedEnsemble.from_parts(bags, final, task=spec.task, classes=classes, seed=spec.seed)
