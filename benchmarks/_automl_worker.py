@@ -39,6 +39,9 @@ from typing import Any
 # ``cProfile``, and through it torch, imports). The worker needs nothing from there.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+# loopml from this checkout (the revision the results record), not whichever checkout the
+# shared virtualenv's editable install points at; the peers' venvs have no loopml to shadow
+_SRC = os.path.join(os.path.dirname(_HERE), "src")
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -217,6 +220,7 @@ def describe(system: str, model: Any) -> dict[str, Any]:
         failed = [t for t in board.trials if t.status == "failed" and t.error]
         return {
             "best": board.best.family,
+            "loopml_file": sys.modules["loopml"].__file__,  # the checkout that ran
             "trials": dict(Counter(t.status for t in board.trials)),
             "search_seconds": round(board.elapsed_seconds, 2),
             "trial_errors": sorted({t.error[:300] for t in failed})[:5],
@@ -274,6 +278,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         target, task = meta["target"], meta["task"]
         fit, predict = ADAPTERS[args.system]
         t0 = time.perf_counter()
+        if args.system == "loopml" and os.path.isdir(_SRC):
+            sys.path.insert(0, _SRC)
         for module in PRELOAD[args.system]:
             importlib.import_module(module)
         result["import_seconds"] = round(time.perf_counter() - t0, 3)

@@ -94,12 +94,15 @@ def model_label(trial: Any, trials: Iterable[Any]) -> str:
     'ensemble of lightgbm ×2, linear ×1'
     >>> model_label(trials[1], trials)
     'linear'
+    >>> model_label(T(family="stack-l2", params={"members": {0: 0.5, 1: 0.5}}), trials)
+    'stack-l2 over lightgbm ×1, linear ×1'
     """
-    if trial.family != "ensemble":
+    if trial.family not in ("ensemble", "bag", "stack-l2"):
         return str(trial.family)
     families = _member_families(trial, trials)
     counts = Counter(families.values())
-    return "ensemble of " + ", ".join(f"{family} ×{n}" for family, n in counts.most_common())
+    kind = {"ensemble": "ensemble of ", "bag": "bag of ", "stack-l2": "stack-l2 over "}
+    return kind[trial.family] + ", ".join(f"{family} ×{n}" for family, n in counts.most_common())
 
 
 def ensemble_members(trial: Any, trials: Iterable[Any], ranks: dict[int, int]) -> str:

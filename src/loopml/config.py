@@ -189,6 +189,17 @@ class TrainingConfig(_Section):
     tune: bool = True
     ensemble: bool = True  # greedy ensemble selection on out-of-fold predictions
     class_weight: Literal["auto", "balanced", "none"] = "auto"
+    # long budgets: bag the fold models and maybe stack a second layer (auto: from 180 s)
+    bagging: bool | Literal["auto"] = "auto"
+
+    @field_validator("bagging", mode="before")
+    @classmethod
+    def _bagging(cls, value: Any) -> bool | str:
+        if isinstance(value, bool):
+            return value
+        if value == "auto":
+            return "auto"
+        raise ValueError(f"Input should be auto, true or false, got {value!r}")
 
     @field_validator("cv_folds", mode="before")
     @classmethod

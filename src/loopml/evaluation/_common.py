@@ -98,7 +98,8 @@ def used_columns(model: Any, X: pd.DataFrame) -> list[str]:
 
 def _read_by(model: Any) -> set[str] | None:
     members = getattr(model, "estimators_", None)
-    if isinstance(members, list) and members and hasattr(model, "weights_"):  # an ensemble
+    combined = hasattr(model, "weights_") or hasattr(model, "combine")  # an ensemble, a stack
+    if isinstance(members, list) and members and combined:
         found = [_read_by(m) for m in members]
         known = [f for f in found if f is not None]
         return set[str]().union(*known) if len(known) == len(found) else None

@@ -100,6 +100,7 @@ class _AutoBase(BaseEstimator):
         cv_folds: int | None = None,
         max_trials: int | None = None,
         models: Sequence[str] | None = None,
+        bagging: bool | str = "auto",
     ):
         self.time_budget = time_budget
         self.metric = metric
@@ -108,6 +109,7 @@ class _AutoBase(BaseEstimator):
         self.cv_folds = cv_folds
         self.max_trials = max_trials
         self.models = models
+        self.bagging = bagging
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -170,6 +172,11 @@ class _AutoBase(BaseEstimator):
             )
             if not ok:
                 raise ConfigError(f"{key} must be {meaning}, got {value!r}")
+        if not (isinstance(self.bagging, bool) or self.bagging == "auto"):
+            raise ConfigError(
+                f"bagging must be 'auto', True or False, got {self.bagging!r}; e.g. "
+                f"{name}(bagging=True) bags the fold models at any budget."
+            )
         jobs = self.n_jobs
         if jobs is not None and (
             isinstance(jobs, bool) or not isinstance(jobs, int | np.integer) or jobs == 0
@@ -213,6 +220,7 @@ class _AutoBase(BaseEstimator):
             features=FeaturesConfig(),
             seed=seed,
             n_jobs=self.n_jobs,
+            bagging="auto" if self.bagging == "auto" else bool(self.bagging),
         )
         # time_budget is the whole fit's, preparation included
         result = train_model(data, spec, started=started)

@@ -62,6 +62,7 @@ class FoldJob:
     limits: Constraints | None = None  # checked on the fitted pipeline when set
     numbers: NumberFormat | None = None  # how numbers written as text are read
     latency: LatencyFn | None = None  # times one row for limits.max_latency_ms (module-level)
+    keep_model: bool = False  # send the fitted pipeline back (long budgets bag fold models)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class FoldOutcome:
     error: str = ""  # "Type: message" when the fit or the scoring failed
     broken: str = ""  # the constraint the fitted pipeline breaks, if any
     latency_ms: float | None = None  # single-row latency, measured when limits bound it
+    model: Any = None  # the fitted pipeline, when the job asked to keep it
 
 
 def fit_fold(
@@ -119,6 +121,7 @@ def fit_fold(
         seconds=time.perf_counter() - started,
         broken=broken,
         latency_ms=latency_ms,
+        model=pipe if job.keep_model else None,
     )
 
 

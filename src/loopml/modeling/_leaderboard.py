@@ -24,7 +24,7 @@ class TrialResult:
     # ok | pruned | timeout (stopped between folds) | failed | excluded (broke a constraint)
     # | not_started (the budget left could not pay for its first folds)
     status: str
-    source: str = "portfolio"  # portfolio | optuna | ensemble | distilled
+    source: str = "portfolio"  # portfolio | optuna | ensemble | distilled | bag | stack
     error: str = ""
     #: single-row latency in milliseconds (measured when problem.constraints bound it; an
     #: ensemble's is the sum of its members')
@@ -79,6 +79,7 @@ class TrialRun:
     broken: str = ""
     done: int = 0
     latency_ms: float | None = None  # single-row latency, from the last fold
+    models: dict[int, Any] = field(default_factory=dict)  # fold -> fitted pipeline, when kept
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,14 @@ class Leaderboard:
     def ranked(self) -> list[TrialResult]:
         """Completed trials, best first; then the rest in order."""
         done = [t for t in self.trials if t.status == "ok" and not math.isnan(t.mean)]
-        done.sort(key=lambda t: (-t.mean if self.greater_is_better else t.mean, t.number))
+        # on a tie, a bag or stack first: the search chose it over what it ties with
+        done.sort(
+            key=lambda t: (
+                -t.mean if self.greater_is_better else t.mean,
+                t.source not in ("bag", "stack"),
+                t.number,
+            )
+        )
         return done + [t for t in self.trials if t not in done]
 
     @property

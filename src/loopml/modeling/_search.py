@@ -6,7 +6,9 @@ or ran out of time. :class:`Search` runs one phase per method, in the order :met
 calls them; :func:`loopml.modeling.train_model` plans the folds and runs it. With
 ``problem.constraints.max_latency_ms`` each trial's single-row latency is measured on its last
 fold (by ``TrainingSpec.latency``), and an ensemble too slow for the limit gives way to a
-distilled model (:mod:`loopml.modeling._distill`).
+distilled model (:mod:`loopml.modeling._distill`). With a long budget the best trials' fold
+models are kept, and a bag of them (or a second layer over bags) may be served without a
+refit (:mod:`loopml.modeling._bagging`, :mod:`loopml.modeling._stacking`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from loopml.errors import TrainingError
 from loopml.features import absolute_time_options, selection_options
 from loopml.metrics import greater_is_better, score
+from loopml.modeling._bagging import BAG_TRIALS, bag_trials, wants_bagging
 from loopml.modeling._budget import Budget, refit_factor
 from loopml.modeling._cpus import resolve_n_jobs
 from loopml.modeling._distill import settle_latency
@@ -35,6 +38,7 @@ from loopml.modeling._leaderboard import Leaderboard, TrialResult, TrialRun
 from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, quietly
 from loopml.modeling._spec import ProgressFn, TrainingData, TrainingSpec
 from loopml.modeling._split import Folds
+from loopml.modeling._stacking import settle_bagging
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
 
 log = logging.getLogger(__name__)
@@ -110,6 +114,15 @@ class Search:
         self.trials: list[TrialResult] = []
         self.oof_store: dict[int, np.ndarray] = {}  # trial number -> out-of-fold predictions
         self.excluded: set[str] = set()  # families whose defaults broke a constraint
+        # long budgets keep the best trials' fold models to bag them (see _bagging)
+        self.bagging = wants_bagging(
+            spec.bagging,
+            budget_seconds=spec.budget_seconds,
+            folds=folds,
+            n_rows=len(data.X),
+            constraints=spec.constraints,
+        )
+        self.fold_models: dict[int, dict[int, Any]] = {}  # trial number -> fold -> pipeline
         self.executor = executor or default_executor(self.jobs, len(folds), spec.budget_seconds)
         self.threads = max(1, self.jobs // self.executor.workers)  # cores per concurrent fold
         self.stopped_by = "complete"
@@ -159,13 +172,19 @@ class Search:
         if best is None:
             reasons = "; ".join(f"{t.family}: {t.error or t.status}" for t in self.trials)
             raise TrainingError(f"no candidate model could be trained ({reasons}).")
-        # an ensemble over max_latency_ms gives way to a distilled or the best fast model
-        best, chosen, target = settle_latency(self, best, self.ensemble(best))
-        pipeline = self._unfitted(best, chosen)
-        choice = self.threshold(best, chosen)
-        if choice is not None:
-            pipeline = with_threshold(pipeline, choice.threshold, self.spec.positive_class)
-        self.refit(pipeline, target)
+        bag = bag_trials(self)  # long budgets: the fold models, averaged, need no refit
+        ensemble = self.ensemble(best)
+        settled = settle_bagging(self, bag, ensemble or best)
+        if settled is not None:  # the bag, or a second layer over bags
+            pipeline, choice = settled
+        else:
+            # an ensemble over max_latency_ms gives way to a distilled or the best fast model
+            best, chosen, target = settle_latency(self, best, ensemble)
+            pipeline = self._unfitted(best, chosen)
+            choice = self.threshold(best, chosen)
+            if choice is not None:
+                pipeline = with_threshold(pipeline, choice.threshold, self.spec.positive_class)
+            self.refit(pipeline, target)
         return SearchResult(
             leaderboard=self._leaderboard(),
             pipeline=pipeline,
@@ -315,7 +334,12 @@ class Search:
             oof = sum(w * self.oof_store[n] for n, w in chosen.params["members"].items())
         else:
             oof = self.oof_store.get(best.number)
-        if oof is None:
+        return None if oof is None else self.threshold_on(np.asarray(oof))
+
+    def threshold_on(self, oof: np.ndarray) -> ThresholdChoice | None:
+        """The binary decision threshold tuned on out-of-fold predictions ``oof``."""
+        spec = self.spec
+        if spec.task != "binary" or spec.threshold == "default":
             return None
         covered = np.isfinite(oof).all(axis=1)
         column = list(spec.classes).index(spec.positive_class)
@@ -389,6 +413,8 @@ class Search:
             run.broken = run.broken or outcome.broken
             if outcome.latency_ms is not None:
                 run.latency_ms = outcome.latency_ms
+            if outcome.model is not None:
+                run.models[outcome.fold] = outcome.model
         run.done += len(wave)
         self.report(f"{run.family} fold {run.done}/{len(self.folds)}")
         return True
@@ -413,6 +439,7 @@ class Search:
             limits=limits if checked and k == len(self.folds) - 1 else None,
             numbers=self.data.numbers,
             latency=spec.latency,
+            keep_model=self.bagging,
         )
 
     def record(self, run: TrialRun, number: int, source: str, seconds: float) -> TrialResult:
@@ -437,6 +464,9 @@ class Search:
         if run.status == "ok" and len(run.scores) == len(self.folds):
             self.oof_store[number] = run.oof
             _keep_best(self.oof_store, self.trials, self.bigger, limit=KEPT_PREDICTIONS)
+            if run.models:
+                self.fold_models[number] = run.models
+                _keep_best(self.fold_models, self.trials, self.bigger, limit=BAG_TRIALS)
         status = f"{result.mean:.4f}" if run.status == "ok" else run.status
         self.report(f"{run.family}: {status}")
         return result
@@ -484,22 +514,23 @@ class Search:
 
     def _unfitted(self, best: TrialResult, chosen: TrialResult | None) -> Any:
         """The pipeline to refit: the ensemble's members, or the best single configuration."""
-        roles, task, seed = self.data.roles, self.spec.task, self.spec.seed
         if chosen is None:
             self.report(f"refitting {best.family} on all training rows")
-            family = self.registry[best.family]
-            return make_pipeline(roles, family, task, best.params, seed, self.jobs, self._recipe())
+            return self.unfitted_member(best)
         members = [self.trials[n] for n in chosen.params["members"]]
         self.report(f"refitting an ensemble of {len(members)} models on all training rows")
         return WeightedEnsemble(
-            estimators=[
-                make_pipeline(
-                    roles, self.registry[m.family], task, m.params, seed, self.jobs, self._recipe()
-                )
-                for m in members
-            ],
+            estimators=[self.unfitted_member(m) for m in members],
             weights=list(chosen.params["members"].values()),
-            task=task,
+            task=self.spec.task,
+        )
+
+    def unfitted_member(self, trial: TrialResult) -> Any:
+        """The unfitted pipeline of a single trial's configuration."""
+        family = self.registry[trial.family]
+        spec = self.spec
+        return make_pipeline(
+            self.data.roles, family, spec.task, trial.params, spec.seed, self.jobs, self._recipe()
         )
 
     def _leaderboard(self) -> Leaderboard:
@@ -516,9 +547,7 @@ class Search:
         )
 
 
-def _keep_best(
-    store: dict[int, np.ndarray], trials: list[TrialResult], bigger: bool, limit: int
-) -> None:
+def _keep_best(store: dict[int, Any], trials: list[TrialResult], bigger: bool, limit: int) -> None:
     """Keep out-of-fold predictions of the ``limit`` best trials only (memory stays bounded)."""
     if len(store) <= limit:
         return

@@ -53,7 +53,9 @@ class TrainingSpec:
     :func:`loopml.modeling.auto_fold_count`). ``max_trials`` stops the search after that
     many trials: with a budget that does not bind, the same trials run every time.
     ``n_jobs=-1`` uses the CPUs this process may use. ``latency`` measures a candidate's
-    single-row cost for ``constraints.max_latency_ms`` (see :data:`LatencyFn`).
+    single-row cost for ``constraints.max_latency_ms`` (see :data:`LatencyFn`). ``bagging``:
+    ``"auto"`` bags the fold models from 180 s of budget, ``True`` at any budget, ``False``
+    never (see :func:`loopml.modeling._bagging.wants_bagging`).
     """
 
     task: TaskKind
@@ -75,6 +77,7 @@ class TrainingSpec:
     seed: int = 42
     n_jobs: int = -1
     latency: LatencyFn | None = None
+    bagging: bool | Literal["auto"] = "auto"  # see loopml.modeling._bagging.wants_bagging
 
     @classmethod
     def from_config(
@@ -103,6 +106,7 @@ class TrainingSpec:
             seed=training.seed,
             n_jobs=training.n_jobs,
             latency=latency,
+            bagging=training.bagging,
         )
 
     @property

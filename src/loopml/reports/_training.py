@@ -566,7 +566,7 @@ def render_training_report(
             "latency_ms": getattr(t, "latency_ms", None),  # max_latency_ms set: measured
             "params": (
                 "members: " + ensemble_members(t, leaderboard.trials, ranks)
-                if t.family == "ensemble"
+                if t.family in ("ensemble", "bag")
                 else json.dumps(round_for_people(t.params), default=str)
             ),
         }

@@ -179,9 +179,13 @@ def compile_predictor(bundle: ModelBundle, runtime: Runtime = "auto") -> Predict
 
 
 def compile_scores(model: Any, task: str, roles: dict[str, str]) -> ScoreFn:
-    """A fitted pipeline, decision-threshold wrapper or weighted ensemble as one function."""
+    """A fitted pipeline, decision-threshold wrapper, weighted ensemble (a bag is one) or
+    stack as one function."""
     if hasattr(model, "estimators_") and hasattr(model, "weights_"):  # WeightedEnsemble
         return _ensemble(model, task, roles)
+    if hasattr(model, "estimators_") and hasattr(model, "combine"):  # StackedEnsemble
+        members = [compile_scores(m, task, roles) for m in model.estimators_]
+        return lambda table: model.combine([f(table) for f in members])
     if hasattr(model, "estimator_") and hasattr(model, "threshold"):  # FixedThreshold...
         return compile_scores(model.estimator_, task, roles)  # decided later, by decide()
     steps = getattr(model, "steps", None)

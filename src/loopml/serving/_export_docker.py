@@ -192,7 +192,7 @@ def model_packages(family: str) -> tuple[str, ...]:
     unknown family; those not installed are left out when pinning)."""
     if family in _FAMILY_PACKAGES:
         return _FAMILY_PACKAGES[family]
-    if family in ("", "ensemble"):
+    if family in ("", "ensemble", "bag", "stack-l2"):
         return tuple(p for packages in _FAMILY_PACKAGES.values() for p in packages)
     return ()
 

@@ -124,8 +124,8 @@ def without_coercion(model: Any) -> Any:
     """
     from loopml.features import FrameCoercer
 
-    if hasattr(model, "estimators_") and hasattr(model, "weights_"):  # WeightedEnsemble
-        out = copy.copy(model)
+    if hasattr(model, "estimators_") and (hasattr(model, "weights_") or hasattr(model, "combine")):
+        out = copy.copy(model)  # a weighted ensemble (a bag is one) or a stack
         out.estimators_ = [without_coercion(m) for m in model.estimators_]
         return out
     if hasattr(model, "estimator_") and hasattr(model, "threshold"):  # FixedThreshold...

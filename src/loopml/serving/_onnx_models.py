@@ -123,8 +123,14 @@ def parse_predictor(
         return _parse_pipeline(scope, model, inputs, custom_parsers)
     if kind == "FixedThresholdClassifier":
         return parse_predictor(scope, model.estimator_, inputs, custom_parsers, name)
-    if kind == "WeightedEnsemble":
+    if kind in ("WeightedEnsemble", "BaggedEnsemble"):
         return _parse_ensemble(scope, model, inputs, custom_parsers)
+    if kind == "StackedEnsemble":
+        raise cannot_convert(
+            step_name(model, name),
+            "is a two-layer stack (a level-2 model over bagged models), which has no ONNX "
+            "form; training.bagging: false trains a model that exports",
+        )
     if kind == "SmoothedClassifier":
         inner = _parse_library(scope, model.estimator_, inputs, custom_parsers, name)
         out = scope.declare_local_variable("smoothed", double(len(model.classes_)))

@@ -388,8 +388,8 @@ def _show(value: Any) -> str:
 
 def fitted_pipelines(model: Any) -> Iterator[Any]:
     """The fitted member pipelines of a bundle's model: itself, the one a decision threshold
-    wraps, or each member of a weighted ensemble (recursively)."""
-    if hasattr(model, "estimators_") and hasattr(model, "weights_"):  # WeightedEnsemble
+    wraps, or each member of a weighted ensemble or stack (recursively)."""
+    if hasattr(model, "estimators_") and (hasattr(model, "weights_") or hasattr(model, "combine")):
         for member in model.estimators_:
             yield from fitted_pipelines(member)
     elif hasattr(model, "estimator_") and hasattr(model, "threshold"):  # FixedThreshold...

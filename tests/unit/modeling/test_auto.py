@@ -382,6 +382,7 @@ def test_get_params_and_clone() -> None:
     clf = AutoClassifier(time_budget=7, metric="f1", max_trials=3, models=("linear",))
 
     assert clf.get_params() == {
+        "bagging": "auto",
         "cv_folds": None,
         "max_trials": 3,
         "metric": "f1",
