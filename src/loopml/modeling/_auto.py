@@ -100,7 +100,7 @@ class _AutoBase(BaseEstimator):
         cv_folds: int | None = None,
         max_trials: int | None = None,
         models: Sequence[str] | None = None,
-        bagging: bool | str = "auto",
+        bagging: bool | str = False,
     ):
         self.time_budget = time_budget
         self.metric = metric

@@ -77,7 +77,7 @@ class TrainingSpec:
     seed: int = 42
     n_jobs: int = -1
     latency: LatencyFn | None = None
-    bagging: bool | Literal["auto"] = "auto"  # see loopml.modeling._bagging.wants_bagging
+    bagging: bool | Literal["auto"] = False  # see loopml.modeling._bagging.wants_bagging
 
     @classmethod
     def from_config(

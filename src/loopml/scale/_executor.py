@@ -58,14 +58,23 @@ class DaskExecutor:
         self.threads = max(1, min(cores.get(a, 1) // max(on_host[host[a]], 1) for a in slots))
         self._executor: Executor = client.get_executor(pure=False)
         self._data: Any = None
+        self._rows: tuple[pd.DataFrame, pd.Series, list[Any]] | None = None
 
     def start(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
-        scattered = self.client.scatter({"data": (X, y, list(folds))}, broadcast=True)
+        self._rows = (X, y, list(folds))
+        self._scatter()
+
+    def _scatter(self) -> None:
+        scattered = self.client.scatter({"data": self._rows}, broadcast=True)
         self._data = scattered["data"]
 
     def submit(self, job: FoldJob) -> Future[FoldOutcome]:
         if self._data is None:
             raise RuntimeError("DaskExecutor.start must be called before submit")
+        if self._data.status in ("cancelled", "lost", "error"):
+            # a lost worker can take the scattered rows with it (seen on a loaded machine:
+            # every later job was cancelled); send them again rather than fail every trial
+            self._scatter()
         job = dataclasses.replace(job, threads=self.threads)
         return self._executor.submit(_fit_scattered, job, self._data)
 
@@ -73,3 +82,4 @@ class DaskExecutor:
         if self._data is not None:
             self._data.release()
             self._data = None
+        self._rows = None

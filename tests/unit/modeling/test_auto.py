@@ -382,7 +382,7 @@ def test_get_params_and_clone() -> None:
     clf = AutoClassifier(time_budget=7, metric="f1", max_trials=3, models=("linear",))
 
     assert clf.get_params() == {
-        "bagging": "auto",
+        "bagging": False,
         "cv_folds": None,
         "max_trials": 3,
         "metric": "f1",

@@ -110,9 +110,9 @@ def test_the_gate(
 
 def test_bagging_is_a_training_setting() -> None:
     base = "name: p\nproblem: {task: binary, target: y}\ndata: {source: {type: csv, path: a.csv}}\n"
-    assert parse_config(base).training.bagging == "auto"
+    assert parse_config(base).training.bagging is False  # opt-in until it pays (README)
+    assert parse_config(base + "training: {bagging: auto}\n").training.bagging == "auto"
     assert parse_config(base + "training: {bagging: true}\n").training.bagging is True
-    assert parse_config(base + "training: {bagging: false}\n").training.bagging is False
     with pytest.raises(ConfigError, match=r"training\.bagging: .*auto, true or false, got 'often'"):
         parse_config(base + "training: {bagging: often}\n")
 

@@ -535,7 +535,8 @@ def test_a_worker_lost_during_the_search_costs_at_most_its_folds(binary: Data) -
         board = _search(binary, executor, max_trials=4)
 
     assert executor.submitted >= 4  # the kill happened during the search
-    assert len(board.trials) == 4  # the search went on to its last trial
+    searched = [t for t in board.trials if t.source != "ensemble"]  # an ensemble row may follow
+    assert len(searched) == 4  # the search went on to its last trial
     assert board.best.status == "ok"
-    failed = [t for t in board.trials if t.status != "ok"]
+    failed = [t for t in searched if t.status != "ok"]
     assert len(failed) <= 1  # Dask re-runs a lost fold elsewhere; at worst one trial failed
