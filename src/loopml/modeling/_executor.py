@@ -27,6 +27,7 @@ import pandas as pd
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
+from loopml.modeling._families import unwrap
 from loopml.modeling._pipeline import (
     PipelineRecipe,
     check_constraints,
@@ -75,6 +76,7 @@ class FoldOutcome:
     error: str = ""  # "Type: message" when the fit or the scoring failed
     broken: str = ""  # the constraint the fitted pipeline breaks, if any
     latency_ms: float | None = None  # single-row latency, measured when limits bound it
+    curve: tuple[float, ...] = ()  # a network's validation loss after each epoch
 
 
 def fit_fold(
@@ -119,6 +121,7 @@ def fit_fold(
         seconds=time.perf_counter() - started,
         broken=broken,
         latency_ms=latency_ms,
+        curve=tuple(getattr(unwrap(pipe), "curve_", ())),
     )
 
 

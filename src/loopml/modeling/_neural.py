@@ -201,7 +201,8 @@ class NeuralRegressor(RegressorMixin, _Network):
     """
 
     def fit(self, X: Any, y: Any) -> NeuralRegressor:
-        self._fit_network(X, np.asarray(y, dtype=np.float32), regression=True)
+        # a copy: torch warns on the read-only arrays pandas may hand out
+        self._fit_network(X, np.array(y, dtype=np.float32), regression=True)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -387,6 +387,8 @@ class Search:
                 run.scores.append(outcome.score)
             run.oof[self.folds[outcome.fold][1]] = outcome.predictions
             run.broken = run.broken or outcome.broken
+            if outcome.curve:
+                run.curves.append(outcome.curve)
             if outcome.latency_ms is not None:
                 run.latency_ms = outcome.latency_ms
         run.done += len(wave)
@@ -432,6 +434,7 @@ class Search:
             source=source,
             error=run.error,
             latency_ms=run.latency_ms,
+            curves=tuple(run.curves),
         )
         self.trials.append(result)
         if run.status == "ok" and len(run.scores) == len(self.folds):
