@@ -1,5 +1,6 @@
 """`loopml train --tensorboard DIR` with a network end to end: RealMLP trains, its search is
-written for TensorBoard, and the registered bundle (a pickled network) batch-scores. Skipped
+written for TensorBoard, the registered bundle (a pickled network) batch-scores, and ONNX
+export refuses it, naming the step. Skipped
 without torch and pytabkit, except in CI (CI=true)."""
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def test_train_writes_the_search_for_tensorboard_and_the_network_scores(tmp_path
         str(config),
     )
     assert scored.exit_code == 0, scored.output
+    exported = _invoke("export", "onnx", str(tmp_path / "m.onnx"), "-c", str(config))
+    assert exported.exit_code != 0  # no ONNX converter for the networks: said, nothing written
+    assert "step 'model (NeuralClassifier)' has no ONNX converter" in exported.output
+    assert "--runtime python" in exported.output and not (tmp_path / "m.onnx").exists()
 
     (events_file,) = logs.glob("events.out.tfevents.*")
     tags = set(EventAccumulator(str(events_file)).Reload().Tags()["scalars"])

@@ -199,7 +199,7 @@ def _rows(board: Leaderboard) -> list[tuple[Any, ...]]:
 
 
 def test_a_network_enters_the_search_only_when_its_estimated_cost_fits() -> None:
-    # LightGBM folds take 2 s, so a RealMLP fold is estimated at 2 x 44 = 88 s before it runs:
+    # LightGBM folds take 2 s, so a RealMLP fold is estimated at 2 x 70 = 140 s before it runs:
     # with 60 s it cannot start; with 2,000 s it runs after every other family.
     short = _search(60.0, ("lightgbm", "linear", "realmlp")).leaderboard
     long = _search(2000.0, ("lightgbm", "linear", "realmlp")).leaderboard
