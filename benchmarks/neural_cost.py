@@ -12,7 +12,9 @@ is repeated ``--repeats`` times, interleaved across families; the table shows th
     nice -n 19 python benchmarks/neural_cost.py
 
 Writes ``benchmarks/results/neural-cost.jsonl`` (one line per fit) and
-``benchmarks/results/neural-cost.md``. Run on a shared machine the times are noisy; the
+``benchmarks/results/neural-cost.md``. ``--imports-only RUNS`` instead times ``import
+pytabkit`` in fresh interpreters (the ``load_seconds`` of the network families) into
+``benchmarks/results/neural-import.json``. Run on a shared machine the times are noisy; the
 ratios, measured side by side, less so.
 """
 
@@ -23,6 +25,7 @@ import gzip
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,6 +66,17 @@ def fit_seconds(
     started = time.perf_counter()
     pipe.fit(X, y)
     return time.perf_counter() - started
+
+
+def import_seconds(runs: int) -> list[float]:
+    """Seconds ``import pytabkit`` takes in a fresh interpreter (what a network's first fold
+    in a process pays before it trains), ``runs`` times."""
+    probe = "import time; t = time.perf_counter(); import pytabkit; print(time.perf_counter() - t)"
+    times = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    return times
 
 
 def run(rows: int, repeats: int, seed: int) -> list[dict[str, Any]]:
@@ -139,7 +153,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4000, help="rows per dataset at most")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--imports-only",
+        type=int,
+        metavar="RUNS",
+        help="only time `import pytabkit` RUNS times; writes results/neural-import.json",
+    )
     args = parser.parse_args()
+    if args.imports_only:
+        times = import_seconds(args.imports_only)
+        result = {"import_pytabkit_seconds": times, "median": statistics.median(times)}
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "neural-import.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
+        return
     records = run(args.rows, args.repeats, args.seed)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "neural-cost.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

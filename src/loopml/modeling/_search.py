@@ -105,6 +105,7 @@ class Search:
             unscaled=[f.name for f in self.registry if f.needs_scaling],
             refit_factor=refit_factor(len(data.X), folds),
             start=started,
+            load=self.registry.load_seconds,
         )
         self.bigger = greater_is_better(spec.metric)
         self.trials: list[TrialResult] = []

@@ -565,6 +565,11 @@ def test_cost_priors_scaling_and_ranks_of_the_built_in_families() -> None:
     onehot = [f.name for f in FAMILIES if f.encoding == "onehot"]
     assert onehot == ["linear", "knn", "mlp", "realmlp", "tabm"]
     assert [f.name for f in FAMILIES if f.native_categoricals] == ["catboost"]
+    assert {f.name: f.load_seconds for f in FAMILIES if f.load_seconds} == {
+        "realmlp": 15.0,  # importing torch and pytabkit, before the first fold
+        "tabm": 15.0,
+    }
+    assert FAMILIES.load_seconds("lightgbm") == FAMILIES.load_seconds("svm") == 0.0
     assert all(f.unwrap is unwrap for f in FAMILIES)
     assert default_registry() is default_registry()
 

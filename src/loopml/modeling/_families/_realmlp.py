@@ -56,6 +56,10 @@ FAMILIES = (
         requires=("torch", "pytabkit"),
         install_hint=NEURAL_EXTRA,
         check_by_import=False,
+        # `import pytabkit` (torch, Lightning) in a fresh process, paid by the first fold: 17-31 s
+        # on this busy two-core machine (benchmarks/results/neural-import.json), less on a quiet
+        # one; a budget that cannot pay it would overrun by it
+        load_seconds=15.0,
         classification_only_params=(),  # no class weights: the network ignores them
     ),
 )

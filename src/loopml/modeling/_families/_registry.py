@@ -77,7 +77,8 @@ class ModelFamily:
     ``interpretable`` families. A family whose ``requires`` modules do not import is
     unavailable (``install_hint`` says how to get them); with ``check_by_import`` false they
     are only looked for, not imported (importing torch and pytabkit takes seconds every search
-    would pay, networks or not). ``task_params`` keeps the parameters
+    would pay, networks or not); ``load_seconds`` is what that import costs the first fold, which
+    the budget adds to the family's first estimate. ``task_params`` keeps the parameters
     that matter on a task, with task-dependent defaults spelled out. ``unwrap`` finds the
     fitted library model inside the family's wrappers. ``native_categoricals``: the model
     splits on the category codes as categories (it is told which columns they are).
@@ -98,6 +99,7 @@ class ModelFamily:
     unwrap: Callable[[Any], Any] = unwrap
     native_categoricals: bool = False
     check_by_import: bool = True
+    load_seconds: float = 0.0
 
     @property
     def encoding(self) -> Literal["onehot", "ordinal"]:
@@ -240,6 +242,10 @@ class FamilyRegistry:
         if family in self._families:
             return self._families[family].cost_prior
         return max((f.cost_prior for f in self), default=1.0)
+
+    def load_seconds(self, family: str) -> float:
+        """Seconds ``family``'s library takes to load before its first fold (0 if unknown)."""
+        return self._families[family].load_seconds if family in self._families else 0.0
 
     def with_families(self, *extra: ModelFamily) -> FamilyRegistry:
         """A registry with ``extra`` added, replacing the families of the same name."""
