@@ -21,8 +21,12 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/uv
 	$(UV_INSTALL) -e ".[boost]"
 	touch $@
 
+# neural: RealMLP, TabM and TensorBoard, for the tests; `make run` leaves them out. torch is
+# pinned to the CPU wheel with pip first: resolving it, uv would fetch PyPI's default Linux
+# build, which carries CUDA (several GB) that loopml never uses.
 $(VENV)/.installed-dev: pyproject.toml Makefile $(VENV)/.installed
-	$(UV_INSTALL) -e ".[boost,dev]"
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(UV_INSTALL) -e ".[boost,neural,dev]"
 	touch $@
 
 install: $(VENV)/.installed bytecode

@@ -33,6 +33,7 @@ from loopml._cli_print import (
 )
 from loopml._cli_progress import cli_errors, scoring_progress, training_progress
 from loopml._cli_retrain import register as register_retrain
+from loopml._cli_tensorboard import TensorBoardOpt, tensorboard_log
 from loopml._cli_ui import register as register_ui
 from loopml._cli_watch import register as register_watch
 
@@ -256,16 +257,18 @@ def profile(
 def train(
     config: Path = ConfigOpt,
     dask: str | None = DaskOpt,
+    tensorboard: Path | None = TensorBoardOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
         project = _project(config, dask)
-        with training_progress(
-            err, not as_json, project.config.training.budget_seconds
-        ) as progress:
+        log = tensorboard_log(tensorboard, None if as_json else err)  # fails before training
+        budget = project.config.training.budget_seconds
+        with training_progress(err, not as_json, budget) as progress:
             result = project.train(progress=progress)
+        log(result)
         _emit_json(result.to_dict()) if as_json else print_train(out, result)
 
 

@@ -53,8 +53,9 @@ from loopml.errors import ConfigError
 
 # ALL_METRICS, METRIC_ALIASES, suggest_metric, ...: the metric names, re-exported above
 
-#: Every candidate family loopml knows. xgboost and catboost need the [boost] extra; a family
-#: whose library is not installed is skipped with a note on the leaderboard.
+#: Every candidate family loopml knows. xgboost and catboost need the [boost] extra, realmlp
+#: and tabm the [neural] one; a family whose library is not installed is skipped with a note
+#: on the leaderboard.
 ModelFamily = Literal[
     "linear",
     "random_forest",
@@ -66,6 +67,8 @@ ModelFamily = Literal[
     "knn",
     "mlp",
     "decision_tree",
+    "realmlp",
+    "tabm",
 ]
 MODEL_FAMILIES: tuple[ModelFamily, ...] = get_args(ModelFamily)
 

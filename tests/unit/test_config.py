@@ -214,8 +214,8 @@ def test_source_name_is_used_in_messages() -> None:
         (
             "training:\n  models: [linear, xgbost]\n",
             "training.models.1: Input should be 'linear', 'random_forest', 'extra_trees', "
-            "'hist_gradient_boosting', 'lightgbm', 'xgboost', 'catboost', 'knn', 'mlp' or "
-            "'decision_tree', "
+            "'hist_gradient_boosting', 'lightgbm', 'xgboost', 'catboost', 'knn', 'mlp', "
+            "'decision_tree', 'realmlp' or 'tabm', "
             "got 'xgbost' (loopml.yaml, line 8).",
         ),
         (

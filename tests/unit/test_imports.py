@@ -31,6 +31,9 @@ DATA_AND_MODELLING = [
     "sqlalchemy",
     "plotly",
     "jinja2",
+    "torch",  # the [neural] extra: pytabkit's networks and the TensorBoard writer
+    "pytabkit",
+    "tensorboard",
 ]
 
 
@@ -54,7 +57,8 @@ def test_help_loads_no_data_or_modelling_library() -> None:
     code = (
         "from typer.testing import CliRunner\n"
         "from loopml.cli import app\n"
-        "for args in (['--help'], ['models', '--help'], ['score', '--help']):\n"
+        "for args in (['--help'], ['models', '--help'], ['score', '--help'],\n"
+        "             ['train', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
     )
     assert loaded_after(code, DATA_AND_MODELLING) == []
@@ -62,6 +66,16 @@ def test_help_loads_no_data_or_modelling_library() -> None:
 
 def test_import_loopml_loads_neither_pandas_nor_the_config_models() -> None:
     assert loaded_after("import loopml", ["pandas", "numpy", "pydantic", "yaml"]) == []
+
+
+def test_the_search_finds_the_networks_without_importing_them() -> None:
+    # importing torch and pytabkit takes seconds; a search that never fits a network must not
+    code = (
+        "from loopml.modeling import default_registry\n"
+        "families = default_registry()\n"
+        "families.available(), families.unavailable()\n"
+    )
+    assert loaded_after(code, ["torch", "pytabkit", "tensorboard"]) == []
 
 
 def test_stage_packages_load_only_the_module_of_a_name_used() -> None:

@@ -36,6 +36,7 @@ if _typing.TYPE_CHECKING:  # the names' types for mypy; at run time they load on
         plan_folds,
         time_ordered_column,
     )
+    from loopml.modeling._tensorboard import TensorBoardLog
     from loopml.modeling._threshold import ThresholdChoice, decide, expected_cost, tune_threshold
     from loopml.modeling._training import TrainingData, TrainingSpec, train_model
     from loopml.modeling._unsupervised import (
@@ -80,6 +81,7 @@ __getattr__, __dir__ = _lazy_exports(
         "loopml.modeling._cpus": ["available_cpus"],
         "loopml.modeling._pipeline": ["PipelineRecipe", "make_pipeline", "predict_scores"],
         "loopml.modeling._search": ["Leaderboard", "Search", "SearchResult", "TrialResult"],
+        "loopml.modeling._tensorboard": ["TensorBoardLog"],
         "loopml.modeling._training": ["TrainingData", "TrainingSpec", "train_model"],
         "loopml.modeling._split": [
             "FoldPlan",
@@ -125,6 +127,7 @@ __all__ = [
     "SearchResult",
     "SerialExecutor",
     "Split",
+    "TensorBoardLog",
     "ThresholdChoice",
     "TrainingData",
     "TrainingSpec",

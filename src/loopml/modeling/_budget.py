@@ -59,6 +59,9 @@ class Budget:
         See :func:`refit_factor`.
     start
         A ``clock`` reading the budget counts from (default: now).
+    load
+        Seconds a family's library takes to load before its first fold (importing PyTorch
+        and pytabkit for the networks), added to the estimate of a family not tried yet.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Budget:
         unscaled: Collection[str] = (),
         refit_factor: float = 1.0,
         start: float | None = None,
+        load: Callable[[str], float] | None = None,
     ) -> None:
         self.seconds = seconds
         self.clock = clock
@@ -76,6 +80,7 @@ class Budget:
         self.unscaled = frozenset(unscaled)
         self.refit_factor = refit_factor
         self.start = clock() if start is None else start
+        self.load = load
         self.fold_seconds: dict[str, float] = {}  # family -> seconds of one wave of folds
 
     @property
@@ -94,14 +99,16 @@ class Budget:
 
     def estimate(self, family: str) -> float:
         """Seconds one wave of folds of ``family`` should take (a wave of folds side by side
-        takes about as long as one fold); a family not tried yet is scaled from the others."""
+        takes about as long as one fold); a family not tried yet is scaled from the others,
+        plus the time its library takes to load."""
         if family in self.fold_seconds:
             return self.fold_seconds[family]
         seen = {
             f: t for f, t in self.fold_seconds.items() if f not in self.unscaled
         } or self.fold_seconds
         prior = self.prior(family)
-        return max((t * prior / self.prior(f) for f, t in seen.items()), default=0.0)
+        scaled = max((t * prior / self.prior(f) for f, t in seen.items()), default=0.0)
+        return scaled + (self.load(family) if self.load is not None else 0.0)
 
     def refit_reserve(self, best_family: str | None) -> float:
         """Seconds to keep for refitting the best model so far (``None``: none yet)."""

@@ -27,6 +27,7 @@ import pandas as pd
 
 from loopml.config import CleaningConfig, Constraints, FeaturesConfig
 from loopml.metrics import score
+from loopml.modeling._families import unwrap
 from loopml.modeling._pipeline import (
     PipelineRecipe,
     check_constraints,
@@ -77,6 +78,7 @@ class FoldOutcome:
     broken: str = ""  # the constraint the fitted pipeline breaks, if any
     latency_ms: float | None = None  # single-row latency, measured when limits bound it
     model: Any = None  # the fitted pipeline, when the job asked to keep it
+    curve: tuple[float, ...] = ()  # a network's validation loss after each epoch
 
 
 def fit_fold(
@@ -122,6 +124,7 @@ def fit_fold(
         broken=broken,
         latency_ms=latency_ms,
         model=pipe if job.keep_model else None,
+        curve=tuple(getattr(unwrap(pipe), "curve_", ())),
     )
 
 

@@ -29,6 +29,9 @@ class TrialResult:
     #: single-row latency in milliseconds (measured when problem.constraints bound it; an
     #: ensemble's is the sum of its members')
     latency_ms: float | None = None
+    #: a network's validation loss after each epoch, one curve per fold (for TensorBoard; not
+    #: in to_dict, which stays one line per trial)
+    curves: tuple[tuple[float, ...], ...] = ()
 
     @property
     def mean(self) -> float:
@@ -80,6 +83,7 @@ class TrialRun:
     done: int = 0
     latency_ms: float | None = None  # single-row latency, from the last fold
     models: dict[int, Any] = field(default_factory=dict)  # fold -> fitted pipeline, when kept
+    curves: list[tuple[float, ...]] = field(default_factory=list)  # a network's, per fold
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ class Search:
             unscaled=[f.name for f in self.registry if f.needs_scaling],
             refit_factor=refit_factor(len(data.X), folds),
             start=started,
+            load=self.registry.load_seconds,
         )
         self.bigger = greater_is_better(spec.metric)
         self.trials: list[TrialResult] = []
@@ -411,6 +412,8 @@ class Search:
                 run.scores.append(outcome.score)
             run.oof[self.folds[outcome.fold][1]] = outcome.predictions
             run.broken = run.broken or outcome.broken
+            if outcome.curve:
+                run.curves.append(outcome.curve)
             if outcome.latency_ms is not None:
                 run.latency_ms = outcome.latency_ms
             if outcome.model is not None:
@@ -459,6 +462,7 @@ class Search:
             source=source,
             error=run.error,
             latency_ms=run.latency_ms,
+            curves=tuple(run.curves),
         )
         self.trials.append(result)
         if run.status == "ok" and len(run.scores) == len(self.folds):

@@ -131,3 +131,15 @@ def test_refit_factor_of_expanding_time_folds_uses_the_largest_training_part() -
 
 def test_refit_factor_without_folds_is_one() -> None:
     assert refit_factor(100, []) == 1.0
+
+
+def test_a_family_not_tried_yet_also_pays_for_loading_its_library() -> None:
+    # the networks' first fold imports PyTorch and pytabkit: seconds no cost prior scales
+    loads = {"catboost": 5.0}
+    budget = Budget(60.0, ManualClock(), _prior, load=lambda f: loads.get(f, 0.0))
+    budget.observe("lightgbm", 2.0)
+    assert budget.estimate("catboost") == 16.0 + 5.0
+    assert budget.estimate("xgboost") == 4.0  # nothing to load
+    budget.observe("catboost", 12.0)  # once it ran, the measured waves decide
+    assert budget.estimate("catboost") == 12.0
+    assert _budget().estimate("catboost") == 0.0  # without load: the prior alone

@@ -32,7 +32,7 @@ TASKS = ("binary", "multiclass", "regression")
 ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "datetime"}
 
 #: Small models keep the whole file fast; keys a family does not have are left out.
-SMALL = {"n_estimators": 25, "max_iter": 40}
+SMALL = {"n_estimators": 25, "max_iter": 40, "n_epochs": 4}
 
 #: Optuna parameter prefix of each family.
 PREFIXES = {
@@ -46,6 +46,8 @@ PREFIXES = {
     "decision_tree": "tree",
     "knn": "knn",
     "mlp": "mlp",
+    "realmlp": "realmlp",
+    "tabm": "tabm",
 }
 
 
@@ -142,6 +144,8 @@ def test_portfolio_lists_every_family_once_with_the_weak_ones_last() -> None:
         "decision_tree",
         "knn",
         "mlp",
+        "realmlp",  # the dearest per row: where the budget's estimate lets them in
+        "tabm",
     )
     assert FAMILIES.interpretable == ("linear", "decision_tree")
     assert FAMILIES["knn"].encoding == FAMILIES["mlp"].encoding == "onehot"
@@ -155,7 +159,11 @@ def _imbalanced(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.Series]:
     return X, pd.Series(np.where(rare, "fraud", "ok"), dtype=object)
 
 
-@pytest.mark.parametrize("family", FAMILIES.names)
+#: The families that weight classes (the networks do not: pytabkit takes no sample weights).
+WEIGHTED = [f.name for f in FAMILIES if "class_weight" in f.classification_only_params]
+
+
+@pytest.mark.parametrize("family", WEIGHTED)
 def test_balanced_class_weight_raises_the_rare_class_probability(family: str) -> None:
     _skip_unavailable(family)
     X, y = _imbalanced()
@@ -360,7 +368,7 @@ def test_a_missing_optional_library_makes_its_family_unavailable(
 
 
 def test_core_families_are_always_available() -> None:
-    core = [f for f in FAMILIES.names if f not in ("xgboost", "catboost")]
+    core = [f for f in FAMILIES.names if f not in ("xgboost", "catboost", "realmlp", "tabm")]
     assert FAMILIES.available(core) == tuple(core)
     assert all(not FAMILIES[f].requires for f in core)
 
@@ -526,7 +534,7 @@ def test_with_families_replaces_and_only_keeps_without_changing_the_original() -
     moved = FAMILIES.with_families(last)
     few = FAMILIES.only(["knn", "linear", "knn"])
 
-    assert moved.names[-2:] == ("mlp", "linear")
+    assert moved.names[-2:] == ("tabm", "linear")
     assert moved["linear"] is last
     assert len(moved) == len(FAMILIES)
     assert FAMILIES.names[1] == "linear"
@@ -549,11 +557,19 @@ def test_cost_priors_scaling_and_ranks_of_the_built_in_families() -> None:
         "decision_tree": (0.3, False),
         "knn": (1.5, True),
         "mlp": (2.5, True),
+        "realmlp": (70.0, True),  # measured: benchmarks/results/neural-cost.md
+        "tabm": (70.0, True),
     }
-    assert FAMILIES.cost_prior("svm") == 8.0  # an unknown family: the largest prior
+    assert FAMILIES.cost_prior("svm") == 70.0  # an unknown family: the largest prior
     assert FamilyRegistry([]).cost_prior("svm") == 1.0
-    assert [f.name for f in FAMILIES if f.encoding == "onehot"] == ["linear", "knn", "mlp"]
+    onehot = [f.name for f in FAMILIES if f.encoding == "onehot"]
+    assert onehot == ["linear", "knn", "mlp", "realmlp", "tabm"]
     assert [f.name for f in FAMILIES if f.native_categoricals] == ["catboost"]
+    assert {f.name: f.load_seconds for f in FAMILIES if f.load_seconds} == {
+        "realmlp": 15.0,  # importing torch and pytabkit, before the first fold
+        "tabm": 15.0,
+    }
+    assert FAMILIES.load_seconds("lightgbm") == FAMILIES.load_seconds("svm") == 0.0
     assert all(f.unwrap is unwrap for f in FAMILIES)
     assert default_registry() is default_registry()
 

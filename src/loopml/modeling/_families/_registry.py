@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,6 +17,7 @@ Params = dict[str, Any]
 
 #: How the optional packages of the built-in families are installed.
 BOOST_EXTRA = "pip install 'loopml[boost]'"
+NEURAL_EXTRA = "pip install 'loopml[neural]'"
 
 
 def unwrap(model: Any) -> Any:
@@ -73,7 +75,10 @@ class ModelFamily:
     every other family gets raw numbers and ordinal category codes. The portfolio tries the
     families by increasing ``portfolio_rank``. ``interpretable: true`` allows only the
     ``interpretable`` families. A family whose ``requires`` modules do not import is
-    unavailable (``install_hint`` says how to get them). ``task_params`` keeps the parameters
+    unavailable (``install_hint`` says how to get them); with ``check_by_import`` false they
+    are only looked for, not imported (importing torch and pytabkit takes seconds every search
+    would pay, networks or not); ``load_seconds`` is what that import costs the first fold, which
+    the budget adds to the family's first estimate. ``task_params`` keeps the parameters
     that matter on a task, with task-dependent defaults spelled out. ``unwrap`` finds the
     fitted library model inside the family's wrappers. ``native_categoricals``: the model
     splits on the category codes as categories (it is told which columns they are).
@@ -93,6 +98,8 @@ class ModelFamily:
     task_params: Callable[[TaskKind, Params], Params] = all_params
     unwrap: Callable[[Any], Any] = unwrap
     native_categoricals: bool = False
+    check_by_import: bool = True
+    load_seconds: float = 0.0
 
     @property
     def encoding(self) -> Literal["onehot", "ordinal"]:
@@ -107,6 +114,10 @@ class ModelFamily:
         """Why this family cannot be trained here (a required module does not import), or None."""
         for module in self.requires:
             try:
+                if not self.check_by_import:
+                    if importlib.util.find_spec(module) is None:
+                        raise ModuleNotFoundError(f"No module named {module!r}")
+                    continue
                 importlib.import_module(module)
             except Exception as exc:  # ImportError, or a broken install failing to load its library
                 return (
@@ -231,6 +242,10 @@ class FamilyRegistry:
         if family in self._families:
             return self._families[family].cost_prior
         return max((f.cost_prior for f in self), default=1.0)
+
+    def load_seconds(self, family: str) -> float:
+        """Seconds ``family``'s library takes to load before its first fold (0 if unknown)."""
+        return self._families[family].load_seconds if family in self._families else 0.0
 
     def with_families(self, *extra: ModelFamily) -> FamilyRegistry:
         """A registry with ``extra`` added, replacing the families of the same name."""
