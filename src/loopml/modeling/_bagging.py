@@ -231,16 +231,7 @@ def bag_trials(search: Search) -> Bag | None:
             weights = dict(sorted(choice.weights.items(), key=lambda kv: -kv[1]))
     oof = np.asarray(sum(w * kept[n] for n, w in weights.items()))
     scores = [v for v in search._fold_scores(oof) if not np.isnan(v)]
-    row = TrialResult(
-        number=len(search.trials),
-        family="bag",
-        params={"members": weights},
-        fold_scores=tuple(scores),
-        seconds=0.0,
-        status="ok",
-        source="bag",
-    )
-    search.trials.append(row)
+    row = search.combined_row("bag", {"members": weights}, scores, source="bag")
     search.report(f"bag of {len(weights)} trials' fold models: {row.mean:.4f}")
     return Bag(row, oof)
 

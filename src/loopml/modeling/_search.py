@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,17 +298,32 @@ class Search:
         mean = float(np.mean(kept)) if kept else float("nan")
         if not (mean > best.mean if self.bigger else mean < best.mean):
             return None  # better pooled but not per fold: keep the simpler model
-        chosen = TrialResult(
+        return self.combined_row("ensemble", {"members": members}, kept, source="ensemble")
+
+    def combined_row(
+        self,
+        family: str,
+        params: dict[str, Any],
+        scores: Iterable[float],
+        *,
+        source: str,
+        error: str = "",
+    ) -> TrialResult:
+        """Put a model combined from trials (ensemble, bag, stack) on the leaderboard: its
+        fold scores come from out-of-fold predictions, so it cost no fit of its own. With an
+        ``error`` it is listed as excluded, saying why."""
+        row = TrialResult(
             number=len(self.trials),
-            family="ensemble",
-            params={"members": members},
-            fold_scores=tuple(kept),
+            family=family,
+            params=params,
+            fold_scores=tuple(scores),
             seconds=0.0,
-            status="ok",
-            source="ensemble",
+            status="excluded" if error else "ok",
+            source=source,
+            error=error,
         )
-        self.trials.append(chosen)
-        return chosen
+        self.trials.append(row)
+        return row
 
     def _fold_scores(self, stacked: np.ndarray) -> list[float]:
         """The metric on each fold's validation rows of pooled out-of-fold predictions."""

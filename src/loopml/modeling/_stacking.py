@@ -266,21 +266,15 @@ def try_stacking(search: Search, bag: Bag, level1: TrialResult) -> Stack | None:
         oof = nested_oof(search, features)
     scores = tuple(v for v in search._fold_scores(oof) if not np.isnan(v))
     chosen = beats(search, scores, level1.fold_scores)
-    row = TrialResult(
-        number=len(search.trials),
-        family="stack-l2",
-        params={"members": {n: 1.0 / len(members) for n in members}, "level2": _name(spec.task)},
-        fold_scores=scores,
-        seconds=0.0,
-        status="ok" if chosen else "excluded",
+    row = search.combined_row(
+        "stack-l2",
+        {"members": {n: 1.0 / len(members) for n in members}, "level2": _name(spec.task)},
+        scores,
         source="stack",
         error=""
         if chosen
-        else (
-            f"not better than {level1.family} by {STACK_MARGIN:.1%} on the mean and on most folds"
-        ),
+        else f"not better than {level1.family} by {STACK_MARGIN:.1%} on the mean and on most folds",
     )
-    search.trials.append(row)
     search.report(f"second layer over {len(members)} bags: {row.mean:.4f}")
     if not chosen:
         return None
