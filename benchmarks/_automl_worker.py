@@ -40,8 +40,9 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 # loopml from this checkout (the revision the results record), not whichever checkout the
-# shared virtualenv's editable install points at; the peers' venvs have no loopml to shadow
-_SRC = os.path.join(os.path.dirname(_HERE), "src")
+# shared virtualenv's editable install points at; the peers' venvs have no loopml to shadow.
+# LOOPML_SRC names another checkout's src (benchmarks/automl_revisions.py runs two revisions)
+_SRC = os.environ.get("LOOPML_SRC") or os.path.join(os.path.dirname(_HERE), "src")
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -257,6 +258,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def preload(system: str) -> float:
+    """Import the system's modules before the fit clock starts; the seconds it took."""
+    t0 = time.perf_counter()
+    if system == "loopml" and os.path.isdir(_SRC):
+        sys.path.insert(0, _SRC)
+    for module in PRELOAD[system]:
+        importlib.import_module(module)
+    return round(time.perf_counter() - t0, 3)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     core = pin_one_core(args.core)
     result: dict[str, Any] = {
@@ -277,12 +288,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         meta = json.loads((Path(args.data) / "meta.json").read_text())
         target, task = meta["target"], meta["task"]
         fit, predict = ADAPTERS[args.system]
-        t0 = time.perf_counter()
-        if args.system == "loopml" and os.path.isdir(_SRC):
-            sys.path.insert(0, _SRC)
-        for module in PRELOAD[args.system]:
-            importlib.import_module(module)
-        result["import_seconds"] = round(time.perf_counter() - t0, 3)
+        result["import_seconds"] = preload(args.system)
         train = pd.read_csv(Path(args.data) / "train.csv.gz")
         with tempfile.TemporaryDirectory(prefix=f"bench-{args.system}-") as scratch:
             t0 = time.perf_counter()

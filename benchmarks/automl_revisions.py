@@ -82,7 +82,7 @@ def run_one(src: Path, rev: str, dataset: str, seed: int, core: int, args: Any) 
     info = bench.dataset_info(data_dir)
     python = bench.project_python()
     env = bench.worker_env(python)
-    env["PYTHONPATH"] = str(src)  # this revision's loopml, the project's libraries
+    env["LOOPML_SRC"] = str(src)  # this revision's loopml, the project's libraries
     record: dict[str, Any] = {
         "dataset": dataset,
         "revision": rev,
