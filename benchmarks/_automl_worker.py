@@ -112,6 +112,31 @@ def fit_loopml(train: Any, target: str, task: str, budget: float, seed: int, scr
     return model, getattr(loopml, "__version__", "?")
 
 
+#: ``family:<name>`` runs one loopml family's portfolio defaults alone (one trial, no tuning,
+#: no ensemble), for the portfolio matrix of ``benchmarks/portfolio.py``.
+FAMILY_PREFIX = "family:"
+
+
+def fit_loopml_family(
+    train: Any, target: str, task: str, budget: float, seed: int, scratch: Path, family: str
+):
+    import loopml
+    from loopml import AutoClassifier, AutoRegressor
+
+    X, y = train.drop(columns=[target]), train[target]
+    cls = AutoRegressor if task == "regression" else AutoClassifier
+    model = cls(
+        time_budget=budget,
+        metric=METRIC_NAMES["loopml"][task],
+        n_jobs=1,
+        random_state=seed,
+        models=[family],
+        max_trials=1,
+    )
+    model.fit(X, y)
+    return model, getattr(loopml, "__version__", "?")
+
+
 def predict_loopml(model: Any, X: Any, task: str):
     if task != "regression":
         return model.predict_proba(X), list(model.classes_)
@@ -144,7 +169,15 @@ def predict_flaml(model: Any, X: Any, task: str):
     return model.predict(X), None
 
 
-def fit_autogluon(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+def fit_autogluon(
+    train: Any,
+    target: str,
+    task: str,
+    budget: float,
+    seed: int,
+    scratch: Path,
+    presets: str = "medium_quality",
+):
     import autogluon.tabular
     from autogluon.tabular import TabularPredictor
 
@@ -158,11 +191,16 @@ def fit_autogluon(train: Any, target: str, task: str, budget: float, seed: int, 
     predictor.fit(
         train,
         time_limit=budget,
-        presets="medium_quality",
+        presets=presets,
         num_cpus=1,
         num_gpus=0,
     )  # no seed argument: every AutoGluon model uses its fixed default seed (0)
     return predictor, autogluon.tabular.__version__
+
+
+def fit_autogluon_best(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    """AutoGluon's ``best_quality`` preset: bagged and stacked models, at the same budget."""
+    return fit_autogluon(train, target, task, budget, seed, scratch, presets="best_quality")
 
 
 def predict_autogluon(model: Any, X: Any, task: str):
@@ -216,10 +254,21 @@ def describe(system: str, model: Any) -> dict[str, Any]:
     """What the system ended with (best model, trials), for reading the results; best effort."""
     from collections import Counter
 
-    if system == "loopml":
+    if system == "loopml" or system.startswith(FAMILY_PREFIX):
         board = model.leaderboard_
         failed = [t for t in board.trials if t.status == "failed" and t.error]
+        first = board.trials[0] if board.trials else None
         return {
+            # the first trial: in a family run, the family's defaults (its CV score and cost)
+            "first_trial": None
+            if first is None
+            else {
+                "family": first.family,
+                "status": first.status,
+                "cv_mean": first.mean,
+                "folds": len(first.fold_scores),
+                "seconds": round(first.seconds, 3),
+            },
             "best": board.best.family,
             "loopml_file": sys.modules["loopml"].__file__,  # the checkout that ran
             "trials": dict(Counter(t.status for t in board.trials)),
@@ -228,7 +277,7 @@ def describe(system: str, model: Any) -> dict[str, Any]:
         }
     if system == "flaml":
         return {"best": model.best_estimator}
-    if system == "autogluon":
+    if system in ("autogluon", "autogluon-best"):
         return {"best": model.model_best, "models": len(model.model_names())}
     return {"best": type(model[-1]).__name__, "n_iter": int(model[-1].n_iter_)}
 
@@ -236,8 +285,10 @@ def describe(system: str, model: Any) -> dict[str, Any]:
 #: Modules imported before the fit clock starts: importing a library is not fitting.
 PRELOAD = {
     "loopml": ("loopml",),
+    "family": ("loopml",),
     "flaml": ("flaml",),
     "autogluon": ("autogluon.tabular",),
+    "autogluon-best": ("autogluon.tabular",),
     "hgb": ("sklearn.ensemble", "sklearn.compose", "sklearn.pipeline", "sklearn.preprocessing"),
 }
 
@@ -245,8 +296,21 @@ ADAPTERS = {
     "loopml": (fit_loopml, predict_loopml),
     "flaml": (fit_flaml, predict_flaml),
     "autogluon": (fit_autogluon, predict_autogluon),
+    "autogluon-best": (fit_autogluon_best, predict_autogluon),
     "hgb": (fit_hgb, predict_hgb),
 }
+
+
+def adapter(system: str) -> tuple[Any, Any]:
+    """(fit, predict) of ``system``; ``family:<name>`` is one loopml family alone."""
+    if system.startswith(FAMILY_PREFIX):
+        family = system.removeprefix(FAMILY_PREFIX)
+
+        def fit(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+            return fit_loopml_family(train, target, task, budget, seed, scratch, family)
+
+        return fit, predict_loopml
+    return ADAPTERS[system]
 
 
 def _jsonable(value: Any) -> Any:
@@ -261,9 +325,9 @@ def _jsonable(value: Any) -> Any:
 def preload(system: str) -> float:
     """Import the system's modules before the fit clock starts; the seconds it took."""
     t0 = time.perf_counter()
-    if system == "loopml" and os.path.isdir(_SRC):
+    if (system == "loopml" or system.startswith(FAMILY_PREFIX)) and os.path.isdir(_SRC):
         sys.path.insert(0, _SRC)
-    for module in PRELOAD[system]:
+    for module in PRELOAD[system.split(":")[0]]:
         importlib.import_module(module)
     return round(time.perf_counter() - t0, 3)
 
@@ -287,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["numpy"], result["pandas"] = np.__version__, pd.__version__
         meta = json.loads((Path(args.data) / "meta.json").read_text())
         target, task = meta["target"], meta["task"]
-        fit, predict = ADAPTERS[args.system]
+        fit, predict = adapter(args.system)
         result["import_seconds"] = preload(args.system)
         train = pd.read_csv(Path(args.data) / "train.csv.gz")
         with tempfile.TemporaryDirectory(prefix=f"bench-{args.system}-") as scratch:
@@ -321,7 +385,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--system", required=True, choices=sorted(ADAPTERS))
+    parser.add_argument(
+        "--system", required=True, help=f"{', '.join(sorted(ADAPTERS))} or {FAMILY_PREFIX}<name>"
+    )
     parser.add_argument("--data", required=True, help="the dataset directory (meta.json etc.)")
     parser.add_argument("--budget", type=float, default=60.0, help="fit seconds")
     parser.add_argument("--out", required=True, help="the result JSON file")

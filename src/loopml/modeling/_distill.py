@@ -100,7 +100,6 @@ def distill(search: Search, best: TrialResult, target: pd.Series) -> TrialResult
         return None
     search.report(f"distilling the ensemble into one {best.family} model")
     X, y = search.data.X, search.data.y
-    number = len(search.trials)
     run = TrialRun(best.family, dict(best.params), np.full((len(X), search.spec.width), np.nan))
     started = budget.clock()
     for k, (train_idx, valid_idx) in enumerate(folds):
@@ -117,4 +116,4 @@ def distill(search: Search, best: TrialResult, target: pd.Series) -> TrialResult
         run.broken = run.broken or outcome.broken
         run.latency_ms = outcome.latency_ms if outcome.latency_ms is not None else run.latency_ms
         run.done += 1
-    return search.record(run, number, "distilled", budget.clock() - started)
+    return search.record(run, "distilled", budget.clock() - started)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +35,14 @@ from loopml.modeling._distill import settle_latency
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._executor import FoldJob, TrialExecutor, default_executor, wait_all
 from loopml.modeling._families import FamilyRegistry, default_registry, resolve_class_weight
+from loopml.modeling._lanes import portfolio_in_lanes, tune_in_lanes
 from loopml.modeling._leaderboard import Leaderboard, TrialResult, TrialRun
 from loopml.modeling._pipeline import PipelineRecipe, make_pipeline, quietly
 from loopml.modeling._spec import ProgressFn, TrainingData, TrainingSpec
 from loopml.modeling._split import Folds
 from loopml.modeling._stacking import settle_bagging
 from loopml.modeling._threshold import ThresholdChoice, tune_threshold, with_threshold
+from loopml.modeling._tuning import ask, new_study, tell
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,10 @@ class Search:
 
     Folds are fitted by ``executor`` (see :mod:`loopml.modeling._executor`), as many at a
     time as it has workers; by default local processes when ``n_jobs`` allows several folds
-    at once, else this process. The final refit always runs here.
+    at once, else this process. With several workers, whole trials run side by side, one per
+    worker (see :mod:`loopml.modeling._lanes`); under a trial cap a trial's folds run side by
+    side instead, so that which trials run does not depend on timing. The final refit always
+    runs here.
     """
 
     def __init__(
@@ -126,6 +132,10 @@ class Search:
         self.fold_models: dict[int, dict[int, Any]] = {}  # trial number -> fold -> pipeline
         self.executor = executor or default_executor(self.jobs, len(folds), spec.budget_seconds)
         self.threads = max(1, self.jobs // self.executor.workers)  # cores per concurrent fold
+        # trials side by side (one fold at a time each) keep every worker busy; a trial cap
+        # keeps waves of folds, whose trials are the same every run
+        self.lanes = self.executor.workers if spec.max_trials is None else 1
+        self.lock = threading.RLock()  # the lanes share the trials, the budget and the study
         self.stopped_by = "complete"
         self.options: dict[str, tuple[Any, ...]] = {}  # pipeline choices the search decides
         if spec.features is not None:
@@ -201,20 +211,24 @@ class Search:
             (f for f in self.order if not self.registry[f].needs_scaling),
             self.order[0] if self.order else None,
         )
+        if self.lanes > 1:
+            portfolio_in_lanes(self, probe)
+            return
         for family in self.order:
             if not self.may_continue():
                 break
             first = self.run_trial(family, dict(self.extra), "portfolio")
-            if family == probe:
-                self.absolute_time_probe(family, first)
+            if family == probe and self.probes_time() and self.may_continue():
+                params = {**self.extra, "absolute_time": False}
+                self.settle_absolute_time(first, self.run_trial(family, params, "portfolio"))
 
-    def absolute_time_probe(self, family: str, first: TrialResult) -> None:
-        """The same defaults without year and elapsed-time features; the better choice is
-        kept for the rest of the search."""
-        if len(self.options.get("absolute_time", ())) <= 1 or not self.may_continue():
-            return
-        params = {**self.extra, "absolute_time": False}
-        second = self.run_trial(family, params, "portfolio")
+    def probes_time(self) -> bool:
+        """Whether year and elapsed-time features are still to be tried both ways."""
+        return len(self.options.get("absolute_time", ())) > 1
+
+    def settle_absolute_time(self, first: TrialResult, second: TrialResult) -> None:
+        """Keep whichever of the probe's two trials (``second`` without year and elapsed time)
+        scored better, for the rest of the search."""
         if first.status == "ok" and second.status == "ok":
             better = second.mean > first.mean if self.bigger else second.mean < first.mean
             self.extra["absolute_time"] = not better
@@ -232,34 +246,15 @@ class Search:
         ok = sorted(self._completed(), key=lambda t: -t.mean if self.bigger else t.mean)
         allowed = [f for f in self.order if f not in self.excluded]
         families = list(dict.fromkeys(t.family for t in ok))[:2] or allowed[:1]
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(
-            direction="maximize" if self.bigger else "minimize",
-            sampler=optuna.samplers.TPESampler(seed=self.spec.seed, n_startup_trials=4),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-        )
-        while self.may_continue():
-            best = self.best_so_far()
-            usable = [
-                f for f in families if self.budget.affordable(f, best.family if best else None)
-            ]
-            if not usable:
+        study = new_study(self)
+        if self.lanes > 1:
+            tune_in_lanes(self, study, families)
+        while self.lanes == 1 and self.may_continue():
+            asked = ask(self, study, families)
+            if asked is None:
                 break
-            if len(usable) < len(families):
-                study.enqueue_trial({"family": usable[0]}, skip_if_exists=False)
-            trial = study.ask()
-            family = trial.suggest_categorical("family", families)
-            params = {**self.registry[family].space(trial, self.spec.task), **self.extra}
-            for key, values in self.options.items():
-                if len(values) > 1:  # pipeline choices the data leaves open: the search decides
-                    params[key] = trial.suggest_categorical(key, list(values))
-            result = self.run_trial(family, params, "optuna", trial)
-            if result.status == "ok":
-                study.tell(trial, result.mean)
-            elif result.status == "pruned":
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            trial, family, params = asked
+            tell(self, study, trial, self.run_trial(family, params, "optuna", trial))
         if self.stopped_by == "complete":
             self.stopped_by = "budget"
 
@@ -387,7 +382,6 @@ class Search:
         optuna_trial: optuna.Trial | None = None,
     ) -> TrialResult:
         """Cross-validate one configuration, wave after wave of folds, and record it."""
-        number = len(self.trials)
         started = self.budget.clock()
         run = TrialRun(family, params, np.full((len(self.data.X), self.spec.width), np.nan))
         must_finish = self.best_so_far() is None  # the first model always completes
@@ -398,30 +392,33 @@ class Search:
             ):
                 run.status = "timeout" if run.done else "not_started"
                 break
-            if not self._run_wave(run, number):
+            if not self._run_wave(run):
                 break
             if optuna_trial is not None and run.scores:
                 optuna_trial.report(float(np.mean(run.scores)), run.done - 1)
                 if optuna_trial.should_prune():
                     run.status = "pruned"
                     break
-        return self.record(run, number, source, self.budget.clock() - started)
+        return self.record(run, source, self.budget.clock() - started)
 
-    def _run_wave(self, run: TrialRun, number: int) -> bool:
-        """Fit the next wave of folds side by side; False when one failed."""
-        wave = [
-            self.fold_job(run, k)
-            for k in range(run.done, min(run.done + self.executor.workers, len(self.folds)))
-        ]
+    def _run_wave(self, run: TrialRun) -> bool:
+        """Fit the next wave of folds side by side (in lanes, one fold); False when one
+        failed."""
+        size = self.executor.workers if self.lanes == 1 else 1
+        end = min(run.done + size, len(self.folds))
+        wave = [self.fold_job(run, k) for k in range(run.done, end)]
         t0 = self.budget.clock()
-        outcomes = wait_all(wave, [self.executor.submit(job) for job in wave])
+        with self.lock:
+            futures = [self.executor.submit(job) for job in wave]
+        outcomes = wait_all(wave, futures)
         spent = self.budget.clock() - t0
         failed = next((o for o in outcomes if o.error), None)
         if failed is not None:  # a candidate failing is recorded, not fatal
             run.status, run.error = "failed", failed.error
-            log.warning("trial %d (%s) failed: %s", number, run.family, run.error)
+            log.warning("a %s trial failed: %s", run.family, run.error)
             return False
-        self.budget.observe(run.family, spent)
+        with self.lock:
+            self.budget.observe(run.family, spent)
         for outcome in outcomes:
             if not math.isnan(outcome.score):
                 run.scores.append(outcome.score)
@@ -460,8 +457,12 @@ class Search:
             keep_model=self.bagging,
         )
 
-    def record(self, run: TrialRun, number: int, source: str, seconds: float) -> TrialResult:
+    def record(self, run: TrialRun, source: str, seconds: float) -> TrialResult:
         """Put a finished run on the leaderboard, keeping its out-of-fold predictions."""
+        with self.lock:  # the trial's number is its place on the leaderboard
+            return self._record(run, len(self.trials), source, seconds)
+
+    def _record(self, run: TrialRun, number: int, source: str, seconds: float) -> TrialResult:
         if run.status == "ok" and not run.scores:
             run.status, run.error = "failed", "metric undefined on every fold"
         if run.status == "ok" and run.broken:
@@ -525,7 +526,8 @@ class Search:
 
     def report(self, message: str) -> None:
         if self.progress is not None:
-            self.progress(min(self.budget.elapsed, self.budget.seconds), message)
+            with self.lock:
+                self.progress(min(self.budget.elapsed, self.budget.seconds), message)
 
     def _recipe(self) -> PipelineRecipe:
         spec = self.spec
