@@ -480,7 +480,7 @@ def test_a_failing_candidate_is_recorded_not_fatal(
     assert board.trials[0].error == "RuntimeError: boom"
     assert board.best.family == "hist_gradient_boosting"
     assert [t.number for t in board.ranked()] == [1, 0]
-    assert "trial 0 (linear) failed: RuntimeError: boom" in caplog.text
+    assert "a linear trial failed: RuntimeError: boom" in caplog.text
 
 
 def test_metric_undefined_on_every_fold_fails_the_trial(
