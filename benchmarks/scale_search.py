@@ -145,6 +145,10 @@ def run_one(data_dir: Path, engine: str, seed: int, budget: float) -> dict[str, 
         "search_seconds": round(board.elapsed_seconds, 2),
         "trials_ok": statuses.count("ok"),
         "trials_other": len(statuses) - statuses.count("ok"),
+        # the work done: folds fitted by the trials (pruned and cut trials fit fewer)
+        "folds_fitted": sum(
+            len(t.fold_scores) for t in board.trials if t.source in ("portfolio", "optuna")
+        ),
         "statuses": dict(Counter(statuses)),
         "n_folds": board.n_folds,
         "workers": board.workers,
@@ -204,8 +208,8 @@ def _summary_rows(records: list[dict[str, Any]], engines: list[str]) -> list[str
     """Per dataset and engine: the mean over seeds, and the gap to local-2 in its spread."""
     lines = [
         "| dataset | metric | engine | runs | mean score | spread over seeds | vs local-2 "
-        "| mean trials | trials/s | max fit s (budget) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| mean trials | trials/s | folds/s | max fit s (budget) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in records):
         ok = [r for r in records if r["dataset"] == dataset and r["status"] == "ok"]
@@ -218,10 +222,13 @@ def _summary_rows(records: list[dict[str, Any]], engines: list[str]) -> list[str
             spread = _score(max(scores) - min(scores)) if len(scores) > 1 else "–"
             trials = _mean([r["trials_ok"] for r in runs])
             rate = _mean([r["trials_ok"] / r["search_seconds"] for r in runs])
+            fitted = [r["folds_fitted"] / r["search_seconds"] for r in runs if "folds_fitted" in r]
+            folds = f"{_mean(fitted):.2f}" if fitted else "–"
             lines.append(
                 f"| {dataset} | {runs[0]['metric']} | {engine} | {len(runs)} "
                 f"| {_score(_mean(scores))} | {spread} | {_score(_mean(scores) - base, '+')} "
-                f"| {trials:.1f} | {rate:.2f} | {max(r['fit_seconds'] for r in runs):.1f} "
+                f"| {trials:.1f} | {rate:.2f} | {folds} "
+                f"| {max(r['fit_seconds'] for r in runs):.1f} "
                 f"({runs[0]['budget']:g}) |"
             )
     return lines
@@ -274,8 +281,10 @@ def write_report(path: Path, header: dict[str, Any], records: list[dict[str, Any
         "",
         *_run_rows(records),
         "",
-        "trials: finished trials (other: failed or cut by the budget); trials/s: over the "
-        "search's own clock; fit s: `train_model` wall time, refit included, against the "
+        "trials: finished trials (other: pruned, failed or cut by the budget); trials/s: "
+        "finished trials over the search's own clock; folds/s: folds fitted by any trial, the "
+        "work done (more pruning means fewer finished trials for the same work); "
+        "fit s: `train_model` wall time, refit included, against the "
         "budget; cluster start: outside the budget, as in `Project.train`; CPU use: CPU "
         "seconds of the run's process tree over wall seconds times its CPUs; load 1m: the "
         "machine's load average when the run started.",
