@@ -96,7 +96,10 @@ def peak_rss_kib() -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
-def fit_loopml(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+def fit_loopml(
+    train: Any, target: str, task: str, budget: float, seed: int, scratch: Path, **options: Any
+):
+    """loopml's estimator on one core; ``options`` are more of its arguments."""
     import loopml
     from loopml import AutoClassifier, AutoRegressor
 
@@ -107,6 +110,7 @@ def fit_loopml(train: Any, target: str, task: str, budget: float, seed: int, scr
         metric=METRIC_NAMES["loopml"][task],
         n_jobs=1,
         random_state=seed,
+        **options,
     )
     model.fit(X, y)
     return model, getattr(loopml, "__version__", "?")
@@ -120,21 +124,7 @@ FAMILY_PREFIX = "family:"
 def fit_loopml_family(
     train: Any, target: str, task: str, budget: float, seed: int, scratch: Path, family: str
 ):
-    import loopml
-    from loopml import AutoClassifier, AutoRegressor
-
-    X, y = train.drop(columns=[target]), train[target]
-    cls = AutoRegressor if task == "regression" else AutoClassifier
-    model = cls(
-        time_budget=budget,
-        metric=METRIC_NAMES["loopml"][task],
-        n_jobs=1,
-        random_state=seed,
-        models=[family],
-        max_trials=1,
-    )
-    model.fit(X, y)
-    return model, getattr(loopml, "__version__", "?")
+    return fit_loopml(train, target, task, budget, seed, scratch, models=[family], max_trials=1)
 
 
 def predict_loopml(model: Any, X: Any, task: str):

@@ -6,10 +6,35 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loopml.modeling import Search, SearchResult, TrainingData, TrainingSpec
 from loopml.modeling._split import Folds
+
+
+def signal_frame(
+    n: int = 120, seed: int = 0, *, x1_gaps: int = 10, color_gaps: bool = False
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Numbers with gaps (and a category with gaps), a datetime column, and a signal in x1 and
+    color: the modeling tests' data."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
+    X = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": rng.uniform(0, 10, size=n),
+            "color": color,
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
+    )
+    X.loc[rng.choice(n, x1_gaps, replace=False), "x1"] = np.nan
+    if color_gaps:
+        X.loc[[3, 7, 11], "color"] = None
+    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
+    return X, signal
+
 
 _DATA_FIELDS = ("time", "groups", "strategy", "numbers")
 _RUN_FIELDS = ("candidates", "executor", "progress", "started")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _searchkit import run_search
+from _searchkit import run_search, signal_frame
 
 import _needs as needs
 from loopml.config import Constraints
@@ -42,20 +42,7 @@ ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "da
 
 def _frame(n: int = 120, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Numbers with gaps, a category, a datetime column, and a signal in x1/color."""
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(size=n)
-    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
-    X = pd.DataFrame(
-        {
-            "x1": x1,
-            "x2": rng.uniform(0, 10, size=n),
-            "color": color,
-            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
-        }
-    )
-    X.loc[rng.choice(n, 10, replace=False), "x1"] = np.nan
-    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
-    return X, signal
+    return signal_frame(n, seed)
 
 
 @dataclasses.dataclass(frozen=True)

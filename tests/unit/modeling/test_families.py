@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from _searchkit import signal_frame
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -63,21 +64,7 @@ def _skip_unavailable(family: str) -> None:
 
 def _frame(n: int = 160, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Numbers with gaps, a category with gaps, a datetime, and a signal in x1 and color."""
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(size=n)
-    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
-    X = pd.DataFrame(
-        {
-            "x1": x1,
-            "x2": rng.uniform(0, 10, size=n),
-            "color": color,
-            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
-        }
-    )
-    X.loc[rng.choice(n, 12, replace=False), "x1"] = np.nan
-    X.loc[[3, 7, 11], "color"] = None
-    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
-    return X, signal
+    return signal_frame(n, seed, x1_gaps=12, color_gaps=True)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _searchkit import run_search
+from _searchkit import run_search, signal_frame
 
 from loopml.config import FeaturesConfig
 from loopml.modeling import cv_folds
@@ -24,18 +24,7 @@ ROLES = {"x1": "numeric", "x2": "numeric", "color": "categorical", "signup": "da
 
 
 def _data(n: int = 150) -> tuple[pd.DataFrame, pd.Series]:
-    rng = np.random.default_rng(0)
-    x1 = rng.normal(size=n)
-    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
-    X = pd.DataFrame(
-        {
-            "x1": x1,
-            "x2": rng.uniform(0, 10, size=n),
-            "color": color,
-            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
-        }
-    )
-    signal = x1 + (color == "red") + rng.normal(scale=0.5, size=n)
+    X, signal = signal_frame(n, x1_gaps=0)
     return X, pd.Series(np.where(signal > 0.5, "yes", "no"), dtype=object)
 
 
