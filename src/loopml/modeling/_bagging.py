@@ -22,20 +22,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import _safe_indexing
 
 from loopml.config import Constraints
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
 from loopml.modeling._leaderboard import TrialResult
-from loopml.modeling._split import Folds
+from loopml.modeling._split import Folds, plan_folds
 
 if TYPE_CHECKING:
     from loopml.modeling._search import Search
+    from loopml.types import TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +185,23 @@ def task_tags(tags: Any, task: str) -> Any:
     return tags
 
 
-def bag_splits(y: Any, task: str, n_folds: int, seed: int) -> list[tuple[Any, Any]]:
-    """The folds ``fit`` trains members on: stratified when every class has enough rows."""
-    y = np.asarray(y)
-    if task != "regression" and np.unique(y, return_counts=True)[1].min() >= n_folds:
-        splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    else:
-        splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros((len(y), 1)), y))
+def bag_splits(y: Any, task: str, n_folds: int, seed: int) -> Folds:
+    """The folds ``fit`` trains members on, planned as the search plans its own
+    (:func:`~loopml.modeling._split.plan_folds`): stratified for classes, with the count
+    capped so that every fold can hold each class.
+
+    Examples
+    --------
+    >>> y = ["a"] * 8 + ["b"] * 3
+    >>> [len(valid) for _, valid in bag_splits(y, "binary", 5, seed=0)]
+    [4, 4, 3]
+    """
+    strategy = "random" if task == "regression" else "stratified"
+    kind = cast("TaskKind", task)
+    plan = plan_folds(
+        pd.Series(np.asarray(y)), task=kind, strategy=strategy, n_folds=n_folds, seed=seed
+    )
+    return list(plan.folds)
 
 
 # ---------------------------------------------------------------------------- the search's
