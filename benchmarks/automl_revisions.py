@@ -41,7 +41,7 @@ _spec.loader.exec_module(bench)  # type: ignore[union-attr]
 sc = bench.sc
 
 DEFAULT_OUT = HERE / "results" / "automl-60s-revisions.jsonl"
-PEERS = ("flaml", "autogluon", "hgb")
+PEERS = ("flaml", "autogluon", "autogluon-best", "hgb")
 
 
 def resolve(rev: str) -> str:
@@ -163,9 +163,11 @@ def run(args: Any) -> None:
     bench.log(f"wrote {args.md}")
 
 
-def _peer_scores(budget: float) -> dict[str, dict[str, float | None]]:
-    """The committed table's peer scores per dataset."""
-    latest = bench.latest(bench.read_records(bench.DEFAULT_OUT), budget)
+def _peer_scores(
+    budget: float, path: Path = bench.DEFAULT_OUT
+) -> dict[str, dict[str, float | None]]:
+    """The committed table's peer scores per dataset (``path``: its JSON lines)."""
+    latest = bench.latest(bench.read_records(path), budget)
     out: dict[str, dict[str, float | None]] = {}
     for (dataset, system), r in latest.items():
         if system in PEERS:
@@ -182,7 +184,7 @@ def _stats(values: list[float]) -> str:
 
 
 def render(records: list[dict], revs: tuple[str, str], args: Any) -> str:
-    peers = _peer_scores(args.budget)
+    peers = _peer_scores(args.budget, args.peers)
     runs: dict[tuple[str, str, int], dict] = {}
     for r in records:
         if float(r["budget"]) == args.budget and r["revision"] in revs:
@@ -237,7 +239,7 @@ def render(records: list[dict], revs: tuple[str, str], args: Any) -> str:
         )
     lines += [
         "",
-        "| revision | mean normalised score | mean rank (of 4) | runs |",
+        f"| revision | mean normalised score | mean rank (of {len(PEERS) + 1}) | runs |",
         "|---|---:|---:|---:|",
     ]
     for rev in revs:
@@ -271,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--peers", type=Path, default=bench.DEFAULT_OUT, help="the peers' table (JSON lines)"
+    )
     parser.add_argument("--md", type=Path, help="the Markdown table (default: --out as .md)")
     parser.add_argument("--resume", action="store_true", help="skip runs already in --out")
     parser.add_argument("--report-only", action="store_true")
