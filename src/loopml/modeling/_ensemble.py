@@ -3,6 +3,10 @@
 Members are added one at a time, with replacement, each time the one that improves the
 pooled out-of-fold score of the averaged prediction most; the weights are how often each was
 picked. The result is used only when it beats the best single model on the same rows.
+
+The candidates are the best trial of each model family first, then the best trials overall:
+a long tuning phase fills the top ranks with near-copies of one family, and averaging
+near-copies gains little, while the best of other families err differently.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from loopml.metrics import greater_is_better, score
 from loopml.types import TaskKind
+
+#: Candidates greedy selection chooses among, and how many picks (with replacement) it makes.
+MAX_MEMBERS = 10
+ROUNDS = 25
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,13 @@ def select_ensemble(
     task: TaskKind,
     classes: Sequence[Any] = (),
     positive_class: Any = None,
-    max_members: int = 10,
-    rounds: int = 25,
+    families: Mapping[int, str] | None = None,
 ) -> EnsembleChoice | None:
     """Pick weights over the trials in ``oof`` (trial number -> out-of-fold predictions,
-    NaN where a row was never validated). None when fewer than two trials are given."""
+    NaN where a row was never validated). None when fewer than two trials are given.
+
+    With ``families`` (trial number -> family), the ``MAX_MEMBERS`` candidates are each
+    family's best trial first, then the best of the rest."""
     if len(oof) < 2:
         return None
     covered = np.all(np.isfinite(np.stack([_as_2d(p) for p in oof.values()])), axis=(0, 2))
@@ -73,12 +83,12 @@ def select_ensemble(
         n: _pooled(metric, task, y_cov, _unwrap(p, task), classes, positive_class)
         for n, p in preds.items()
     }
-    ranked = sorted(singles, key=lambda n: -sign * singles[n])[:max_members]
+    ranked = _candidates(sorted(singles, key=lambda n: -sign * singles[n]), families, MAX_MEMBERS)
     best_single = ranked[0]
     picks: list[int] = []
     total = np.zeros_like(preds[best_single])
     current = -np.inf
-    for _ in range(rounds):
+    for _ in range(ROUNDS):
         step_best, step_score = None, -np.inf
         for n in ranked:
             trial = (total + preds[n]) / (len(picks) + 1)
@@ -100,6 +110,19 @@ def select_ensemble(
         best_single_score=singles[best_single],
         best_single=best_single,
     )
+
+
+def _candidates(ranked: list[int], families: Mapping[int, str] | None, limit: int) -> list[int]:
+    """The first ``limit`` of ``ranked`` (best first), each family's best ahead of the rest.
+
+    >>> _candidates([4, 2, 7, 1], {4: "mlp", 2: "mlp", 7: "mlp", 1: "linear"}, 3)
+    [4, 1, 2]
+    """
+    if families is None:
+        return ranked[:limit]
+    leaders = list({families.get(n, str(n)): n for n in reversed(ranked)}.values())
+    leaders = sorted(leaders, key=ranked.index)[:limit]
+    return leaders + [n for n in ranked if n not in leaders][: limit - len(leaders)]
 
 
 def _as_2d(pred: np.ndarray) -> np.ndarray:

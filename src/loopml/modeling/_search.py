@@ -272,6 +272,7 @@ class Search:
             task=spec.task,
             classes=spec.classes,
             positive_class=spec.positive_class,
+            families={n: self.trials[n].family for n in self.oof_store},
         )
         if choice is None or not choice.improves:
             return None
@@ -483,7 +484,9 @@ class Search:
         self.trials.append(result)
         if run.status == "ok" and len(run.scores) == len(self.folds):
             self.oof_store[number] = run.oof
-            _keep_best(self.oof_store, self.trials, self.bigger, limit=KEPT_PREDICTIONS)
+            _keep_best(
+                self.oof_store, self.trials, self.bigger, limit=KEPT_PREDICTIONS, leaders=True
+            )
             if run.models:
                 self.fold_models[number] = run.models
                 _keep_best(self.fold_models, self.trials, self.bigger, limit=BAG_TRIALS)
@@ -568,11 +571,23 @@ class Search:
         )
 
 
-def _keep_best(store: dict[int, Any], trials: list[TrialResult], bigger: bool, limit: int) -> None:
-    """Keep out-of-fold predictions of the ``limit`` best trials only (memory stays bounded)."""
+def _keep_best(
+    store: dict[int, Any],
+    trials: list[TrialResult],
+    bigger: bool,
+    limit: int,
+    *,
+    leaders: bool = False,
+) -> None:
+    """Keep out-of-fold predictions of the ``limit`` best trials only (memory stays bounded);
+    with ``leaders``, each family's best trial too (the ensemble's candidates)."""
     if len(store) <= limit:
         return
     by_number = {t.number: t for t in trials}
     ranked = sorted(store, key=lambda n: -by_number[n].mean if bigger else by_number[n].mean)
-    for n in ranked[limit:]:
-        del store[n]
+    kept = set(ranked[:limit])
+    if leaders:
+        kept |= set({by_number[n].family: n for n in reversed(ranked)}.values())
+    for n in ranked:
+        if n not in kept:
+            del store[n]
