@@ -62,6 +62,9 @@ class Budget:
     load
         Seconds a family's library takes to load before its first fold (importing PyTorch
         and pytabkit for the networks), added to the estimate of a family not tried yet.
+    hold
+        Seconds the refit reserve never goes below: time an ensemble's refit may need beyond
+        the best single model's.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Budget:
         refit_factor: float = 1.0,
         start: float | None = None,
         load: Callable[[str], float] | None = None,
+        hold: float = 0.0,
     ) -> None:
         self.seconds = seconds
         self.clock = clock
@@ -81,6 +85,7 @@ class Budget:
         self.refit_factor = refit_factor
         self.start = clock() if start is None else start
         self.load = load
+        self.hold = hold
         self.fold_seconds: dict[str, float] = {}  # family -> seconds of one wave of folds
 
     @property
@@ -114,7 +119,8 @@ class Budget:
         """Seconds to keep for refitting the best model so far (``None``: none yet)."""
         if best_family is None:
             return 0.0
-        return self.fold_seconds.get(best_family, 0.0) * self.refit_factor * REFIT_MARGIN
+        refit = self.fold_seconds.get(best_family, 0.0) * self.refit_factor * REFIT_MARGIN
+        return max(refit, self.hold)
 
     def affordable(self, family: str, best_family: str | None) -> bool:
         """Whether a wave of ``family`` fits, leaving time to refit the best model after it
