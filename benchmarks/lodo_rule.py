@@ -25,23 +25,21 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("_bench_automl", HERE / "automl.py")
-bench = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-sys.modules[_spec.name] = bench  # type: ignore[union-attr]
-_spec.loader.exec_module(bench)  # type: ignore[union-attr]
-sc = bench.sc
+# automl_revisions.py loads automl.py (as ``bench``) and reads a committed table's peers
+_spec = importlib.util.spec_from_file_location("_bench_revisions", HERE / "automl_revisions.py")
+revisions = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules[_spec.name] = revisions  # type: ignore[union-attr]
+_spec.loader.exec_module(revisions)  # type: ignore[union-attr]
+bench, sc = revisions.bench, revisions.bench.sc
 
 PEER_TABLES = (HERE / "results" / "automl-60s.jsonl", HERE / "results" / "automl-60s-dev.jsonl")
-PEERS = ("flaml", "autogluon", "autogluon-best", "hgb")
 
 
 def peer_scores(budget: float) -> dict[str, dict[str, float | None]]:
+    """Dataset -> peer -> score, from both suites' committed tables."""
     out: dict[str, dict[str, float | None]] = {}
     for path in PEER_TABLES:
-        for (dataset, system), r in bench.latest(bench.read_records(path), budget).items():
-            if system in PEERS:
-                score = r.get("score") if r["status"] == "ok" else None
-                out.setdefault(dataset, {})[system] = score
+        out.update(revisions._peer_scores(budget, path))
     return out
 
 
