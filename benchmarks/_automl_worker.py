@@ -121,6 +121,16 @@ def fit_loopml(
 FAMILY_PREFIX = "family:"
 
 
+def fit_loopml_bag(train: Any, target: str, task: str, budget: float, seed: int, scratch: Path):
+    """loopml with ``bagging="auto"``: from 180 s it keeps the best trials' fold models to bag."""
+    return fit_loopml(train, target, task, budget, seed, scratch, bagging="auto")
+
+
+def is_loopml(system: str) -> bool:
+    """Whether ``system`` is loopml's search (the default, a variant or one family)."""
+    return system in ("loopml", "loopml-bag") or system.startswith(FAMILY_PREFIX)
+
+
 def fit_loopml_family(
     train: Any, target: str, task: str, budget: float, seed: int, scratch: Path, family: str
 ):
@@ -244,7 +254,7 @@ def describe(system: str, model: Any) -> dict[str, Any]:
     """What the system ended with (best model, trials), for reading the results; best effort."""
     from collections import Counter
 
-    if system == "loopml" or system.startswith(FAMILY_PREFIX):
+    if is_loopml(system):
         board = model.leaderboard_
         failed = [t for t in board.trials if t.status == "failed" and t.error]
         first = board.trials[0] if board.trials else None
@@ -275,6 +285,7 @@ def describe(system: str, model: Any) -> dict[str, Any]:
 #: Modules imported before the fit clock starts: importing a library is not fitting.
 PRELOAD = {
     "loopml": ("loopml",),
+    "loopml-bag": ("loopml",),
     "family": ("loopml",),
     "flaml": ("flaml",),
     "autogluon": ("autogluon.tabular",),
@@ -284,6 +295,7 @@ PRELOAD = {
 
 ADAPTERS = {
     "loopml": (fit_loopml, predict_loopml),
+    "loopml-bag": (fit_loopml_bag, predict_loopml),
     "flaml": (fit_flaml, predict_flaml),
     "autogluon": (fit_autogluon, predict_autogluon),
     "autogluon-best": (fit_autogluon_best, predict_autogluon),
@@ -315,7 +327,7 @@ def _jsonable(value: Any) -> Any:
 def preload(system: str) -> float:
     """Import the system's modules before the fit clock starts; the seconds it took."""
     t0 = time.perf_counter()
-    if (system == "loopml" or system.startswith(FAMILY_PREFIX)) and os.path.isdir(_SRC):
+    if is_loopml(system) and os.path.isdir(_SRC):
         sys.path.insert(0, _SRC)
     for module in PRELOAD[system.split(":")[0]]:
         importlib.import_module(module)
