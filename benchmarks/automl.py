@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,11 @@ def ensure_peer_venv(name: str, *, python: str | None = None) -> Path:
     )
     log(f"  {name}: installed in {seconds:.0f} s")
     return exe
+
+
+def runs_loopml(system: str) -> bool:
+    """Whether ``system`` is loopml (or a variant of it) rather than a peer or the baseline."""
+    return system != BASELINE and SHARED_VENV.get(system, system) not in PEER_REQUIREMENTS
 
 
 def interpreter(system: str) -> Path:
@@ -339,6 +346,8 @@ def run_pair(
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "timeout_seconds": timeout,
     }
+    if runs_loopml(system):  # the checkout its worker imports (LOOPML_SRC, else this one)
+        record["revision"] = git_revision(Path(os.environ.get("LOOPML_SRC") or ROOT / "src"))
     scratch = Path(tempfile.mkdtemp(prefix=f"automl-{system}-{data_dir.name}-"))
     try:
         out = scratch / "result.json"
@@ -545,16 +554,17 @@ def goals(per_dataset: dict[str, Any], summary: dict[str, Any]) -> list[tuple[st
     return out
 
 
-def git_revision() -> str:
+def git_revision(src: Path = ROOT / "src") -> str:
+    """The commit of the checkout holding ``src``, flagged when ``src`` has local changes."""
     try:
         rev = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+            ["git", "-C", str(src), "status", "--porcelain", "--", "."],
             capture_output=True,
             text=True,
             check=True,
@@ -562,6 +572,23 @@ def git_revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + (" (src/ has uncommitted changes)" if dirty else "")
+
+
+def row_revision(record: dict[str, Any]) -> str | None:
+    """The loopml revision a record ran, also for records written before runs recorded it
+    (``automl_revisions.py`` imports a revision from a ``loopml-<rev>-`` temporary checkout)."""
+    if record.get("revision"):
+        return str(record["revision"])
+    found = re.search(
+        r"/loopml-([0-9a-f]{7,40})-", str((record.get("model") or {}).get("loopml_file"))
+    )
+    return found.group(1) if found else None
+
+
+def _revisions(records: Iterable[dict[str, Any]]) -> str:
+    """Which revisions the report's loopml rows ran, with how many rows each."""
+    counts = Counter(row_revision(r) or "not recorded" for r in records if runs_loopml(r["system"]))
+    return ", ".join(f"{rev} ({n} rows)" for rev, n in counts.most_common()) or "none"
 
 
 def cpu_model() -> str:
@@ -656,7 +683,7 @@ def render_markdown(
         if loads
         else f"- machine: {cpu_model()}, {os.cpu_count()} cores",
         f"- runs: {started[0]} to {started[-1]} (UTC)" if started else "- runs: none",
-        f"- loopml revision: {git_revision()}",
+        f"- loopml revision: {_revisions(recs)}",
         "- versions: "
         + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(versions.items())),
         "",
