@@ -3,10 +3,12 @@
     python benchmarks/lodo_rule.py --base REV --new REV --name automl-60s-ensemble \\
         RUNS.jsonl [RUNS.jsonl ...]
 
-The inputs are ``automl_revisions.py`` runs of two revisions (the rule off and on) on the
-public and development suites. Each run is normalised against the peers of its suite's
-committed table (``automl-60s.jsonl``, ``automl-60s-dev.jsonl``: 0 = the HGB baseline, 1 = the
-best system), as the benchmark does. Then every dataset is held out once: the revision with
+The inputs are runs of two arms (the rule off and on) on the public and development suites:
+``automl_revisions.py`` runs of two revisions, or ``automl.py`` runs of two systems (``--base
+loopml --new loopml-bag``: the same revision with and without bagging). Each run is normalised
+against the peers of its suite's committed table at the runs' budget (``automl-<budget>s.jsonl``,
+``automl-<budget>s-dev.jsonl``: 0 = the HGB baseline, 1 = the best system), as the benchmark
+does. Then every dataset is held out once: the revision with
 the higher mean normalised score on the *other* datasets is chosen and scored on the held-out
 one. The rule is adopted when the choices made without each dataset beat the base revision on
 the held-out datasets, on the mean and in wins against losses. The table goes to
@@ -32,29 +34,47 @@ sys.modules[_spec.name] = revisions  # type: ignore[union-attr]
 _spec.loader.exec_module(revisions)  # type: ignore[union-attr]
 bench, sc = revisions.bench, revisions.bench.sc
 
-PEER_TABLES = (HERE / "results" / "automl-60s.jsonl", HERE / "results" / "automl-60s-dev.jsonl")
+
+def peer_tables(budget: float) -> list[Path]:
+    """Both suites' committed tables at ``budget`` seconds."""
+    return [HERE / "results" / f"automl-{budget:g}s{suite}.jsonl" for suite in ("", "-dev")]
 
 
 def peer_scores(budget: float) -> dict[str, dict[str, float | None]]:
     """Dataset -> peer -> score, from both suites' committed tables."""
     out: dict[str, dict[str, float | None]] = {}
-    for path in PEER_TABLES:
+    for path in peer_tables(budget):
         out.update(revisions._peer_scores(budget, path))
+    if not out:
+        raise SystemExit(
+            f"no peer scores at {budget:g} s in {', '.join(p.name for p in peer_tables(budget))}:"
+            f" run the suites' tables first (automl.py --budget {budget:g})"
+        )
     return out
+
+
+def arm(record: dict[str, Any], revs: tuple[str, str]) -> str | None:
+    """Which of the two arms ``record`` ran: its revision, else its system, if either is one."""
+    for key in ("revision", "system"):
+        if record.get(key) in revs:
+            return str(record[key])
+    return None
 
 
 def normalised(runs: list[dict[str, Any]], revs: tuple[str, str]) -> dict[str, dict[str, float]]:
     """Dataset -> revision -> normalised score (mean over the seeds run)."""
-    peers = peer_scores(float(runs[0]["budget"]))
+    budget = float(runs[0]["budget"])
+    peers = peer_scores(budget)
     values: dict[str, dict[str, list[float]]] = {}
     for r in runs:
-        if r["revision"] not in revs or r["dataset"] not in peers:
+        which = arm(r, revs)
+        if which is None or r["dataset"] not in peers or float(r["budget"]) != budget:
             continue
         higher = sc.HIGHER_IS_BETTER[r["metric"]]
         score = r.get("score") if r["status"] == "ok" else None
         table = {"loopml": score, **peers[r["dataset"]]}
         norm = sc.normalised_scores(table, bench.BASELINE, higher)["loopml"]
-        values.setdefault(r["dataset"], {}).setdefault(r["revision"], []).append(norm)
+        values.setdefault(r["dataset"], {}).setdefault(which, []).append(norm)
     return {
         d: {rev: statistics.fmean(v) for rev, v in by.items()}
         for d, by in values.items()
@@ -89,7 +109,7 @@ def render(norm: dict, folds: list[dict], revs: tuple[str, str], args: Any) -> s
     lines = [
         f"# Leave-one-dataset-out: {args.title}",
         "",
-        f"Base revision `{base}`, with the rule `{new}`; runs from "
+        f"Base `{base}`, with the rule `{new}`; runs from "
         + ", ".join(f"`{Path(p).name}`" for p in args.runs)
         + ". Normalised score: 0 = HGB baseline, 1 = the best system of the suite's committed "
         "table (FLAML, AutoGluon medium and best, HGB), per dataset.",
@@ -116,9 +136,11 @@ def render(norm: dict, folds: list[dict], revs: tuple[str, str], args: Any) -> s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="automl_revisions.py JSON lines")
-    parser.add_argument("--base", required=True)
-    parser.add_argument("--new", required=True)
+    parser.add_argument(
+        "runs", nargs="+", type=Path, help="automl_revisions.py or automl.py JSON lines"
+    )
+    parser.add_argument("--base", required=True, help="a revision, or a system (loopml)")
+    parser.add_argument("--new", required=True, help="a revision, or a system (loopml-bag)")
     parser.add_argument("--name", required=True, help="results/<name>.md")
     parser.add_argument("--title", default="a search rule")
     args = parser.parse_args(argv)
