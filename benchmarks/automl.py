@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import platform
+import queue
 import re
 import shutil
 import signal
@@ -36,6 +37,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +427,21 @@ def latest(records: Iterable[dict[str, Any]], budget: float) -> dict[tuple[str, 
     return out
 
 
+def _outcome(record: dict[str, Any]) -> str:
+    """One log line's worth of a finished pair."""
+    what = (
+        f"{record['metric']}={record['score']:.4f}"
+        if record["status"] == "ok"
+        else f"{record['status']}: {record.get('error', '')[:200]}"
+    )
+    return (
+        f"{what}; fit {_fmt(record.get('fit_seconds'), 1)} s, "
+        f"predict {_fmt(record.get('predict_seconds'), 2)} s, "
+        f"peak {_fmt(record.get('peak_rss_mib'), 0)} MiB, wall {record['wall_seconds']:.0f} s"
+        + (f", core {record['core']}" if record.get("core") is not None else "")
+    )
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "–"
@@ -767,6 +784,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="overwrite an existing --out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--core", type=int, help="the core to pin workers to (default: last)")
+    parser.add_argument(
+        "--cores",
+        help="comma-separated cores: one pair at a time on each, pinned to it (e.g. 0,1); "
+        "the reports say so through each pair's load average",
+    )
     parser.add_argument("--label", help="a title suffix for the Markdown report")
     parser.add_argument(
         "--kill-after",
@@ -776,6 +798,50 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--setup", action="store_true", help="only make the peer venvs")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the table")
     return parser
+
+
+def run_pairs(
+    pairs: Sequence[tuple[str, str]],
+    args: argparse.Namespace,
+    data_dir: Path,
+    out: Path,
+    log_dir: Path,
+    write_report: Any,
+) -> None:
+    """Run ``pairs`` (dataset, system), one at a time on each of ``--cores`` (or ``--core``),
+    appending each record to ``out`` and rewriting the report as it ends."""
+    cores = [int(c) for c in args.cores.split(",")] if args.cores else [args.core]
+    free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    for core in cores:
+        free.put(core)
+    lock = threading.Lock()
+    finished = 0
+
+    def one(pair: tuple[str, str]) -> None:
+        nonlocal finished
+        d, s = pair
+        core = free.get()  # a core no other pair is running on
+        try:
+            record = run_pair(
+                s,
+                data_dir / d,
+                budget=args.budget,
+                seed=args.seed,
+                core=core,
+                log_dir=log_dir,
+                kill_after=args.kill_after,
+            )
+        finally:
+            free.put(core)
+        with lock:
+            with out.open("a") as f:
+                f.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+            write_report()
+            finished += 1
+            log(f"[{finished}/{len(pairs)}] {d} / {s}: {_outcome(record)}")
+
+    with ThreadPoolExecutor(max_workers=len(cores)) as pool:
+        list(pool.map(one, pairs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -834,29 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     log(f"{len(pairs)} pairs to run ({len(datasets) * len(systems) - len(pairs)} already done)")
     t_run = time.perf_counter()
-    for i, (d, s) in enumerate(pairs, 1):
-        record = run_pair(
-            s,
-            data_dir / d,
-            budget=args.budget,
-            seed=args.seed,
-            core=args.core,
-            log_dir=log_dir,
-            kill_after=args.kill_after,
-        )
-        with out.open("a") as f:
-            f.write(json.dumps(_finite(record), allow_nan=False) + "\n")
-        write_report()
-        what = (
-            f"{record['metric']}={record['score']:.4f}"
-            if record["status"] == "ok"
-            else f"{record['status']}: {record.get('error', '')[:200]}"
-        )
-        log(
-            f"[{i}/{len(pairs)}] {d} / {s}: {what}; fit {_fmt(record.get('fit_seconds'), 1)} s, "
-            f"predict {_fmt(record.get('predict_seconds'), 2)} s, "
-            f"peak {_fmt(record.get('peak_rss_mib'), 0)} MiB, wall {record['wall_seconds']:.0f} s"
-        )
+    run_pairs(pairs, args, data_dir, out, log_dir, write_report)
     write_report()
     log(f"done in {time.perf_counter() - t_run:.0f} s; wrote {out} and {md}")
     return 0
