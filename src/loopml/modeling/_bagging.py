@@ -125,9 +125,6 @@ class BaggedEnsemble(WeightedEnsemble):
         self.n_folds = n_folds
         self.seed = seed
 
-    def __sklearn_tags__(self) -> Any:
-        return task_tags(super().__sklearn_tags__(), self.task)
-
     def fit(self, X: Any, y: Any) -> BaggedEnsemble:
         if len(self.estimators) != len(self.weights) or not self.estimators:
             raise ValueError("BaggedEnsemble needs one weight per estimator, and at least one")
@@ -171,18 +168,6 @@ class BaggedEnsemble(WeightedEnsemble):
         self.weights_ = per_model / float(np.sum(per_model))
         if self.task != "regression":
             self.classes_ = np.unique(np.concatenate([e.classes_ for e in self.estimators_]))
-
-
-def task_tags(tags: Any, task: str) -> Any:
-    """``tags`` saying a classifier or a regressor by ``task``, so that scikit-learn's
-    wrappers (a decision threshold's ``predict``) take the model as one."""
-    from sklearn.utils import ClassifierTags, RegressorTags
-
-    if task == "regression":
-        tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
-    else:
-        tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
-    return tags
 
 
 def bag_splits(y: Any, task: str, n_folds: int, seed: int) -> Folds:

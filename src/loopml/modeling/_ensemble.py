@@ -134,6 +134,18 @@ def _unwrap(pred: np.ndarray, task: TaskKind) -> np.ndarray:
     return pred[:, 0] if task == "regression" else pred
 
 
+def task_tags(tags: Any, task: str) -> Any:
+    """``tags`` saying a classifier or a regressor by ``task``, so that scikit-learn's
+    wrappers (a decision threshold's ``predict``) take the model as one."""
+    from sklearn.utils import ClassifierTags, RegressorTags
+
+    if task == "regression":
+        tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+    else:
+        tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+    return tags
+
+
 class WeightedEnsemble(BaseEstimator):
     """A weighted average of fitted pipelines' predictions (probabilities for classifiers).
 
@@ -156,6 +168,9 @@ class WeightedEnsemble(BaseEstimator):
         self.estimators = estimators
         self.weights = weights
         self.task = task
+
+    def __sklearn_tags__(self) -> Any:
+        return task_tags(super().__sklearn_tags__(), self.task)
 
     def fit(self, X: Any, y: Any) -> WeightedEnsemble:
         if len(self.estimators) != len(self.weights) or not self.estimators:

@@ -30,8 +30,8 @@ from loopml.modeling._bagging import (
     bag_splits,
     build_bag,
     prefitted_threshold,
-    task_tags,
 )
+from loopml.modeling._ensemble import task_tags
 from loopml.modeling._leaderboard import TrialResult
 from loopml.modeling._pipeline import predict_scores, quietly
 from loopml.modeling._threshold import ThresholdChoice, with_threshold

@@ -90,3 +90,19 @@ def test_weighted_ensemble_regression_and_bad_weights() -> None:
     np.testing.assert_allclose(ens.predict(X), y, atol=1e-8)
     with pytest.raises(ValueError, match="one weight per estimator"):
         WeightedEnsemble([Ridge()], [1, 2], "regression").fit(X, y)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_weighted_ensemble_says_its_kind_to_scikit_learn(task: str) -> None:
+    # scikit-learn's wrappers and scorers ask is_classifier: a classifier ensemble taken for a
+    # regressor gets unstratified folds in cross_val_score and a regression scorer
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.model_selection import cross_val_score
+
+    ens = WeightedEnsemble([LogisticRegression(), LogisticRegression(C=0.1)], [1, 1], task)
+    assert is_classifier(ens) == (task != "regression")
+    assert is_regressor(ens) == (task == "regression")
+    if task != "regression":
+        X = pd.DataFrame({"a": np.arange(40.0) % 7, "b": np.arange(40.0) % 3})
+        y = np.where(X["a"] > 3, "yes", "no")
+        assert cross_val_score(ens, X, y, cv=4, scoring="roc_auc").min() > 0.5
