@@ -7,20 +7,28 @@ end in a one-paragraph error on stderr and a non-zero exit code (see ``loopml.er
 from __future__ import annotations
 
 import gc
-import json
-import logging
-import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from loopml._cli_demo import register as register_demo
+from loopml._cli_export import register as register_export
 from loopml._cli_forget import register as register_forget
 from loopml._cli_monitor import register as register_monitor
+from loopml._cli_options import (
+    ConfigOpt,
+    DaskOpt,
+    JsonOpt,
+    VerboseOpt,
+    emit_json,
+    open_project,
+    path_argument,
+    path_option,
+    setup_logging,
+)
 from loopml._cli_print import (
     metrics_table,
     print_fairness,
@@ -36,6 +44,7 @@ from loopml._cli_retrain import register as register_retrain
 from loopml._cli_tensorboard import TensorBoardOpt, tensorboard_log
 from loopml._cli_ui import register as register_ui
 from loopml._cli_watch import register as register_watch
+from loopml.errors import EXIT_GATE
 
 app = typer.Typer(
     name="loopml",
@@ -53,6 +62,7 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
+register_export(export_app)  # loopml export onnx|docker|k8s, in _cli_export.py
 register_retrain(app)  # loopml retrain, in _cli_retrain.py
 register_monitor(app)  # loopml monitor, in _cli_monitor.py
 register_forget(app)  # loopml forget, in _cli_forget.py
@@ -63,74 +73,10 @@ register_ui(app)  # loopml ui, in _cli_ui.py
 out = Console()
 err = Console(stderr=True)
 
-# The project file is opened as given, so a relative -c is relative to the current directory,
-# and errors name it as the user typed it ("loopml.yaml, line 6").
-ConfigOpt = typer.Option(Path("loopml.yaml"), "-c", "--config", help="The project file.")
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-
-
-def _set_verbose(value: bool) -> bool:
-    if value:
-        _setup_logging(True)
-    return value
-
-
-#: Every command takes -v/--verbose too, so `loopml train -v` works like `loopml -v train`.
-VerboseOpt = typer.Option(False, "-v", "--verbose", help="Log what happens.", callback=_set_verbose)
-
-
-def path_argument(default: Any, *, help: str) -> Any:
-    """A file argument: relative paths are relative to the current directory.
-
-    Every path given on the command line goes through here or :func:`path_option`: Click
-    makes it absolute before the command runs, so :class:`~loopml.project.Project`, which
-    reads relative paths as relative to the project file, never re-bases it. Paths inside
-    loopml.yaml stay relative to that file.
-    """
-    return typer.Argument(default, help=help, resolve_path=True)
-
-
-def path_option(default: Any, *names: str, help: str) -> Any:
-    """A file option: relative paths are relative to the current directory (see
-    :func:`path_argument`)."""
-    return typer.Option(default, *names, help=help, resolve_path=True)
-
 
 def _errors() -> AbstractContextManager[None]:
     """Turn loopml errors into a message and an exit code; no traceback for user mistakes."""
     return cli_errors(err, "Interrupted; nothing was registered.")
-
-
-DaskOpt = typer.Option(
-    None,
-    "--dask",
-    metavar="ADDRESS",
-    help="Run on a Dask cluster (the search; scoring or profiling a Parquet dataset): its "
-    "scheduler (tcp://host:8786), or 'local' to start one here. Overrides execution:. "
-    "Needs loopml[dask].",
-)
-
-
-def _project(config: Path, dask: str | None = None) -> Any:
-    from loopml.project import Project
-
-    project = Project(config)
-    if dask:
-        from loopml.scale import with_dask
-
-        project.config = with_dask(project.config, dask)
-    return project
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
-    for noisy in ("mlflow", "alembic", "optuna"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -140,7 +86,7 @@ def _setup_logging(verbose: bool) -> None:
 def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="Log what happens.")) -> None:
     global out, err
     out, err = Console(), Console(stderr=True)
-    _setup_logging(verbose)
+    setup_logging(verbose)
 
 
 @app.command()
@@ -201,7 +147,7 @@ def init(
         directory.mkdir(parents=True, exist_ok=True)
         target_file.write_text(text, encoding="utf-8")
         if as_json:
-            _emit_json({"config": str(target_file)})
+            emit_json({"config": str(target_file)})
         else:
             out.print(text, highlight=False, markup=False, soft_wrap=True)
             out.print(f"Wrote {target_file}. Review the lines marked REVIEW, then `loopml train`.")
@@ -213,9 +159,9 @@ def validate(config: Path = ConfigOpt, as_json: bool = JsonOpt, verbose: bool = 
     from loopml.errors import DataError
 
     with _errors():
-        project = _project(config)
+        project = open_project(config)
         report = project.validate()
-        _emit_json(report.to_dict()) if as_json else print_findings(out, report)
+        emit_json(report.to_dict()) if as_json else print_findings(out, report)
         fail_on = project.config.quality.fail_on
         if report.fails(fail_on):
             raise DataError(
@@ -240,14 +186,14 @@ def profile(
 ) -> None:
     """Write the EDA profile of the data: statistics, charts, correlations, findings."""
     with _errors():
-        project = _project(config, dask)
+        project = open_project(config, dask)
         if dataset is not None:
             path = project.profile_dataset(dataset, output)
-            _emit_json({"profile": str(path)}) if as_json else out.print(f"Profile: {path}")
+            emit_json({"profile": str(path)}) if as_json else out.print(f"Profile: {path}")
             return
         path, report = project.profile(output)
         if as_json:
-            _emit_json({"profile": str(path), "quality": report.to_dict()})
+            emit_json({"profile": str(path), "quality": report.to_dict()})
         else:
             print_findings(out, report, limit=15)
             out.print(f"Profile: {path}")
@@ -263,13 +209,13 @@ def train(
 ) -> None:
     """Train, evaluate on the holdout, register, and set champion or challenger."""
     with _errors():
-        project = _project(config, dask)
+        project = open_project(config, dask)
         log = tensorboard_log(tensorboard, None if as_json else err)  # fails before training
         budget = project.config.training.budget_seconds
         with training_progress(err, not as_json, budget) as progress:
             result = project.train(progress=progress)
         log(result)
-        _emit_json(result.to_dict()) if as_json else print_train(out, result)
+        emit_json(result.to_dict()) if as_json else print_train(out, result)
 
 
 @app.command()
@@ -281,13 +227,13 @@ def run(
 ) -> None:
     """The whole loop once: train → evaluate → register → promote → batch score."""
     with _errors():
-        project = _project(config, dask)
+        project = open_project(config, dask)
         with training_progress(
             err, not as_json, project.config.training.budget_seconds
         ) as progress:
             result = project.run(progress=progress)
         if as_json:
-            _emit_json(result.to_dict())
+            emit_json(result.to_dict())
             return
         print_train(out, result.train)
         if result.scoring is not None:
@@ -306,16 +252,19 @@ def evaluate(
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Score a registered model on labelled data and check the success gate."""
+    """Score a registered model on labelled data and check the success gate (exit 11 when
+    the model fails it)."""
     with _errors():
-        result = _project(config).evaluate(model=model, data=data)
+        result = open_project(config).evaluate(model=model, data=data)
         if as_json:
-            _emit_json(result.to_dict())
-            return
-        title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
-        out.print(metrics_table(title, result.metrics, out.width))
-        out.print(f"Gate: {escape(result.gate.describe())}")
-        print_fairness(out, result.fairness)
+            emit_json(result.to_dict())
+        else:
+            title = f"{model} on {data or 'the holdout'} ({result.n_rows} rows)"
+            out.print(metrics_table(title, result.metrics, out.width))
+            out.print(f"Gate: {escape(result.gate.describe())}")
+            print_fairness(out, result.fairness)
+    if not result.gate.passed:
+        raise typer.Exit(EXIT_GATE)
 
 
 @app.command()
@@ -337,10 +286,10 @@ def score(
     """Batch-score INPUT into OUTPUT in chunks, checking it against the model's schema. A
     directory or glob of Parquet files is scored into a directory of Parquet parts."""
     with _errors():
-        project = _project(config, dask)
+        project = open_project(config, dask)
         with scoring_progress(err, not as_json, input) as progress:
             summary = project.score(input, output, model=model, progress=progress)
-        _emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
+        emit_json(summary.to_dict()) if as_json else print_scoring(out, summary)
 
 
 @app.command()
@@ -385,7 +334,7 @@ def serve(
             raise ConfigError(f"--challenger must be off, ab or shadow, not {challenger!r}.")
         if fraction is not None and not 0 < fraction < 1:
             raise ConfigError(f"--challenger-fraction must be between 0 and 1, not {fraction}.")
-        project = _project(config)
+        project = open_project(config)
         flags = {"model": model, "host": host, "port": port, "workers": workers}
         compare = {"challenger": challenger, "challenger_fraction": fraction}
         settings = service_settings(
@@ -408,10 +357,10 @@ def models_list(
 ) -> None:
     """Registered versions, newest first: aliases, family, holdout metric, gate."""
     with _errors():
-        project = _project(config)
+        project = open_project(config)
         versions = project.models()
         if as_json:
-            _emit_json([v.to_dict() for v in versions])
+            emit_json([v.to_dict() for v in versions])
             return
         if not versions:
             out.print("No model registered yet. Run `loopml train`.")
@@ -429,11 +378,11 @@ def models_show(
     """One version: aliases, family, gate, promotion reason, report, metrics, tags, and its
     latest alias moves."""
     with _errors():
-        project = _project(config)
+        project = open_project(config)
         info = project.model(ref)
         moves = version_moves(project.registry, info.version)
         if as_json:
-            _emit_json({**info.to_dict(), "alias_history": moves})
+            emit_json({**info.to_dict(), "alias_history": moves})
             return
         print_version(out, info, moves)
 
@@ -448,133 +397,13 @@ def models_promote(
 ) -> None:
     """Point an alias (champion by default) at a version after verifying its files."""
     with _errors():
-        info = _project(config).promote(ref, alias=alias)
+        info = open_project(config).promote(ref, alias=alias)
         if as_json:
-            _emit_json(info.to_dict())
+            emit_json(info.to_dict())
         else:
             aliases = ", ".join(info.aliases)
             out.print(f"{info.name} version {info.version} is now {alias} (aliases: {aliases}).")
             out.print(f"Reason recorded: {escape(info.promotion_reason)}", overflow="fold")
-
-
-@export_app.command("onnx")
-def export_onnx(
-    output: Path = path_argument(..., help="The .onnx file to write."),
-    config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Write the model as ONNX to OUTPUT, after checking it predicts like the pipeline on the
-    holdout (probabilities within 1e-4); nothing is written when it does not."""
-    from loopml.serving import export_onnx as export
-
-    with _errors():
-        project = _project(config)
-        bundle, info = project.registry.load(model)
-        holdout = project.prepare().holdout_rows().X
-        result = export(bundle, output, holdout, model_version=info.version)
-        if as_json:
-            _emit_json({"model_version": info.version, **result.to_dict()})
-            return
-        parity = result.parity
-        out.print(
-            f"Wrote version {info.version} as ONNX to {result.path} "
-            f"({result.bytes / 1024:.0f} KiB, {len(result.inputs)} inputs).",
-            overflow="fold",
-        )
-        out.print(
-            f"Parity on {parity.rows} holdout rows: largest difference "
-            f"{parity.max_difference:.2g} (allowed 1e-4), labels identical."
-        )
-
-
-@export_app.command("docker")
-def export_docker(
-    directory: Path = path_argument(..., help="Directory to write the build context to."),
-    config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
-    wheel: bool = typer.Option(
-        True, "--wheel/--no-wheel", help="Put a wheel of this loopml into the context."
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Write a Docker build context (Dockerfile, model, pinned requirements) serving a model."""
-    from loopml.serving import ServingSettings
-    from loopml.serving import export_docker as write_context
-
-    with _errors():
-        project = _project(config)
-        done = write_context(
-            project.registry,
-            model,
-            directory,
-            config_path=project.config_path,
-            settings=ServingSettings.from_config(project.config),
-            wheel=wheel,
-            overwrite=overwrite,
-        )
-        if as_json:
-            _emit_json(done.to_dict())
-            return
-        notes = "".join(f"\n  note: {note}" for note in done.notes)
-        out.print(
-            f"Wrote {directory}: model {done.model_name!r} version {done.model_version} on "
-            f"{done.base_image}, {done.pinned} packages pinned.{notes}\n"
-            f"  build: docker build -t {done.image} {directory}"
-        )
-
-
-@export_app.command("k8s")
-def export_k8s(
-    directory: Path = path_argument(..., help="Directory to write the manifests to."),
-    config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
-    image: str | None = typer.Option(
-        None, "--image", help="Image to run (default: the name `export docker` prints)."
-    ),
-    namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
-    min_replicas: int = typer.Option(2, "--min-replicas", help="Fewest pods."),
-    max_replicas: int = typer.Option(10, "--max-replicas", help="Most pods (autoscaler)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
-    as_json: bool = JsonOpt,
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Write Kubernetes manifests: Deployment, Service, autoscaler, KServe InferenceService."""
-    from loopml.serving import ClusterSettings, ServingSettings, docker_image_name
-    from loopml.serving import export_k8s as write_manifests
-
-    with _errors():
-        project = _project(config)
-        info = project.model(model)
-        name = project.config.model_name
-        cluster = ClusterSettings(
-            image=image or docker_image_name(name, info.version),
-            namespace=namespace,
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-        )
-        done = write_manifests(
-            directory,
-            model_name=name,
-            version=info.version,
-            cluster=cluster,
-            serving=ServingSettings.from_config(project.config),
-            overwrite=overwrite,
-        )
-        if as_json:
-            _emit_json(done.to_dict())
-            return
-        files = ", ".join(done.files)
-        out.print(f"Wrote {directory}: {files} for image {cluster.image}; see README.md there.")
 
 
 register_demo(app)  # loopml demo, in _cli_demo.py (last, as in `loopml --help`)

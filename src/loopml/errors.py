@@ -46,6 +46,11 @@ class IntegrityError(RegistryError):
 #: the statistics.
 EXIT_DRIFT = 10
 
+#: The exit code of ``loopml evaluate`` when the model fails its success gate: the evaluation
+#: itself worked (its output is complete), the model did not pass, so a pipeline step that
+#: checks a model stops there.
+EXIT_GATE = 11
+
 #: One table: error class -> CLI exit code. Most specific class first.
 EXIT_CODES: dict[type[LoopmlError], int] = {
     ConfigError: 2,

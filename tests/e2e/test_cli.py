@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from loopml.cli import app
 from loopml.demo import generate_customers
+from loopml.errors import EXIT_GATE
 
 runner = CliRunner()
 
@@ -207,7 +208,10 @@ def test_score_and_evaluate_commands(demo_run: tuple[Path, dict], tmp_path: Path
     assert summary["rows"] == len(fresh) and summary["model_version"] == "1"
     assert len(pd.read_parquet(out)) == len(fresh)
     evaluated = _invoke("evaluate", "-c", config, "--model", "1", "--json")
-    assert evaluated.exit_code == 0, evaluated.output
+    # the demo's gate (roc_auc >= 0.75) may or may not hold for this small run's model: the
+    # exit code says which (0 passed, EXIT_GATE failed), as the printed gate does
+    passed = json.loads(evaluated.stdout)["gate"]["passed"]
+    assert evaluated.exit_code == (0 if passed else EXIT_GATE), evaluated.output
     # with no data given, evaluate scores the project's holdout: what training reported
     metrics = json.loads(evaluated.stdout)["metrics"]
     assert metrics == demo_run[1]["train"]["evaluation"]["metrics"]

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from loopml import Project
 from loopml.cli import app
+from loopml.errors import EXIT_GATE
 
 runner = CliRunner()
 FAIRNESS = """\
@@ -70,11 +71,14 @@ def test_an_unfair_model_fails_the_gate_and_the_report_names_the_groups(tmp_path
 
     base = ["evaluate", "-c", str(config), "-m", "challenger"]
     evaluated = runner.invoke(app, [*base, "--json"])
-    assert evaluated.exit_code == 0, evaluated.output
+    # the whole evaluation is printed, then the failed gate is the exit code a pipeline checks
+    assert evaluated.exit_code == EXIT_GATE, evaluated.output
     body = json.loads(evaluated.stdout)
     assert body["gate"]["passed"] is False
     assert body["fairness"]["values"]["selection_rate_ratio"] < 0.8
-    printed = runner.invoke(app, base, terminal_width=200).output
+    shown = runner.invoke(app, base, terminal_width=200)
+    assert shown.exit_code == EXIT_GATE
+    printed = shown.output
     assert "selection_rate_ratio >= 0.8" in printed and "✗ → FAILED" in printed
     assert "Fairness: selection rate: smallest ratio" in printed and "lowest a" in printed
 
