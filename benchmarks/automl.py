@@ -473,9 +473,11 @@ def summarise(
 ) -> dict[str, Any]:
     """Scores, normalised scores, ranks and goal checks from the records (no I/O)."""
     recs = latest(records, budget)
+    # a system with no pair at this budget yet is left out (not counted as failing everywhere)
+    ran = [s for s in systems if any((d, s) in recs for d in datasets)]
     per_dataset: dict[str, dict[str, Any]] = {}
     for d in datasets:
-        rows = {s: recs.get((d, s)) for s in systems}
+        rows = {s: recs.get((d, s)) for s in ran}
         metric = next((r["metric"] for r in rows.values() if r), None)
         if metric is None:
             continue
@@ -485,8 +487,8 @@ def summarise(
         }
         norm = (
             sc.normalised_scores(scores, BASELINE, higher)
-            if BASELINE in systems
-            else dict.fromkeys(systems)
+            if BASELINE in ran
+            else dict.fromkeys(ran)
         )
         per_dataset[d] = {
             "metric": metric,
@@ -495,8 +497,12 @@ def summarise(
             "normalised": norm,
             "ranks": sc.ranks(scores, higher),
         }
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for s in systems:
+        if s not in ran:
+            summary[s] = {"mean_normalised": None, "mean_rank": None, "ok": 0, "ran": 0}
+            summary[s]["max_fit_over_budget"] = None
+            continue
         fits = [v["rows"][s].get("fit_seconds") for v in per_dataset.values() if v["rows"][s]]
         summary[s] = {
             "mean_normalised": sc.mean([v["normalised"][s] for v in per_dataset.values()]),
@@ -505,7 +511,12 @@ def summarise(
             "ran": sum(1 for v in per_dataset.values() if v["rows"][s]),
             "max_fit_over_budget": max((f / budget for f in fits if f is not None), default=None),
         }
-    return {"per_dataset": per_dataset, "summary": summary, "goals": goals(per_dataset, summary)}
+    return {
+        "per_dataset": per_dataset,
+        "summary": summary,
+        "goals": goals(per_dataset, summary),
+        "ran": ran,
+    }
 
 
 def goals(per_dataset: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, bool | None]]:
@@ -721,6 +732,10 @@ def render_markdown(
     lines += ["", "## Goals (issue 4 item 8, issue 15)", ""]
     lines += [f"- **{_mark(ok)}** {text}" for text, ok in s["goals"]]
     lines += ["", "## Scores", "", "Primary metric per dataset (↑ higher is better, ↓ lower).", ""]
+    systems = s["ran"]  # the tables below show the systems with a pair at this budget
+    missing = [name for name in s["summary"] if name not in systems]
+    if missing:
+        lines += [f"Not run at this budget yet: {', '.join(missing)}.", ""]
     lines.append("| dataset | metric | " + " | ".join(systems) + " |")
     lines.append("|---|---|" + "---:|" * len(systems))
     for d, v in s["per_dataset"].items():
