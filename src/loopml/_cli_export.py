@@ -13,6 +13,8 @@ from rich.console import Console
 from loopml._cli_options import (
     ConfigOpt,
     JsonOpt,
+    ModelOpt,
+    OverwriteOpt,
     VerboseOpt,
     emit_json,
     open_project,
@@ -36,9 +38,7 @@ def _errors() -> AbstractContextManager[None]:
 def export_onnx(
     output: Path = path_argument(..., help="The .onnx file to write."),
     config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
+    model: str = ModelOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -70,13 +70,11 @@ def export_onnx(
 def export_docker(
     directory: Path = path_argument(..., help="Directory to write the build context to."),
     config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
+    model: str = ModelOpt,
     wheel: bool = typer.Option(
         True, "--wheel/--no-wheel", help="Put a wheel of this loopml into the context."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    overwrite: bool = OverwriteOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -110,16 +108,14 @@ def export_docker(
 def export_k8s(
     directory: Path = path_argument(..., help="Directory to write the manifests to."),
     config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
+    model: str = ModelOpt,
     image: str | None = typer.Option(
         None, "--image", help="Image to run (default: the name `export docker` prints)."
     ),
     namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
     min_replicas: int = typer.Option(2, "--min-replicas", help="Fewest pods."),
     max_replicas: int = typer.Option(10, "--max-replicas", help="Most pods (autoscaler)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY."),
+    overwrite: bool = OverwriteOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
 ) -> None:

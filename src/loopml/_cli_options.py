@@ -19,6 +19,8 @@ import typer
 # and errors name it as the user typed it ("loopml.yaml, line 6").
 ConfigOpt = typer.Option(Path("loopml.yaml"), "-c", "--config", help="The project file.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+ModelOpt = typer.Option("champion", "--model", "-m", help="champion, challenger or a version.")
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace a non-empty DIRECTORY.")
 
 
 def set_verbose(value: bool) -> bool:

@@ -22,6 +22,7 @@ from loopml._cli_options import (
     ConfigOpt,
     DaskOpt,
     JsonOpt,
+    ModelOpt,
     VerboseOpt,
     emit_json,
     open_project,
@@ -245,9 +246,7 @@ def run(
 @app.command()
 def evaluate(
     config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
+    model: str = ModelOpt,
     data: Path | None = path_option(None, "--data", help="Labelled file (default: the holdout)."),
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
@@ -276,9 +275,7 @@ def score(
         ..., help="Where to write predictions: .csv or .parquet, or a directory for a dataset."
     ),
     config: Path = ConfigOpt,
-    model: str = typer.Option(
-        "champion", "--model", "-m", help="champion, challenger or a version."
-    ),
+    model: str = ModelOpt,
     dask: str | None = DaskOpt,
     as_json: bool = JsonOpt,
     verbose: bool = VerboseOpt,
