@@ -208,40 +208,14 @@ FEATURE_CHECKS_BY_DESIGN: dict[str, dict[str, str]] = {
 #: issue 9 by another change). Strict: fixing one turns its entry into an error here.
 _NO_N_FEATURES = "fit does not set n_features_in_ nor check it at predict (no validate_data)"
 _SPARSE = "accepts sparse input although its tags say sparse=False (no validate_data)"
-_PROBA = (
-    "a regression ensemble defines predict_proba and raises AttributeError when called; it "
-    "should be hidden with sklearn.utils.metaestimators.available_if"
-)
 ENSEMBLE_BUGS: dict[str, str] = {
     "check_n_features_in": _NO_N_FEATURES,
     "check_n_features_in_after_fitting": _NO_N_FEATURES,
     "check_estimator_sparse_tag": _SPARSE,
-    "check_estimator_sparse_array": _SPARSE,
-    "check_estimator_sparse_matrix": _SPARSE,
 }
-REGRESSION_ENSEMBLE_BUGS: dict[str, str] = {
-    **ENSEMBLE_BUGS,
-    **dict.fromkeys(
-        (
-            "check_estimators_dtypes",
-            "check_estimators_pickle",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_dict_unchanged",
-            "check_fit_idempotent",
-            "check_fit2d_predict1d",
-        ),
-        _PROBA,
-    ),
-}
+REGRESSION_ENSEMBLE_BUGS: dict[str, str] = dict(ENSEMBLE_BUGS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="WeightedEnsemble declares no estimator type, so scikit-learn (and its classifier "
-    "and regressor checks) cannot tell a classifying ensemble from a regressing one",
-)
 def test_the_ensemble_says_whether_it_classifies() -> None:
     from sklearn.base import is_classifier, is_regressor
 

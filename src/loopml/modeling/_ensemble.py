@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from loopml.metrics import greater_is_better, score
 from loopml.types import TaskKind
@@ -175,17 +176,18 @@ class WeightedEnsemble(BaseEstimator):
     def fit(self, X: Any, y: Any) -> WeightedEnsemble:
         if len(self.estimators) != len(self.weights) or not self.estimators:
             raise ValueError("WeightedEnsemble needs one weight per estimator, and at least one")
+        if len(getattr(y, "shape", ())) == 2:  # one column: it, with scikit-learn's warning
+            y = column_or_1d(y, warn=True)
         self.estimators_ = [clone(e).fit(X, y) for e in self.estimators]
         self.weights_ = np.asarray(self.weights, dtype=float) / float(np.sum(self.weights))
         if self.task != "regression":
             self.classes_ = np.unique(np.concatenate([e.classes_ for e in self.estimators_]))
         return self
 
+    @available_if(lambda self: self.task != "regression")
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimators_")
-        if self.task == "regression":
-            raise AttributeError("a regression ensemble has no predict_proba")
-        out = np.zeros((len(X), len(self.classes_)))
+        out = np.zeros((_num_samples(X), len(self.classes_)))
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
         for weight, member in zip(self.weights_, self.estimators_, strict=True):
             proba = member.predict_proba(X)
@@ -204,3 +206,10 @@ class WeightedEnsemble(BaseEstimator):
                 axis=0,
             )
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy for a classifier, R² for a regressor (scikit-learn's default scores)."""
+        from sklearn.metrics import accuracy_score, r2_score
+
+        scorer = r2_score if self.task == "regression" else accuracy_score
+        return float(scorer(y, self.predict(X)))

@@ -257,7 +257,8 @@ def test_a_bag_fits_predicts_and_pickles(task: str) -> None:
         assert proba.shape == (len(X), len(set(y)))
         np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     else:
-        with pytest.raises(AttributeError, match="no predict_proba"):
+        assert not hasattr(bag, "predict_proba")  # hidden, as scikit-learn regressors do
+        with pytest.raises(AttributeError, match="predict_proba"):
             bag.predict_proba(X)
 
 
