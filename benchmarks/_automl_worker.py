@@ -250,6 +250,10 @@ def predict_hgb(model: Any, X: Any, task: str):
     return model.predict(X), None
 
 
+#: Leaderboard sources whose params name the trials they combine (``{"members": ...}``).
+COMBINED = ("ensemble", "bag")
+
+
 def describe(system: str, model: Any) -> dict[str, Any]:
     """What the system ended with (best model, trials), for reading the results; best effort."""
     from collections import Counter
@@ -258,6 +262,7 @@ def describe(system: str, model: Any) -> dict[str, Any]:
         board = model.leaderboard_
         failed = [t for t in board.trials if t.status == "failed" and t.error]
         first = board.trials[0] if board.trials else None
+        best = board.best
         return {
             # the first trial: in a family run, the family's defaults (its CV score and cost)
             "first_trial": None
@@ -269,7 +274,10 @@ def describe(system: str, model: Any) -> dict[str, Any]:
                 "folds": len(first.fold_scores),
                 "seconds": round(first.seconds, 3),
             },
-            "best": board.best.family,
+            "best": best.family,
+            # what the search chose on cross-validation, to read beside the held-out score
+            "best_cv": best.mean,
+            "members": best.params.get("members") if best.source in COMBINED else None,
             "loopml_file": sys.modules["loopml"].__file__,  # the checkout that ran
             "trials": dict(Counter(t.status for t in board.trials)),
             "search_seconds": round(board.elapsed_seconds, 2),
@@ -365,6 +373,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["model"] = describe(args.system, model)
             except Exception as exc:  # a description is never worth failing the pair
                 result["model"] = {"best": f"? ({type(exc).__name__}: {exc})"}
+            if is_loopml(args.system):  # the whole leaderboard, to the pair's log
+                print(json.dumps(model.leaderboard_.to_dict(), default=str), flush=True)
             del train
             test = pd.read_csv(Path(args.data) / "test.csv.gz").drop(columns=[target])
             t0 = time.perf_counter()
