@@ -78,8 +78,12 @@ def test_an_anomaly_draft_names_the_label_column_and_its_anomaly_value(
 def test_an_anomaly_draft_needs_no_label_column(data: Path, tmp_path: Path) -> None:
     done = _invoke("init", str(data), "--task", "anomaly", "--dir", str(tmp_path))
     assert done.exit_code == 0, done.output
-    problem = load_config(tmp_path / "loopml.yaml").problem
+    config = load_config(tmp_path / "loopml.yaml")
+    problem = config.problem
     assert (problem.task, problem.target, problem.metric) == ("anomaly", None, "anomaly_rate")
+    # `kind` marks the bots: a detector must not see it, and the draft says how to use it
+    assert config.data.drop_columns == ["kind"]
+    assert "--task anomaly --target kind` uses it" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,46 @@ SENSITIVE = re.compile(
     re.IGNORECASE,
 )
 
+#: Names of columns that usually label rows (a class, an outcome, a known anomaly): in a
+#: draft without a target, such a binary column is kept out of the features.
+LABEL_NAMES = re.compile(
+    r"(^|_)(label|class|target|outcome|y|anomal\w*|outlier\w*|fraud\w*|attack\w*|"
+    r"intrusion\w*|malicious|defect\w*|fault\w*|failure\w*|incident\w*)($|_)",
+    re.IGNORECASE,
+)
+#: Values that name a row as an anomaly, in a column of any name.
+ANOMALY_VALUES = re.compile(
+    r"anomal\w*|abnormal|outlier|fraud\w*|attack|malicious|intrusion|defect\w*|faulty|bot|"
+    r"spam|suspicious",
+    re.IGNORECASE,
+)
+#: A label-like column's rarer value is at most this share of its rows.
+LABEL_SHARE = 0.25
+
+
+def label_like(frame: pd.DataFrame) -> dict[str, str]:
+    """Binary columns that look like labels of rows: a label name (:data:`LABEL_NAMES`) or
+    a value naming an anomaly (:data:`ANOMALY_VALUES`), with a rare value (at most
+    :data:`LABEL_SHARE` of the rows); column -> what was seen.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"Class": [0] * 9 + [1], "is_weekend": [0, 1] * 5})
+    >>> label_like(frame)
+    {'Class': '2 values, 10.0% of rows are 1'}
+    """
+    found = {}
+    for column in frame.columns:
+        values = frame[column].dropna()
+        counts = values.value_counts(normalize=True)
+        if len(counts) != 2 or counts.iloc[-1] > LABEL_SHARE:
+            continue
+        name = re.sub(r"[^0-9a-z]+", "_", str(column).lower())
+        rare = counts.index[-1]
+        if LABEL_NAMES.search(name) or any(ANOMALY_VALUES.fullmatch(str(v)) for v in counts.index):
+            found[str(column)] = f"2 values, {counts.iloc[-1]:.1%} of rows are {rare}"
+    return found
+
 
 def draft_config(
     data_path: Path,
@@ -95,18 +135,22 @@ def draft_config(
     problem = resolve_problem(frame, ProblemConfig(task=task, target=target))  # type: ignore[arg-type]
     features = frame.drop(columns=[target]) if target else frame
     pii = detect_pii(features)
+    # an unsupervised draft without a label column: a column labelling rows is no feature
+    labels = label_like(features.drop(columns=list(pii))) if not target else {}
     schema = infer_schema(frame, target or "")
-    ids = [c for c in schema.columns if c.role == "id" and c.name not in pii]
+    ids = [c for c in schema.columns if c.role == "id" and c.name not in pii | labels]
     ids = [c for c in ids if _is_unique(frame[c.name])]
     times = [c for c in schema.columns if c.role == "datetime" and c.name not in pii]
-    texts = [c for c in schema.columns if c.role == "text" and c.name not in pii]
+    texts = [c for c in schema.columns if c.role == "text" and c.name not in pii | labels]
     used = [
         c
         for c in schema.columns
-        if c.is_feature and c.name not in pii and c.role in ("numeric", "boolean", "categorical")
+        if c.is_feature
+        and c.name not in pii | labels
+        and c.role in ("numeric", "boolean", "categorical")
     ]
     if problem.unsupervised:
-        problem_lines = _unsupervised_lines(frame, problem, [*used, *times])
+        problem_lines = _unsupervised_lines(frame, problem, [*used, *times], labels)
     else:
         gate, why = _gate(frame, problem, [*used, *times])
         problem_lines = _problem_lines(frame, problem, task, gate, why)
@@ -119,7 +163,7 @@ def draft_config(
         "",
         "data:",
         *_source_lines(kind, _relative(data_path, project_dir), dialect, declared),
-        *_column_lines(ids, times, pii, texts),
+        *_column_lines(ids, times, pii, texts, labels),
         *_TRAINING_LINES,
     ]
     text = "\n".join(lines)
@@ -232,15 +276,27 @@ def _problem_lines(
 
 
 def _unsupervised_lines(
-    frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema]
+    frame: pd.DataFrame, problem: Problem, features: list[ColumnSchema], labels: dict[str, str]
 ) -> list[str]:
     """The problem section of a clustering or anomaly project: no target (an anomaly
-    project's label column, if any), the settings of the task and a gate it can check."""
+    project's label column, if any), the settings of the task and a gate it can check;
+    what looked like a label column (``labels``, dropped from the features) is named."""
     lines = [
         "problem:",
         f"  task: {problem.task}            # as given to init; auto | binary | multiclass | "
         "regression | clustering | anomaly",
     ]
+    for column, seen in labels.items():
+        use = (
+            f"`loopml init --task anomaly --target {column}` uses it to choose the detector "
+            "and threshold and to measure them"
+            if problem.task == "anomaly"
+            else "remove it from data.drop_columns to cluster on it"
+        )
+        lines.append(
+            f"  # REVIEW: column {column!r} looks like a label of rows ({seen}): it is dropped "
+            f"from the features; {use}"
+        )
     if problem.task == "clustering":
         return [
             *lines,
@@ -333,6 +389,7 @@ def _column_lines(
     times: list[ColumnSchema],
     pii: dict[str, str],
     texts: list[ColumnSchema],
+    labels: dict[str, str],
 ) -> list[str]:
     """The id, time, dropped and free-text columns of the data section, with what was found."""
     lines = [
@@ -347,14 +404,17 @@ def _column_lines(
         )
     else:
         lines.append("  # time_column: none detected")
-    lines.append(
-        f"  drop_columns: [{', '.join(_quote(c) for c in pii)}]"
-        + (
-            "   # personal data detected: "
+    why = []
+    if pii:
+        why.append(
+            "personal data detected: "
             + "; ".join(f"{c} ({KIND_NAMES.get(kind_, kind_)})" for c, kind_ in pii.items())
-            if pii
-            else ""
         )
+    if labels:
+        why.append(f"REVIEW: {_names(labels)} looks like a row label (no feature; see problem)")
+    lines.append(
+        f"  drop_columns: [{', '.join(_quote(c) for c in [*pii, *labels])}]"
+        + (f"   # {'; '.join(why)}" if why else "")
     )
     if texts:
         lines.append(
@@ -362,6 +422,11 @@ def _column_lines(
             + ", ".join(f"{c.name} ({c.reason})" for c in texts)
         )
     return lines
+
+
+def _names(columns: dict[str, str]) -> str:
+    """``a`` or ``a, b``: column names for a comment."""
+    return ", ".join(map(str, columns))
 
 
 def _is_unique(values: pd.Series) -> bool:

@@ -90,6 +90,33 @@ def test_anomaly_draft_without_labels_gates_nothing_it_cannot_measure(data: Path
     )
     assert (cfg.problem.metric, cfg.problem.success) == ("anomaly_rate", None)
     assert '  # success: "anomaly_rate <= 0.05"' in text
+    # the data's label column is no feature of a detector trained without it
+    assert cfg.data.drop_columns == ["email", "outcome"]
+    assert (
+        "  # REVIEW: column 'outcome' looks like a label of rows (2 values, 2.5% of rows are "
+        "anomaly): it is dropped from the features; `loopml init --task anomaly --target "
+        "outcome` uses it" in text
+    )
+
+
+@pytest.mark.parametrize("task", ["anomaly", "clustering"])
+def test_a_draft_without_a_target_drops_label_like_columns_only(tmp_path: Path, task: str) -> None:
+    """A rare binary column named like a label, or whose value names an anomaly, is dropped;
+    a balanced binary column, or a rare one with an ordinary name and values, stays."""
+    frame = shoppers().drop(columns=["outcome", "email"])
+    rare = np.arange(N) % 20 == 0  # 5%
+    frame["Class"] = rare.astype(int)
+    frame["review"] = np.where(rare, "fraud", "ok")
+    frame["is_weekend"] = np.arange(N) % 2
+    frame["has_coupon"] = rare.astype(int)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+
+    text = draft_config(tmp_path / "s.csv", None, tmp_path, name="s", task=task)
+    cfg = parse_config(text)
+
+    assert cfg.data.drop_columns == ["Class", "review"]
+    assert "column 'Class' looks like a label of rows (2 values, 5.0% of rows are 1)" in text
+    assert "column 'review' looks like a label of rows (2 values, 5.0% of rows are fraud)" in text
 
 
 @pytest.mark.parametrize("target", ["outcome", None])
