@@ -30,6 +30,11 @@ label count and last label time; indexed aggregates). On the next use:
 So a late label never leaves a stale performance, without waiting for a label horizon that
 loopml does not know. The store is a cache: a file that is not a SQLite database of this
 format is set aside (``windows.db.broken``) with a warning and started anew.
+
+**What the store keeps.** Every stored window of a model version and window length is kept
+for the :data:`KEEP_FINGERPRINTS` fingerprints last used with them (monitoring settings
+switched back and forth are reused); the windows of older fingerprints, which only those
+settings and that reference would read again, are deleted when another is used.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +71,10 @@ log = logging.getLogger(__name__)
 WINDOW_STORE = Path("state") / "windows.db"
 
 #: The layout of the store and of a stored window; another value: the store is started anew.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+
+#: Fingerprints whose windows are kept per model version and window length: the last used.
+KEEP_FINGERPRINTS = 3
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -75,7 +84,7 @@ _SCHEMA = (
     "result TEXT NOT NULL, "
     "PRIMARY KEY (model, version, fingerprint, length, start))",
     "CREATE TABLE IF NOT EXISTS marks (model TEXT NOT NULL, version TEXT NOT NULL, "
-    "fingerprint TEXT NOT NULL, length REAL NOT NULL, state TEXT NOT NULL, "
+    "fingerprint TEXT NOT NULL, length REAL NOT NULL, state TEXT NOT NULL, used REAL NOT NULL, "
     "PRIMARY KEY (model, version, fingerprint, length))",
 )
 
@@ -175,8 +184,7 @@ class WindowStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                db.execute(statement)
+            db.execute(_SCHEMA[0])
             found = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             if found is None or found[0] != str(STORE_FORMAT):
                 if found is not None:
@@ -187,9 +195,11 @@ class WindowStore:
                         found[0],
                         STORE_FORMAT,
                     )
-                db.execute("DELETE FROM windows")
-                db.execute("DELETE FROM marks")
+                db.execute("DROP TABLE IF EXISTS windows")
+                db.execute("DROP TABLE IF EXISTS marks")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(STORE_FORMAT),))
+            for statement in _SCHEMA[1:]:
+                db.execute(statement)
             db.execute("COMMIT")
         except BaseException:
             db.close()
@@ -227,11 +237,11 @@ class WindowStore:
                     "AND length = ? AND start = ?",
                     [(*key.row, start) for start in stale],
                 )
-                if mark != state:
-                    db.execute(
-                        "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
-                        (*key.row, json.dumps(state)),
-                    )
+                db.execute(
+                    "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?, ?)",
+                    (*key.row, json.dumps(state), time.time()),
+                )
+                _prune(db, key)
                 wanted = [s for s, _ in bounds if s in stored and s not in stale]
                 return self._load(db, key, wanted)
         except sqlite3.Error as exc:
@@ -288,6 +298,27 @@ class WindowStore:
             )
             return
         self.computed += len(windows)
+
+
+def _prune(db: sqlite3.Connection, key: WindowKey) -> None:
+    """Delete the windows and marks of ``key``'s model version and length but of the
+    :data:`KEEP_FINGERPRINTS` fingerprints last used."""
+    where = "model = ? AND version = ? AND length = ?"
+    scope = (key.model, key.version, key.length)
+    old = [
+        fingerprint
+        for (fingerprint,) in db.execute(
+            f"SELECT fingerprint FROM marks WHERE {where} ORDER BY used DESC LIMIT -1 OFFSET ?",
+            (*scope, KEEP_FINGERPRINTS),
+        )
+    ]
+    for table in ("windows", "marks"):
+        db.executemany(
+            f"DELETE FROM {table} WHERE {where} AND fingerprint = ?",
+            [(*scope, fingerprint) for fingerprint in old],
+        )
+    if old:
+        log.info("dropped the stored windows of %d older monitoring settings", len(old))
 
 
 def _stale(

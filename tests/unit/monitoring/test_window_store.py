@@ -27,6 +27,7 @@ from loopml.monitoring import (
     window_from_dict,
 )
 from loopml.monitoring._contract import WindowFairness
+from loopml.monitoring._window_store import KEEP_FINGERPRINTS, STORE_FORMAT
 from loopml.registry import ModelBundle
 from loopml.serving import Feedback, LoggedColumns, LoggedPrediction, PredictionLog
 
@@ -189,6 +190,30 @@ def test_another_version_or_reference_does_not_reuse_the_windows(
     assert (store.reused, reads) == (DAYS, 0)
 
 
+def test_only_the_windows_of_the_last_used_settings_are_kept(
+    log_dir: Path, bundle: ModelBundle
+) -> None:
+    """Each retrained reference (another fingerprint) stores its windows; once more than
+    KEEP_FINGERPRINTS were used, the windows of the least recently used are deleted."""
+    models = [
+        dataclasses.replace(bundle, metrics={"rmse": bundle.metrics["rmse"] * (1 + i / 10)})
+        for i in range(KEEP_FINGERPRINTS + 1)
+    ]
+    for model in models:
+        _run(log_dir, model, _store(log_dir))
+    with sqlite3.connect(_store(log_dir).path) as db:
+        kept = db.execute("SELECT COUNT(DISTINCT fingerprint), COUNT(*) FROM windows").fetchone()
+        marks = db.execute("SELECT COUNT(*) FROM marks").fetchone()[0]
+    db.close()
+    assert kept == (KEEP_FINGERPRINTS, KEEP_FINGERPRINTS * DAYS) and marks == KEEP_FINGERPRINTS
+    store = _store(log_dir)  # the newest are reused, the first was deleted
+    _, reads = _run(log_dir, models[-1], store)
+    assert (store.reused, reads) == (DAYS, 0)
+    store = _store(log_dir)
+    _, reads = _run(log_dir, models[0], store)
+    assert (store.reused, reads) == (0, DAYS)
+
+
 def test_a_corrupt_store_is_set_aside_with_a_warning(
     log_dir: Path, bundle: ModelBundle, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -215,7 +240,7 @@ def test_a_store_of_another_format_is_dropped_with_a_warning(
     store = _store(log_dir)
     with caplog.at_level(logging.WARNING, logger="loopml.monitoring._window_store"):
         _, reads = _run(log_dir, bundle, store)
-    assert "has format 0, not 1" in caplog.text
+    assert f"has format 0, not {STORE_FORMAT}" in caplog.text
     assert reads == DAYS and store.reused == 0
 
 
