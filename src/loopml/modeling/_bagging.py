@@ -31,10 +31,11 @@ from sklearn.utils import _safe_indexing
 
 from loopml.config import Constraints
 from loopml.modeling._ensemble import WeightedEnsemble, select_ensemble
-from loopml.modeling._leaderboard import TrialResult
+from loopml.modeling._leaderboard import TrialResult, TrialRun
 from loopml.modeling._split import Folds, plan_folds
 
 if TYPE_CHECKING:
+    from loopml.modeling._executor import FoldOutcome
     from loopml.modeling._search import Search
     from loopml.types import TaskKind
 
@@ -46,6 +47,13 @@ LONG_BUDGET = 180.0
 #: Trials whose fold models are kept for the bag: the best ones. Memory bounds it: with 10,
 #: deep forests on 5,000 rows took 5.3 GB at peak (benchmarks/results/automl-300s-bagging.md).
 BAG_TRIALS = 6
+
+#: The kept fold models take at most this share of the memory available when the search
+#: starts, and at most ``BAG_MEMORY_MAX`` bytes: the bag is the model that is saved and
+#: served. Unbounded, six trials of deep forests on wine_quality (5,000 rows, 7 classes) made
+#: a 7.4 GB search (benchmarks/results/automl-300s.md, loopml-bag).
+BAG_MEMORY_SHARE = 0.25
+BAG_MEMORY_MAX = 2 * 2**30
 
 #: ``training.bagging``: ``auto`` bags from ``LONG_BUDGET`` seconds, ``true`` at any budget,
 #: ``false`` never.
@@ -85,6 +93,54 @@ def wants_bagging(
     if len(folds) < 2 or not _partitions(folds, n_rows):
         return False
     return setting is True or budget_seconds >= LONG_BUDGET
+
+
+def bag_memory_limit() -> int:
+    """Bytes the kept fold models may take (:data:`BAG_MEMORY_SHARE`, :data:`BAG_MEMORY_MAX`)."""
+    import psutil
+
+    return int(min(BAG_MEMORY_MAX, BAG_MEMORY_SHARE * psutil.virtual_memory().available))
+
+
+class FoldModels(dict[int, dict[int, Any]]):
+    """The fold models kept for the bag: trial number -> fold -> fitted pipeline.
+
+    Of the :data:`BAG_TRIALS` best trials, those whose models fit in ``limit`` bytes
+    together (their sizes pickled, :func:`~loopml.modeling._executor.pickled_size`); a trial
+    whose own models pass the limit stops keeping them while it runs.
+    """
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.sizes: dict[int, int] = {}  # trial number -> bytes of its kept models
+
+    def take(self, run: TrialRun, outcome: FoldOutcome) -> None:
+        """Keep ``outcome``'s fitted model in ``run`` while its models fit in the limit."""
+        if outcome.model is None or run.model_bytes > self.limit:
+            return
+        run.model_bytes += outcome.model_bytes
+        if run.model_bytes <= self.limit:
+            run.models[outcome.fold] = outcome.model
+            return
+        run.models.clear()
+        log.info(
+            "a %s trial's fold models pass %.0f MB: not kept for the bag",
+            run.family,
+            self.limit / 2**20,
+        )
+
+    def keep(self, number: int, run: TrialRun, trials: Sequence[TrialResult], bigger: bool) -> None:
+        """Add the finished trial ``number``'s models, then keep the best trials' that fit."""
+        if not run.models:
+            return
+        self[number], self.sizes[number] = run.models, run.model_bytes
+        total, count = 0, 0
+        for n in sorted(self, key=lambda n: -trials[n].mean if bigger else trials[n].mean):
+            if count < BAG_TRIALS and total + self.sizes[n] <= self.limit:
+                total, count = total + self.sizes[n], count + 1
+            else:
+                del self[n], self.sizes[n]
 
 
 def _partitions(folds: Folds, n_rows: int) -> bool:

@@ -16,6 +16,7 @@ another machine can run a trial.
 
 from __future__ import annotations
 
+import pickle
 import time
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -78,6 +79,7 @@ class FoldOutcome:
     broken: str = ""  # the constraint the fitted pipeline breaks, if any
     latency_ms: float | None = None  # single-row latency, measured when limits bound it
     model: Any = None  # the fitted pipeline, when the job asked to keep it
+    model_bytes: int = 0  # its size pickled (see pickled_size), when kept
     curve: tuple[float, ...] = ()  # a network's validation loss after each epoch
 
 
@@ -110,6 +112,7 @@ def fit_fold(
             broken, latency_ms = check_constraints(
                 pipe, X_valid.iloc[:1], job.limits, job.task, job.classes, job.latency
             )
+        size = pickled_size(pipe) if job.keep_model else 0  # a model kept must pickle
     except Exception as exc:  # a candidate failing is recorded by the search, not fatal
         return FoldOutcome(
             fold=job.fold,
@@ -124,8 +127,34 @@ def fit_fold(
         broken=broken,
         latency_ms=latency_ms,
         model=pipe if job.keep_model else None,
+        model_bytes=size,
         curve=tuple(getattr(unwrap(pipe), "curve_", ())),
     )
+
+
+def pickled_size(value: Any) -> int:
+    """The bytes of ``value`` pickled, counted without keeping them: for fitted models,
+    whose arrays pickle as they are, about the memory they hold.
+
+    Examples
+    --------
+    >>> pickled_size(np.zeros(1_000_000)) > 8_000_000
+    True
+    """
+    counter = _ByteCounter()
+    pickle.Pickler(counter, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return counter.size
+
+
+class _ByteCounter:
+    """A write-only file that counts what is written to it."""
+
+    size = 0
+
+    def write(self, data: Any) -> int:
+        written = memoryview(data).nbytes
+        self.size += written
+        return written
 
 
 class TrialExecutor(Protocol):

@@ -83,6 +83,7 @@ class TrialRun:
     done: int = 0
     latency_ms: float | None = None  # single-row latency, from the last fold
     models: dict[int, Any] = field(default_factory=dict)  # fold -> fitted pipeline, when kept
+    model_bytes: int = 0  # the fitted pipelines' size (kept or not, see _bagging.FoldModels)
     curves: list[tuple[float, ...]] = field(default_factory=list)  # a network's, per fold
 
 

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from loopml.errors import TrainingError
 from loopml.features import absolute_time_options, selection_options
 from loopml.metrics import greater_is_better, score
-from loopml.modeling._bagging import BAG_TRIALS, bag_trials, wants_bagging
+from loopml.modeling._bagging import FoldModels, bag_memory_limit, bag_trials, wants_bagging
 from loopml.modeling._budget import Budget, refit_factor
 from loopml.modeling._cpus import resolve_n_jobs
 from loopml.modeling._distill import settle_latency
@@ -135,7 +135,7 @@ class Search:
             n_rows=len(data.X),
             constraints=spec.constraints,
         )
-        self.fold_models: dict[int, dict[int, Any]] = {}  # trial number -> fold -> pipeline
+        self.fold_models = FoldModels(bag_memory_limit() if self.bagging else 0)
         self.executor = executor or default_executor(self.jobs, len(folds), spec.budget_seconds)
         self.threads = max(1, self.jobs // self.executor.workers)  # cores per concurrent fold
         # trials side by side (one fold at a time each) keep every worker busy; a trial cap
@@ -435,8 +435,7 @@ class Search:
                 run.curves.append(outcome.curve)
             if outcome.latency_ms is not None:
                 run.latency_ms = outcome.latency_ms
-            if outcome.model is not None:
-                run.models[outcome.fold] = outcome.model
+            self.fold_models.take(run, outcome)
         run.done += len(wave)
         self.report(f"{run.family} fold {run.done}/{len(self.folds)}")
         return True
@@ -493,9 +492,7 @@ class Search:
             _keep_best(
                 self.oof_store, self.trials, self.bigger, limit=KEPT_PREDICTIONS, leaders=True
             )
-            if run.models:
-                self.fold_models[number] = run.models
-                _keep_best(self.fold_models, self.trials, self.bigger, limit=BAG_TRIALS)
+            self.fold_models.keep(number, run, self.trials, self.bigger)
         status = f"{result.mean:.4f}" if run.status == "ok" else run.status
         self.report(f"{run.family}: {status}")
         return result

@@ -15,11 +15,16 @@ from loopml.config import Constraints, parse_config
 from loopml.errors import ConfigError
 from loopml.modeling import AutoClassifier, Search, TrainingData, TrainingSpec, cv_folds
 from loopml.modeling._bagging import (
+    BAG_MEMORY_MAX,
     BAG_TRIALS,
     LONG_BUDGET,
     BaggedEnsemble,
+    FoldModels,
+    bag_memory_limit,
     wants_bagging,
 )
+from loopml.modeling._executor import FoldOutcome, pickled_size
+from loopml.modeling._leaderboard import TrialRun
 from loopml.modeling._pipeline import make_pipeline
 from loopml.modeling._threshold import tune_threshold
 
@@ -203,6 +208,45 @@ def test_only_the_best_trials_keep_their_fold_models(binary: tuple[pd.DataFrame,
     ranked = sorted((t for t in scored if t.status == "ok"), key=lambda t: -t.mean)
     assert len(search.fold_models) == BAG_TRIALS
     assert set(search.fold_models) == {t.number for t in ranked[:BAG_TRIALS]}
+
+
+def test_the_kept_fold_models_fit_in_the_memory_limit(
+    binary: tuple[pd.DataFrame, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for the two best trials' models only, those two are kept (and bagged)."""
+    first = _search(binary, bagging=True, families=("linear",), max_trials=BAG_TRIALS + 2)
+    sizes = first.fold_models.sizes
+    assert all(
+        size == sum(pickled_size(m) for m in first.fold_models[n].values())
+        for n, size in sizes.items()
+    )
+    best = sorted(sizes, key=lambda n: -first.trials[n].mean)[:2]
+    limit = sum(sizes[n] for n in best)
+    monkeypatch.setattr("loopml.modeling._search.bag_memory_limit", lambda: limit)
+
+    search = _search(binary, bagging=True, families=("linear",), max_trials=BAG_TRIALS + 2)
+    assert set(search.fold_models) == set(best) == set(search.fold_models.sizes)
+    assert any(t.source == "bag" for t in search.trials)
+    monkeypatch.setattr("loopml.modeling._search.bag_memory_limit", lambda: min(sizes.values()) - 1)
+    search = _search(binary, bagging=True, families=("linear",), max_trials=BAG_TRIALS + 2)
+    assert not search.fold_models and not any(t.source == "bag" for t in search.trials)
+    assert search.result.leaderboard.best.source != "bag"  # the search goes on without a bag
+
+
+def test_a_trial_stops_keeping_its_models_once_they_pass_the_limit() -> None:
+    store = FoldModels(limit=100)
+    run = TrialRun(family="random_forest", params={}, oof=np.zeros(3))
+    for fold, size in enumerate((60, 30, 30, 5)):
+        store.take(run, FoldOutcome(fold=fold, model=f"model {fold}", model_bytes=size))
+        if fold == 1:
+            assert run.models == {0: "model 0", 1: "model 1"}
+    assert run.models == {}  # 120 bytes by the third fold: none kept, nor the fourth's
+    store.keep(0, run, [], bigger=True)
+    assert not store and not store.sizes
+
+
+def test_the_memory_limit_is_a_share_of_what_is_available_and_at_most_the_cap() -> None:
+    assert 0 < bag_memory_limit() <= BAG_MEMORY_MAX
 
 
 def test_the_threshold_is_tuned_over_the_bag(binary: tuple[pd.DataFrame, pd.Series]) -> None:
