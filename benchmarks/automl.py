@@ -536,6 +536,16 @@ def goals(per_dataset: dict[str, Any], summary: dict[str, Any]) -> list[tuple[st
             out.append((f"mean normalised score above {label}'s", None))
             out.append((f"mean rank better than {label}'s", None))
             continue
+        short = [
+            f"{name} ran {row['ran']} of {len(per_dataset)} datasets"
+            for name, row in (("loopml", me), (label, other))
+            if row["ran"] < len(per_dataset)
+        ]
+        if short:  # a pair not run yet is no failure: no verdict until every dataset has run
+            why = "; ".join(short)
+            out.append((f"mean normalised score above {label}'s: incomplete ({why})", None))
+            out.append((f"mean rank better than {label}'s: incomplete ({why})", None))
+            continue
         out.append(
             (
                 f"mean normalised score above {label}'s "
