@@ -197,7 +197,7 @@ def render(records: list[dict], revs: tuple[str, str], args: Any) -> str:
         "Written by `benchmarks/automl_revisions.py`: each (dataset, seed) ran for both "
         "revisions at once, each pinned to its own core, with the protocol and scorer of "
         "`automl.py`. Normalised score and rank are against the peers of the committed table "
-        "(`automl-60s.md`: FLAML, AutoGluon `medium_quality`, the HGB baseline), per seed, "
+        f"(`{args.peers.name}`: FLAML, AutoGluon and the HGB baseline), per seed, "
         "then averaged.",
         "",
         f"| dataset | metric | {revs[0]} (mean ± sd) | {revs[1]} (mean ± sd) | "
@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
-        "--peers", type=Path, default=bench.DEFAULT_OUT, help="the peers' table (JSON lines)"
+        "--peers",
+        type=Path,
+        help="the peers' table (JSON lines; default: the committed one of --budget and the suite"
+        " of --data-dir, automl-<budget>s[-dev].jsonl)",
     )
     parser.add_argument("--md", type=Path, help="the Markdown table (default: --out as .md)")
     parser.add_argument("--resume", action="store_true", help="skip runs already in --out")
@@ -284,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     available = bench.available_datasets(args.data_dir)
     args.datasets = bench.parse_list(args.datasets, available, "dataset") or available
     args.md = args.md or args.out.with_suffix(".md")
+    suite = "-dev" if args.data_dir.name == "dev" else ""
+    args.peers = args.peers or HERE / "results" / f"automl-{args.budget:g}s{suite}.jsonl"
     if args.report_only:
         revs = (resolve(args.base), resolve(args.new))
         args.md.write_text(render(bench.read_records(args.out), revs, args))
