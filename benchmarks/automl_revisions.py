@@ -9,7 +9,8 @@ tell a change in the search from the machine being a little busier: the same rev
 titanic 0.8387 and 0.8486 on two runs. This runs each (dataset, seed) for both revisions at
 once, each worker pinned to its own core (the protocol of ``automl.py``: one thread, the same
 splits and scorer), so both see the same machine, and reports the mean and spread per revision
-and the normalised score and rank against the peers of the committed table (``automl-60s.jsonl``).
+and the normalised score and rank against the peers of the committed table of its budget and
+suite (``automl-60s.jsonl``, ``automl-300s-dev.jsonl``, ...).
 
 Each revision is checked out into a temporary git worktree and imported from its ``src`` with
 the project's ``.venv`` (so both use the same library versions). One JSON line per run is
@@ -183,6 +184,11 @@ def _stats(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def committed_table(budget: float, dev: bool = False) -> Path:
+    """The committed benchmark table (JSON lines) of ``budget`` seconds, public or dev suite."""
+    return HERE / "results" / f"automl-{budget:g}s{'-dev' if dev else ''}.jsonl"
+
+
 def render(records: list[dict], revs: tuple[str, str], args: Any) -> str:
     peers = _peer_scores(args.budget, args.peers)
     runs: dict[tuple[str, str, int], dict] = {}
@@ -287,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     available = bench.available_datasets(args.data_dir)
     args.datasets = bench.parse_list(args.datasets, available, "dataset") or available
     args.md = args.md or args.out.with_suffix(".md")
-    suite = "-dev" if args.data_dir.name == "dev" else ""
-    args.peers = args.peers or HERE / "results" / f"automl-{args.budget:g}s{suite}.jsonl"
+    args.peers = args.peers or committed_table(args.budget, dev=args.data_dir.name == "dev")
     if args.report_only:
         revs = (resolve(args.base), resolve(args.new))
         args.md.write_text(render(bench.read_records(args.out), revs, args))

@@ -41,7 +41,7 @@ bench, sc = revisions.bench, revisions.bench.sc
 
 def peer_tables(budget: float) -> list[Path]:
     """Both suites' committed tables at ``budget`` seconds."""
-    return [HERE / "results" / f"automl-{budget:g}s{suite}.jsonl" for suite in ("", "-dev")]
+    return [revisions.committed_table(budget, dev) for dev in (False, True)]
 
 
 def peer_scores(budget: float) -> dict[str, dict[str, float | None]]:
