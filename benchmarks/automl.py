@@ -347,6 +347,7 @@ def run_pair(
         "started_at": now(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "timeout_seconds": timeout,
+        "cpu": cpu_model(),  # runs pooled from several sessions may come from different machines
     }
     if runs_loopml(system):  # the checkout its worker imports (LOOPML_SRC, else this one)
         record["revision"] = git_revision(Path(os.environ.get("LOOPML_SRC") or ROOT / "src"))
@@ -639,6 +640,19 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _machines(records: Sequence[dict[str, Any]]) -> str:
+    """The CPUs the records ran on (records from before runs noted it: this machine's)."""
+    here = f"{cpu_model()}, {os.cpu_count()} cores"
+    named = Counter(str(r["cpu"]) for r in records if r.get("cpu"))
+    if not named:
+        return here
+    unnamed = sum(1 for r in records if not r.get("cpu"))
+    parts = [f"{cpu} ({n} rows)" for cpu, n in named.most_common()]
+    if unnamed:
+        parts.append(f"not recorded ({unnamed} rows)")
+    return ", ".join(parts) if len(parts) > 1 else f"{next(iter(named))}, {os.cpu_count()} cores"
+
+
 def _per_dataset_lines(s: dict[str, Any], systems: Sequence[str]) -> list[str]:
     """The report's per-dataset tables: each system's status, score, times and model."""
     lines: list[str] = []
@@ -716,10 +730,10 @@ def render_markdown(
         "the metric it is scored on; the baseline (`hgb`) is scikit-learn "
         "HistGradientBoosting with default settings after ordinal-encoding the text columns.",
         "",
-        f"- machine: {cpu_model()}, {os.cpu_count()} cores; other work may have run alongside "
+        f"- machine: {_machines(recs)}; other work may have run alongside "
         f"(1-min load average at pair start: {min(loads):.2f}–{max(loads):.2f})"
         if loads
-        else f"- machine: {cpu_model()}, {os.cpu_count()} cores",
+        else f"- machine: {_machines(recs)}",
         f"- runs: {started[0]} to {started[-1]} (UTC)" if started else "- runs: none",
         f"- loopml revision: {_revisions(recs)}",
         "- versions: "
