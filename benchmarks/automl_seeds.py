@@ -162,13 +162,22 @@ def render(
         label=f"{label}, mean of seeds {', '.join(map(str, wanted))}",
         all_datasets=all_datasets,
     )
+    runs = [
+        f"seed {seed} from {min(starts)} to {max(starts)}"
+        for seed in wanted
+        if (starts := [str(r["started_at"]) for r in seeds.get(seed, []) if r.get("started_at")])
+    ]
     intro = [
+        f"- runs, each seed: {'; '.join(runs) or 'none'} (UTC)",
+        "",
         f"Every pair below is the mean of its runs at seeds {', '.join(map(str, wanted))} "
         "(`benchmarks/automl_seeds.py`): the score is the mean score, fit seconds the longest "
         "run, CPU / wall summed over the runs. A pair missing a seed is not run.",
         "",
         *seed_lines(seeds, wanted, datasets, systems, budget),
     ]
+    # the page's own line spans the pooled records, whose start is their first seed's
+    page = "\n".join(line for line in page.splitlines() if not line.startswith("- runs: "))
     before, marker, after = page.partition("## Summary")
     return before + "\n".join(intro) + "\n" + marker + after
 
