@@ -46,11 +46,6 @@ def by_seed(records: Sequence[dict[str, Any]], budget: float) -> dict[int, list[
     return {s: list(bench.latest(rs, budget).values()) for s, rs in sorted(seeds.items())}
 
 
-def _mean(values: list[Any]) -> float | None:
-    found = [float(v) for v in values if v is not None]
-    return statistics.fmean(found) if found else None
-
-
 def mean_record(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One pair's runs at several seeds as one record: mean score and metrics, longest fit."""
     first = runs[0]
@@ -68,7 +63,8 @@ def mean_record(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     loads = [r["load_avg_1m"] for r in runs if r.get("load_avg_1m") is not None]
     if loads:
         record["load_avg_1m"] = max(loads)
-    for key, pick in (("fit_seconds", max), ("peak_rss_mib", max), ("predict_seconds", _mean)):
+    mean = bench.sc.mean
+    for key, pick in (("fit_seconds", max), ("peak_rss_mib", max), ("predict_seconds", mean)):
         values = [r[key] for r in runs if r.get(key) is not None]
         record[key] = pick(values) if values else None
     for key in ("cpu_seconds", "wall_seconds"):
@@ -81,10 +77,10 @@ def mean_record(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         record["error"] = f"seed {failed.get('seed', 0)}: {failed.get('error', '')}"
         return record
     record["status"] = "ok"
-    record["score"] = _mean([r["score"] for r in runs])
+    record["score"] = mean([r["score"] for r in runs])
     names = [set((r.get("metrics") or {}).keys()) for r in runs]
     shared = set.intersection(*names) if names else set()
-    record["metrics"] = {k: _mean([r["metrics"][k] for r in runs]) for k in sorted(shared)}
+    record["metrics"] = {k: mean([r["metrics"][k] for r in runs]) for k in sorted(shared)}
     return record
 
 
